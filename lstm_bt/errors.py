@@ -1,0 +1,44 @@
+"""The one exception hierarchy of lstm-bt.
+
+Every error a user can cause derives from `LstmBtError`. The command line turns these into a
+one-line message and exit status 2; anything else is a bug and exits 1 with a traceback.
+"""
+
+__all__ = [
+    "LstmBtError",
+    "InvalidParameter",
+    "DataError",
+    "BinanceError",
+    "NetworkError",
+]
+
+
+class LstmBtError(Exception):
+    """Base class: bad input or a refused request, explained in the message."""
+
+
+class InvalidParameter(LstmBtError, ValueError):
+    """A parameter has a value that cannot work; the message names it and the fix."""
+
+
+class DataError(LstmBtError):
+    """Market data is missing, malformed or too short for what was asked."""
+
+
+class BinanceError(LstmBtError):
+    """Binance answered with an error (bad symbol, bad interval, restricted location, ...).
+
+    Args:
+        message: what went wrong and what to do about it.
+        code: Binance's numeric error code, when the answer carried one.
+        status: the HTTP status of the answer, when there was one.
+    """
+
+    def __init__(self, message, code=None, status=None):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class NetworkError(LstmBtError):
+    """The Binance host could not be reached, or kept failing after every retry."""
