@@ -1,0 +1,235 @@
+"""A run directory: everything one backtest leaves behind, and reading it back.
+
+| file            | content                                                           |
+|-----------------|-------------------------------------------------------------------|
+| `report.json`   | `data`, `params`, `metrics`, `benchmark`, `forecast`, `timing`    |
+| `equity.csv`    | `datetime,value,benchmark`, one row per bar from `start`          |
+| `trades.csv`    | one row per closed trade                                          |
+| `forecasts.csv` | `datetime,close,predicted_close,signal`, one row per forecast bar |
+| `equity.png`    | equity vs buy and hold, with a drawdown panel                     |
+| `forecasts.png` | forecast vs actual close, with the trades                         |
+
+Floats are written with a fixed format, so the same data, params and seed give byte-identical
+files. A directory is only reused for the same run (same `data` and `params` in its report);
+anything else is refused unless the caller forces it, so a run never silently overwrites another.
+"""
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, LstmBtError
+
+__all__ = [
+    "RunRecord",
+    "RunDirInUse",
+    "RUN_FILES",
+    "check_run_dir",
+    "write_run_dir",
+    "read_run_dir",
+    "write_plots",
+    "to_json_value",
+]
+
+log = logging.getLogger(__name__)
+
+REPORT = "report.json"
+EQUITY = "equity.csv"
+TRADES = "trades.csv"
+FORECASTS = "forecasts.csv"
+EQUITY_PNG = "equity.png"
+FORECASTS_PNG = "forecasts.png"
+RUN_FILES = (REPORT, EQUITY, TRADES, FORECASTS, EQUITY_PNG, FORECASTS_PNG)
+
+# Ten significant digits keep satoshi-sized prices and 1e6 account values exact enough while
+# making the text stable across platforms (repr would print float noise differently).
+FLOAT_FORMAT = "%.10g"
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class RunDirInUse(LstmBtError):
+    """The output directory holds a different run (or other files)."""
+
+
+@dataclass
+class RunRecord:
+    """What a run directory holds, as Python objects.
+
+    Attributes:
+        report: the `report.json` dict.
+        equity: DataFrame indexed by `datetime`, columns `value`, `benchmark`.
+        trades: DataFrame, one row per closed trade.
+        forecasts: DataFrame indexed by `datetime`, columns `close`, `predicted_close`, `signal`.
+    """
+
+    report: dict
+    equity: pd.DataFrame
+    trades: pd.DataFrame
+    forecasts: pd.DataFrame
+
+
+def to_json_value(value):
+    """Turn numpy scalars, dates and paths into JSON types; NaN and inf become None (null).
+
+    An undefined metric must read as null, never as a made-up number or invalid JSON.
+    """
+    if isinstance(value, dict):
+        return {str(key): to_json_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, (datetime, date, pd.Timestamp)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def run_identity(report):
+    """The part of a report that says which run it is: its data and every param."""
+    return to_json_value({"data": report.get("data"), "params": report.get("params")})
+
+
+def check_run_dir(path, report, force=False):
+    """Make sure `path` may receive the run described by `report`; create it if missing.
+
+    Fine: a missing or empty directory, or one holding the same run (same `data` and `params`).
+    Refused unless `force`: a directory holding another run, or files that are not a run.
+
+    Args:
+        path: the output directory.
+        report: the new run's report; only its `data` and `params` are read.
+        force: reuse the directory anyway (run files are overwritten, other files kept).
+            Defaults to `False`.
+
+    Raises:
+        RunDirInUse: the directory holds something else and `force` is off.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunDirInUse(f"--out {path} is a file, not a directory; choose another --out.")
+    if force or not path.exists() or not any(path.iterdir()):
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    held = _held_identity(path)
+    if held is None:
+        raise RunDirInUse(
+            f"--out {path} is not empty and holds no lstm-bt run ({REPORT} missing or unreadable); "
+            "choose a new directory, or pass --force to write into it anyway."
+        )
+    if held != run_identity(report):
+        changed = _first_difference(held, run_identity(report))
+        raise RunDirInUse(
+            f"--out {path} holds a different run ({changed}); choose a new directory, "
+            "or pass --force to overwrite it."
+        )
+    return path
+
+
+def write_run_dir(path, record, force=False, plots=True):
+    """Write a run directory (see the module docstring) and return its path.
+
+    Args:
+        path: the output directory; checked with `check_run_dir` first.
+        record: a `RunRecord` (or a backtest result, which is one).
+        force: overwrite a directory holding another run. Defaults to `False`.
+        plots: also draw `equity.png` and `forecasts.png`. Defaults to `True`.
+    """
+    path = check_run_dir(path, record.report, force=force)
+    report_text = json.dumps(to_json_value(record.report), indent=2, allow_nan=False)
+    (path / REPORT).write_text(report_text + "\n", encoding="utf-8")
+    _write_frame(record.equity, path / EQUITY, index=True)
+    _write_frame(record.trades, path / TRADES, index=False)
+    _write_frame(record.forecasts, path / FORECASTS, index=True)
+    if plots:
+        write_plots(path, record)
+    log.info("wrote run directory %s", path)
+    return path
+
+
+def read_run_dir(path):
+    """Read a run directory back into a `RunRecord`.
+
+    Raises:
+        DataError: the directory or one of its files is missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError(f"RUN_DIR {path} is not a directory; pass the --out of a backtest.")
+    try:
+        report = json.loads((path / REPORT).read_text(encoding="utf-8"))
+        equity = _read_frame(path / EQUITY, index=True, floats=("value", "benchmark"))
+        trades = _read_frame(path / TRADES, index=False)
+        forecasts = _read_frame(path / FORECASTS, index=True, floats=("close", "predicted_close"))
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        raise DataError(
+            f"RUN_DIR {path} is not a complete run directory ({error}); "
+            "run `lstm-bt backtest ... --out DIR` to make one."
+        ) from None
+    return RunRecord(report=report, equity=equity, trades=trades, forecasts=forecasts)
+
+
+def write_plots(path, record):
+    """Draw `equity.png` and `forecasts.png` into `path`; returns their paths."""
+    from .plotting import plot_equity, plot_forecasts
+
+    path = Path(path)
+    data = record.report.get("data", {})
+    title = f"{data.get('symbol')} {data.get('interval')} {data.get('start')} to {data.get('end')}"
+    equity_png = plot_equity(record.equity, path / EQUITY_PNG, title=title)
+    forecasts_png = plot_forecasts(record.forecasts, path / FORECASTS_PNG, title=title)
+    return [equity_png, forecasts_png]
+
+
+def _write_frame(frame, path, index):
+    frame.to_csv(
+        path,
+        index=index,
+        float_format=FLOAT_FORMAT,
+        date_format=DATETIME_FORMAT,
+        lineterminator="\n",
+    )
+
+
+def _read_frame(path, index, floats=()):
+    # "%.10g" writes 10005.0 as 10005; read such columns back as the floats they were.
+    frame = pd.read_csv(path, dtype={name: np.float64 for name in floats})
+    if index:
+        frame["datetime"] = pd.to_datetime(frame["datetime"], format=DATETIME_FORMAT)
+        frame = frame.set_index("datetime")
+    return frame
+
+
+def _held_identity(path):
+    try:
+        report = json.loads((path / REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(report, dict) or not all(
+        isinstance(report.get(section), dict) for section in ("data", "params")
+    ):
+        return None
+    return run_identity(report)
+
+
+def _first_difference(held, new):
+    """Name the first field that differs, e.g. `params.seq_len 60 != 30`."""
+    for section in ("data", "params"):
+        old_items, new_items = held[section], new[section] or {}
+        for key in sorted(set(old_items) | set(new_items)):
+            if old_items.get(key) != new_items.get(key):
+                return f"{section}.{key}: {old_items.get(key)!r} there, {new_items.get(key)!r} now"
+    return "its report differs"

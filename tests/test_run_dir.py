@@ -1,0 +1,116 @@
+"""The run directory: fixed-format files, read back as written, never overwriting another run."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstm_bt.run_dir import (
+    RunDirInUse,
+    RunRecord,
+    check_run_dir,
+    read_run_dir,
+    to_json_value,
+    write_run_dir,
+)
+
+
+def _record(seq_len=8, value_noise=0.0):
+    index = pd.DatetimeIndex(pd.date_range("2024-01-01", periods=5, freq="h"), name="datetime")
+    equity = pd.DataFrame(
+        {"value": [10_000.0, 10_010.123456789, 9_990.5 + value_noise, 10_020.0, 10_031.25],
+         "benchmark": [10_000.0, 10_005.0, 10_001.0, 9_999.0, 10_040.0]},
+        index=index,
+    )
+    forecasts = pd.DataFrame(
+        {"close": [30_000.5, 30_010.25, 29_990.0, 30_020.0, 30_031.0],
+         "predicted_close": [30_001.0, 30_000.0, 30_000.0, 30_030.0, np.nan],
+         "signal": [1, -1, 1, 1, 0]},
+        index=index,
+    )
+    trades = pd.DataFrame(
+        {"entry_datetime": index[:2], "exit_datetime": index[1:3], "size": [0.1, 0.2],
+         "pnl": [1.5, -0.25], "pnl_comm": [1.0, -0.75]}
+    )
+    report = {
+        "data": {"symbol": "DEMO", "interval": "1h", "start": "2024-01-01T00:00:00",
+                 "end": "2024-01-01T05:00:00", "bars": 5},
+        "params": {"seq_len": seq_len, "seed": 0, "cash": 10_000.0},
+        "metrics": {"sharpe": np.float64(1.25), "sortino": float("nan"), "trades": np.int64(2)},
+        "benchmark": {"sharpe": float("inf")},
+        "forecast": {"n": 4},
+        "timing": {"total_s": 1.0},
+    }
+    return RunRecord(report=report, equity=equity, trades=trades, forecasts=forecasts)
+
+
+def test_written_run_reads_back_with_nulls_for_undefined_values(tmp_path):
+    record = _record()
+    write_run_dir(tmp_path / "run", record, plots=False)
+    back = read_run_dir(tmp_path / "run")
+    assert back.report["metrics"] == {"sharpe": 1.25, "sortino": None, "trades": 2}
+    assert back.report["benchmark"]["sharpe"] is None
+    pd.testing.assert_frame_equal(back.equity, record.equity, check_freq=False)
+    pd.testing.assert_frame_equal(back.forecasts, record.forecasts, check_freq=False)
+    assert list(back.trades.columns) == list(record.trades.columns)
+    assert len(back.trades) == 2
+
+
+def test_csv_files_have_the_documented_headers_and_fixed_float_format(tmp_path):
+    write_run_dir(tmp_path, _record(), plots=False)
+    equity_lines = (tmp_path / "equity.csv").read_text().splitlines()
+    assert equity_lines[0] == "datetime,value,benchmark"
+    assert equity_lines[2] == "2024-01-01 01:00:00,10010.12346,10005"
+    forecast_lines = (tmp_path / "forecasts.csv").read_text().splitlines()
+    assert forecast_lines[0] == "datetime,close,predicted_close,signal"
+    assert forecast_lines[-1] == "2024-01-01 04:00:00,30031,,0"
+
+
+def test_same_record_twice_gives_byte_identical_files(tmp_path):
+    write_run_dir(tmp_path / "a", _record(), plots=False)
+    write_run_dir(tmp_path / "b", _record(), plots=False)
+    for name in ("report.json", "equity.csv", "trades.csv", "forecasts.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_same_run_may_be_written_again_into_its_directory(tmp_path):
+    write_run_dir(tmp_path, _record(), plots=False)
+    write_run_dir(tmp_path, _record(value_noise=1.0), plots=False)
+    assert read_run_dir(tmp_path).equity["value"].iloc[2] == pytest.approx(9_991.5)
+
+
+def test_directory_holding_a_different_run_is_refused_naming_the_difference(tmp_path):
+    write_run_dir(tmp_path, _record(seq_len=8), plots=False)
+    with pytest.raises(RunDirInUse, match=r"params\.seq_len: 8 there, 16 now.*--force"):
+        write_run_dir(tmp_path, _record(seq_len=16), plots=False)
+    assert json.loads((tmp_path / "report.json").read_text())["params"]["seq_len"] == 8
+
+
+def test_force_overwrites_a_different_run(tmp_path):
+    write_run_dir(tmp_path, _record(seq_len=8), plots=False)
+    write_run_dir(tmp_path, _record(seq_len=16), force=True, plots=False)
+    assert read_run_dir(tmp_path).report["params"]["seq_len"] == 16
+
+
+def test_non_empty_directory_without_a_report_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(RunDirInUse, match="holds no lstm-bt run"):
+        check_run_dir(tmp_path, _record().report)
+
+
+def test_out_path_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "out").write_text("")
+    with pytest.raises(RunDirInUse, match="is a file"):
+        check_run_dir(tmp_path / "out", _record().report)
+
+
+def test_missing_directory_is_created(tmp_path):
+    assert check_run_dir(tmp_path / "a" / "b", _record().report).is_dir()
+
+
+def test_json_values_are_plain_python():
+    converted = to_json_value({"a": np.float32(0.5), "b": [np.int8(3), float("-inf")],
+                               "c": pd.Timestamp("2024-01-01")})
+    assert converted == {"a": 0.5, "b": [3, None], "c": "2024-01-01T00:00:00"}
+    json.dumps(converted, allow_nan=False)
