@@ -1,0 +1,330 @@
+"""Performance and forecast-skill metrics: pure functions over arrays (DESIGN "Definitions").
+
+Every function takes per-bar simple returns `r` (or portfolio values) and `bars_per_year` `P`,
+the bars in a 365-day year for the interval (1h: 8760, 1d: 365): crypto trades 24/7, so never
+252. The formulas are empyrical-reloaded's, and the tests hold them to it. A figure that is
+undefined (too few bars, zero variance, no losing bar, no drawdown, no trades) is `None`, never
+inf, NaN or a made-up number, so it reads as `null` in `report.json`.
+"""
+
+import math
+
+import numpy as np
+from scipy.stats import binomtest
+
+from .errors import InvalidParameter
+
+__all__ = [
+    "METRIC_KEYS",
+    "FORECAST_KEYS",
+    "simple_returns",
+    "per_bar_rate",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "volatility_pct",
+    "max_drawdown",
+    "cagr_pct",
+    "calmar_ratio",
+    "var_95_pct",
+    "cvar_95_pct",
+    "compute_metrics",
+    "forecast_skill",
+]
+
+METRIC_KEYS = (
+    "total_return_pct",
+    "cagr_pct",
+    "sharpe",
+    "sortino",
+    "max_drawdown_pct",
+    "max_drawdown_bars",
+    "calmar",
+    "volatility_pct",
+    "var_95_pct",
+    "cvar_95_pct",
+    "trades",
+    "win_rate_pct",
+    "exposure_pct",
+    "final_value",
+)
+FORECAST_KEYS = ("n", "hit_rate", "p_value", "rmse", "mae", "baseline_hit_rate")
+
+_TAIL = 0.05
+# Returns recovered from portfolio values (W_t / W_(t-1) - 1) carry rounding noise of about
+# 1e-16. Dispersion below this is that noise, not risk: dividing by it would print a ratio
+# of 1e15, so it counts as zero and the ratio as undefined.
+_ROUNDING = 1e-12
+
+
+def simple_returns(values, start_value):
+    """Per-bar simple returns of a value series, the first measured against `start_value`.
+
+    Args:
+        values: portfolio value at the close of each measured bar.
+        start_value: the value before the first measured bar (starting cash); must be positive.
+
+    Returns:
+        A float array as long as `values`.
+    """
+    start_value = _positive_value(start_value)
+    values = np.asarray(values, dtype=float)
+    previous = np.concatenate(([start_value], values[:-1]))
+    return values / previous - 1.0
+
+
+def per_bar_rate(annual_rate, bars_per_year):
+    """Turn a yearly rate (0.04 = 4 %) into the per-bar rate that compounds to it."""
+    return (1.0 + annual_rate) ** (1.0 / _bars_per_year(bars_per_year)) - 1.0
+
+
+def sharpe_ratio(returns, bars_per_year, risk_free=0.0):
+    """Annualized Sharpe ratio: mean(r - rf) / std(r - rf, ddof=1) * sqrt(P).
+
+    Args:
+        returns: per-bar simple returns.
+        bars_per_year: bars in a 365-day year for the interval.
+        risk_free: yearly risk-free rate, converted per bar with `per_bar_rate`.
+            Defaults to `0.0`.
+
+    Returns:
+        The ratio, or None with fewer than two returns or zero variance (up to rounding).
+    """
+    excess = _returns(returns) - per_bar_rate(risk_free, bars_per_year)
+    std = _sample_std(excess)
+    if not std:
+        return None
+    return _finite(excess.mean() / std * math.sqrt(bars_per_year))
+
+
+def sortino_ratio(returns, bars_per_year, risk_free=0.0):
+    """Annualized Sortino ratio: mean(r) * sqrt(P) / sqrt(mean(min(r, 0)^2)).
+
+    The downside mean is taken over all bars, as empyrical does. A non-zero `risk_free`
+    is subtracted from every return first (empyrical's `required_return`).
+
+    Args:
+        returns: per-bar simple returns.
+        bars_per_year: bars in a 365-day year for the interval.
+        risk_free: yearly rate, converted per bar. Defaults to `0.0`.
+
+    Returns:
+        The ratio, or None with fewer than two returns or no bar below the threshold.
+    """
+    excess = _returns(returns) - per_bar_rate(risk_free, bars_per_year)
+    if len(excess) < 2:
+        return None
+    downside = math.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))
+    if downside < _ROUNDING:
+        return None
+    return _finite(excess.mean() * math.sqrt(bars_per_year) / downside)
+
+
+def volatility_pct(returns, bars_per_year):
+    """Annualized volatility in percent: 100 * std(r, ddof=1) * sqrt(P); None below two bars."""
+    std = _sample_std(_returns(returns))
+    return None if std is None else 100.0 * std * math.sqrt(_bars_per_year(bars_per_year))
+
+
+def max_drawdown(values, start_value):
+    """Deepest fall from a running peak, and the longest time spent below a peak.
+
+    The peak starts at `start_value` (W_0), so a loss on the first bar is a drawdown.
+
+    Args:
+        values: portfolio value at the close of each measured bar.
+        start_value: the value before the first bar; must be positive.
+
+    Returns:
+        `(max_drawdown_pct, max_drawdown_bars)`: 100 * max_t (1 - W_t / max_{s<=t} W_s), and
+        the most consecutive bars below a previous peak (backtrader's `DrawDown` `max.len`).
+        `(None, None)` for no bars.
+    """
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return None, None
+    path = np.concatenate(([_positive_value(start_value)], values))
+    peaks = np.maximum.accumulate(path)
+    depth = 1.0 - path / peaks
+    longest = current = 0
+    for below in depth[1:] > 0:
+        current = current + 1 if below else 0
+        longest = max(longest, current)
+    return 100.0 * float(depth.max()), longest
+
+
+def cagr_pct(final_value, start_value, bars, bars_per_year):
+    """Compound annual growth in percent: 100 * ((W_n / W_0)^(P/n) - 1).
+
+    Returns:
+        The rate, or None for no bars or a non-positive final value (no real root).
+    """
+    if bars < 1 or final_value <= 0:
+        return None
+    growth = final_value / _positive_value(start_value)
+    return _finite(100.0 * (growth ** (_bars_per_year(bars_per_year) / bars) - 1.0))
+
+
+def calmar_ratio(cagr, max_drawdown_pct):
+    """CAGR over max drawdown, both as fractions (the percent scales cancel).
+
+    Returns:
+        The ratio, or None when either is undefined or there was no drawdown.
+    """
+    if cagr is None or not max_drawdown_pct:
+        return None
+    return _finite(cagr / max_drawdown_pct)
+
+
+def var_95_pct(returns):
+    """Historical 95 % value at risk per bar, in percent: the 5th percentile of r (linear).
+
+    Negative for a loss; None for no returns.
+    """
+    returns = _returns(returns)
+    return None if len(returns) == 0 else 100.0 * float(np.percentile(returns, 100 * _TAIL))
+
+
+def cvar_95_pct(returns):
+    """95 % conditional value at risk per bar, in percent: the mean of the worst returns.
+
+    The tail holds the int((n - 1) * 0.05) + 1 smallest returns, as in empyrical.
+    Negative for a loss; None for no returns.
+    """
+    returns = _returns(returns)
+    if len(returns) == 0:
+        return None
+    cut = int((len(returns) - 1) * _TAIL)
+    return 100.0 * float(np.partition(returns, cut)[: cut + 1].mean())
+
+
+def compute_metrics(values, start_value, bars_per_year, *, trades=(), exposure=None,
+                    risk_free=0.0):
+    """Every DESIGN metric of one equity curve, keyed as in `report.json`.
+
+    Args:
+        values: portfolio value at the close of each measured bar (from `--start`).
+        start_value: the value before the first measured bar (starting cash); positive.
+        bars_per_year: bars in a 365-day year for the interval (1h: 8760, 1d: 365).
+        trades: net profit (after commission) of each closed trade. Defaults to none.
+        exposure: per bar, whether a position was open (bools). Defaults to `None`
+            (unknown: `exposure_pct` is None, as it is for no bars).
+        risk_free: yearly risk-free rate for Sharpe and Sortino. Defaults to `0.0`.
+
+    Returns:
+        A dict with exactly `METRIC_KEYS`; undefined figures are None.
+
+    Example:
+        >>> m = compute_metrics([101.0, 99.0, 103.0], 100.0, 365)
+        >>> round(m["total_return_pct"], 6), m["max_drawdown_bars"], m["trades"]
+        (3.0, 1, 0)
+    """
+    values = np.asarray(values, dtype=float)
+    returns = simple_returns(values, start_value)
+    bars = len(values)
+    final = float(values[-1]) if bars else float(start_value)
+    drawdown_pct, drawdown_bars = max_drawdown(values, start_value)
+    cagr = cagr_pct(final, start_value, bars, bars_per_year)
+    pnls = np.asarray(trades, dtype=float)
+    exposed = np.asarray([] if exposure is None else exposure, dtype=bool)
+    return {
+        "total_return_pct": 100.0 * (final / start_value - 1.0) if bars else None,
+        "cagr_pct": cagr,
+        "sharpe": sharpe_ratio(returns, bars_per_year, risk_free),
+        "sortino": sortino_ratio(returns, bars_per_year, risk_free),
+        "max_drawdown_pct": drawdown_pct,
+        "max_drawdown_bars": drawdown_bars,
+        "calmar": calmar_ratio(None if cagr is None else cagr / 100.0,
+                               None if drawdown_pct is None else drawdown_pct / 100.0),
+        "volatility_pct": volatility_pct(returns, bars_per_year),
+        "var_95_pct": var_95_pct(returns),
+        "cvar_95_pct": cvar_95_pct(returns),
+        "trades": len(pnls),
+        "win_rate_pct": 100.0 * float(np.mean(pnls > 0)) if len(pnls) else None,
+        "exposure_pct": 100.0 * float(exposed.mean()) if len(exposed) else None,
+        "final_value": final,
+    }
+
+
+def forecast_skill(close, predicted_close):
+    """How well one-bar-ahead forecasts call the direction and size of the next move.
+
+    Row t of the inputs is bar t of consecutive bars: `close[t]` is its close and
+    `predicted_close[t]` the forecast of `close[t + 1]` made at t's close (NaN where none).
+    A row is scored when it has a forecast and a next close. Direction: the forecast is a hit
+    when sign(predicted - close_t) equals sign(close_{t+1} - close_t); rows where either move
+    is zero say nothing about direction and are left out. The baseline ("the next move repeats
+    the last one") is scored on the same rows, leaving out those whose last move is zero or
+    unknown (the first bar).
+
+    Args:
+        close: closes of consecutive bars.
+        predicted_close: forecast of the next close, aligned with `close`.
+
+    Returns:
+        A dict with `FORECAST_KEYS`: `n` (rows scored for direction), `hit_rate` (fraction),
+        `p_value` (one-sided binomial test of the hits against 0.5), `rmse` and `mae` (of
+        predicted_close_t - close_(t+1) over every row with a forecast and a next close, in
+        price units), `baseline_hit_rate`. Undefined values are None.
+    """
+    close = np.asarray(close, dtype=float)
+    predicted = np.asarray(predicted_close, dtype=float)
+    if close.shape != predicted.shape or close.ndim != 1:
+        raise InvalidParameter(
+            f"`close` and `predicted_close` must be 1-D and aligned bar by bar, got shapes "
+            f"{close.shape} and {predicted.shape}; reindex the forecasts onto the bars."
+        )
+    current, following, forecast = close[:-1], close[1:], predicted[:-1]
+    last_move = np.concatenate(([np.nan], np.diff(close)))[:-1]
+    scored = np.isfinite(forecast) & np.isfinite(following)
+    actual = np.sign(following - current)
+    called = np.sign(forecast - current)
+    direction = scored & (actual != 0) & (called != 0)
+    hits = int(np.sum(called[direction] == actual[direction]))
+    n = int(direction.sum())
+    errors = forecast[scored] - following[scored]
+    baseline_rows = scored & (actual != 0) & np.isfinite(last_move) & (last_move != 0)
+    baseline_hits = np.sign(last_move[baseline_rows]) == actual[baseline_rows]
+    return {
+        "n": n,
+        "hit_rate": hits / n if n else None,
+        "p_value": float(binomtest(hits, n, 0.5, alternative="greater").pvalue) if n else None,
+        "rmse": float(np.sqrt(np.mean(errors**2))) if len(errors) else None,
+        "mae": float(np.mean(np.abs(errors))) if len(errors) else None,
+        "baseline_hit_rate": float(baseline_hits.mean()) if len(baseline_hits) else None,
+    }
+
+
+def _returns(returns):
+    return np.asarray(returns, dtype=float)
+
+
+def _sample_std(returns):
+    """std(ddof=1), exactly 0 for values equal up to rounding (see `_ROUNDING`)."""
+    if len(returns) < 2:
+        return None
+    if returns.max() - returns.min() < _ROUNDING:
+        return 0.0
+    return float(np.std(returns, ddof=1))
+
+
+def _finite(value):
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _positive_value(value):
+    if not value > 0:
+        raise InvalidParameter(
+            f"Received an invalid value for `start_value`, expected the positive portfolio "
+            f"value before the first bar (starting cash), got {value!r}."
+        )
+    return float(value)
+
+
+def _bars_per_year(value):
+    if value is None or not value > 0:
+        raise InvalidParameter(
+            f"Received an invalid value for `bars_per_year`, expected a positive number "
+            f"(1h: 8760, 1d: 365), got {value!r}; pass it explicitly for tick data."
+        )
+    return float(value)
