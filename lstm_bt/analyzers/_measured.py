@@ -1,0 +1,109 @@
+"""The one piece every lstm-bt analyzer shares: the portfolio, bar by bar, from `start` on.
+
+Warm-up bars (the history the first model needs) come before `start` and must not dilute the
+figures, so nothing before `start` is measured. The value before the first measured bar is W_0
+(starting cash, or whatever the strategy held then), and the first return is measured against
+it, as DESIGN defines r.
+"""
+
+import backtrader as bt
+import pandas as pd
+
+from ..errors import InvalidParameter
+from ..intervals import bars_per_year as interval_bars_per_year
+
+__all__ = ["MeasuredAnalyzer"]
+
+
+class MeasuredAnalyzer(bt.Analyzer):
+    """Base class: records value, exposure and the first data's close of every measured bar.
+
+    Subclasses do their maths in `stop` from `datetimes`, `values`, `exposed`, `closes`,
+    `start_value`, `trade_pnls` and `bars_per_year`, and put a plain dict in `self.rets`.
+
+    Params:
+
+      - ``start`` (default: ``None``): first bar measured (a datetime, date or ISO string,
+        naive UTC); ``None`` measures from the first bar the strategy sees.
+      - ``bars_per_year`` (default: ``None``): bars in a year for annualizing; ``None`` reads
+        it from the first data's timeframe/compression (1h: 8760, 1d: 365).
+    """
+
+    params = (
+        ("start", None),
+        ("bars_per_year", None),
+    )
+
+    def start(self):
+        # Reset here, not in __init__, so a re-run cerebro starts from a clean slate.
+        self.rets = {}
+        self.datetimes, self.values, self.exposed, self.closes = [], [], [], []
+        self.trade_pnls = []
+        self.bars_per_year = self._resolve_bars_per_year()
+        self._first_bar = _as_datetime(self.p.start)
+        self._value_before = self.strategy.broker.getvalue()
+        self._start_value = None
+
+    @property
+    def start_value(self):
+        """W_0: the portfolio value just before the first measured bar."""
+        return self._value_before if self._start_value is None else self._start_value
+
+    def measuring(self, when):
+        """Whether a bar (or trade close) at datetime `when` falls in the measured period."""
+        return self._first_bar is None or when >= self._first_bar
+
+    def next(self):
+        when = self.data.datetime.datetime(0)
+        broker = self.strategy.broker
+        value = broker.getvalue()
+        if not self.measuring(when):
+            self._value_before = value
+            return
+        if self._start_value is None:
+            self._start_value = self._value_before
+        self.datetimes.append(when)
+        self.values.append(value)
+        self.exposed.append(any(broker.getposition(d).size for d in self.strategy.datas))
+        self.closes.append(self.data.close[0])
+
+    def notify_trade(self, trade):
+        if trade.isclosed and self.measuring(trade.close_datetime()):
+            self.trade_pnls.append(trade.pnlcomm)
+
+    def get_analysis(self):
+        """The results as a plain dict (filled in `stop`)."""
+        return self.rets
+
+    def _resolve_bars_per_year(self):
+        if self.p.bars_per_year is not None:
+            if not self.p.bars_per_year > 0:
+                raise InvalidParameter(
+                    f"Received an invalid value for `bars_per_year`, expected a positive "
+                    f"number (1h: 8760, 1d: 365), got {self.p.bars_per_year!r}."
+                )
+            return float(self.p.bars_per_year)
+        found = interval_bars_per_year(self.data._timeframe, self.data._compression)
+        if found is None:
+            raise InvalidParameter(
+                f"{type(self).__name__} cannot annualize a feed with timeframe "
+                f"{bt.TimeFrame.getname(self.data._timeframe, self.data._compression)}; pass `bars_per_year=` "
+                "(bars in a 365-day year, e.g. 8760 for hourly bars)."
+            )
+        return found
+
+
+def _as_datetime(value):
+    """A naive-UTC datetime from a datetime, date, Timestamp or ISO string (None stays None)."""
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise InvalidParameter(
+            f"Received an invalid value for `start`: {value!r}; pass a datetime or an ISO "
+            "date such as '2024-01-01'."
+        ) from None
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.to_pydatetime()

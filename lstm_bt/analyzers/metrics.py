@@ -1,0 +1,83 @@
+"""All of DESIGN's metrics for the strategy, and the same for buy and hold on the same bars."""
+
+import numpy as np
+
+from .. import stats
+from ._measured import MeasuredAnalyzer
+
+__all__ = ["Metrics", "Benchmark", "buy_and_hold_values"]
+
+
+class Metrics(MeasuredAnalyzer):
+    """Every `report.json` metric of the strategy's portfolio from `start`.
+
+    Trades are the trades closed at or after `start` (a trade still open at the end is not
+    counted); a win is a positive profit net of commission. Exposure is the share of measured
+    bars that end with a position open in any data.
+
+    Params:
+
+      - ``start``, ``bars_per_year``: see `MeasuredAnalyzer`.
+      - ``risk_free`` (default: ``0.0``): yearly risk-free rate for Sharpe and Sortino.
+
+    `get_analysis()` returns a dict with exactly `lstm_bt.stats.METRIC_KEYS`.
+    """
+
+    params = (("risk_free", 0.0),)
+
+    def stop(self):
+        self.rets = stats.compute_metrics(
+            self.values,
+            self.start_value,
+            self.bars_per_year,
+            trades=self.trade_pnls,
+            exposure=self.exposed,
+            risk_free=self.p.risk_free,
+        )
+
+
+class Benchmark(MeasuredAnalyzer):
+    """The same metrics for buy and hold of the first data over the measured bars.
+
+    Buy and hold puts all of W_0 (the portfolio value before the first measured bar, i.e. the
+    starting cash) into the first data at the close of the first measured bar, fractional
+    size, no commission, and holds to the last bar: B_t = W_0 * close_t / close_start. Like
+    a strategy deciding at that close, its first return is 0. It counts as one trade (won if
+    B_n > W_0) and is exposed on every bar.
+
+    Params:
+
+      - ``start``, ``bars_per_year``: see `MeasuredAnalyzer`.
+      - ``risk_free`` (default: ``0.0``): yearly risk-free rate for Sharpe and Sortino.
+
+    `get_analysis()` returns a dict with exactly `lstm_bt.stats.METRIC_KEYS`.
+    """
+
+    params = (("risk_free", 0.0),)
+
+    def stop(self):
+        values = buy_and_hold_values(self.closes, self.start_value)
+        self.rets = stats.compute_metrics(
+            values,
+            self.start_value,
+            self.bars_per_year,
+            trades=[values[-1] - self.start_value] if len(values) else [],
+            exposure=np.ones(len(values), dtype=bool),
+            risk_free=self.p.risk_free,
+        )
+
+
+def buy_and_hold_values(closes, start_value):
+    """Value of `start_value` put into the asset at the first close: W_0 * close_t / close_0.
+
+    Args:
+        closes: closes of the measured bars.
+        start_value: the cash invested (W_0).
+
+    Returns:
+        A float array as long as `closes`.
+    """
+    closes = np.asarray(closes, dtype=float)
+    if len(closes) == 0:
+        return closes
+    return start_value * closes / closes[0]

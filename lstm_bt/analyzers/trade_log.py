@@ -1,0 +1,79 @@
+"""One row per closed trade (the runner's trades.csv)."""
+
+from ._measured import MeasuredAnalyzer
+
+__all__ = ["TradeLog", "TRADE_COLUMNS"]
+
+TRADE_COLUMNS = (
+    "open_datetime",
+    "close_datetime",
+    "data",
+    "side",
+    "size",
+    "entry_price",
+    "exit_price",
+    "pnl",
+    "pnl_net",
+    "commission",
+    "bars_held",
+)
+
+
+class TradeLog(MeasuredAnalyzer):
+    """Every trade closed at or after `start`, in the order they closed.
+
+    backtrader reports a closed trade's size as 0 and notifies a trade only when it opens and
+    when it closes, so `size` is the size it opened with. `entry_price` is backtrader's
+    average entry price and `exit_price` the average exit implied by the gross profit,
+    entry + pnl / signed size: exact for trades opened in one fill, approximate for trades
+    scaled into after opening.
+
+    Params:
+
+      - ``start``, ``bars_per_year``: see `MeasuredAnalyzer` (no annualizing happens here).
+
+    `get_analysis()` returns columns `TRADE_COLUMNS`, ready for ``pandas.DataFrame(...)``:
+    datetimes, the data's name, side ``"long"``/``"short"``, size (positive), prices, pnl
+    (gross), pnl_net (after commission), commission, bars_held (bars from open to close).
+    """
+
+    def start(self):
+        super().start()
+        self.rets = {name: [] for name in TRADE_COLUMNS}
+        self._opened_size = {}
+
+    def notify_trade(self, trade):
+        super().notify_trade(trade)
+        key = (id(trade.data), trade.tradeid, trade.ref)
+        if trade.justopened:
+            self._opened_size[key] = abs(trade.size)
+        if not trade.isclosed:
+            return
+        size = self._opened_size.pop(key, None)
+        if not self.measuring(trade.close_datetime()):
+            return
+        sign = 1.0 if trade.long else -1.0
+        row = {
+            "open_datetime": trade.open_datetime(),
+            "close_datetime": trade.close_datetime(),
+            "data": self._data_name(trade.data),
+            "side": "long" if trade.long else "short",
+            "size": size,
+            "entry_price": trade.price,
+            "exit_price": trade.price + trade.pnl / (sign * size) if size else None,
+            "pnl": trade.pnl,
+            "pnl_net": trade.pnlcomm,
+            "commission": trade.commission,
+            "bars_held": trade.barlen,
+        }
+        for name, value in row.items():
+            self.rets[name].append(value)
+
+    def stop(self):
+        """Nothing to compute: a row is final when its trade closes."""
+
+    def _data_name(self, data):
+        if data._name:
+            return data._name
+        # Compare by identity: `==` on backtrader lines builds an operation, not a bool.
+        return next(f"data{i}" for i, known in enumerate(self.strategy.datas) if known is data)
