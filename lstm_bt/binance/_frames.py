@@ -1,0 +1,34 @@
+"""Binance kline rows (REST order) to and from the kline frame (see `lstm_bt.kline_frame`)."""
+
+import numpy as np
+import pandas as pd
+
+from ..kline_frame import COLUMNS, empty_frame
+
+# The 11 meaningful fields of a Binance kline row, in REST order (the 12th, "ignore", is dropped).
+ROW_FIELDS = (
+    "open_time", "open", "high", "low", "close", "volume", "close_time",
+    "quote_volume", "trades", "taker_buy_base_volume", "taker_buy_quote_volume",
+)
+
+
+def frame_from_array(array, *, close_time=False):
+    """A kline frame from an `(n, 11)` float array of rows in `ROW_FIELDS` order, times in ms.
+
+    Args:
+        array: rows sorted by open time, unique.
+        close_time: also keep Binance's `close_time` (int ms) as a column. Defaults to `False`.
+    """
+    if len(array) == 0:
+        frame = empty_frame()
+        if close_time:
+            frame["close_time"] = pd.Series(dtype=np.int64)
+        return frame
+    array = np.asarray(array, dtype=np.float64)
+    index = pd.DatetimeIndex(pd.to_datetime(array[:, 0].astype(np.int64), unit="ms"),
+                             name="datetime")
+    columns = {name: array[:, ROW_FIELDS.index(name)] for name in COLUMNS}
+    columns["trades"] = columns["trades"].astype(np.int64)
+    if close_time:
+        columns["close_time"] = array[:, ROW_FIELDS.index("close_time")].astype(np.int64)
+    return pd.DataFrame(columns, index=index)

@@ -1,0 +1,89 @@
+"""Fill the kline store from Binance and read klines back: the REST source in one call."""
+
+import logging
+import sys
+
+from tqdm.auto import tqdm
+
+from ..dates import check_range, parse_date, to_ms, utc_now
+from ..intervals import get_interval
+from .rest import BinanceClient
+from .settings import validate_symbol
+from .store import KlineStore
+
+__all__ = ["load_klines", "update_store"]
+
+logger = logging.getLogger(__name__)
+
+_LONGEST_BAR_MS = 31 * 86_400_000
+
+
+def load_klines(symbol, interval, start, end=None, *, base_url=None, data_dir=None,
+                progress=False):
+    """Klines for `[start, end)`, fetching from Binance only what the store lacks.
+
+    Args:
+        symbol: Binance symbol, e.g. `"BTCUSDT"`.
+        interval: Binance interval name, e.g. `"1h"`.
+        start: first open time (inclusive), a UTC `datetime` or text like `"2024-01-01"`.
+        end: end (exclusive), same forms. Defaults to `None`: up to the last closed candle.
+        base_url: REST root. Defaults to `None`: `LSTM_BT_BINANCE_URL`, else
+            `https://api.binance.com`.
+        data_dir: directory of the kline store. Defaults to `None`: `LSTM_BT_DATA_DIR`, else
+            `./feeds`.
+        progress: show a progress bar on stderr. Defaults to `False`.
+
+    Returns:
+        A kline frame (see `lstm_bt.kline_frame`) of the closed bars in the range.
+
+    Raises:
+        InvalidParameter: bad symbol, interval or dates.
+        BinanceError, NetworkError: Binance refused or could not be reached; every page
+            stored before that is kept.
+
+    Example:
+        >>> frame = load_klines("BTCUSDT", "1h", "2024-01-01", "2025-01-01")  # doctest: +SKIP
+    """
+    symbol = validate_symbol(symbol)
+    step = get_interval(interval)
+    start = parse_date(start, "start")
+    end = parse_date(end, "end") if end is not None else None
+    check_range(start, end)
+    start_ms = to_ms(start)
+    end_ms = to_ms(end) if end is not None else to_ms(utc_now())
+    with KlineStore.in_dir(data_dir) as store, BinanceClient(base_url) as client:
+        update_store(store, client, symbol, step, start_ms, end_ms, progress=progress)
+        return store.read_frame(symbol, step, start_ms, end_ms)
+
+
+def update_store(store, client, symbol, interval, start_ms, end_ms, *, progress=False):
+    """Fetch the parts of `[start_ms, end_ms)` the store lacks, storing page by page.
+
+    Args:
+        store: a `KlineStore`.
+        client: a `BinanceClient`.
+        symbol: Binance symbol.
+        interval: Binance interval name or `Interval`.
+        start_ms: first open time (inclusive), ms.
+        end_ms: end (exclusive), ms.
+        progress: show a progress bar on stderr. Defaults to `False`.
+
+    Returns:
+        The number of bars received and stored.
+    """
+    step = get_interval(interval)
+    missing = store.missing_ranges(symbol, step, start_ms, end_ms)
+    bar_ms = step.ms or _LONGEST_BAR_MS
+    expected_bars = sum(-(-(min(end, to_ms(utc_now())) - begin) // bar_ms)
+                        for begin, end in missing)
+    stored = 0
+    with tqdm(total=max(expected_bars, 0), unit="bar", desc=f"{symbol} {step}",
+              disable=not progress, file=sys.stderr, leave=False) as bar:
+        for begin, end in missing:
+            logger.info("fetching %s %s [%d, %d)", symbol, step, begin, end)
+            for page in client.iter_kline_pages(symbol, step, begin, end):
+                store.save_page(symbol, step, page)
+                stored += len(page.rows)
+                bar.update(min(-(-(page.end_ms - page.start_ms) // bar_ms),
+                               bar.total - bar.n))
+    return stored

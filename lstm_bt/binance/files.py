@@ -1,0 +1,214 @@
+"""Binance kline files: the 12-column CSV, bare or zipped, in and out.
+
+Reads REST dumps and data.binance.vision archives alike: with or without a header row, open
+times in seconds (float), milliseconds or microseconds, detected row by row (spot archives switch
+to µs on 2025-01-01, so one set of files mixes them). Duplicate bars are dropped (the last one in
+the file wins), the order is fixed, and gaps are counted and reported with `warnings.warn`, never
+filled: a missing bar is an exchange outage, not a flat market.
+"""
+
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..intervals import INTERVALS, get_interval
+from ._frames import ROW_FIELDS, frame_from_array
+
+__all__ = ["read_kline_file", "write_kline_csv", "infer_interval", "find_gaps", "CSV_HEADER"]
+
+CSV_HEADER = (
+    "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume",
+    "count", "taker_buy_volume", "taker_buy_quote_volume", "ignore",
+)
+# Any epoch time below 1e11 is seconds (1e11 ms is 1973), below 1e14 milliseconds, else µs.
+_SECONDS_BELOW = 1e11
+_MILLISECONDS_BELOW = 1e14
+
+
+def read_kline_file(path, interval=None):
+    """Read a Binance kline CSV (or a `.zip` of them) into a kline frame.
+
+    Args:
+        path: a `.csv` file, or a `.zip` whose `.csv` members are read in name order.
+        interval: the bars' Binance interval, used to count gaps. Defaults to `None`:
+            inferred from the spacing of the open times.
+
+    Returns:
+        A kline frame, sorted, one row per open time.
+
+    Raises:
+        DataError: the file is missing or is not 12-column Binance klines.
+
+    Warns:
+        UserWarning: duplicate rows were dropped, rows were out of order, or bars are missing.
+
+    Example:
+        >>> frame = read_kline_file("BTCUSDT-1h-2024-01.zip")  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Kline file not found: {str(path)!r}. Check the path.")
+    parts = [_read_csv(source, label) for source, label in _csv_sources(path)]
+    array = np.concatenate(parts) if parts else np.empty((0, len(ROW_FIELDS)))
+    array[:, 0] = _to_ms(array[:, 0], np.round)
+    array[:, 6] = _to_ms(array[:, 6], np.floor)
+    array = _sorted_unique(array, path.name)
+    frame = frame_from_array(array)
+    if len(frame) > 1:
+        _warn_gaps(frame.index, interval or infer_interval(frame.index), path.name)
+    return frame
+
+
+def write_kline_csv(path, frame, interval):
+    """Write a kline frame as a Binance kline CSV: a header row, 12 fields, times in ms.
+
+    `read_kline_file` reads it back unchanged. Missing parent folders are created.
+
+    Args:
+        path: the file to write.
+        frame: a kline frame; its `close_time` column (ms) is used when present, else the close
+            time is the next open time minus 1 ms, as Binance writes it.
+        interval: the bars' Binance interval name or `Interval`.
+    """
+    step = get_interval(interval)
+    open_ms = frame.index.values.astype("datetime64[ms]").astype(np.int64)
+    if "close_time" in frame:
+        close_ms = frame["close_time"].to_numpy(np.int64)
+    else:
+        close_ms = np.array([step.close_ms(int(ms)) for ms in open_ms], dtype=np.int64)
+    columns = {"open_time": open_ms}
+    for name, field in zip(CSV_HEADER[1:11], ROW_FIELDS[1:]):
+        columns[name] = close_ms if field == "close_time" else frame[field].to_numpy()
+    columns["ignore"] = np.zeros(len(frame), dtype=np.int64)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(columns).to_csv(path, index=False)
+
+
+def infer_interval(index):
+    """The Binance `Interval` whose length matches the typical spacing of `index`.
+
+    Args:
+        index: sorted open times (a `DatetimeIndex`), at least two.
+
+    Raises:
+        DataError: too few bars, or a spacing that is no Binance interval.
+    """
+    if len(index) < 2:
+        raise DataError("Cannot infer the interval from fewer than 2 bars; pass `interval`.")
+    spacing_ms = int(np.median(np.diff(index.values.astype("datetime64[ms]").astype(np.int64))))
+    for interval in INTERVALS.values():
+        if interval.ms == spacing_ms:
+            return interval
+    if 28 * 86_400_000 <= spacing_ms <= 31 * 86_400_000:
+        return INTERVALS["1M"]
+    raise DataError(
+        f"Bars are {spacing_ms / 1000:g} s apart, which is no Binance interval; pass `interval` "
+        f"(one of {' '.join(INTERVALS)})."
+    )
+
+
+def find_gaps(index, interval):
+    """Runs of missing bars in a sorted index of open times.
+
+    Args:
+        index: sorted, unique open times (a `DatetimeIndex`).
+        interval: Binance interval name or `Interval`.
+
+    Returns:
+        A list of `(first_missing, last_missing, bars)`, with `Timestamp`s.
+    """
+    step = get_interval(interval)
+    open_ms = index.values.astype("datetime64[ms]").astype(np.int64)
+    shortest_bar_ms = step.ms or 28 * 86_400_000
+    gaps = []
+    for i in np.nonzero(np.diff(open_ms) > shortest_bar_ms)[0]:
+        previous, current = int(open_ms[i]), int(open_ms[i + 1])
+        expected = step.next_open(previous)
+        if current <= expected:
+            continue
+        missing = [expected]
+        while step.next_open(missing[-1]) < current:
+            missing.append(step.next_open(missing[-1]))
+        gaps.append((pd.Timestamp(missing[0], unit="ms"), pd.Timestamp(missing[-1], unit="ms"),
+                     len(missing)))
+    return gaps
+
+
+def _csv_sources(path):
+    if path.suffix.lower() != ".zip":
+        yield path, path.name
+        return
+    with zipfile.ZipFile(path) as archive:
+        members = sorted(name for name in archive.namelist() if name.lower().endswith(".csv"))
+        if not members:
+            raise DataError(f"{path.name} holds no .csv file; expected a data.binance.vision "
+                            f"kline archive.")
+        for name in members:
+            with archive.open(name) as member:
+                yield member, f"{path.name}:{name}"
+
+
+def _read_csv(source, label):
+    try:
+        frame = pd.read_csv(source, header=None, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        return np.empty((0, len(ROW_FIELDS)))
+    if frame.shape[1] < len(ROW_FIELDS):
+        raise DataError(
+            f"{label}: found {frame.shape[1]} columns, expected the 12 of a Binance kline row "
+            f"({', '.join(CSV_HEADER)})."
+        )
+    if len(frame) and not _is_number(frame.iat[0, 0]):
+        frame = frame.iloc[1:]  # a header row
+    try:
+        return frame.iloc[:, : len(ROW_FIELDS)].to_numpy(np.float64)
+    except ValueError as error:
+        raise DataError(f"{label}: a field is not a number ({error}); expected Binance "
+                        f"klines.") from None
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _to_ms(epoch, rounding):
+    """Epoch times in s, ms or µs (decided per value) to ms; `rounding` settles µs/s fractions."""
+    seconds = epoch < _SECONDS_BELOW
+    micros = epoch >= _MILLISECONDS_BELOW
+    ms = np.where(seconds, np.round(epoch * 1000), epoch)
+    return np.where(micros, rounding(epoch / 1000), ms)
+
+
+def _sorted_unique(array, name):
+    open_ms = array[:, 0]
+    if np.any(np.diff(open_ms) < 0):
+        warnings.warn(f"{name}: rows were out of order; sorted by open time.", stacklevel=3)
+        array = array[np.argsort(open_ms, kind="stable")]
+        open_ms = array[:, 0]
+    last_of_each = np.append(open_ms[1:] != open_ms[:-1], True)
+    duplicates = int(np.count_nonzero(~last_of_each))
+    if duplicates:
+        warnings.warn(f"{name}: dropped {duplicates} duplicate bars (kept the last of each).",
+                      stacklevel=3)
+        array = array[last_of_each]
+    return array
+
+
+def _warn_gaps(index, interval, name):
+    gaps = find_gaps(index, interval)
+    if gaps:
+        missing = sum(bars for _, _, bars in gaps)
+        warnings.warn(
+            f"{name}: {len(gaps)} gaps, {missing} missing {interval} bars (first at "
+            f"{gaps[0][0]:%Y-%m-%d %H:%M}); left as gaps, not filled.",
+            stacklevel=3,
+        )

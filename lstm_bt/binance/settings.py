@@ -1,0 +1,80 @@
+"""Where the data layer talks to and writes to, decided in one place.
+
+Base URL: argument > `LSTM_BT_BINANCE_URL` > `https://api.binance.com`.
+Data directory: argument > `LSTM_BT_DATA_DIR` > `./feeds`.
+Symbols are checked against Binance's own pattern before they reach a path or a URL.
+"""
+
+import os
+import re
+from pathlib import Path
+
+from ..errors import InvalidParameter
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ALTERNATIVE_BASE_URL",
+    "DEFAULT_DATA_DIR",
+    "resolve_base_url",
+    "resolve_data_dir",
+    "validate_symbol",
+]
+
+DEFAULT_BASE_URL = "https://api.binance.com"
+ALTERNATIVE_BASE_URL = "https://data-api.binance.vision"
+DEFAULT_DATA_DIR = "feeds"
+BASE_URL_ENV = "LSTM_BT_BINANCE_URL"
+DATA_DIR_ENV = "LSTM_BT_DATA_DIR"
+
+_SYMBOL = re.compile(r"^[A-Z0-9\-_.]{1,20}$")
+
+
+def resolve_base_url(base_url=None):
+    """The Binance REST root to use, without a trailing slash.
+
+    Args:
+        base_url: an explicit root such as `https://data-api.binance.vision`. Defaults to
+            `None`: `LSTM_BT_BINANCE_URL` if set, else `https://api.binance.com`.
+
+    Raises:
+        InvalidParameter: the root is not an http(s) URL.
+    """
+    url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise InvalidParameter(
+            f"Received an invalid value for `--base-url`: {url!r}. "
+            f"Give an http(s) root such as {ALTERNATIVE_BASE_URL}."
+        )
+    return url.rstrip("/")
+
+
+def resolve_data_dir(data_dir=None):
+    """The directory that holds the kline store (not created here).
+
+    Args:
+        data_dir: an explicit directory. Defaults to `None`: `LSTM_BT_DATA_DIR` if set,
+            else `./feeds`.
+    """
+    return Path(data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+def validate_symbol(symbol, name="symbol"):
+    """Return `symbol` if Binance could accept it, else raise.
+
+    Args:
+        symbol: the symbol to check, e.g. `"BTCUSDT"`.
+        name: the argument's name as the user wrote it, used in the error. Defaults to
+            `"symbol"`.
+
+    Raises:
+        InvalidParameter: the symbol does not match `^[A-Z0-9-_.]{1,20}$`.
+    """
+    if isinstance(symbol, str) and _SYMBOL.match(symbol):
+        return symbol
+    hint = ""
+    if isinstance(symbol, str) and _SYMBOL.match(symbol.strip().upper()):
+        hint = f" Did you mean {symbol.strip().upper()!r}?"
+    raise InvalidParameter(
+        f"Received an invalid value for `{name}`: {symbol!r}. Binance symbols are 1-20 "
+        f"upper-case letters, digits, '-', '_' or '.', e.g. BTCUSDT.{hint}"
+    )

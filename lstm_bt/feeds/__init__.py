@@ -1,0 +1,5 @@
+"""backtrader data feeds for Binance klines."""
+
+from .binance_klines import BinanceKlines
+
+__all__ = ["BinanceKlines"]
