@@ -1,0 +1,137 @@
+"""Inputs and targets of the forecaster, and the way back to a price.
+
+Two feature sets, chosen by name:
+
+- `"returns"` (stationary): per bar, the log return of the close, the high/low range
+  `log(high / low)`, the body `log(close / open)` and `log(1 + volume)`, each standardised with
+  the mean and standard deviation of the training window (so the volume column is a z-score).
+  The target is the next bar's log return, in the same standardised units.
+- `"ohlc_minmax"` (the seeds' choice): open, high, low, close, each scaled to [0, 1] with the
+  minimum and maximum of the training window; the target is the next close on the close's
+  scale. Prices outside the training range are extrapolation, one reason it learns worse.
+
+Both take an `(n, 5)` OHLCV array and give `n - 1` feature rows: row i describes bar i + 1 (a
+return needs the close before it), so both see exactly the same bars. `fit` sees only the
+training window; `to_close` turns a model output into a price, whatever the target was.
+"""
+
+import difflib
+
+import numpy as np
+
+from ..errors import InvalidParameter
+
+__all__ = ["FEATURE_SETS", "make_features", "ReturnFeatures", "MinMaxOHLCFeatures"]
+
+OPEN, HIGH, LOW, CLOSE, VOLUME = range(5)
+
+
+class _Scaled:
+    """Shared machinery: a per-column affine scaling learned by `fit`, kept as arrays."""
+
+    name = None
+    n_features = 4
+    target_column = None  # the feature column whose next value is the target
+
+    def _raw(self, bars):
+        raise NotImplementedError
+
+    def fit(self, bars):
+        """Learn the scaling from the bars of one training window; returns self."""
+        raw = self._raw(_check_bars(bars))
+        self.offset_, self.scale_ = self._learn(raw)
+        return self
+
+    def transform(self, bars):
+        """Scaled feature rows, `(len(bars) - 1, n_features)`, float32."""
+        raw = self._raw(_check_bars(bars))
+        return ((raw - self.offset_) / self.scale_).astype(np.float32)
+
+    def targets(self, bars):
+        """Scaled target value of each bar 1 .. n - 1 (the sample ending at j targets j + 1)."""
+        return self.transform(bars)[:, self.target_column]
+
+    def get_state(self):
+        """The learned scaling as JSON-friendly lists."""
+        return {"name": self.name, "offset": self.offset_.tolist(), "scale": self.scale_.tolist()}
+
+    @classmethod
+    def from_state(cls, state):
+        """Rebuild a fitted feature set from `get_state()` output."""
+        features = FEATURE_SETS[state["name"]]()
+        features.offset_ = np.asarray(state["offset"], dtype=np.float64)
+        features.scale_ = np.asarray(state["scale"], dtype=np.float64)
+        return features
+
+
+class ReturnFeatures(_Scaled):
+    """Stationary inputs (returns, range, body, log volume), next log return as target."""
+
+    name = "returns"
+    target_column = 0
+
+    def _raw(self, bars):
+        rows = bars[1:]
+        return np.column_stack([
+            np.log(rows[:, CLOSE] / bars[:-1, CLOSE]),
+            np.log(rows[:, HIGH] / rows[:, LOW]),
+            np.log(rows[:, CLOSE] / rows[:, OPEN]),
+            # Feeds without volume deliver NaN; a constant column then carries no signal.
+            np.log1p(np.nan_to_num(rows[:, VOLUME])),
+        ])
+
+    @staticmethod
+    def _learn(raw):
+        scale = raw.std(axis=0)
+        return raw.mean(axis=0), np.where(scale > 0, scale, 1.0)
+
+    def to_close(self, output, last_close):
+        """Price implied by a scaled predicted log return, from the last close."""
+        log_return = np.asarray(output, dtype=np.float64) * self.scale_[0] + self.offset_[0]
+        return np.asarray(last_close, dtype=np.float64) * np.exp(log_return)
+
+
+class MinMaxOHLCFeatures(_Scaled):
+    """The seeds' inputs: OHLC scaled to [0, 1] on the training window; next close as target."""
+
+    name = "ohlc_minmax"
+    target_column = CLOSE
+
+    def _raw(self, bars):
+        return bars[1:, :VOLUME]
+
+    @staticmethod
+    def _learn(raw):
+        low, high = raw.min(axis=0), raw.max(axis=0)
+        return low, np.where(high > low, high - low, 1.0)
+
+    def to_close(self, output, last_close):
+        """Price from a scaled predicted close (`last_close` is not needed, kept for symmetry)."""
+        del last_close
+        return np.asarray(output, dtype=np.float64) * self.scale_[CLOSE] + self.offset_[CLOSE]
+
+
+FEATURE_SETS = {cls.name: cls for cls in (ReturnFeatures, MinMaxOHLCFeatures)}
+
+
+def make_features(name):
+    """A fresh, unfitted feature set by name; unknown names get a "Did you mean ...?"."""
+    try:
+        return FEATURE_SETS[name]()
+    except (KeyError, TypeError):
+        close = difflib.get_close_matches(str(name), FEATURE_SETS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise InvalidParameter(
+            f"Received an invalid value for `features`, expected one of "
+            f"{', '.join(map(repr, FEATURE_SETS))}, got {name!r}.{hint}"
+        ) from None
+
+
+def _check_bars(bars):
+    bars = np.asarray(bars, dtype=np.float64)
+    if bars.ndim != 2 or bars.shape[1] != 5 or len(bars) < 2:
+        raise InvalidParameter(
+            f"Received invalid `bars`, expected an (n >= 2, 5) array of open, high, low, "
+            f"close, volume, got shape {bars.shape}."
+        )
+    return bars

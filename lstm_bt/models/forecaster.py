@@ -1,0 +1,323 @@
+"""`LSTMForecaster`: a Keras LSTM that forecasts the next close, in scikit-learn style.
+
+`__init__` only stores its arguments; `fit` validates them, learns the feature scaling from the
+bars it is given (one training window, nothing else) and trains; learned state ends in `_`.
+Calling `fit` again keeps the compiled model: with `warm_start=True` training continues from
+the previous weights for `warm_epochs`; otherwise the weights and optimizer go back to their
+initial values (no rebuild, no recompile). Forecasts run the trained weights through a NumPy
+forward pass (`numpy_forward`), checked against `model.predict`.
+"""
+
+import json
+import logging
+import zipfile
+
+import numpy as np
+
+from ..errors import InvalidParameter
+from . import numpy_forward, runtime
+from .features import FEATURE_SETS, make_features
+
+__all__ = ["LSTMForecaster", "NotFittedError", "as_ohlcv"]
+
+logger = logging.getLogger(__name__)
+
+OHLCV = ("open", "high", "low", "close", "volume")
+_STATE_ENTRY = "lstm_bt_forecaster.json"
+
+
+class NotFittedError(InvalidParameter):
+    """A forecaster was asked to forecast before `fit` was called."""
+
+
+def as_ohlcv(bars):
+    """An `(n, 5)` float64 array of open, high, low, close, volume from a frame or an array."""
+    if hasattr(bars, "columns"):
+        missing = [name for name in OHLCV if name not in bars.columns]
+        if missing:
+            raise InvalidParameter(
+                f"Received `bars` without the columns {missing}; expected a kline frame with "
+                f"{', '.join(OHLCV)}."
+            )
+        bars = bars[list(OHLCV)].to_numpy()
+    return np.asarray(bars, dtype=np.float64)
+
+
+class LSTMForecaster:
+    """Forecasts the next bar's close from the last `seq_len` bars with a Keras LSTM.
+
+    Args:
+        seq_len: bars in one input sequence. Defaults to `60`.
+        units: widths of the stacked LSTM layers, e.g. `(64,)`, `(64, 32)`, `(50, 50)`.
+            Defaults to `(32,)`.
+        dense_units: widths of relu Dense layers between the last LSTM and the output, e.g.
+            `(25,)`. Defaults to `()`.
+        dropout: dropout rate after each LSTM layer, in [0, 1). Defaults to `0.0`.
+        learning_rate: Adam learning rate. Defaults to `0.001`.
+        batch_size: samples per gradient step. Defaults to `64`.
+        epochs: maximum epochs of a cold fit. Defaults to `20`.
+        warm_start: when `fit` is called again, continue from the previous weights for
+            `warm_epochs` instead of starting over. Defaults to `True`.
+        warm_epochs: maximum epochs of a warm fit. Defaults to `3`.
+        patience: epochs without a better validation loss before training stops (the best
+            weights are kept); 0 turns early stopping off. Defaults to `3`.
+        validation_split: share of the most recent samples held out for early stopping
+            (chronological, never shuffled in); 0 trains on everything. Defaults to `0.1`.
+        features: `"returns"` (stationary) or `"ohlc_minmax"` (the seeds'); see `features`.
+            Defaults to `"returns"`.
+        seed: seeds weights, shuffling and dropout when the model is built; None leaves the
+            random state alone. Defaults to `None`.
+
+    Example:
+        >>> from lstm_bt.synthetic import ar1_returns
+        >>> bars = ar1_returns(400, seed=1)
+        >>> model = LSTMForecaster(seq_len=10, units=(8,), epochs=2, seed=0).fit(bars[:300])
+        >>> model.predict_next(bars[:301]) > 0
+        True
+    """
+
+    def __init__(self, seq_len=60, units=(32,), dense_units=(), dropout=0.0,
+                 learning_rate=0.001, batch_size=64, epochs=20, warm_start=True, warm_epochs=3,
+                 patience=3, validation_split=0.1, features="returns", seed=None):
+        self.seq_len = seq_len
+        self.units = units
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.warm_start = warm_start
+        self.warm_epochs = warm_epochs
+        self.patience = patience
+        self.validation_split = validation_split
+        self.features = features
+        self.seed = seed
+
+    _PARAMS = ("seq_len", "units", "dense_units", "dropout", "learning_rate", "batch_size",
+               "epochs", "warm_start", "warm_epochs", "patience", "validation_split",
+               "features", "seed")
+
+    def get_params(self, deep=True):
+        """The constructor arguments, as a dict (scikit-learn convention)."""
+        del deep
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def __repr__(self):
+        changed = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({changed})"
+
+    def _validate_params(self):
+        """Raise `InvalidParameter` naming the first argument that cannot work."""
+        _positive_int("seq_len", self.seq_len)
+        _positive_int("batch_size", self.batch_size)
+        _positive_int("epochs", self.epochs)
+        _positive_int("warm_epochs", self.warm_epochs)
+        _int_at_least("patience", self.patience, 0)
+        for name in ("units", "dense_units"):
+            widths = getattr(self, name)
+            if (not isinstance(widths, (tuple, list))
+                    or not all(isinstance(w, int) and w > 0 for w in widths)
+                    or (name == "units" and not widths)):
+                raise InvalidParameter(
+                    f"Received an invalid value for `{name}`, expected a tuple of positive "
+                    f"integers{' (at least one LSTM layer)' if name == 'units' else ''}, "
+                    f"e.g. (64,) or (64, 32), got {widths!r}."
+                )
+        _fraction("dropout", self.dropout)
+        _fraction("validation_split", self.validation_split)
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise InvalidParameter(
+                f"Received an invalid value for `learning_rate`, expected a positive number, "
+                f"got {self.learning_rate!r}."
+            )
+        make_features(self.features)
+
+    def min_bars(self):
+        """Fewest bars `fit` accepts: enough for 2 training and, if asked, 1 validation sample."""
+        return self.seq_len + 3 + (1 if self.validation_split else 0)
+
+    def fit(self, bars):
+        """Learn the feature scaling from `bars` and train the network on them.
+
+        Every pair (bars j - seq_len .. j, close of j + 1) inside `bars` is one sample, so
+        `n` bars give `n - 1 - seq_len` samples; nothing outside `bars` is seen.
+
+        Args:
+            bars: a kline frame or an `(n, 5)` OHLCV array, oldest first.
+
+        Returns:
+            self.
+        """
+        self._validate_params()
+        bars = as_ohlcv(bars)
+        if len(bars) < self.min_bars():
+            raise InvalidParameter(
+                f"Received {len(bars)} bars for `fit`, expected at least {self.min_bars()} "
+                f"(seq_len + 3, one more with a validation split). Pass more bars or lower "
+                f"`seq_len`."
+            )
+        features = make_features(self.features).fit(bars)
+        inputs, targets = self._samples(features.transform(bars))
+        warm = self.warm_start and getattr(self, "model_", None) is not None
+        if not warm and getattr(self, "initial_state_", None) is None:
+            runtime.configure(self.seed)
+            self.model_ = self._build(features.n_features)
+        elif not warm:
+            self._reset_weights()
+        self.history_ = self._train(inputs, targets, self.warm_epochs if warm else self.epochs)
+        self.features_ = features
+        self.layers_ = numpy_forward.extract_layers(self.model_)
+        self.n_fits_ = getattr(self, "n_fits_", 0) + 1
+        logger.debug("fit %d (%s) on %d samples: loss %s", self.n_fits_,
+                     "warm" if warm else "cold", len(inputs), self.history_["loss"][-1:])
+        return self
+
+    def predict(self, bars, engine="numpy"):
+        """Forecast the next close after every bar that has `seq_len` bars before it.
+
+        Args:
+            bars: a kline frame or an `(n, 5)` OHLCV array, oldest first.
+            engine: `"numpy"` (the fast forward pass) or `"keras"` (`model.predict`).
+                Defaults to `"numpy"`.
+
+        Returns:
+            Array of `n - seq_len` prices: element i forecasts the close after bar
+            `seq_len + i`.
+        """
+        self._check_fitted()
+        bars = as_ohlcv(bars)
+        if len(bars) < self.seq_len + 1:
+            raise InvalidParameter(
+                f"Received {len(bars)} bars to forecast from, expected at least "
+                f"seq_len + 1 = {self.seq_len + 1}."
+            )
+        sequences = _windows(self.features_.transform(bars), self.seq_len)
+        if engine == "numpy":
+            outputs = numpy_forward.forward(self.layers_, sequences)
+        elif engine == "keras":
+            outputs = self.model_.predict(sequences, verbose=0)[:, 0]
+        else:
+            raise InvalidParameter(
+                f"Received an invalid value for `engine`, expected 'numpy' or 'keras', "
+                f"got {engine!r}."
+            )
+        return self.features_.to_close(outputs, bars[self.seq_len:, 3])
+
+    def predict_next(self, bars):
+        """Forecast the close of the bar after the last of `bars` (reads the last seq_len + 1)."""
+        return float(self.predict(as_ohlcv(bars)[-(self.seq_len + 1):])[-1])
+
+    def save(self, path):
+        """Write the model, its feature scaling and its arguments to one `.keras` file."""
+        self._check_fitted()
+        path = str(path)
+        if not path.endswith(".keras"):
+            raise InvalidParameter(
+                f"Received an invalid value for `path`, expected a name ending in '.keras', "
+                f"got {path!r}."
+            )
+        self.model_.save(path)
+        state = {"params": self.get_params(), "features": self.features_.get_state(),
+                 "history": self.history_, "n_fits": self.n_fits_}
+        with zipfile.ZipFile(path, "a") as archive:
+            archive.writestr(_STATE_ENTRY, json.dumps(state))
+
+    @classmethod
+    def load(cls, path):
+        """Read a forecaster written by `save`; it forecasts exactly as the saved one did."""
+        import keras
+
+        with zipfile.ZipFile(path) as archive:
+            state = json.loads(archive.read(_STATE_ENTRY))
+        params = state["params"]
+        params["units"] = tuple(params["units"])
+        params["dense_units"] = tuple(params["dense_units"])
+        forecaster = cls(**params)
+        forecaster.model_ = keras.saving.load_model(path)
+        forecaster.features_ = FEATURE_SETS[state["features"]["name"]].from_state(
+            state["features"])
+        forecaster.history_ = state["history"]
+        forecaster.n_fits_ = state["n_fits"]
+        forecaster.layers_ = numpy_forward.extract_layers(forecaster.model_)
+        # A cold refit of a loaded model builds afresh: its initial weights were not saved.
+        forecaster.initial_state_ = None
+        return forecaster
+
+    def _check_fitted(self):
+        if getattr(self, "layers_", None) is None:
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet. Call `fit(bars)` before "
+                f"forecasting."
+            )
+
+    def _samples(self, rows):
+        inputs = _windows(rows[:-1], self.seq_len)
+        targets = rows[self.seq_len:, make_features(self.features).target_column]
+        return inputs, targets
+
+    def _build(self, n_features):
+        import keras
+
+        stack = [keras.Input((self.seq_len, n_features))]
+        for index, width in enumerate(self.units):
+            stack.append(keras.layers.LSTM(width, return_sequences=index < len(self.units) - 1))
+            if self.dropout:
+                stack.append(keras.layers.Dropout(self.dropout))
+        stack += [keras.layers.Dense(width, activation="relu") for width in self.dense_units]
+        stack.append(keras.layers.Dense(1))
+        model = keras.Sequential(stack)
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
+        # Build the optimizer now so a cold refit can put its state back without recompiling.
+        model.optimizer.build(model.trainable_variables)
+        self.initial_state_ = ([w.copy() for w in model.get_weights()],
+                               [np.array(v) for v in model.optimizer.variables])
+        return model
+
+    def _reset_weights(self):
+        weights, optimizer_values = self.initial_state_
+        self.model_.set_weights(weights)
+        for variable, value in zip(self.model_.optimizer.variables, optimizer_values):
+            variable.assign(value)
+
+    def _train(self, inputs, targets, epochs):
+        import keras
+
+        n_val = int(len(inputs) * self.validation_split) if self.validation_split else 0
+        if self.validation_split and n_val == 0:
+            n_val = 1
+        callbacks, validation = [], None
+        if n_val:
+            validation = (inputs[-n_val:], targets[-n_val:])
+            inputs, targets = inputs[:-n_val], targets[:-n_val]
+            if self.patience:
+                callbacks.append(keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=self.patience, restore_best_weights=True))
+        history = self.model_.fit(inputs, targets, epochs=epochs, batch_size=self.batch_size,
+                                  validation_data=validation, callbacks=callbacks, verbose=0)
+        return {"loss": [float(x) for x in history.history["loss"]],
+                "val_loss": [float(x) for x in history.history.get("val_loss", [])]}
+
+
+def _windows(rows, seq_len):
+    """All runs of `seq_len` consecutive rows, `(len(rows) - seq_len + 1, seq_len, features)`."""
+    return np.lib.stride_tricks.sliding_window_view(rows, seq_len, axis=0).transpose(0, 2, 1)
+
+
+def _positive_int(name, value):
+    _int_at_least(name, value, 1)
+
+
+def _int_at_least(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise InvalidParameter(
+            f"Received an invalid value for `{name}`, expected {kind}, got {value!r}."
+        )
+
+
+def _fraction(name, value):
+    if not (isinstance(value, (int, float)) and 0 <= value < 1):
+        raise InvalidParameter(
+            f"Received an invalid value for `{name}`, expected a number in [0, 1), "
+            f"got {value!r}."
+        )

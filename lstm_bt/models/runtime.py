@@ -1,0 +1,57 @@
+"""Seeding, op determinism and thread counts, applied when a model is first trained.
+
+Never on import: importing lstm_bt changes no global state (STYLE, rule 7). `configure` is
+called by the forecaster right before it builds or trains a model.
+"""
+
+import logging
+import os
+
+__all__ = ["configure", "usable_cores"]
+
+logger = logging.getLogger(__name__)
+
+_backend_configured = False
+
+
+def usable_cores():
+    """CPU cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def configure(seed=None):
+    """Make training reproducible and sized for the machine.
+
+    Seeds Python, NumPy and the Keras backend with `keras.utils.set_random_seed` when `seed` is
+    given (on every call, so two runs with one seed draw the same numbers). Once per process,
+    under TensorFlow: enables op determinism, and sets intra-op threads to the usable cores and
+    inter-op threads to 1: a small LSTM gains nothing from running ops side by side, and
+    TensorFlow's default of one pool per core each oversubscribes a small machine.
+
+    Args:
+        seed: integer seed, or None to leave the random state alone. Defaults to `None`.
+    """
+    import keras
+
+    global _backend_configured
+    if not _backend_configured:
+        _backend_configured = True
+        if keras.backend.backend() == "tensorflow":
+            _configure_tensorflow()
+    if seed is not None:
+        keras.utils.set_random_seed(int(seed))
+
+
+def _configure_tensorflow():
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(usable_cores())
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        # TensorFlow was already initialised by the caller; its thread pools are fixed now.
+        logger.info("TensorFlow already initialised; keeping its thread settings")

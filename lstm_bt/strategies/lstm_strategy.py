@@ -1,0 +1,307 @@
+"""`LSTMStrategy`: trade the forecast of a Keras LSTM retrained on a rolling window.
+
+At the close of every tradable bar t the strategy forecasts close_(t+1) with a model fit on
+bars <= t only (the schedule in `models.schedule` says which), and sends a market order that
+fills at the next bar's open. Bars are read through backtrader lines (`line.get`), which end
+at the current bar even when the feed is preloaded, so the future is never in reach.
+"""
+
+import bisect
+import logging
+import time
+from collections import deque
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+
+from ..errors import InvalidParameter
+from ..models.forecaster import LSTMForecaster
+from ..models.schedule import check_schedule_params, required_history, window_at
+from .sizing import check_sizing, target_size
+
+__all__ = ["LSTMStrategy"]
+
+logger = logging.getLogger(__name__)
+
+_MODEL_PARAMS = ("seq_len", "units", "dense_units", "dropout", "learning_rate", "batch_size",
+                 "epochs", "warm_start", "warm_epochs", "patience", "validation_split",
+                 "features", "seed")
+
+
+class LSTMStrategy(bt.Strategy):
+    """Long (or short) when the LSTM's next-close forecast beats the close by a threshold.
+
+    Params:
+        seq_len: bars in one input sequence. Defaults to `60`.
+        train_window: training samples per model; the first model needs
+            `train_window + seq_len` bars before the first tradable bar. Defaults to `2000`.
+        retrain_every: bars between two fits. Defaults to `168` (a week of 1h bars).
+        units: LSTM layer widths, e.g. `(64,)`, `(64, 32)`. Defaults to `(32,)`.
+        dense_units: relu Dense layers before the output, e.g. `(25,)`. Defaults to `()`.
+        dropout: dropout after each LSTM layer. Defaults to `0.0`.
+        learning_rate: Adam learning rate. Defaults to `0.001`.
+        batch_size: samples per gradient step. Defaults to `64`.
+        epochs: maximum epochs of a cold fit (the first one, or every one without
+            `warm_start`). Defaults to `20`.
+        warm_start: later fits continue from the previous window's weights. Defaults to `True`.
+        warm_epochs: maximum epochs of a warm fit. Defaults to `3`.
+        patience: early-stopping patience on the validation loss; 0 disables. Defaults to `3`.
+        validation_split: most recent share of each window held out for early stopping.
+            Defaults to `0.1`.
+        features: `"returns"` (stationary inputs, next log return) or `"ohlc_minmax"` (the
+            seeds' scaled OHLC, next close). Defaults to `"returns"`.
+        threshold: minimum predicted move, as a fraction of the close (0.001 = 0.1 %), to go
+            long (or short/flat); smaller moves keep the current position. Defaults to `0.0`.
+        allow_short: go short on a predicted fall instead of only exiting. Defaults to `False`.
+        sizing: `"all_in"` (`fraction` of equity), `"proportional"` (`fraction` of equity
+            times `min(1, scale * |move|)`, re-sized every bar the signal holds) or
+            `"fixed"` (`stake` units). Defaults to `"all_in"`.
+        fraction: share of equity for `all_in` and the cap of `proportional`; below 1 so the
+            gap to the next open and commission still fit in the cash. Defaults to `0.95`.
+        stake: position in base-asset units for `fixed` (may be fractional). Defaults to `1.0`.
+        scale: exposure per unit of predicted move for `proportional` (100: a 1 % predicted
+            move takes the full `fraction`). Defaults to `100.0`.
+        smooth: act on the mean predicted move of the last `smooth` forecasts.
+            Defaults to `1`.
+        seed: seeds weights, shuffling and dropout; same seed, same data: same forecasts and
+            trades. Defaults to `0`.
+        start: first tradable bar (a datetime or date string, UTC); earlier bars only feed
+            the model. None: the first bar with `train_window + seq_len` bars before it.
+            Defaults to `None`.
+        forecasts: a pandas Series of `predicted_close` indexed by bar datetime, e.g. the
+            `predicted_close` of an earlier run's `forecasts_frame()`: no model is trained and
+            these forecasts are traded instead (forecast-cache replay). Defaults to `None`.
+
+    After (and during) a run: `forecasts_frame()`, `model_` (the last fitted
+    `LSTMForecaster`, None before the first fit or in replay), `training_history` (one dict per
+    fit: `window_end`, `loss`, `val_loss`, `warm`, `fit_s`) and `timing` (`train_s`,
+    `predict_s`, `retrains`).
+
+    Example:
+        >>> cerebro.addstrategy(LSTMStrategy, seq_len=60, train_window=2000,
+        ...                     retrain_every=168, threshold=0.001)
+    """
+
+    params = (
+        ("seq_len", 60),
+        ("train_window", 2000),
+        ("retrain_every", 168),
+        ("units", (32,)),
+        ("dense_units", ()),
+        ("dropout", 0.0),
+        ("learning_rate", 0.001),
+        ("batch_size", 64),
+        ("epochs", 20),
+        ("warm_start", True),
+        ("warm_epochs", 3),
+        ("patience", 3),
+        ("validation_split", 0.1),
+        ("features", "returns"),
+        ("threshold", 0.0),
+        ("allow_short", False),
+        ("sizing", "all_in"),
+        ("fraction", 0.95),
+        ("stake", 1.0),
+        ("scale", 100.0),
+        ("smooth", 1),
+        ("seed", 0),
+        ("start", None),
+        ("forecasts", None),
+    )
+
+    def start(self):
+        self._start = self._validate()
+        self._replay = _replay_table(self.p.forecasts)
+        self._forecaster = None
+        if self._replay is None:
+            self._forecaster = LSTMForecaster(
+                **{name: getattr(self.p, name) for name in _MODEL_PARAMS})
+            self._forecaster._validate_params()
+        self._check_history_length()
+        # Everything a run accumulates starts over here, so one instance can run twice.
+        self.model_ = None
+        self.training_history = []
+        self.timing = {"train_s": 0.0, "predict_s": 0.0, "retrains": 0}
+        self._rows = []
+        self._moves = deque(maxlen=self.p.smooth)
+        self._signal = 0
+        self._first_tradable = None
+
+    def next(self):
+        bar = len(self.data) - 1
+        if not self._is_tradable(bar):
+            return
+        close = self.data.close[0]
+        when = self.data.datetime.datetime(0)
+        predicted = self._forecast(bar, when)
+        move = predicted / close - 1.0
+        self._moves.append(move)
+        smoothed = float(np.mean(self._moves))
+        self._signal = self._next_signal(smoothed)
+        self._trade(smoothed, close)
+        self._rows.append((when, close, predicted, self._signal))
+
+    def forecasts_frame(self):
+        """One row per tradable bar: `datetime, close, predicted_close, signal`.
+
+        Row t holds close_t, the raw model forecast of close_(t+1) made at t's close, and the
+        position the strategy then targeted (1 long, -1 short, 0 flat; with `smooth` > 1 it
+        follows the smoothed forecast).
+        """
+        return pd.DataFrame(self._rows, columns=["datetime", "close", "predicted_close", "signal"])
+
+    def _is_tradable(self, bar):
+        if self._first_tradable is None:
+            when = self.data.datetime.datetime(0)
+            if self._start is None:
+                if bar < required_history(self.p.train_window, self.p.seq_len):
+                    return False
+            elif when < self._start:
+                return False
+            self._first_tradable = bar
+            if self._replay is None:
+                self._require_history(bar, "")
+        return True
+
+    def _forecast(self, bar, when):
+        if self._replay is not None:
+            return self._replayed(when)
+        p = self.p
+        window = window_at(bar, self._first_tradable, p.train_window, p.seq_len, p.retrain_every)
+        if window.fit_at == bar:
+            self._fit(self._bars(window.train_stop - window.train_start), when)
+        began = time.perf_counter()
+        predicted = self._forecaster.predict_next(self._bars(p.seq_len + 1))
+        self.timing["predict_s"] += time.perf_counter() - began
+        return predicted
+
+    def _fit(self, bars, when):
+        warm = self.model_ is not None and self.p.warm_start
+        began = time.perf_counter()
+        self._forecaster.fit(bars)
+        spent = time.perf_counter() - began
+        self.model_ = self._forecaster
+        self.timing["train_s"] += spent
+        self.timing["retrains"] += 1
+        history = self._forecaster.history_
+        self.training_history.append({"window_end": when, "loss": history["loss"],
+                                      "val_loss": history["val_loss"], "warm": warm,
+                                      "fit_s": spent})
+        logger.debug("fit at %s (%s) in %.2fs", when, "warm" if warm else "cold", spent)
+
+    def _bars(self, size):
+        """The last `size` bars up to and including the current one, as an OHLCV array."""
+        data = self.data
+        return np.column_stack([np.asarray(line.get(size=size), dtype=np.float64)
+                                for line in (data.open, data.high, data.low, data.close,
+                                             data.volume)])
+
+    def _replayed(self, when):
+        try:
+            value = self._replay[when]
+        except KeyError:
+            value = float("nan")
+        if not np.isfinite(value):
+            raise InvalidParameter(
+                f"Received `forecasts` without a forecast for the tradable bar {when}. Pass "
+                f"the `predicted_close` of a run over the same data and `start`, indexed by "
+                f"bar datetime."
+            )
+        return value
+
+    def _next_signal(self, move):
+        if move > self.p.threshold:
+            return 1
+        if move < -self.p.threshold:
+            return -1 if self.p.allow_short else 0
+        return self._signal
+
+    def _trade(self, move, close):
+        held = self.getposition(self.data).size
+        resize = self.p.sizing == "proportional" and abs(move) > self.p.threshold
+        if np.sign(held) == self._signal and not resize:
+            return
+        target = target_size(self.p.sizing, self._signal, move, self.broker.getvalue(), close,
+                             fraction=self.p.fraction, stake=self.p.stake, scale=self.p.scale)
+        if target != held:
+            self.order_target_size(data=self.data, target=target)
+
+    def _validate(self):
+        """Check every parameter before any training; return `start` as a naive UTC datetime."""
+        p = self.p
+        check_sizing(p.sizing)
+        check_schedule_params(p.train_window, p.seq_len, p.retrain_every)
+        if not _is_positive_int(p.smooth):
+            raise InvalidParameter(
+                f"Received an invalid value for `smooth`, expected a positive integer (the "
+                f"number of forecasts to average), got {p.smooth!r}."
+            )
+        for name, low, high in (("threshold", 0.0, None), ("fraction", 0.0, 1.0),
+                                ("stake", 0.0, None), ("scale", 0.0, None)):
+            value = getattr(p, name)
+            if not _in_range(value, low, high, inclusive_low=name == "threshold"):
+                bounds = f"in ({low}, {high}]" if high else (
+                    f">= {low}" if name == "threshold" else f"> {low}")
+                raise InvalidParameter(
+                    f"Received an invalid value for `{name}`, expected a number {bounds}, "
+                    f"got {value!r}."
+                )
+        if p.forecasts is not None and not isinstance(p.forecasts, pd.Series):
+            raise InvalidParameter(
+                f"Received an invalid value for `forecasts`, expected a pandas Series of "
+                f"predicted closes indexed by bar datetime, got {type(p.forecasts).__name__}."
+            )
+        if p.start is None:
+            return None
+        try:
+            start = pd.Timestamp(p.start)
+        except (TypeError, ValueError):
+            raise InvalidParameter(
+                f"Received an invalid value for `start`, expected a datetime or a date such as "
+                f"'2024-01-01', got {p.start!r}."
+            ) from None
+        if start.tzinfo is not None:
+            start = start.tz_convert("UTC").tz_localize(None)
+        return start.to_pydatetime()
+
+    def _check_history_length(self):
+        """With a preloaded feed, refuse too short data before the run starts (no training)."""
+        if self._replay is not None or self.data.buflen() <= 0:
+            return
+        numbers = self.data.datetime.array
+        if self._start is None:
+            self._require_history(len(numbers) - 1, f" (the feed has {len(numbers)} bars)")
+        else:
+            self._require_history(bisect.bisect_left(numbers, bt.date2num(self._start)),
+                                  f" before `start` ({self._start})")
+
+    def _require_history(self, available, where):
+        needed = required_history(self.p.train_window, self.p.seq_len)
+        if available < needed:
+            raise InvalidParameter(
+                f"Received too little data for `train_window`: the first model needs "
+                f"train_window + seq_len = {self.p.train_window} + {self.p.seq_len} = {needed} "
+                f"bars before the first tradable bar, and there are {available}{where}. Load "
+                f"more history, or lower `train_window` (or `seq_len`)."
+            )
+
+
+def _replay_table(forecasts):
+    if forecasts is None:
+        return None
+    index = pd.DatetimeIndex(forecasts.index)
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return dict(zip(index.to_pydatetime(), forecasts.to_numpy(dtype=np.float64)))
+
+
+def _is_positive_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
+
+
+def _in_range(value, low, high, inclusive_low):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    above = value >= low if inclusive_low else value > low
+    return above and (high is None or value <= high)
