@@ -83,11 +83,12 @@ class MeasuredAnalyzer(bt.Analyzer):
                     f"number (1h: 8760, 1d: 365), got {self.p.bars_per_year!r}."
                 )
             return float(self.p.bars_per_year)
-        found = interval_bars_per_year(self.data._timeframe, self.data._compression)
+        timeframe, compression = self.data._timeframe, self.data._compression
+        found = interval_bars_per_year(timeframe, compression)
         if found is None:
             raise InvalidParameter(
                 f"{type(self).__name__} cannot annualize a feed with timeframe "
-                f"{bt.TimeFrame.getname(self.data._timeframe, self.data._compression)}; pass `bars_per_year=` "
+                f"{bt.TimeFrame.getname(timeframe, compression)}; pass `bars_per_year=` "
                 "(bars in a 365-day year, e.g. 8760 for hourly bars)."
             )
         return found

@@ -46,7 +46,8 @@ class ForecastSkill(MeasuredAnalyzer):
                 index=pd.DatetimeIndex(frame["datetime"]),
             )
             bars = pd.DatetimeIndex(self._every_datetime)
-            predicted = by_time[~by_time.index.duplicated(keep="last")].reindex(bars).to_numpy(copy=True)
+            by_time = by_time[~by_time.index.duplicated(keep="last")]
+            predicted = by_time.reindex(bars).to_numpy(copy=True)
             measured = np.array([self.measuring(when) for when in self._every_datetime], bool)
             predicted[~measured] = np.nan
         self.rets = stats.forecast_skill(closes, predicted)
