@@ -183,15 +183,15 @@ def read_run_dir(path):
 
 
 def write_plots(path, record):
-    """Draw `equity.png` and `forecasts.png` into `path`; returns their paths."""
+    """Draw `equity.png` and `forecasts.png` (with the trades) into `path`; returns their paths."""
     from .plotting import plot_equity, plot_forecasts
 
     path = Path(path)
     data = record.report.get("data", {})
-    title = f"{data.get('symbol')} {data.get('interval')} {data.get('start')} to {data.get('end')}"
-    equity_png = plot_equity(record.equity, path / EQUITY_PNG, title=title)
-    forecasts_png = plot_forecasts(record.forecasts, path / FORECASTS_PNG, title=title)
-    return [equity_png, forecasts_png]
+    market = {"symbol": data.get("symbol"), "interval": data.get("interval")}
+    plot_equity(record.equity, path / EQUITY_PNG, **market)
+    plot_forecasts(record.forecasts, path / FORECASTS_PNG, trades=record.trades, **market)
+    return [path / EQUITY_PNG, path / FORECASTS_PNG]
 
 
 def _write_frame(frame, path, index):

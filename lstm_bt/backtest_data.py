@@ -1,0 +1,195 @@
+"""The bars a backtest runs on: from any source, cut to the dates, with the warm-up before them.
+
+`--start` is the first traded and measured bar; the first model needs `history` bars before it
+(train window + sequence length). This module loads them (from Binance, a file, or a frame),
+checks the dates against the data, and refuses with bar counts and the fix when the history is
+short, so a backtest never starts by silently trading on a half-trained model.
+"""
+
+import logging
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from .dates import check_range, parse_date
+from .errors import DataError, InvalidParameter
+from .intervals import get_interval
+from .kline_frame import COLUMNS
+
+__all__ = ["BacktestData", "load_backtest_data"]
+
+log = logging.getLogger(__name__)
+
+_ARCHIVE_NAME = re.compile(r"^([A-Z0-9]{2,20})-(\d{1,2}[smhdwM])-")
+
+
+@dataclass(frozen=True)
+class BacktestData:
+    """Bars ready for the feed.
+
+    Attributes:
+        frame: kline frame: `history` warm-up bars, then the measured bars.
+        symbol: the symbol (or a label for files and frames).
+        interval: the Binance interval name.
+        start: open time of the first measured bar (`--start`, inclusive).
+        end: the exclusive end (`--end`, or the end of the last bar).
+        history: warm-up bars before `start`.
+    """
+
+    frame: pd.DataFrame
+    symbol: str
+    interval: str
+    start: datetime
+    end: datetime
+    history: int
+
+    @property
+    def bars(self):
+        """Measured bars, from `start`."""
+        return len(self.frame) - self.history
+
+    def describe(self):
+        """The `data` section of `report.json`."""
+        return {
+            "symbol": self.symbol,
+            "interval": self.interval,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "bars": self.bars,
+        }
+
+
+def load_backtest_data(data=None, *, symbol=None, interval=None, start=None, end=None,
+                       history=0, base_url=None, data_dir=None, progress=False):
+    """Load, check and cut the bars of one backtest.
+
+    Args:
+        data: a kline frame, a path to a Binance kline file (`.csv`/`.zip`), or `None` to
+            read `symbol`/`interval` from Binance through the local store.
+        symbol: Binance symbol (required with `data=None`; a label otherwise, read from a
+            data.binance.vision file name when left out).
+        interval: Binance interval (required with `data=None`; inferred from the file name
+            or the bar spacing otherwise).
+        start: first traded and measured bar, inclusive, UTC. Defaults to `None`: the first
+            bar that has `history` bars before it.
+        end: exclusive end, UTC. Defaults to `None`: the end of the data.
+        history: warm-up bars needed before `start`.
+        base_url: Binance REST root (with `data=None`). Defaults to the configured one.
+        data_dir: kline store directory (with `data=None`). Defaults to the configured one.
+        progress: show a download progress bar. Defaults to `False`.
+
+    Returns:
+        A `BacktestData`.
+
+    Raises:
+        DataError: the data cannot be read, or does not cover the dates with enough history.
+        InvalidParameter: bad dates or source arguments.
+    """
+    start = parse_date(start, "--start") if start is not None else None
+    end = parse_date(end, "--end") if end is not None else None
+    if start is not None:
+        check_range(start, end, "--start", "--end")
+    if data is None:
+        frame, symbol, interval = _from_binance(symbol, interval, start, end, history,
+                                                base_url, data_dir, progress)
+    elif isinstance(data, pd.DataFrame):
+        frame = _checked_frame(data)
+        symbol, interval = symbol or "DATA", _interval_of(frame, interval)
+    else:
+        frame, symbol, interval = _from_file(Path(data), symbol, interval)
+    return _cut(frame, symbol, interval, start, end, history)
+
+
+def _from_binance(symbol, interval, start, end, history, base_url, data_dir, progress):
+    from .binance import load_klines
+
+    if not symbol or not interval or start is None:
+        raise InvalidParameter(
+            "Reading from Binance needs --symbol, --interval and --start, e.g. --symbol BTCUSDT "
+            "--interval 1h --start 2024-01-01; or use --csv PATH or --demo."
+        )
+    step = get_interval(interval)
+    # Ask for the warm-up too; for 1M (no fixed length) ask for 31 days a bar, a safe excess.
+    bar = pd.Timedelta(milliseconds=step.ms or 31 * 86_400_000)
+    frame = load_klines(symbol, step.name, start - history * bar, end,
+                        base_url=base_url, data_dir=data_dir, progress=progress)
+    return frame, symbol, step.name
+
+
+def _from_file(path, symbol, interval):
+    from .binance import read_kline_file
+
+    named = _ARCHIVE_NAME.match(path.name)
+    if interval is None and named:
+        interval = named.group(2)
+    try:
+        frame = read_kline_file(path, interval=interval)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as error:
+        raise DataError(
+            f"--csv {path}: cannot read it as Binance klines ({type(error).__name__}: {error}); "
+            "give a kline CSV or a data.binance.vision .zip."
+        ) from None
+    if frame.empty:
+        raise DataError(f"--csv {path} holds no klines; give a file with kline rows.")
+    return frame, symbol or (named.group(1) if named else path.stem), _interval_of(frame, interval)
+
+
+def _checked_frame(frame):
+    missing = [name for name in COLUMNS if name not in frame.columns]
+    if missing or not isinstance(frame.index, pd.DatetimeIndex):
+        raise DataError(
+            f"A kline frame needs a DatetimeIndex and the columns {', '.join(COLUMNS)}; "
+            f"missing {missing or 'the DatetimeIndex'}. Build it with lstm_bt.binance or "
+            "lstm_bt.synthetic."
+        )
+    if frame.empty:
+        raise DataError("The kline frame has no rows.")
+    return frame.sort_index()
+
+
+def _interval_of(frame, interval):
+    if interval is not None:
+        return get_interval(interval).name
+    from .binance.files import infer_interval
+
+    return infer_interval(frame.index).name
+
+
+def _cut(frame, symbol, interval, start, end, history):
+    first_bar, last_bar = frame.index[0], frame.index[-1]
+    span = f"the data covers {first_bar:%Y-%m-%d %H:%M} to {last_bar:%Y-%m-%d %H:%M}"
+    if end is not None:
+        if end <= first_bar:
+            raise DataError(f"--end {end:%Y-%m-%d %H:%M} is before the first bar: {span}.")
+        frame = frame[frame.index < end]
+    else:
+        end = get_interval(interval).next_open(int(last_bar.value // 1_000_000))
+        end = pd.Timestamp(end, unit="ms").to_pydatetime()
+    if start is None:
+        if len(frame) <= history:
+            raise _too_little_history(history, len(frame), span, "the data")
+        start = frame.index[history].to_pydatetime()
+    if start > frame.index[-1]:
+        raise DataError(f"--start {start:%Y-%m-%d %H:%M} is after the last bar: {span}.")
+    first = int(frame.index.searchsorted(start))
+    if first < history:
+        raise _too_little_history(history, first, span, f"--start {start:%Y-%m-%d %H:%M}",
+                                  suggest=frame.index[history] if len(frame) > history else None)
+    frame = frame.iloc[first - history:]
+    log.info("%d warm-up bars from %s, %d measured bars from %s", history, frame.index[0],
+             len(frame) - history, start)
+    return BacktestData(frame=frame, symbol=symbol, interval=interval, start=start, end=end,
+                        history=history)
+
+
+def _too_little_history(needed, available, span, before, suggest=None):
+    later = f"start at {suggest:%Y-%m-%d %H:%M} or later, " if suggest is not None else ""
+    return DataError(
+        f"too little history: the first model needs {needed} bars before {before} "
+        f"(train_window + seq_len), {available} are available ({span}); {later}"
+        "or lower --train-window / --seq-len."
+    )

@@ -1,0 +1,22 @@
+"""`lstm-bt plot RUN_DIR`: re-draw a run directory's plots from its CSVs and report."""
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "plot",
+        help="re-draw the plots of a run directory",
+        description="Re-draw equity.png and forecasts.png of a run directory written by "
+                    "`lstm-bt backtest --out DIR`, from its report.json and CSVs.",
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a backtest's --out directory")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from ..run_dir import read_run_dir, write_plots
+
+    for path in write_plots(args.run_dir, read_run_dir(args.run_dir)):
+        print(path)
+    return 0

@@ -1,0 +1,224 @@
+"""Command-line flags generated from a strategy's backtrader `params`, and `--strategy-path`.
+
+The flags are built from the params tuple itself, so a new strategy param is a new flag without
+anyone editing the CLI. A user's subclass may add params the base class lacks; those are set with
+`--param NAME=VALUE`, converted to the type of the param's default.
+"""
+
+import argparse
+import difflib
+import importlib.util
+import inspect
+import re
+import sys
+from pathlib import Path
+
+from ..errors import InvalidParameter
+from ..runner import RUN_MANAGED_PARAMS
+
+__all__ = [
+    "add_strategy_flags",
+    "strategy_kwargs",
+    "load_strategy_class",
+]
+
+_FLAG_TYPES = (bool, int, float, str, tuple)
+
+
+def flag_params(strategy_class):
+    """The `(name, default)` pairs of `strategy_class` that become flags, in declared order."""
+    return [
+        (name, default)
+        for name, default in strategy_class.params._getitems()
+        if name not in RUN_MANAGED_PARAMS and (default is None or type(default) in _FLAG_TYPES)
+    ]
+
+
+def add_strategy_flags(parser, strategy_class):
+    """Add one `--kebab-name` flag per param of `strategy_class` to `parser`.
+
+    Every flag defaults to "not given", so a subclass loaded with `--strategy-path` keeps its own
+    defaults; the help shows the base class default and the param's documented meaning.
+    """
+    group = parser.add_argument_group(
+        f"strategy params ({strategy_class.__name__}; a subclass's own params: --param NAME=VALUE)"
+    )
+    docs = param_docs(strategy_class)
+    for name, default in flag_params(strategy_class):
+        flag = "--" + name.replace("_", "-")
+        # argparse %-formats help strings: "0.1 %" must become "0.1 %%".
+        help_text = f"{docs.get(name, '').rstrip('.')} (default: {_shown(default)})".strip().replace("%", "%%")
+        if isinstance(default, bool):
+            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
+                               default=None, help=help_text)
+        else:
+            group.add_argument(flag, dest=name, type=_converter(default), default=None,
+                               metavar=_metavar(default), help=help_text)
+    group.add_argument(
+        "--param", dest="extra_params", action="append", default=[], metavar="NAME=VALUE",
+        help="set a param by name, e.g. one only your --strategy-path class has",
+    )
+
+
+def strategy_kwargs(args, strategy_class):
+    """The params the user set on the command line, as keyword arguments for the strategy.
+
+    Raises:
+        InvalidParameter: a `--param` is malformed or names no param of `strategy_class`.
+    """
+    kwargs = {
+        name: getattr(args, name)
+        for name, _ in flag_params(strategy_class)
+        if getattr(args, name, None) is not None
+    }
+    defaults = dict(strategy_class.params._getitems())
+    for item in args.extra_params:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise InvalidParameter(
+                f"Received an invalid value for `--param`: {item!r}; write NAME=VALUE, "
+                "e.g. --param rsi_period=14."
+            )
+        if name not in defaults or name in RUN_MANAGED_PARAMS:
+            close = difflib.get_close_matches(name, [n for n in defaults if n not in RUN_MANAGED_PARAMS])
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise InvalidParameter(
+                f"`--param {name}`: {strategy_class.__name__} has no such param.{hint} "
+                f"See `lstm-bt backtest --help` for the params."
+            )
+        try:
+            kwargs[name] = _converter(defaults[name])(text)
+        except (ValueError, argparse.ArgumentTypeError):
+            raise InvalidParameter(
+                f"Received an invalid value for `--param {name}`: {text!r}; expected "
+                f"{_metavar(defaults[name]).lower()} like its default {defaults[name]!r}."
+            ) from None
+    return kwargs
+
+
+def load_strategy_class(spec, base_class):
+    """Load a `base_class` subclass from `FILE.py` or `FILE.py:ClassName`.
+
+    Without a class name the file must define exactly one subclass of `base_class`.
+
+    Raises:
+        InvalidParameter: the file is missing, fails to import, or has no (or several)
+            matching classes.
+    """
+    path_text, sep, class_name = str(spec).rpartition(":")
+    if not sep or not class_name.isidentifier():
+        path_text, class_name = str(spec), ""
+    path = Path(path_text)
+    if not path.is_file():
+        raise InvalidParameter(
+            f"--strategy-path {path}: no such file; give a .py file that defines a "
+            f"{base_class.__name__} subclass, e.g. strategies/rsi_macd.py."
+        )
+    module_name = "lstm_bt_user_strategy_" + re.sub(r"\W", "_", path.stem)
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    # Registered before running so dataclasses/pickling inside the user's file can find it.
+    sys.modules[module_name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as error:  # a user's file may fail in any way; report it in one line
+        raise InvalidParameter(
+            f"--strategy-path {path} failed to import: {type(error).__name__}: {error}"
+        ) from None
+    found = {
+        name: value
+        for name, value in vars(module).items()
+        if inspect.isclass(value) and issubclass(value, base_class) and value is not base_class
+        and value.__module__ == module_name
+    }
+    if class_name:
+        if class_name not in found:
+            raise InvalidParameter(
+                f"--strategy-path {spec}: {path} defines no {base_class.__name__} subclass named "
+                f"{class_name!r}; it defines {sorted(found) or 'none'}."
+            )
+        return found[class_name]
+    if len(found) != 1:
+        raise InvalidParameter(
+            f"--strategy-path {path} defines {len(found)} {base_class.__name__} subclasses "
+            f"({', '.join(sorted(found)) or 'none'}); define one, or pick one with FILE:ClassName."
+        )
+    return next(iter(found.values()))
+
+
+def param_docs(strategy_class):
+    """Each param's description from the `Params:` blocks of the class docstrings.
+
+    Reads Google-style entries (`name: text`, continued on deeper-indented lines); the
+    trailing "Defaults to ..." is dropped, the flag's help shows the default itself.
+    """
+    docs = {}
+    for cls in reversed(strategy_class.__mro__):
+        _, found, rest = inspect.cleandoc(cls.__doc__ or "").partition("Params:")
+        if not found:
+            continue
+        name, entry_indent = None, None
+        for line in rest.splitlines()[1:]:
+            if not line.strip():
+                continue
+            indent = len(line) - len(line.lstrip())
+            if indent == 0:
+                break
+            match = re.match(r"\s*[-*]?\s*`{0,2}(\w+)`{0,2}\s*(?:\([^)]*\))?:\s*(.*)$", line)
+            if match and (entry_indent is None or indent <= entry_indent):
+                name, entry_indent = match.group(1), indent
+                docs[name] = match.group(2)
+            elif name is not None:
+                docs[name] += " " + line.strip()
+    return {name: re.sub(r"\s*Defaults to .*$", "", text).strip() for name, text in docs.items()}
+
+
+def _converter(default):
+    if isinstance(default, bool):
+        return _boolean
+    if isinstance(default, int):
+        return int
+    if isinstance(default, float):
+        return float
+    if isinstance(default, tuple):
+        return _int_tuple
+    if default is None:
+        return _literal
+    return str
+
+
+def _metavar(default):
+    if isinstance(default, bool):
+        return "BOOL"
+    return {int: "INT", float: "FLOAT", tuple: "N[,N...]"}.get(type(default), "VALUE")
+
+
+def _boolean(text):
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _shown(default):
+    if isinstance(default, tuple):
+        return ",".join(map(str, default)) or "none"
+    return default
+
+
+def _int_tuple(text):
+    """Layer widths such as `64` or `64,32`; an empty text is no layers."""
+    return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+
+
+def _literal(text):
+    """A value for a param whose default is None: a number, a boolean, none, or text."""
+    for convert in (int, float, _boolean):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return None if text.strip().lower() == "none" else text

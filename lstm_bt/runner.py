@@ -1,0 +1,239 @@
+"""`run_backtest()`: the cerebro script of an lstm-bt backtest, as one function.
+
+Load the bars (with the warm-up history before `start`), build cerebro with the broker,
+`BinanceKlines`, `LSTMStrategy` and every lstm-bt analyzer, run it behind a progress bar, and
+turn the analyzers into the report. `lstm-bt backtest` is a thin layer over this function;
+`examples/cerebro_script.py` is the same script written out for copying.
+"""
+
+import difflib
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import backtrader as bt
+import pandas as pd
+
+from .backtest_data import load_backtest_data
+from .errors import InvalidParameter
+from .run_dir import RunRecord, check_run_dir, write_run_dir
+
+__all__ = [
+    "run_backtest",
+    "BacktestResult",
+    "build_result",
+    "build_report",
+    "demo_klines",
+    "strategy_params",
+    "RUN_MANAGED_PARAMS",
+]
+
+log = logging.getLogger(__name__)
+
+# Strategy params the runner sets itself (from `start`, `seed` and the forecast cache).
+RUN_MANAGED_PARAMS = ("start", "seed", "forecasts")
+
+DEMO_SYMBOL = "DEMO"
+DEMO_INTERVAL = "1h"
+
+
+@dataclass
+class BacktestResult(RunRecord):
+    """A finished backtest: the run directory's content, plus the live objects.
+
+    Attributes:
+        report, equity, trades, forecasts: as in a run directory (`RunRecord`).
+        strategy: the strategy instance after the run (its `model_`, `training_history`, ...).
+    """
+
+    strategy: bt.Strategy = None
+
+
+def demo_klines(bars=4_000, seed=7):
+    """The `--demo` data: hourly bars whose log returns follow AR(1) (phi 0.3), from 2024-01-01.
+
+    The structure is real but synthetic: a working forecaster should find it, which markets
+    rarely allow. It is there to see the machinery work offline, not to promise profits.
+    """
+    from .synthetic import ar1_returns
+
+    return ar1_returns(bars, phi=0.3, interval=DEMO_INTERVAL, seed=seed)
+
+
+def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
+                 strategy=None, cash=10_000.0, commission=0.001, slippage=0.0, seed=0,
+                 base_url=None, data_dir=None, out=None, force=False, quiet=True,
+                 **params):
+    """Run a walk-forward LSTM backtest.
+
+    Args:
+        data: a kline frame, a path to a Binance kline file (`.csv`/`.zip`), or `None` to read
+            `symbol`/`interval` from Binance through the local kline store.
+        symbol: Binance symbol, e.g. `"BTCUSDT"` (a label for files and frames).
+        interval: Binance interval, e.g. `"1h"` (inferred for files and frames).
+        start: first traded and measured bar, UTC, inclusive (`"2024-01-01"` or a datetime).
+            The warm-up history the first model needs is loaded from before it. Defaults to
+            `None`: the first bar with enough history.
+        end: exclusive end, UTC. Defaults to `None`: the end of the data.
+        strategy: the strategy class, `LSTMStrategy` or a subclass. Defaults to `LSTMStrategy`.
+        cash: starting cash in the quote currency. Defaults to `10000.0`.
+        commission: fee per trade as a fraction of its value. Defaults to `0.001` (Binance's
+            spot taker fee).
+        slippage: fills worse than the bar's price by this fraction. Defaults to `0.0`.
+        seed: seeds the model; the same data, params and seed give identical forecasts and
+            trades. Defaults to `0`.
+        base_url: Binance REST root. Defaults to `$LSTM_BT_BINANCE_URL` or api.binance.com.
+        data_dir: kline store directory. Defaults to `$LSTM_BT_DATA_DIR` or `./feeds`.
+        out: write a run directory here (refused if it holds a different run). Defaults to
+            `None`: nothing is written.
+        force: overwrite `out` even when it holds a different run. Defaults to `False`.
+        quiet: hide the progress bars. Defaults to `True`.
+        **params: strategy params, e.g. `seq_len=60, train_window=2000, retrain_every=168`.
+
+    Returns:
+        A `BacktestResult`.
+
+    Raises:
+        InvalidParameter: a param or date is invalid.
+        DataError: the data is missing, unreadable, or too short for the first model.
+        RunDirInUse: `out` holds a different run and `force` is off.
+
+    Example:
+        >>> from lstm_bt import run_backtest
+        >>> from lstm_bt.runner import demo_klines
+        >>> result = run_backtest(demo_klines(), symbol="DEMO", seq_len=8,  # doctest: +SKIP
+        ...                       train_window=120, retrain_every=48, epochs=2, units=4)
+        >>> result.report["metrics"]["sharpe"]  # doctest: +SKIP
+    """
+    from .models.schedule import check_schedule_params, required_history
+    from .strategies import LSTMStrategy
+
+    began = time.perf_counter()
+    strategy = strategy or LSTMStrategy
+    used = strategy_params(strategy, params)
+    check_schedule_params(used["train_window"], used["seq_len"], used["retrain_every"])
+    broker = _broker_params(cash, commission, slippage)
+    bars = load_backtest_data(
+        data, symbol=symbol, interval=interval, start=start, end=end,
+        history=required_history(used["train_window"], used["seq_len"]),
+        base_url=base_url, data_dir=data_dir, progress=not quiet,
+    )
+    head = {
+        "data": bars.describe(),
+        "params": {"strategy": strategy.__name__, **used, **broker, "seed": seed},
+    }
+    if out is not None:
+        check_run_dir(out, head, force=force)
+    strat = _run_cerebro(bars, strategy, params, broker, seed, quiet)
+    result = build_result(strat, head, total_s=time.perf_counter() - began)
+    if out is not None:
+        write_run_dir(out, result, force=True)
+    return result
+
+
+def strategy_params(strategy, params):
+    """Every param `strategy` will run with: its defaults overridden by `params`.
+
+    Raises:
+        InvalidParameter: a name in `params` is no param of `strategy` (with a suggestion).
+    """
+    defaults = dict(strategy.params._getitems())
+    for name in params:
+        if name not in defaults or name in RUN_MANAGED_PARAMS:
+            close = difflib.get_close_matches(name, list(defaults))
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise InvalidParameter(f"{strategy.__name__} has no param {name!r}.{hint}")
+    used = {**defaults, **params}
+    return {name: value for name, value in used.items() if name not in RUN_MANAGED_PARAMS}
+
+
+def build_result(strategy, head, total_s):
+    """Turn a finished strategy's analyzers into a `BacktestResult`."""
+    analyzers = strategy.analyzers
+    equity = pd.DataFrame(analyzers.equity.get_analysis()).set_index("datetime")
+    trades = pd.DataFrame(analyzers.trades.get_analysis())
+    forecasts = strategy.forecasts_frame()
+    if "datetime" in forecasts.columns:
+        forecasts = forecasts.set_index("datetime")
+    measured = forecasts.index >= pd.Timestamp(head["data"]["start"])
+    return BacktestResult(
+        report=build_report(strategy, head, total_s),
+        equity=equity,
+        trades=trades,
+        forecasts=forecasts[measured],
+        strategy=strategy,
+    )
+
+
+def build_report(strategy, head, total_s):
+    """The `report.json` dict from a finished strategy's analyzers and timing."""
+    analyzers = strategy.analyzers
+    timing = strategy.timing
+    return {
+        **head,
+        "metrics": dict(analyzers.metrics.get_analysis()),
+        "benchmark": dict(analyzers.benchmark.get_analysis()),
+        "forecast": dict(analyzers.forecast.get_analysis()),
+        "timing": {
+            "total_s": round(total_s, 3),
+            "train_s": round(timing["train_s"], 3),
+            "predict_s": round(timing["predict_s"], 3),
+            "retrains": timing["retrains"],
+        },
+    }
+
+
+def _broker_params(cash, commission, slippage):
+    checks = (
+        ("cash", cash, cash > 0, "a positive amount of quote currency, e.g. 10000"),
+        ("commission", commission, 0 <= commission < 1, "a fraction in [0, 1), e.g. 0.001"),
+        ("slippage", slippage, 0 <= slippage < 1, "a fraction in [0, 1), e.g. 0.0005"),
+    )
+    for name, value, ok, expected in checks:
+        if not ok or isinstance(value, bool):
+            raise InvalidParameter(
+                f"Received an invalid value for `{name}`, expected {expected}, got {value!r}."
+            )
+    return {"cash": float(cash), "commission": float(commission), "slippage": float(slippage)}
+
+
+def _run_cerebro(bars, strategy, params, broker, seed, quiet):
+    from . import analyzers
+    from .feeds import BinanceKlines
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.broker.setcash(broker["cash"])
+    cerebro.broker.setcommission(commission=broker["commission"])
+    if broker["slippage"]:
+        cerebro.broker.set_slippage_perc(broker["slippage"])
+    cerebro.adddata(BinanceKlines(dataname=bars.frame, interval=bars.interval), name=bars.symbol)
+    cerebro.addstrategy(strategy, start=bars.start, seed=seed, **params)
+    analyzers.add_all(cerebro, start=bars.start)
+    retrains = math.ceil(bars.bars / strategy_params(strategy, params)["retrain_every"])
+    cerebro.addanalyzer(_Progress, _name="progress", total=len(bars.frame),
+                        retrains=retrains, quiet=quiet)
+    return cerebro.run()[0]
+
+
+class _Progress(bt.Analyzer):
+    """A tqdm bar over the bars, with retrains done; an analyzer so it ticks once a bar."""
+
+    params = (("total", None), ("retrains", None), ("quiet", True))
+
+    def start(self):
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=self.p.total, unit="bar", desc="backtest", disable=self.p.quiet,
+                         dynamic_ncols=True)
+        self._retrains = -1
+
+    def next(self):
+        self._bar.update(1)
+        retrains = self.strategy.timing["retrains"]
+        if retrains != self._retrains:
+            self._retrains = retrains
+            self._bar.set_postfix_str(f"retrains {retrains}/{self.p.retrains}", refresh=False)
+
+    def stop(self):
+        self._bar.close()
