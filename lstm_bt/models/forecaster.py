@@ -270,7 +270,7 @@ class LSTMForecaster:
         # Build the optimizer now so a cold refit can put its state back without recompiling.
         model.optimizer.build(model.trainable_variables)
         self.initial_state_ = ([w.copy() for w in model.get_weights()],
-                               [np.array(v) for v in model.optimizer.variables])
+                               [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables])
         return model
 
     def _reset_weights(self):

@@ -1,0 +1,165 @@
+"""LSTMForecaster: scikit-learn conventions, real (tiny) Keras training, save/load, fast path."""
+
+import numpy as np
+import pytest
+
+from lstm_bt.errors import InvalidParameter
+from lstm_bt.models import LSTMForecaster, NotFittedError, make_features
+from lstm_bt.models.forecaster import as_ohlcv
+from lstm_bt.synthetic import ar1_returns
+
+pytestmark = pytest.mark.slow
+
+SEQ_LEN = 8
+
+
+@pytest.fixture(scope="module")
+def bars():
+    return ar1_returns(400, phi=0.4, seed=5)
+
+
+def tiny(**changes):
+    params = dict(seq_len=SEQ_LEN, units=(4,), epochs=2, warm_epochs=1, batch_size=32,
+                  learning_rate=0.01, seed=0)
+    params.update(changes)
+    return LSTMForecaster(**params)
+
+
+@pytest.fixture(scope="module")
+def fitted(bars):
+    return tiny().fit(bars[:300])
+
+
+def test_init_only_stores_its_arguments():
+    forecaster = LSTMForecaster(epochs=-1, units="nonsense")
+    assert forecaster.get_params()["epochs"] == -1
+    assert not [name for name in vars(forecaster) if name.endswith("_")]
+
+
+def test_fit_returns_self_and_learns_state_ending_in_underscore(bars):
+    forecaster = tiny()
+    assert forecaster.fit(bars[:200]) is forecaster
+    learned = {name for name in vars(forecaster) if name.endswith("_")}
+    assert {"model_", "features_", "history_", "layers_", "n_fits_"} <= learned
+    assert len(forecaster.history_["loss"]) <= 2
+    assert len(forecaster.history_["val_loss"]) == len(forecaster.history_["loss"])
+
+
+def test_predict_gives_one_price_per_bar_with_enough_history(fitted, bars):
+    window = bars[300:340]
+    predicted = fitted.predict(window)
+    assert predicted.shape == (40 - SEQ_LEN,)
+    closes = window["close"].to_numpy()[SEQ_LEN:]
+    # A one-bar-ahead forecast in price units stays near the close it starts from.
+    assert np.all(np.abs(predicted / closes - 1) < 0.1)
+
+
+def test_predict_next_reads_only_the_last_seq_len_plus_one_bars(fitted, bars):
+    recent = bars[300:320]
+    longer = bars[250:320]
+    assert fitted.predict_next(recent) == fitted.predict_next(longer)
+    assert fitted.predict_next(recent) == fitted.predict(recent)[-1]
+
+
+def test_predicting_before_fit_raises_a_clear_error(bars):
+    with pytest.raises(NotFittedError, match=r"not fitted yet. Call `fit\(bars\)`"):
+        tiny().predict(bars[:50])
+
+
+@pytest.mark.parametrize("units, dense_units, dropout", [
+    ((4,), (), 0.0),
+    ((6, 3), (), 0.2),
+    ((5, 5), (4,), 0.1),
+])
+def test_numpy_forward_matches_keras_predict(bars, units, dense_units, dropout):
+    forecaster = tiny(units=units, dense_units=dense_units, dropout=dropout).fit(bars[:200])
+    fast = forecaster.predict(bars[200:260])
+    keras_out = forecaster.predict(bars[200:260], engine="keras")
+    np.testing.assert_allclose(fast, keras_out, rtol=1e-6)
+
+
+def test_save_and_load_round_trip_forecasts_identically(fitted, bars, tmp_path):
+    path = tmp_path / "model.keras"
+    fitted.save(path)
+    loaded = LSTMForecaster.load(path)
+    assert loaded.get_params() == fitted.get_params()
+    np.testing.assert_array_equal(loaded.predict(bars[300:]), fitted.predict(bars[300:]))
+    np.testing.assert_allclose(loaded.predict(bars[300:], engine="keras"),
+                               fitted.predict(bars[300:]), rtol=1e-6)
+
+
+def test_save_refuses_a_name_without_keras_suffix(fitted, tmp_path):
+    with pytest.raises(InvalidParameter, match=r"\.keras"):
+        fitted.save(tmp_path / "model.h5")
+
+
+@pytest.mark.parametrize("features", ["returns", "ohlc_minmax"])
+def test_scaler_is_fit_on_the_training_window_only(bars, features):
+    window = bars[:200]
+    forecaster = tiny(features=features, epochs=1).fit(window)
+    on_window = make_features(features).fit(as_ohlcv(window))
+    on_everything = make_features(features).fit(as_ohlcv(bars))
+    np.testing.assert_array_equal(forecaster.features_.offset_, on_window.offset_)
+    np.testing.assert_array_equal(forecaster.features_.scale_, on_window.scale_)
+    assert not np.allclose(forecaster.features_.offset_, on_everything.offset_)
+
+
+class _RecordingFit:
+    """Stands in for `model.fit` to see the weights each training starts from."""
+
+    def __init__(self, model):
+        self.model = model
+        self.starts = []
+
+    def __call__(self, *args, epochs, **kwargs):
+        self.starts.append(self.model.get_weights())
+        self.epochs = epochs
+        return type("History", (), {"history": {"loss": [0.0], "val_loss": [0.0]}})()
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_refit_keeps_the_compiled_model_and_starts_from_the_right_weights(
+        bars, warm_start, monkeypatch):
+    forecaster = tiny(warm_start=warm_start, epochs=3, warm_epochs=1).fit(bars[:200])
+    model = forecaster.model_
+    trained = model.get_weights()
+    recorder = _RecordingFit(model)
+    monkeypatch.setattr(model, "fit", recorder)
+    forecaster.fit(bars[50:250])
+    assert forecaster.model_ is model
+    expected = trained if warm_start else forecaster.initial_state_[0]
+    assert all(np.array_equal(a, b) for a, b in zip(recorder.starts[0], expected))
+    assert recorder.epochs == (1 if warm_start else 3)
+    assert forecaster.n_fits_ == 2
+
+
+@pytest.mark.parametrize("change, name", [
+    ({"epochs": 0}, "epochs"),
+    ({"units": ()}, "units"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"learning_rate": 0}, "learning_rate"),
+    ({"batch_size": 2.5}, "batch_size"),
+])
+def test_bad_params_raise_naming_the_param(bars, change, name):
+    with pytest.raises(InvalidParameter, match=f"`{name}`"):
+        tiny(**change).fit(bars[:100])
+
+
+def test_misspelled_features_get_a_suggestion(bars):
+    with pytest.raises(InvalidParameter, match="Did you mean 'returns'"):
+        tiny(features="retruns").fit(bars[:100])
+
+
+def test_too_few_bars_say_how_many_are_needed(bars):
+    with pytest.raises(InvalidParameter, match=f"at least {SEQ_LEN + 4}"):
+        tiny().fit(bars[:SEQ_LEN + 3])
+
+
+@pytest.mark.parametrize("features", ["returns", "ohlc_minmax"])
+def test_targets_map_back_to_the_next_close(bars, features):
+    ohlcv = as_ohlcv(bars[:50])
+    transform = make_features(features).fit(ohlcv)
+    targets = transform.targets(ohlcv)  # row i is bar i + 1
+    closes = ohlcv[:, 3]
+    np.testing.assert_allclose(transform.to_close(targets[1:], closes[1:-1]), closes[2:],
+                               rtol=1e-5)
