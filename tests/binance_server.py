@@ -86,7 +86,8 @@ class BinanceTestServer:
 
     def start(self):
         """Start answering in a background thread; returns the server."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
+                                        daemon=True)
         self._thread.start()
         return self
 
