@@ -176,6 +176,18 @@ def test_a_file_that_is_not_12_column_klines_is_a_data_error(tmp_path):
         read_kline_file(ohlc)
 
 
+@pytest.mark.parametrize("name, content", [
+    ("fake.zip", b"not a zip archive"),
+    ("binary.csv", bytes(range(256)) * 4),
+    ("ragged.csv", b"1,2,3,4,5,6,7,8,9,10,11,12\n1,2,3,4,5,6,7,8,9,10,11,12,13,14\n"),
+])
+def test_a_file_that_cannot_be_parsed_is_a_data_error(tmp_path, name, content):
+    (tmp_path / name).write_bytes(content)
+
+    with pytest.raises(DataError, match=f"{name}: cannot read it as Binance klines"):
+        read_kline_file(tmp_path / name)
+
+
 def test_a_missing_file_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="Kline file not found: .*nope.csv"):
         read_kline_file(tmp_path / "nope.csv")

@@ -52,7 +52,13 @@ def read_kline_file(path, interval=None):
     path = Path(path)
     if not path.is_file():
         raise DataError(f"Kline file not found: {str(path)!r}. Check the path.")
-    parts = [_read_csv(source, label) for source, label in _csv_sources(path)]
+    try:
+        parts = [_read_csv(source, label) for source, label in _csv_sources(path)]
+    except (UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as error:
+        raise DataError(
+            f"{path.name}: cannot read it as Binance klines ({type(error).__name__}: {error}); "
+            f"give a kline CSV or a data.binance.vision .zip."
+        ) from None
     array = np.concatenate(parts) if parts else np.empty((0, len(ROW_FIELDS)))
     array[:, 0] = _to_ms(array[:, 0], np.round)
     array[:, 6] = _to_ms(array[:, 6], np.floor)
