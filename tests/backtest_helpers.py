@@ -12,9 +12,10 @@ DAILY = {"timeframe": bt.TimeFrame.Days, "compression": 1}
 
 
 class SmaCross(bt.Strategy):
-    """A plain moving-average crossover, long or flat; knows nothing about lstm-bt."""
+    """A plain moving-average crossover, long or flat (long or short with `short`); knows
+    nothing about lstm-bt."""
 
-    params = (("fast", 10), ("slow", 30))
+    params = (("fast", 10), ("slow", 30), ("short", False))
 
     def __init__(self):
         fast = bt.ind.SMA(period=self.p.fast)
@@ -25,7 +26,10 @@ class SmaCross(bt.Strategy):
         if self.cross[0] > 0:
             self.order_target_percent(target=0.95)
         elif self.cross[0] < 0:
-            self.close()
+            if self.p.short:
+                self.order_target_percent(target=-0.95)
+            else:
+                self.close()
 
 
 class PublishesForecasts(bt.Strategy):

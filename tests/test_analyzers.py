@@ -96,7 +96,8 @@ def test_start_leaves_warm_up_bars_out_of_every_figure():
 
 
 def test_metrics_on_an_sma_strategy_match_backtraders_own_trade_count():
-    strat = run(sma_frame(), analyzers=[
+    frame = sma_frame()
+    strat = run(frame, analyzers=[
         ("metrics", analyzers.Metrics, {}),
         ("trades", analyzers.TradeLog, {}),
         ("bt_trades", bt.analyzers.TradeAnalyzer, {}),
@@ -109,7 +110,13 @@ def test_metrics_on_an_sma_strategy_match_backtraders_own_trade_count():
     assert metrics["trades"] == theirs.total.closed == len(log) > 5
     assert metrics["win_rate_pct"] == pytest.approx(100 * theirs.won.total / theirs.total.closed)
     assert metrics["final_value"] == pytest.approx(strat.broker.getvalue())
-    assert 0 < metrics["exposure_pct"] < 100
+    # Orders fill at the next open: a closed trade was held at the close of `bars_held` bars,
+    # and the trade still open at the end since its fill.
+    assert strat.position.size != 0
+    last_fill = max(strat.analyzers.tx.get_analysis())
+    still_open = 1000 - frame.index.get_loc(last_fill)
+    assert metrics["exposure_pct"] == pytest.approx(
+        100 * (log["bars_held"].sum() + still_open) / 1000)
     # Every entry and exit price is a real fill backtrader recorded.
     fills = {(round(abs(amount), 9), round(price, 9))
              for rows in strat.analyzers.tx.get_analysis().values()
@@ -119,6 +126,24 @@ def test_metrics_on_an_sma_strategy_match_backtraders_own_trade_count():
         assert (round(row.size, 9), round(row.exit_price, 9)) in fills
         assert row.pnl_net == pytest.approx(row.pnl - row.commission)
         assert row.side == "long" and row.bars_held > 0
+
+
+def test_trade_log_prices_are_real_fills_for_longs_and_shorts():
+    strat = run(sma_frame(), short=True, analyzers=[
+        ("trades", analyzers.TradeLog, {}),
+        ("tx", bt.analyzers.Transactions, {}),
+    ])
+    log = pd.DataFrame(strat.analyzers.trades.get_analysis())
+    fills = [(amount, price) for rows in strat.analyzers.tx.get_analysis().values()
+             for amount, price, *_ in rows]
+    assert set(log["side"]) == {"long", "short"}
+    for row in log.itertuples():
+        opening = 1 if row.side == "long" else -1
+        # A reversal is one fill that closes a trade and opens the next: match sign and price.
+        assert any(np.sign(a) == opening and p == pytest.approx(row.entry_price)
+                   for a, p in fills)
+        assert any(np.sign(a) == -opening and p == pytest.approx(row.exit_price)
+                   for a, p in fills)
 
 
 def test_benchmark_is_buy_and_hold_from_the_first_measured_close():
