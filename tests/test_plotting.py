@@ -4,6 +4,7 @@ matplotlib's global state."""
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from lstm_bt import analyzers
 from lstm_bt.errors import InvalidParameter
 from lstm_bt.plotting import plot_equity, plot_forecasts, plot_training_loss
 
-TESTS = __import__("pathlib").Path(__file__).parent
+TESTS = Path(__file__).parent
 
 
 def assert_readable_png(path, min_width=1000, min_height=600):

@@ -3,6 +3,7 @@ daily, and is None exactly where empyrical's answer is inf or NaN."""
 
 import math
 
+import backtrader as bt
 import empyrical
 import numpy as np
 import pytest
@@ -12,8 +13,6 @@ from backtest_helpers import run, sma_frame
 from lstm_bt import stats
 from lstm_bt.analyzers import EquityCurve
 from lstm_bt.errors import InvalidParameter
-
-import backtrader as bt
 
 START = 10_000.0
 HOURLY, DAILY = 8760, 365
