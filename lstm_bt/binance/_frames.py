@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from ..kline_frame import COLUMNS, empty_frame
+from ..kline_frame import COLUMNS
 
 # The 11 meaningful fields of a Binance kline row, in REST order (the 12th, "ignore", is dropped).
 ROW_FIELDS = (
@@ -16,15 +16,11 @@ def frame_from_array(array, *, close_time=False):
     """A kline frame from an `(n, 11)` float array of rows in `ROW_FIELDS` order, times in ms.
 
     Args:
-        array: rows sorted by open time, unique.
+        array: rows sorted by open time, unique; may have no rows (the index unit is then
+            still the one `pd.to_datetime` gives, unlike `kline_frame.empty_frame`).
         close_time: also keep Binance's `close_time` (int ms) as a column. Defaults to `False`.
     """
-    if len(array) == 0:
-        frame = empty_frame()
-        if close_time:
-            frame["close_time"] = pd.Series(dtype=np.int64)
-        return frame
-    array = np.asarray(array, dtype=np.float64)
+    array = np.asarray(array, dtype=np.float64).reshape(-1, len(ROW_FIELDS))
     index = pd.DatetimeIndex(pd.to_datetime(array[:, 0].astype(np.int64), unit="ms"),
                              name="datetime")
     columns = {name: array[:, ROW_FIELDS.index(name)] for name in COLUMNS}

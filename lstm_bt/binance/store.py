@@ -145,8 +145,7 @@ class KlineStore:
             f"AND open_time >= ? AND open_time < ? ORDER BY open_time",
             (*_key(symbol, interval), start_ms, end_ms),
         ).fetchall()
-        array = np.array(rows, dtype=np.float64).reshape(-1, len(ROW_FIELDS))
-        return frame_from_array(array, close_time=close_time)
+        return frame_from_array(np.array(rows, dtype=np.float64), close_time=close_time)
 
     @contextmanager
     def _transaction(self):
