@@ -13,6 +13,7 @@ from lstm_bt.binance.settings import resolve_base_url, resolve_data_dir
 from lstm_bt.dates import to_ms
 from lstm_bt.errors import BinanceError, InvalidParameter, NetworkError
 from lstm_bt.intervals import INTERVALS
+from lstm_bt.synthetic import random_walk
 
 YEAR_2024 = (to_ms(pd.Timestamp("2024-01-01")), to_ms(pd.Timestamp("2025-01-01")))
 HOUR_MS = 3_600_000
@@ -116,10 +117,11 @@ def test_a_download_cut_off_midway_resumes_with_the_same_rows_and_no_duplicates(
 
     assert_same_bars(frame, expected_2024(served_btcusdt_1h))
     assert len(binance_server.klines_requests) == 6
-    assert int(binance_server.klines_requests[0].params["startTime"]) == YEAR_2024[0] + 3000 * HOUR_MS
+    resumed_from = int(binance_server.klines_requests[0].params["startTime"])
+    assert resumed_from == YEAR_2024[0] + 3000 * HOUR_MS
     with sqlite3.connect(tmp_path / KlineStore.FILENAME) as database:
-        assert database.execute("SELECT COUNT(*), COUNT(DISTINCT open_time) FROM klines").fetchone() \
-            == (8784, 8784)
+        counts = database.execute("SELECT COUNT(*), COUNT(DISTINCT open_time) FROM klines")
+        assert counts.fetchone() == (8784, 8784)
 
 
 def test_the_candle_in_progress_is_never_stored_and_is_fetched_once_closed(
@@ -130,8 +132,7 @@ def test_the_candle_in_progress_is_never_stored_and_is_fetched_once_closed(
     frame, _ = fetch(binance_server, tmp_path, *day)
 
     assert frame.index[-1] == pd.Timestamp("2024-03-01 09:00")
-    served_rows = binance_server.klines_requests
-    assert len(served_rows) == 1
+    assert len(binance_server.klines_requests) == 1
 
     binance_server.now_ms = to_ms(pd.Timestamp("2024-03-01 12:30"))
     frame, _ = fetch(binance_server, tmp_path, *day)
@@ -139,6 +140,22 @@ def test_the_candle_in_progress_is_never_stored_and_is_fetched_once_closed(
     assert int(binance_server.klines_requests[-1].params["startTime"]) == to_ms(
         pd.Timestamp("2024-03-01 10:00"))
     assert_same_bars(frame, served_btcusdt_1h.loc["2024-03-01 00:00":"2024-03-01 11:00"])
+
+
+def test_fetching_up_to_now_stops_before_the_current_hour(tmp_path):
+    from binance_server import BinanceTestServer
+
+    def current_hour():
+        return pd.Timestamp.now(tz="UTC").tz_localize(None).floor("h")
+
+    first = current_hour() - pd.Timedelta("47h")
+    with BinanceTestServer() as server:
+        server.serve("BTCUSDT", "1h", random_walk(48, start=first))
+        frame = load_klines("BTCUSDT", "1h", first, base_url=server.url, data_dir=tmp_path)
+
+    # Read the clock again: an hour may have turned during the fetch, closing one more bar.
+    assert frame.index[-1] == current_hour() - pd.Timedelta("1h")
+    assert frame.index[0] == first
 
 
 @pytest.mark.parametrize("start, end", [

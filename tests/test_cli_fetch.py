@@ -19,14 +19,16 @@ ROOT = Path(__file__).resolve().parent.parent
 YEAR_2024 = ("--start", "2024-01-01", "--end", "2025-01-01")
 
 
+CHILD_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
 def command(*args):
     return [sys.executable, "-m", "lstm_bt", *args]
 
 
 def lstm_bt(*args):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(command(*args), cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(command(*args), cwd=ROOT, env=CHILD_ENV, capture_output=True,
+                          text=True, timeout=120)
 
 
 def assert_one_line_error(result, *fragments):
@@ -48,7 +50,8 @@ def test_fetch_stores_the_year_prints_a_summary_and_writes_the_csv(binance_serve
 
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # not a tty: no progress bar
-    assert result.stdout.startswith("BTCUSDT 1h: 8784 bars from 2024-01-01 00:00 to 2025-01-01 00:00")
+    assert result.stdout.startswith(
+        "BTCUSDT 1h: 8784 bars from 2024-01-01 00:00 to 2025-01-01 00:00")
     assert "(8784 fetched in 9 requests)" in result.stdout
     assert (tmp_path / "feeds" / "klines.sqlite").is_file()
     assert csv_out.read_text().startswith("open_time,open,high,low,close,volume,close_time,")
@@ -121,7 +124,7 @@ def test_a_killed_fetch_resumes_with_the_same_rows_and_no_duplicates(binance_ser
     args = ("fetch", "--symbol", "BTCUSDT", "--interval", "1h", *YEAR_2024, "--quiet",
             "--base-url", binance_server.url, "--data-dir", str(tmp_path))
     binance_server.delay = 0.2
-    process = subprocess.Popen(command(*args), cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    process = subprocess.Popen(command(*args), cwd=ROOT, env=CHILD_ENV,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while len(binance_server.log) < 4 and time.monotonic() < deadline:
