@@ -119,7 +119,7 @@ def make_features(name):
     try:
         return FEATURE_SETS[name]()
     except (KeyError, TypeError):
-        close = difflib.get_close_matches(str(name), FEATURE_SETS, n=1)
+        close = difflib.get_close_matches(str(name), FEATURE_SETS, n=1, cutoff=0.5)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise InvalidParameter(
             f"Received an invalid value for `features`, expected one of "

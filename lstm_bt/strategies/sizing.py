@@ -16,7 +16,7 @@ SIZINGS = ("all_in", "proportional", "fixed")
 def check_sizing(name):
     """Raise `InvalidParameter` for an unknown sizing, with a "Did you mean ...?"."""
     if name not in SIZINGS:
-        close = difflib.get_close_matches(str(name), SIZINGS, n=1)
+        close = difflib.get_close_matches(str(name), SIZINGS, n=1, cutoff=0.5)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise InvalidParameter(
             f"Received an invalid value for `sizing`, expected one of "
