@@ -81,6 +81,9 @@ def test_forecast_plot_marks_every_trade_in_view(sma_run, tmp_path):
     # Each forecast is drawn at the bar it predicts, one bar after it was made.
     assert pd.Timestamp(forecast_line.get_xdata()[0]) == predicted.index[1]
     assert axis.get_ylabel() == "Price (quote currency)"
+    # A long run gets a close-up of its last bars, where the two lines can be told apart.
+    close_up = figure.axes[1]
+    assert len(close_up.lines[0].get_xdata()) == 250 and "Last 250 bars" in close_up.get_title()
 
 
 def test_forecast_plot_without_trades_marks_signal_changes(tmp_path):
