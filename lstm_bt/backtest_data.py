@@ -8,7 +8,6 @@ short, so a backtest never starts by silently trading on a half-trained model.
 
 import logging
 import re
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -126,13 +125,7 @@ def _from_file(path, symbol, interval):
     named = _ARCHIVE_NAME.match(path.name)
     if interval is None and named:
         interval = named.group(2)
-    try:
-        frame = read_kline_file(path, interval=interval)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as error:
-        raise DataError(
-            f"--csv {path}: cannot read it as Binance klines ({type(error).__name__}: {error}); "
-            "give a kline CSV or a data.binance.vision .zip."
-        ) from None
+    frame = read_kline_file(path, interval=interval)
     if frame.empty:
         raise DataError(f"--csv {path} holds no klines; give a file with kline rows.")
     return frame, symbol or (named.group(1) if named else path.stem), _interval_of(frame, interval)
@@ -162,13 +155,14 @@ def _interval_of(frame, interval):
 def _cut(frame, symbol, interval, start, end, history):
     first_bar, last_bar = frame.index[0], frame.index[-1]
     span = f"the data covers {first_bar:%Y-%m-%d %H:%M} to {last_bar:%Y-%m-%d %H:%M}"
-    if end is not None:
-        if end <= first_bar:
-            raise DataError(f"--end {end:%Y-%m-%d %H:%M} is before the first bar: {span}.")
-        frame = frame[frame.index < end]
-    else:
-        end = get_interval(interval).next_open(int(last_bar.value // 1_000_000))
-        end = pd.Timestamp(end, unit="ms").to_pydatetime()
+    if end is not None and end <= first_bar:
+        raise DataError(f"--end {end:%Y-%m-%d %H:%M} is before the first bar: {span}.")
+    # The report states the period actually covered: an --end past the data is cut back.
+    data_end = get_interval(interval).next_open(int(last_bar.value // 1_000_000))
+    data_end = pd.Timestamp(data_end, unit="ms").to_pydatetime()
+    if end is None or end > data_end:
+        end = data_end
+    frame = frame[frame.index < end]
     if start is None:
         if len(frame) <= history:
             raise _too_little_history(history, len(frame), span, "the data")

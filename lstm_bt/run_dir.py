@@ -229,7 +229,7 @@ def _first_difference(held, new):
     """Name the first field that differs, e.g. `params.seq_len 60 != 30`."""
     for section in ("data", "params"):
         old_items, new_items = held[section], new[section] or {}
-        for key in sorted(set(old_items) | set(new_items)):
+        for key in [*new_items, *(key for key in old_items if key not in new_items)]:
             if old_items.get(key) != new_items.get(key):
                 return f"{section}.{key}: {old_items.get(key)!r} there, {new_items.get(key)!r} now"
     return "its report differs"

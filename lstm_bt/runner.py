@@ -222,13 +222,17 @@ class _Progress(bt.Analyzer):
     params = (("total", None), ("retrains", None), ("quiet", True))
 
     def start(self):
-        from tqdm.auto import tqdm
-
-        self._bar = tqdm(total=self.p.total, unit="bar", desc="backtest", disable=self.p.quiet,
-                         dynamic_ncols=True)
+        self._bar = None
         self._retrains = -1
 
     def next(self):
+        if self._bar is None:
+            # Opened on the first bar, not in start(): a strategy refusing its params in its
+            # own start() then leaves no half-drawn bar above the error.
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.p.total, unit="bar", desc="backtest",
+                             disable=self.p.quiet, dynamic_ncols=True)
         self._bar.update(1)
         retrains = self.strategy.timing["retrains"]
         if retrains != self._retrains:
@@ -236,4 +240,5 @@ class _Progress(bt.Analyzer):
             self._bar.set_postfix_str(f"retrains {retrains}/{self.p.retrains}", refresh=False)
 
     def stop(self):
-        self._bar.close()
+        if self._bar is not None:
+            self._bar.close()

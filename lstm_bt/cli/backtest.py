@@ -5,6 +5,7 @@ compact summary, and leaves the run directory to the runner.
 """
 
 import argparse
+import os
 
 from ..errors import InvalidParameter
 from ..strategies import LSTMStrategy
@@ -79,6 +80,9 @@ def add_parser(subparsers):
 
 
 def run(args):
+    # TensorFlow's C++ logging (CUDA probes, graph notices) would bury the table; a user who
+    # wants it sets the variable themselves. Set before TensorFlow loads, in this process only.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from ..runner import demo_klines, run_backtest
 
     strategy_class = LSTMStrategy
@@ -137,7 +141,8 @@ def format_summary(report):
     data, metrics, benchmark = report["data"], report["metrics"], report["benchmark"]
     forecast, timing = report["forecast"], report["timing"]
     lines = [
-        f"{data['symbol']} {data['interval']}  {data['start']} -> {data['end']}  "
+        f"{data['symbol']} {data['interval']}  {_when(data['start'])} to {_when(data['end'])} "
+        f"UTC "
         f"({data['bars']} bars, {timing['retrains']} retrains, {_fmt(timing['total_s'], 1)} s)",
         f"{'':18}{'strategy':>12}{'buy & hold':>12}",
     ]
@@ -164,6 +169,10 @@ _ROWS = (
     ("exposure_pct", "exposure %", 1),
     ("final_value", "final value", 2),
 )
+
+
+def _when(iso):
+    return iso.replace("T", " ")[:16]
 
 
 def _fmt(value, digits):
