@@ -341,3 +341,33 @@ def test_data_dir_comes_from_argument_then_environment_then_feeds(monkeypatch, t
     monkeypatch.setenv("LSTM_BT_DATA_DIR", str(tmp_path))
     assert resolve_data_dir() == tmp_path
     assert str(resolve_data_dir("elsewhere")) == "elsewhere"
+
+
+def test_a_page_size_binance_would_refuse_is_rejected_up_front():
+    with pytest.raises(InvalidParameter, match="`page_size`, expected 1 to 1000 .* got 1001"):
+        BinanceClient("http://127.0.0.1:9", page_size=1001)
+
+
+def test_a_smaller_page_size_walks_the_range_in_more_requests(binance_server, tmp_path):
+    frame, client = fetch(binance_server, tmp_path, YEAR_2024[0], YEAR_2024[0] + 1000 * HOUR_MS,
+                          page_size=300)
+
+    assert len(frame) == 1000
+    assert client.requests_made == 4
+    assert frame.index.is_unique
+
+
+@pytest.mark.parametrize("interval, bars", [("15m", 3000), ("1d", 400), ("1w", 60), ("1M", 30)])
+def test_every_kind_of_interval_arrives_complete(tmp_path, interval, bars):
+    from binance_server import BinanceTestServer
+
+    served = random_walk(bars, interval=interval, start="2019-01-07")
+    with BinanceTestServer() as server:
+        server.serve("ETHUSDT", interval, served)
+        with KlineStore.in_dir(tmp_path) as store, fast_client(server, page_size=7) as client:
+            update_store(store, client, "ETHUSDT", interval, to_ms(served.index[0]),
+                         to_ms(served.index[-1]) + 1)
+            frame = store.read_frame("ETHUSDT", interval, 0, to_ms(served.index[-1]) + 1)
+
+    assert_same_bars(frame, served)
+    assert client.requests_made == math.ceil(bars / 7)

@@ -7,15 +7,13 @@ from tqdm.auto import tqdm
 
 from ..dates import check_range, parse_date, to_ms, utc_now
 from ..intervals import get_interval
-from .rest import BinanceClient
+from .rest import LONGEST_BAR_MS, BinanceClient
 from .settings import validate_symbol
 from .store import KlineStore
 
 __all__ = ["load_klines", "update_store"]
 
 logger = logging.getLogger(__name__)
-
-_LONGEST_BAR_MS = 31 * 86_400_000
 
 
 def load_klines(symbol, interval, start, end=None, *, base_url=None, data_dir=None,
@@ -73,7 +71,7 @@ def update_store(store, client, symbol, interval, start_ms, end_ms, *, progress=
     """
     step = get_interval(interval)
     missing = store.missing_ranges(symbol, step, start_ms, end_ms)
-    bar_ms = step.ms or _LONGEST_BAR_MS
+    bar_ms = step.ms or LONGEST_BAR_MS
     expected_bars = sum(-(-(min(end, to_ms(utc_now())) - begin) // bar_ms)
                         for begin, end in missing)
     stored = 0

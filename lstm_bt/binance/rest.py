@@ -18,18 +18,18 @@ from dataclasses import dataclass
 import requests
 
 from .. import __version__
-from ..errors import BinanceError, NetworkError
+from ..errors import BinanceError, InvalidParameter, NetworkError
 from ..intervals import INTERVALS, get_interval
 from .settings import ALTERNATIVE_BASE_URL, resolve_base_url, validate_symbol
 
-__all__ = ["BinanceClient", "KlinePage", "KLINES_PATH", "MAX_PAGE_SIZE"]
+__all__ = ["BinanceClient", "KlinePage", "KLINES_PATH", "MAX_PAGE_SIZE", "LONGEST_BAR_MS"]
 
 logger = logging.getLogger(__name__)
 
 KLINES_PATH = "/api/v3/klines"
 MAX_PAGE_SIZE = 1000
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
-_LONGEST_BAR_MS = 31 * 86_400_000  # "1M" has no fixed length; a month is at most this long
+LONGEST_BAR_MS = 31 * 86_400_000  # "1M" has no fixed length; a month is at most this long
 _MAX_BACKOFF_S = 30.0
 
 
@@ -80,7 +80,10 @@ class BinanceClient:
                  max_retry_after=120.0, weight_limit=4800, page_size=MAX_PAGE_SIZE,
                  sleep=time.sleep):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"`page_size` must be in 1..{MAX_PAGE_SIZE}, got {page_size!r}")
+            raise InvalidParameter(
+                f"Received an invalid value for `page_size`, expected 1 to {MAX_PAGE_SIZE} "
+                f"(Binance's most rows per request), got {page_size!r}."
+            )
         self.base_url = resolve_base_url(base_url)
         self.timeout = timeout
         self.retries = retries
@@ -139,7 +142,7 @@ class BinanceClient:
                 continue
             # A short page means Binance has nothing more up to endTime, except bars that
             # may still close: those opening less than one bar length before now.
-            settled_end = min(end_ms, now_ms - (step.ms or _LONGEST_BAR_MS) + 1)
+            settled_end = min(end_ms, now_ms - (step.ms or LONGEST_BAR_MS) + 1)
             yield KlinePage(closed, page_start, max(page_start, settled_end))
             return
 
