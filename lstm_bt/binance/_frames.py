@@ -17,7 +17,7 @@ def frame_from_array(array, *, close_time=False):
 
     Args:
         array: rows sorted by open time, unique; may have no rows (the index unit is then
-            still the one `pd.to_datetime` gives, unlike `kline_frame.empty_frame`).
+            still the one `pd.to_datetime` gives).
         close_time: also keep Binance's `close_time` (int ms) as a column. Defaults to `False`.
     """
     array = np.asarray(array, dtype=np.float64).reshape(-1, len(ROW_FIELDS))
