@@ -210,16 +210,17 @@ def _run_cerebro(bars, strategy, params, broker, seed, quiet):
     cerebro.adddata(BinanceKlines(dataname=bars.frame, interval=bars.interval), name=bars.symbol)
     cerebro.addstrategy(strategy, start=bars.start, seed=seed, **params)
     analyzers.add_all(cerebro, start=bars.start)
-    retrains = math.ceil(bars.bars / strategy_params(strategy, params)["retrain_every"])
-    cerebro.addanalyzer(_Progress, _name="progress", total=len(bars.frame),
-                        retrains=retrains, quiet=quiet)
+    if not quiet:
+        retrains = math.ceil(bars.bars / strategy_params(strategy, params)["retrain_every"])
+        cerebro.addanalyzer(_Progress, _name="progress", total=len(bars.frame),
+                            retrains=retrains)
     return cerebro.run()[0]
 
 
 class _Progress(bt.Analyzer):
     """A tqdm bar over the bars, with retrains done; an analyzer so it ticks once a bar."""
 
-    params = (("total", None), ("retrains", None), ("quiet", True))
+    params = (("total", None), ("retrains", None))
 
     def start(self):
         self._bar = None
@@ -231,8 +232,7 @@ class _Progress(bt.Analyzer):
             # own start() then leaves no half-drawn bar above the error.
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=self.p.total, unit="bar", desc="backtest",
-                             disable=self.p.quiet, dynamic_ncols=True)
+            self._bar = tqdm(total=self.p.total, unit="bar", desc="backtest", dynamic_ncols=True)
         self._bar.update(1)
         retrains = self.strategy.timing["retrains"]
         if retrains != self._retrains:
