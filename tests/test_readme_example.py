@@ -1,0 +1,66 @@
+"""The README's examples run as written: the Python script against the loopback Binance
+server, the `btrun` command on a backtrader CSV, and the copyable cerebro script."""
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lstm_bt.synthetic import ar1_returns
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+pytestmark = pytest.mark.slow
+
+
+def _block(section, language):
+    """The first ```language block after the heading `section`."""
+    after = README.split(f"## {section}\n", 1)[1]
+    return re.search(rf"```{language}\n(.*?)```", after, re.DOTALL).group(1)
+
+
+def test_readme_python_example_runs_against_binance(binance_server, tmp_path, monkeypatch,
+                                                    capsys):
+    monkeypatch.setenv("LSTM_BT_BINANCE_URL", binance_server.url)
+    monkeypatch.setenv("LSTM_BT_DATA_DIR", str(tmp_path / "feeds"))
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(_block("Use lstm-bt in your backtrader script", "python"), "README.md", "exec"),
+         namespace)
+    forecasts = namespace["forecasts"]
+    assert len(forecasts) == 31 * 24  # every hour of January 2024, from `start`
+    assert str(forecasts["datetime"].iloc[0]) == "2024-01-01 00:00:00"
+    assert "sortinoratio" in capsys.readouterr().out
+    assert binance_server.klines_requests  # the bars came over HTTP, into the store
+    assert (tmp_path / "feeds").is_dir()
+
+
+def test_readme_btrun_command_runs_lstm_bt_classes(tmp_path):
+    frame = ar1_returns(720, interval="1h", seed=2)
+    rows = frame[["open", "high", "low", "close", "volume"]].copy()
+    rows.insert(0, "Time", frame.index.strftime("%H:%M:%S"))
+    rows.insert(0, "Date", frame.index.strftime("%Y-%m-%d"))
+    rows["OpenInterest"] = 0
+    rows.to_csv(tmp_path / "bars.csv", index=False, header=[
+        "Date", "Time", "Open", "High", "Low", "Close", "Volume", "OpenInterest"])
+    command = shlex.split(_block("Use lstm-bt in your backtrader script", "bash")
+                          .replace("\\\n", " "))
+    assert command[0] == "btrun"
+    command = [str(Path(sys.executable).with_name("btrun")), *command[1:]]
+    command[command.index("bars.csv")] = str(tmp_path / "bars.csv")
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SortinoRatio:" in done.stdout and "ForecastSkill:" in done.stdout
+    assert re.search(r"- n: [1-9]\d*", done.stdout)  # forecasts were made and scored
+
+
+def test_cerebro_script_runs_as_shipped():
+    done = subprocess.run([sys.executable, "examples/cerebro_script.py"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^return -?\d+\.\d\d % \(buy and hold", done.stdout, re.MULTILINE)
+    assert "forecast hit rate" in done.stdout
