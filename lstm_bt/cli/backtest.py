@@ -80,10 +80,11 @@ def add_parser(subparsers):
 
 
 def run(args):
-    # TensorFlow's C++ logging (CUDA probes, graph notices) would bury the table; a user who
-    # wants it sets the variable themselves. Set before TensorFlow loads, in this process only.
+    # TensorFlow's C++ errors about absent CUDA and graph attributes would bury the table (its
+    # start-up info lines print regardless); a user who wants them sets the variable. Set
+    # before TensorFlow loads, in this process only.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from ..runner import demo_klines, run_backtest
+    from ..runner import DEMO_SYMBOL, demo_klines, run_backtest
 
     strategy_class = LSTMStrategy
     if args.strategy_path:
@@ -91,7 +92,7 @@ def run(args):
     data = _data_argument(args, demo_klines)
     result = run_backtest(
         data,
-        symbol=args.symbol if not args.demo else "DEMO",
+        symbol=DEMO_SYMBOL if args.demo else args.symbol,
         interval=args.interval,
         start=args.start,
         end=args.end,
