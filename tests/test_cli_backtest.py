@@ -83,6 +83,21 @@ def test_quiet_silences_the_progress_bar_and_same_seed_repeats_the_files(tmp_pat
 
 
 @pytest.mark.slow
+def test_binance_source_uses_base_url_and_data_dir(binance_server, tmp_path, capsys):
+    assert main(["backtest", "--symbol", "BTCUSDT", "--interval", "1h", "--start", "2024-01-01",
+                 "--end", "2024-01-02", *TINY, "--quiet", "--base-url", binance_server.url,
+                 "--data-dir", str(tmp_path / "store"), "--out", str(tmp_path / "run")]) == 0
+    printed = capsys.readouterr().out
+    assert "BTCUSDT 1h  2024-01-01 00:00 to 2024-01-02 00:00 UTC (24 bars" in printed
+    assert list((tmp_path / "store").iterdir())  # the kline store was filled
+    requests = len(binance_server.klines_requests)
+    assert main(["backtest", "--symbol", "BTCUSDT", "--interval", "1h", "--start", "2024-01-01",
+                 "--end", "2024-01-02", *TINY, "--quiet", "--base-url", binance_server.url,
+                 "--data-dir", str(tmp_path / "store")]) == 0
+    assert len(binance_server.klines_requests) == requests  # the second run reads the store
+
+
+@pytest.mark.slow
 def test_a_strategy_loaded_by_path_takes_its_own_params(tmp_path):
     out = tmp_path / "rsi"
     done = lstm_bt("backtest", *DEMO_DAY, "--quiet", "--strategy-path",

@@ -47,7 +47,8 @@ def add_strategy_flags(parser, strategy_class):
     for name, default in flag_params(strategy_class):
         flag = "--" + name.replace("_", "-")
         # argparse %-formats help strings: "0.1 %" must become "0.1 %%".
-        help_text = f"{docs.get(name, '').rstrip('.')} (default: {_shown(default)})".strip().replace("%", "%%")
+        help_text = f"{docs.get(name, '').rstrip('.')} (default: {_shown(default)})"
+        help_text = help_text.strip().replace("%", "%%")
         if isinstance(default, bool):
             group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
                                default=None, help=help_text)
@@ -72,6 +73,7 @@ def strategy_kwargs(args, strategy_class):
         if getattr(args, name, None) is not None
     }
     defaults = dict(strategy_class.params._getitems())
+    settable = [name for name in defaults if name not in RUN_MANAGED_PARAMS]
     for item in args.extra_params:
         name, sep, text = item.partition("=")
         name = name.strip().replace("-", "_")
@@ -80,8 +82,12 @@ def strategy_kwargs(args, strategy_class):
                 f"Received an invalid value for `--param`: {item!r}; write NAME=VALUE, "
                 "e.g. --param rsi_period=14."
             )
-        if name not in defaults or name in RUN_MANAGED_PARAMS:
-            close = difflib.get_close_matches(name, [n for n in defaults if n not in RUN_MANAGED_PARAMS])
+        if name in RUN_MANAGED_PARAMS:
+            raise InvalidParameter(
+                f"`--param {name}`: this param is set by the run itself; use --start and --seed."
+            )
+        if name not in settable:
+            close = difflib.get_close_matches(name, settable)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise InvalidParameter(
                 f"`--param {name}`: {strategy_class.__name__} has no such param.{hint} "
