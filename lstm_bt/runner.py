@@ -230,7 +230,7 @@ class _Progress(bt.Analyzer):
         if self._bar is None:
             # Opened on the first bar, not in start(): a strategy refusing its params in its
             # own start() then leaves no half-drawn bar above the error.
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             self._bar = tqdm(total=self.p.total, unit="bar", desc="backtest", dynamic_ncols=True)
         self._bar.update(1)

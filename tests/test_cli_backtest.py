@@ -176,8 +176,6 @@ def test_every_refusal_is_exit_2_with_one_line_and_no_traceback(tmp_path):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
-@pytest.mark.xfail(strict=True, reason="read_kline_file puts pandas' ParserError text, which "
-                   "ends in a newline, inside its message: two lines (lstm_bt/binance/files.py)")
 def test_a_binary_file_is_refused_in_one_line(tmp_path):
     binary = tmp_path / "binary.csv"
     binary.write_bytes(bytes(range(256)) * 8)

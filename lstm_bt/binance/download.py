@@ -3,7 +3,7 @@
 import logging
 import sys
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ..dates import check_range, parse_date, to_ms, utc_now
 from ..intervals import get_interval

@@ -54,7 +54,7 @@ def read_kline_file(path, interval=None):
         raise DataError(f"Kline file not found: {str(path)!r}. Check the path.")
     try:
         parts = [_read_csv(source, label) for source, label in _csv_sources(path)]
-    except (UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as error:
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as error:
         raise DataError(
             f"{path.name}: cannot read it as Binance klines ({type(error).__name__}: {error}); "
             f"give a kline CSV or a data.binance.vision .zip."

@@ -55,7 +55,8 @@ def main(argv=None):
         )
         return args.run(args) or EXIT_OK
     except LstmBtError as error:
-        print(f"lstm-bt: error: {error}", file=sys.stderr)
+        # One line, whatever text a library error wrapped (pandas' messages end in newlines).
+        print(f"lstm-bt: error: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("lstm-bt: interrupted; whatever was stored is kept, run again to resume",
