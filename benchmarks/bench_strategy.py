@@ -104,7 +104,7 @@ def report_per_bar(strategy, frame):
 
 
 def report_retrains(strategy, frame):
-    params = {name: strategy.model_.get_params()[name] for name in strategy.model_.get_params()}
+    params = strategy.model_.get_params()
     size = REFERENCE["train_window"] + REFERENCE["seq_len"] + 1
     step = REFERENCE["retrain_every"]
     windows = [frame.iloc[i * step:i * step + size] for i in range(4)]
