@@ -64,7 +64,7 @@ def demo_klines(bars=4_000, seed=7):
 def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
                  strategy=None, cash=10_000.0, commission=0.001, slippage=0.0, seed=0,
                  base_url=None, data_dir=None, out=None, force=False, quiet=True,
-                 **params):
+                 cache=True, **params):
     """Run a walk-forward LSTM backtest.
 
     Args:
@@ -84,11 +84,16 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
         seed: seeds the model; the same data, params and seed give identical forecasts and
             trades. Defaults to `0`.
         base_url: Binance REST root. Defaults to `$LSTM_BT_BINANCE_URL` or api.binance.com.
-        data_dir: kline store directory. Defaults to `$LSTM_BT_DATA_DIR` or `./feeds`.
+        data_dir: kline store and forecast cache directory. Defaults to
+            `$LSTM_BT_DATA_DIR` or `./feeds`.
         out: write a run directory here (refused if it holds a different run). Defaults to
             `None`: nothing is written.
         force: overwrite `out` even when it holds a different run. Defaults to `False`.
         quiet: hide the progress bars. Defaults to `True`.
+        cache: reuse the forecasts of an earlier run over the same bars with the same model
+            params, seed and strategy code (only trading params changed: no training), and
+            store this run's for the next one; see `lstm_bt.forecast_cache`. The report's
+            `timing.cache` says `"hit"`, `"miss"` or `"off"`. Defaults to `True`.
         **params: strategy params, e.g. `seq_len=60, train_window=2000, retrain_every=168`.
 
     Returns:
@@ -125,8 +130,15 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
     }
     if out is not None:
         check_run_dir(out, head, force=force)
-    strat = _run_cerebro(bars, strategy, params, broker, seed, quiet)
-    result = build_result(strat, head, total_s=time.perf_counter() - began)
+    store, key, cached = _cache_lookup(cache, data_dir, bars, strategy, used, seed)
+    strat = _run_cerebro(bars, strategy, params, broker, seed, quiet,
+                         forecasts=cached.forecasts if cached else None)
+    if cached:
+        strat.training_history = cached.training_history
+    elif store is not None:
+        store.store(key, strat, describe={"data": head["data"], "params": head["params"]})
+    status = "off" if store is None else ("hit" if cached else "miss")
+    result = build_result(strat, head, total_s=time.perf_counter() - began, cache=status)
     if out is not None:
         write_run_dir(out, result, force=True)
     return result
@@ -148,8 +160,15 @@ def strategy_params(strategy, params):
     return {name: value for name, value in used.items() if name not in RUN_MANAGED_PARAMS}
 
 
-def build_result(strategy, head, total_s):
-    """Turn a finished strategy's analyzers into a `BacktestResult`."""
+def build_result(strategy, head, total_s, cache="off"):
+    """Turn a finished strategy's analyzers into a `BacktestResult`.
+
+    Args:
+        strategy: the strategy after the run.
+        head: the report's `data` and `params` sections.
+        total_s: seconds the whole run took.
+        cache: the forecast cache outcome, `"hit"`, `"miss"` or `"off"`. Defaults to `"off"`.
+    """
     analyzers = strategy.analyzers
     equity = pd.DataFrame(analyzers.equity.get_analysis()).set_index("datetime")
     trades = pd.DataFrame(analyzers.trades.get_analysis())
@@ -158,7 +177,7 @@ def build_result(strategy, head, total_s):
         forecasts = forecasts.set_index("datetime")
     measured = forecasts.index >= pd.Timestamp(head["data"]["start"])
     return BacktestResult(
-        report=build_report(strategy, head, total_s),
+        report=build_report(strategy, head, total_s, cache),
         equity=equity,
         trades=trades,
         forecasts=forecasts[measured],
@@ -166,7 +185,7 @@ def build_result(strategy, head, total_s):
     )
 
 
-def build_report(strategy, head, total_s):
+def build_report(strategy, head, total_s, cache="off"):
     """The `report.json` dict from a finished strategy's analyzers and timing."""
     analyzers = strategy.analyzers
     timing = strategy.timing
@@ -180,6 +199,7 @@ def build_report(strategy, head, total_s):
             "train_s": round(timing["train_s"], 3),
             "predict_s": round(timing["predict_s"], 3),
             "retrains": timing["retrains"],
+            "cache": cache,
         },
     }
 
@@ -198,7 +218,21 @@ def _broker_params(cash, commission, slippage):
     return {"cash": float(cash), "commission": float(commission), "slippage": float(slippage)}
 
 
-def _run_cerebro(bars, strategy, params, broker, seed, quiet):
+def _cache_lookup(enabled, data_dir, bars, strategy, used, seed):
+    """(cache or None, key, cached run or None) for this backtest."""
+    if not enabled:
+        return None, None, None
+    from .forecast_cache import ForecastCache, cache_key
+    from .models.runtime import backend_name
+
+    store = ForecastCache.in_data_dir(data_dir)
+    key = cache_key(bars.frame, strategy, used, seed, bars.start, backend_name())
+    cached = store.load(key)
+    log.info("forecast cache %s: %s", "hit" if cached else "miss", store.entry_dir(key))
+    return store, key, cached
+
+
+def _run_cerebro(bars, strategy, params, broker, seed, quiet, forecasts=None):
     from . import analyzers
     from .feeds import BinanceKlines
 
@@ -208,7 +242,7 @@ def _run_cerebro(bars, strategy, params, broker, seed, quiet):
     if broker["slippage"]:
         cerebro.broker.set_slippage_perc(broker["slippage"])
     cerebro.adddata(BinanceKlines(dataname=bars.frame, interval=bars.interval), name=bars.symbol)
-    cerebro.addstrategy(strategy, start=bars.start, seed=seed, **params)
+    cerebro.addstrategy(strategy, start=bars.start, seed=seed, forecasts=forecasts, **params)
     analyzers.add_all(cerebro, start=bars.start)
     if not quiet:
         retrains = math.ceil(bars.bars / strategy_params(strategy, params)["retrain_every"])

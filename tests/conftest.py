@@ -1,6 +1,8 @@
 """Shared fixtures: paths to the real data in ../shared/data (skipped cleanly when absent)."""
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,9 +10,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("LSTM_BT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
-# Tests must never depend on a user's environment pointing somewhere else.
-for _name in ("LSTM_BT_BINANCE_URL", "LSTM_BT_DATA_DIR"):
-    os.environ.pop(_name, None)
+# Tests must never depend on a user's environment pointing somewhere else, nor leave a kline
+# store or forecast cache in the working directory: the data dir is a fresh one per session.
+os.environ.pop("LSTM_BT_BINANCE_URL", None)
+os.environ["LSTM_BT_DATA_DIR"] = tempfile.mkdtemp(prefix="lstm-bt-tests-")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_session_data_dir():
+    yield
+    shutil.rmtree(os.environ["LSTM_BT_DATA_DIR"], ignore_errors=True)
 
 
 @pytest.fixture

@@ -337,6 +337,7 @@ def test_base_url_comes_from_argument_then_environment_then_default(monkeypatch)
 
 
 def test_data_dir_comes_from_argument_then_environment_then_feeds(monkeypatch, tmp_path):
+    monkeypatch.delenv("LSTM_BT_DATA_DIR")
     assert str(resolve_data_dir()) == "feeds"
     monkeypatch.setenv("LSTM_BT_DATA_DIR", str(tmp_path))
     assert resolve_data_dir() == tmp_path

@@ -54,7 +54,7 @@ def test_report_carries_every_documented_key_and_the_params_used(result):
     assert set(report["metrics"]) == set(METRIC_KEYS) == set(report["benchmark"])
     assert set(report["forecast"]) == {"n", "hit_rate", "p_value", "rmse", "mae",
                                        "baseline_hit_rate"}
-    assert set(report["timing"]) == {"total_s", "train_s", "predict_s", "retrains"}
+    assert set(report["timing"]) == {"total_s", "train_s", "predict_s", "retrains", "cache"}
     assert report["timing"]["retrains"] == 2  # 96 bars / retrain_every 48
     params = report["params"]
     assert params["seed"] == 3 and params["strategy"] == "LSTMStrategy"
@@ -66,7 +66,7 @@ def test_report_carries_every_documented_key_and_the_params_used(result):
 
 def test_same_data_params_and_seed_give_byte_identical_files(result, klines, tmp_path):
     again = run_backtest(klines, symbol="TEST", start=START, end=END, seed=3, **TINY,
-                         out=tmp_path / "b")
+                         out=tmp_path / "b", cache=False)
     from lstm_bt.run_dir import write_run_dir
 
     write_run_dir(tmp_path / "a", result, plots=False)

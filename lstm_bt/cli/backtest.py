@@ -50,8 +50,8 @@ def add_parser(subparsers):
                       help="synthetic hourly data with learnable AR(1) returns, offline")
     data.add_argument("--base-url", help="Binance REST root (default: $LSTM_BT_BINANCE_URL "
                       "or https://api.binance.com)")
-    data.add_argument("--data-dir", help="kline store directory (default: $LSTM_BT_DATA_DIR "
-                      "or ./feeds)")
+    data.add_argument("--data-dir", help="kline store and forecast cache directory "
+                      "(default: $LSTM_BT_DATA_DIR or ./feeds)")
 
     add_strategy_flags(parser, LSTMStrategy)
 
@@ -76,6 +76,9 @@ def add_parser(subparsers):
     run_group.add_argument("--force", action="store_true",
                            help="overwrite --out even if it holds a different run")
     run_group.add_argument("--quiet", action="store_true", help="no progress bar")
+    run_group.add_argument("--no-cache", dest="cache", action="store_false",
+                           help="train even if the forecast cache (in --data-dir) holds this "
+                                "run's forecasts, and store nothing there")
     parser.set_defaults(run=run)
 
 
@@ -106,6 +109,7 @@ def run(args):
         out=args.out,
         force=args.force,
         quiet=args.quiet,
+        cache=args.cache,
         **strategy_kwargs(args, strategy_class),
     )
     print(format_summary(result.report))
@@ -144,7 +148,8 @@ def format_summary(report):
     lines = [
         f"{data['symbol']} {data['interval']}  {_when(data['start'])} to {_when(data['end'])} "
         f"UTC "
-        f"({data['bars']} bars, {timing['retrains']} retrains, {_fmt(timing['total_s'], 1)} s)",
+        f"({data['bars']} bars, {timing['retrains']} retrains, {_fmt(timing['total_s'], 1)} s, "
+        f"forecast cache {timing.get('cache', 'off')})",
         f"{'':18}{'strategy':>12}{'buy & hold':>12}",
     ]
     for key, label, digits in _ROWS:

@@ -4,10 +4,13 @@ Never on import: importing lstm_bt changes no global state (STYLE, rule 7). `con
 called by the forecaster right before it builds or trains a model.
 """
 
+import json
 import logging
 import os
+import sys
+from pathlib import Path
 
-__all__ = ["configure", "usable_cores"]
+__all__ = ["backend_name", "configure", "usable_cores"]
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +23,24 @@ def usable_cores():
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def backend_name():
+    """The Keras backend this process uses or will use, without importing Keras.
+
+    Keras fixes its backend at first import from `$KERAS_BACKEND`, else the `backend` of
+    `$KERAS_HOME/keras.json` (`~/.keras/keras.json`), else TensorFlow; this reads the same
+    places, so asking (e.g. for a forecast-cache key) does not pay for importing TensorFlow.
+    """
+    if "keras" in sys.modules and hasattr(sys.modules["keras"], "backend"):
+        return sys.modules["keras"].backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    try:
+        return json.loads((home / "keras.json").read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
 
 
 def configure(seed=None):

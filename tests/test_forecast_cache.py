@@ -1,0 +1,149 @@
+"""Forecast cache: trading-param re-runs replay without training; anything else misses;
+damaged entries are rebuilt, never trusted; `--no-cache` bypasses it."""
+
+import logging
+from datetime import datetime
+
+import pandas as pd
+import pytest
+
+from lstm_bt import run_backtest
+from lstm_bt.binance import write_kline_csv
+from lstm_bt.cli import main
+from lstm_bt.forecast_cache import ForecastCache, cache_key
+from lstm_bt.strategies import LSTMStrategy
+from lstm_bt.synthetic import ar1_returns
+
+pytestmark = pytest.mark.slow
+
+TINY = {"seq_len": 8, "train_window": 120, "retrain_every": 48, "epochs": 2, "units": (4,)}
+START, END = datetime(2024, 1, 8), datetime(2024, 1, 12)
+
+
+class OtherInputs(LSTMStrategy):
+    """A subclass whose code differs from LSTMStrategy's: its forecasts may differ too."""
+
+
+@pytest.fixture(scope="module")
+def klines():
+    return ar1_returns(300, interval="1h", seed=5)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def first(klines, data_dir):
+    return backtest(klines, data_dir)
+
+
+def backtest(klines, data_dir, **changes):
+    return run_backtest(klines, symbol="TEST", start=START, end=END, seed=3, data_dir=data_dir,
+                        **{**TINY, **changes})
+
+
+def entries(data_dir):
+    root = data_dir / "forecast_cache"
+    return sorted(p for p in root.iterdir() if not p.name.startswith(".")) if root.is_dir() else []
+
+
+def test_first_run_trains_and_stores_one_entry(first, data_dir):
+    assert first.report["timing"]["cache"] == "miss"
+    assert first.report["timing"]["retrains"] == 2
+    (entry,) = entries(data_dir)
+    assert {p.name for p in entry.iterdir()} == {"forecasts.npz", "training_history.json",
+                                                "model.keras", "manifest.json"}
+
+
+def test_changing_only_trading_params_replays_the_forecasts_without_training(first, klines,
+                                                                           data_dir):
+    changed = backtest(klines, data_dir, threshold=0.002, sizing="proportional", smooth=2)
+    assert changed.report["timing"]["cache"] == "hit"
+    assert changed.report["timing"]["retrains"] == 0
+    pd.testing.assert_series_equal(changed.forecasts["predicted_close"],
+                                   first.forecasts["predicted_close"])
+    assert changed.report["params"]["threshold"] == 0.002
+    assert len(changed.strategy.training_history) == 2  # restored from the entry
+
+
+def test_a_hit_with_the_same_params_gives_identical_trades_and_report(first, klines, data_dir):
+    again = backtest(klines, data_dir)
+    assert again.report["timing"]["cache"] == "hit"
+    pd.testing.assert_frame_equal(again.trades, first.trades)
+    pd.testing.assert_frame_equal(again.forecasts, first.forecasts)
+    pd.testing.assert_frame_equal(again.equity, first.equity)
+    assert again.report["metrics"] == first.report["metrics"]
+
+
+@pytest.mark.parametrize("change", [
+    {"units": (5,)},
+    {"seq_len": 9},
+    {"retrain_every": 24},
+    {"seed": 4},
+    {"strategy": OtherInputs},
+])
+def test_model_params_seed_or_strategy_code_change_the_key(klines, change):
+    params = {**dict(LSTMStrategy.params._getitems()), **TINY}
+    base = dict(frame=klines, strategy=LSTMStrategy, params=params, seed=3, start=START,
+                backend="tensorflow")
+    changed = {**base, **{k: v for k, v in change.items() if k in base}}
+    changed["params"] = {**params, **{k: v for k, v in change.items() if k in params}}
+    assert cache_key(**changed) != cache_key(**base)
+
+
+def test_trading_params_do_not_change_the_key_but_data_and_backend_do(klines):
+    params = {**dict(LSTMStrategy.params._getitems()), **TINY}
+    key = cache_key(klines, LSTMStrategy, params, 3, START, "tensorflow")
+    trading = {**params, "threshold": 0.01, "sizing": "fixed", "stake": 2.0, "allow_short": True,
+               "fraction": 0.5, "scale": 10.0, "smooth": 3}
+    assert cache_key(klines, LSTMStrategy, trading, 3, START, "tensorflow") == key
+    assert cache_key(klines, LSTMStrategy, params, 3, START, "jax") != key
+    nudged = klines.copy()
+    nudged.iloc[10, nudged.columns.get_loc("volume")] += 1e-9
+    assert cache_key(nudged, LSTMStrategy, params, 3, START, "tensorflow") != key
+
+
+def test_changed_data_misses_the_cache(first, klines, data_dir):
+    nudged = klines.copy()
+    nudged.iloc[50, nudged.columns.get_loc("close")] *= 1.001
+    assert backtest(nudged, data_dir).report["timing"]["cache"] == "miss"
+
+
+def test_changed_model_params_miss_the_cache(first, klines, data_dir):
+    assert backtest(klines, data_dir, units=(5,)).report["timing"]["cache"] == "miss"
+
+
+@pytest.mark.parametrize("damaged", ["forecasts.npz", "manifest.json"])
+def test_a_truncated_entry_is_rebuilt_not_trusted(klines, tmp_path, caplog, damaged):
+    first = backtest(klines, tmp_path)
+    (entry,) = entries(tmp_path)
+    path = entry / damaged
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with caplog.at_level(logging.WARNING, logger="lstm_bt.forecast_cache"):
+        rebuilt = backtest(klines, tmp_path)
+    assert rebuilt.report["timing"]["cache"] == "miss"
+    assert "damaged" in caplog.text
+    pd.testing.assert_frame_equal(rebuilt.forecasts, first.forecasts)
+    assert ForecastCache(tmp_path / "forecast_cache").load(entry.name) is not None
+    assert backtest(klines, tmp_path).report["timing"]["cache"] == "hit"
+
+
+def test_cache_off_neither_reads_nor_writes(first, klines, data_dir, tmp_path):
+    assert backtest(klines, data_dir, cache=False).report["timing"]["cache"] == "off"
+    assert backtest(klines, tmp_path, cache=False).report["timing"]["retrains"] == 2
+    assert entries(tmp_path) == []
+
+
+def test_cli_no_cache_flag_bypasses_the_cache(klines, tmp_path, capsys):
+    csv = tmp_path / "TEST-1h.csv"
+    write_kline_csv(csv, klines, "1h")
+    command = ["backtest", "--csv", str(csv), "--start", "2024-01-08", "--end", "2024-01-12",
+               "--data-dir", str(tmp_path / "data"), "--quiet", "--seq-len", "8",
+               "--train-window", "120", "--retrain-every", "48", "--epochs", "2",
+               "--units", "4"]
+    for flags, outcome in ((["--no-cache"], "off"), ([], "miss"), ([], "hit"),
+                           (["--no-cache"], "off")):
+        assert main(command + flags) == 0
+        assert f"forecast cache {outcome}" in capsys.readouterr().out
