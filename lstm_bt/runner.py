@@ -111,17 +111,18 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
         ...                       train_window=120, retrain_every=48, epochs=2, units=4)
         >>> result.report["metrics"]["sharpe"]  # doctest: +SKIP
     """
-    from .models.schedule import check_schedule_params, required_history
+    from .models.schedule import required_history
     from .strategies import LSTMStrategy
 
     began = time.perf_counter()
     strategy = strategy or LSTMStrategy
     used = strategy_params(strategy, params)
-    check_schedule_params(used["train_window"], used["seq_len"], used["retrain_every"])
+    strategy.check_params(**used)
     broker = _broker_params(cash, commission, slippage)
     bars = load_backtest_data(
         data, symbol=symbol, interval=interval, start=start, end=end,
-        history=required_history(used["train_window"], used["seq_len"]),
+        history=required_history(used["train_window"], used["seq_len"])
+        + (used["input_warmup"] or 0),
         base_url=base_url, data_dir=data_dir, progress=not quiet,
     )
     head = {

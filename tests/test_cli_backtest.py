@@ -100,12 +100,16 @@ def test_binance_source_uses_base_url_and_data_dir(binance_server, tmp_path, cap
 @pytest.mark.slow
 def test_a_strategy_loaded_by_path_takes_its_own_params(tmp_path):
     out = tmp_path / "rsi"
-    done = lstm_bt("backtest", *DEMO_DAY, "--quiet", "--strategy-path",
-                   "strategies/rsi_macd.py", "--param", "rsi_overbought=60", "--out", out)
+    # The example's indicators add 33 warm-up bars: the first trade is 161 bars in.
+    done = lstm_bt("backtest", "--demo", "--end", "2024-01-08 17:00", *TINY, "--quiet",
+                   "--strategy-path", "strategies/rsi_macd.py", "--param", "rsi_period=10",
+                   "--out", out)
     assert done.returncode == 0, done.stderr
-    params = json.loads((out / "report.json").read_text())["params"]
-    assert params["strategy"] == "RsiMacdConfirmed"
-    assert params["rsi_overbought"] == 60.0 and params["macd_slow"] == 26
+    report = json.loads((out / "report.json").read_text())
+    assert report["params"]["strategy"] == "RsiMacdInputs"
+    assert report["params"]["rsi_period"] == 10 and report["params"]["input_warmup"] == 33
+    assert report["data"]["start"].startswith("2024-01-07T17:00")
+    assert report["data"]["bars"] == 24 and report["forecast"]["n"] > 0
 
 
 def _write(path, text):

@@ -231,16 +231,26 @@ def test_smooth_acts_on_the_mean_of_the_last_forecasts(walk):
     assert set(smooth) == {1}
 
 
-@pytest.mark.parametrize("change, message", [
+# Params that are wrong whatever the data, with the message that names them and the fix.
+BAD_PARAMS = [
     ({"seq_len": 120}, r"`seq_len`.*fewer bars than `train_window` \(120\)"),
     ({"epochs": 0}, r"`epochs`, expected a positive integer, got 0"),
     ({"warm_epochs": -1}, r"`warm_epochs`"),
+    ({"units": (0,)}, r"`units`, expected a tuple of positive integers"),
     ({"sizing": "allin"}, r"`sizing`.*Did you mean 'all_in'\?"),
-    ({"train_window": 500}, r"too little data for `train_window`.*508 bars.*there are 399"),
-    ({"start": "2024-01-02"}, r"needs train_window \+ seq_len.*128 bars.*there are 24 before"),
     ({"threshold": -0.1}, r"`threshold`"),
+    ({"fraction": 1.5}, r"`fraction`, expected a number in \(0.0, 1.0\]"),
     ({"smooth": 0}, r"`smooth`"),
     ({"features": "ohlc"}, r"`features`.*Did you mean 'ohlc_minmax'"),
+    ({"input_warmup": -1}, r"`input_warmup`, expected None or an integer >= 0"),
+    ({"forecasts": [1.0, 2.0]}, r"`forecasts`, expected a pandas Series"),
+    ({"start": "the first of May"}, r"`start`, expected a datetime or a date"),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD_PARAMS + [
+    ({"train_window": 500}, r"too little data for `train_window`.*508 bars.*there are 399"),
+    ({"start": "2024-01-02"}, r"needs train_window \+ seq_len.*128 bars.*there are 24 before"),
 ])
 def test_bad_params_raise_one_clear_error_before_any_training(walk, monkeypatch, change,
                                                               message):
@@ -250,6 +260,54 @@ def test_bad_params_raise_one_clear_error_before_any_training(walk, monkeypatch,
     monkeypatch.setattr(LSTMForecaster, "fit", no_training)
     with pytest.raises(InvalidParameter, match=message):
         run(walk, **{**TINY, **change})
+
+
+@pytest.mark.parametrize("change, message", BAD_PARAMS + [
+    # backtrader's addstrategy passes unknown names on silently; check_params does not.
+    ({"seq_lenght": 8}, r"no param 'seq_lenght'. Did you mean 'seq_len'\?"),
+])
+def test_check_params_refuses_bad_params_without_any_data(change, message):
+    with pytest.raises(InvalidParameter, match=message):
+        LSTMStrategy.check_params(**{**TINY, **change})
+
+
+def test_check_params_returns_every_param_with_defaults_filled_in():
+    checked = LSTMStrategy.check_params(**TINY)
+    assert checked["seq_len"] == 8 and checked["sizing"] == "all_in"
+    assert set(checked) == set(LSTMStrategy.params._getkeys())
+
+
+class NeedsLookback(LSTMStrategy):
+    """A subclass with a param of its own, checked the documented way."""
+
+    params = (("lookback", 5),)
+
+    @classmethod
+    def check_params(cls, **params):
+        checked = super().check_params(**params)
+        if checked["lookback"] < 1:
+            raise InvalidParameter("Received an invalid value for `lookback`, expected >= 1.")
+        return checked
+
+
+def test_a_subclass_check_runs_when_the_strategy_starts(walk):
+    with pytest.raises(InvalidParameter, match="`lookback`"):
+        run(walk, strategy=NeedsLookback, lookback=0,
+            forecasts=replay_series(walk, np.zeros(len(walk))), **TINY)
+
+
+@pytest.mark.parametrize("strategy, change, message", [
+    (LSTMStrategy, {"seq_len": 120}, r"`seq_len`.*fewer bars than `train_window`"),
+    (LSTMStrategy, {"sizing": "allin"}, r"`sizing`"),
+    (NeedsLookback, {"lookback": 0}, r"`lookback`"),
+])
+def test_run_backtest_checks_params_before_reading_any_data(tmp_path, strategy, change,
+                                                            message):
+    from lstm_bt import run_backtest
+
+    missing = tmp_path / "no-such-file.csv"  # reading it would raise DataError instead
+    with pytest.raises(InvalidParameter, match=message):
+        run_backtest(missing, strategy=strategy, **{**TINY, **change})
 
 
 def test_replay_without_a_forecast_for_a_tradable_bar_is_refused(walk):

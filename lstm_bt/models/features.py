@@ -13,6 +13,12 @@ Two feature sets, chosen by name:
 Both take an `(n, 5)` OHLCV array and give `n - 1` feature rows: row i describes bar i + 1 (a
 return needs the close before it), so both see exactly the same bars. `fit` sees only the
 training window; `to_close` turns a model output into a price, whatever the target was.
+
+Extra input columns (an indicator per bar, e.g. RSI) may follow volume: an `(n, 5 + k)` array.
+They are appended to the feature rows as they are, row i taking bar i + 1's value, and scaled
+like the set's own columns (z-score for `"returns"`, [0, 1] for `"ohlc_minmax"`) with the
+statistics of the training window only. They must be finite: an indicator still warming up
+(NaN) is refused.
 """
 
 import difflib
@@ -24,17 +30,26 @@ from ..errors import InvalidParameter
 __all__ = ["FEATURE_SETS", "make_features", "ReturnFeatures", "MinMaxOHLCFeatures"]
 
 OPEN, HIGH, LOW, CLOSE, VOLUME = range(5)
+N_OHLCV = 5
 
 
 class _Scaled:
     """Shared machinery: a per-column affine scaling learned by `fit`, kept as arrays."""
 
     name = None
-    n_features = 4
+    n_own_features = 4  # columns the set derives from OHLCV; extra input columns follow
     target_column = None  # the feature column whose next value is the target
 
-    def _raw(self, bars):
+    @property
+    def n_features(self):
+        """Columns of a feature row: the set's own, then one per extra input column."""
+        return len(self.offset_)
+
+    def _own_raw(self, bars):
         raise NotImplementedError
+
+    def _raw(self, bars):
+        return np.column_stack([self._own_raw(bars), bars[1:, N_OHLCV:]])
 
     def fit(self, bars):
         """Learn the scaling from the bars of one training window; returns self."""
@@ -44,7 +59,14 @@ class _Scaled:
 
     def transform(self, bars):
         """Scaled feature rows, `(len(bars) - 1, n_features)`, float32."""
-        raw = self._raw(_check_bars(bars))
+        bars = _check_bars(bars)
+        extra = self.n_features - self.n_own_features
+        if bars.shape[1] - N_OHLCV != extra:
+            raise InvalidParameter(
+                f"Received `bars` with {bars.shape[1] - N_OHLCV} extra input columns, expected "
+                f"{extra} as when the features were fit; pass the same columns."
+            )
+        raw = self._raw(bars)
         return ((raw - self.offset_) / self.scale_).astype(np.float32)
 
     def targets(self, bars):
@@ -70,7 +92,7 @@ class ReturnFeatures(_Scaled):
     name = "returns"
     target_column = 0
 
-    def _raw(self, bars):
+    def _own_raw(self, bars):
         rows = bars[1:]
         return np.column_stack([
             np.log(rows[:, CLOSE] / bars[:-1, CLOSE]),
@@ -97,7 +119,7 @@ class MinMaxOHLCFeatures(_Scaled):
     name = "ohlc_minmax"
     target_column = CLOSE
 
-    def _raw(self, bars):
+    def _own_raw(self, bars):
         return bars[1:, :VOLUME]
 
     @staticmethod
@@ -129,9 +151,15 @@ def make_features(name):
 
 def _check_bars(bars):
     bars = np.asarray(bars, dtype=np.float64)
-    if bars.ndim != 2 or bars.shape[1] != 5 or len(bars) < 2:
+    if bars.ndim != 2 or bars.shape[1] < N_OHLCV or len(bars) < 2:
         raise InvalidParameter(
-            f"Received invalid `bars`, expected an (n >= 2, 5) array of open, high, low, "
-            f"close, volume, got shape {bars.shape}."
+            f"Received invalid `bars`, expected an (n >= 2, 5 + k) array of open, high, low, "
+            f"close, volume and k extra input columns, got shape {bars.shape}."
+        )
+    if not np.isfinite(bars[1:, N_OHLCV:]).all():
+        raise InvalidParameter(
+            "Received extra input columns with NaN or infinite values, e.g. an indicator "
+            "still in its warm-up; start the bars after the warm-up (LSTMStrategy: raise "
+            "`input_warmup`)."
         )
     return bars

@@ -31,7 +31,11 @@ class NotFittedError(InvalidParameter):
 
 
 def as_ohlcv(bars):
-    """An `(n, 5)` float64 array of open, high, low, close, volume from a frame or an array."""
+    """A float64 array of open, high, low, close, volume from a frame; an array as given.
+
+    An array may carry extra input columns after volume (`(n, 5 + k)`, see `features`); a
+    frame gives its OHLCV columns only.
+    """
     if hasattr(bars, "columns"):
         missing = [name for name in OHLCV if name not in bars.columns]
         if missing:
@@ -143,7 +147,8 @@ class LSTMForecaster:
         `n` bars give `n - 1 - seq_len` samples; nothing outside `bars` is seen.
 
         Args:
-            bars: a kline frame or an `(n, 5)` OHLCV array, oldest first.
+            bars: a kline frame or an `(n, 5 + k)` array, oldest first: OHLCV, then k >= 0
+                extra input columns (e.g. an indicator), scaled on these bars like the rest.
 
         Returns:
             self.
@@ -176,7 +181,8 @@ class LSTMForecaster:
         """Forecast the next close after every bar that has `seq_len` bars before it.
 
         Args:
-            bars: a kline frame or an `(n, 5)` OHLCV array, oldest first.
+            bars: a kline frame or an `(n, 5 + k)` array, oldest first, with the same k
+                extra input columns as in `fit`.
             engine: `"numpy"` (the fast forward pass) or `"keras"` (`model.predict`).
                 Defaults to `"numpy"`.
 

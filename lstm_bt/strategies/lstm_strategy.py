@@ -7,6 +7,7 @@ at the current bar even when the feed is preloaded, so the future is never in re
 """
 
 import bisect
+import difflib
 import logging
 import time
 from collections import deque
@@ -72,6 +73,26 @@ class LSTMStrategy(bt.Strategy):
         forecasts: a pandas Series of `predicted_close` indexed by bar datetime, e.g. the
             `predicted_close` of an earlier run's `forecasts_frame()`: no model is trained and
             these forecasts are traded instead (forecast-cache replay). Defaults to `None`.
+        input_warmup: bars the `extra_inputs` need before their first value (33 for a
+            12/26/9 MACD signal line); the first model then needs
+            `train_window + seq_len + input_warmup` bars before the first tradable bar. A run
+            measures the lines' own warm-up and uses the larger; declaring it lets
+            `run_backtest` and `lstm-bt backtest` load enough history before `start`.
+            None: 0. Defaults to `None`.
+
+    Extra model inputs: override `extra_inputs()` to return backtrader lines built in
+    `__init__` (indicators, single lines of one such as `macd.signal`, or line arithmetic
+    such as `macd.macd / self.data.close`; backtrader only computes lines made there). Each
+    line becomes one more input column, scaled like the others with the training window's
+    statistics only. Training and the per-bar forecast read them the same way, through
+    `line.get()`, so only bars <= t are seen as long as the indicator itself is causal
+    (backtrader's are). Declare their warm-up in `input_warmup`. See
+    `strategies/rsi_macd.py`.
+
+    Params are checked by `check_params(**params)`, before any data is read by
+    `run_backtest` and again when a run starts; a subclass with params of its own overrides
+    it: `p = super().check_params(**params)`, then raise `InvalidParameter` naming the param
+    and the fix, and return `p`.
 
     After (and during) a run: `forecasts_frame()`, `model_` (the last fitted
     `LSTMForecaster`, None before the first fit or in replay), `training_history` (one dict per
@@ -108,16 +129,88 @@ class LSTMStrategy(bt.Strategy):
         ("seed", 0),
         ("start", None),
         ("forecasts", None),
+        ("input_warmup", None),
     )
 
+    def extra_inputs(self):
+        """Backtrader lines fed to the model besides OHLCV, one input column each.
+
+        Override to add inputs; called once per run, after `__init__`. Defaults to none.
+
+        Returns:
+            A sequence of lines or single-line indicators made in `__init__`, e.g.
+            `(self.rsi, self.macd.macd, self.macd.signal)`.
+        """
+        return ()
+
+    @classmethod
+    def check_params(cls, **params):
+        """Raise `InvalidParameter` for the first param that cannot work, before any data.
+
+        Checks everything knowable without bars: the schedule, the model, sizing, threshold,
+        smoothing, `start`, `forecasts`, `input_warmup`, and names that are no param. Bars too
+        few for the first model are refused when the run starts.
+
+        Args:
+            **params: strategy params; the rest take their defaults.
+
+        Returns:
+            Every param as a dict, defaults filled in (for a subclass's own checks).
+
+        Raises:
+            InvalidParameter: e.g. for `check_params(seq_len=60, train_window=50)`: "Received
+                an invalid value for `seq_len`, expected fewer bars than `train_window` ...".
+        """
+        defaults = dict(cls.params._getitems())
+        for name in params:
+            if name not in defaults:
+                close = difflib.get_close_matches(name, list(defaults), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise InvalidParameter(f"{cls.__name__} has no param {name!r}.{hint}")
+        p = {**defaults, **params}
+        check_schedule_params(p["train_window"], p["seq_len"], p["retrain_every"])
+        LSTMForecaster(**{name: p[name] for name in _MODEL_PARAMS})._validate_params()
+        check_sizing(p["sizing"])
+        if not _is_int_at_least(p["smooth"], 1):
+            raise InvalidParameter(
+                f"Received an invalid value for `smooth`, expected a positive integer (the "
+                f"number of forecasts to average), got {p['smooth']!r}."
+            )
+        for name, low, high in (("threshold", 0.0, None), ("fraction", 0.0, 1.0),
+                                ("stake", 0.0, None), ("scale", 0.0, None)):
+            if not _in_range(p[name], low, high, inclusive_low=name == "threshold"):
+                bounds = f"in ({low}, {high}]" if high else (
+                    f">= {low}" if name == "threshold" else f"> {low}")
+                raise InvalidParameter(
+                    f"Received an invalid value for `{name}`, expected a number {bounds}, "
+                    f"got {p[name]!r}."
+                )
+        if p["input_warmup"] is not None and not _is_int_at_least(p["input_warmup"], 0):
+            raise InvalidParameter(
+                f"Received an invalid value for `input_warmup`, expected None or an integer "
+                f">= 0 (bars before the extra inputs have values), got {p['input_warmup']!r}."
+            )
+        if p["forecasts"] is not None and not isinstance(p["forecasts"], pd.Series):
+            raise InvalidParameter(
+                f"Received an invalid value for `forecasts`, expected a pandas Series of "
+                f"predicted closes indexed by bar datetime, got "
+                f"{type(p['forecasts']).__name__}."
+            )
+        _parse_start(p["start"])
+        return p
+
     def start(self):
-        self._start = self._validate()
+        self.check_params(**self.p._getkwargs())
+        self._start = _parse_start(self.p.start)
         self._replay = _replay_table(self.p.forecasts)
         self._forecaster = None
         if self._replay is None:
             self._forecaster = LSTMForecaster(
                 **{name: getattr(self.p, name) for name in _MODEL_PARAMS})
-            self._forecaster._validate_params()
+        self._inputs = tuple(self.extra_inputs())
+        # Bars before a line's minimum period hold NaN: the first window must start after them.
+        measured = max((line._minperiod - 1 for line in self._inputs), default=0)
+        self._warmup = max(self.p.input_warmup or 0, measured)
         self._check_history_length()
         # Everything a run accumulates starts over here, so one instance can run twice.
         self.model_ = None
@@ -155,7 +248,7 @@ class LSTMStrategy(bt.Strategy):
         if self._first_tradable is None:
             when = self.data.datetime.datetime(0)
             if self._start is None:
-                if bar < required_history(self.p.train_window, self.p.seq_len):
+                if bar < self._history_needed():
                     return False
             elif when < self._start:
                 return False
@@ -191,11 +284,12 @@ class LSTMStrategy(bt.Strategy):
         logger.debug("fit at %s (%s) in %.2fs", when, "warm" if warm else "cold", spent)
 
     def _bars(self, size):
-        """The last `size` bars up to and including the current one, as an OHLCV array."""
+        """The last `size` bars up to and including the current one: OHLCV, then the extra
+        input lines, as one array."""
         data = self.data
+        lines = (data.open, data.high, data.low, data.close, data.volume, *self._inputs)
         return np.column_stack([np.asarray(line.get(size=size), dtype=np.float64)
-                                for line in (data.open, data.high, data.low, data.close,
-                                             data.volume)])
+                                for line in lines])
 
     def _replayed(self, when):
         try:
@@ -227,44 +321,6 @@ class LSTMStrategy(bt.Strategy):
         if target != held:
             self.order_target_size(data=self.data, target=target)
 
-    def _validate(self):
-        """Check every parameter before any training; return `start` as a naive UTC datetime."""
-        p = self.p
-        check_sizing(p.sizing)
-        check_schedule_params(p.train_window, p.seq_len, p.retrain_every)
-        if not _is_positive_int(p.smooth):
-            raise InvalidParameter(
-                f"Received an invalid value for `smooth`, expected a positive integer (the "
-                f"number of forecasts to average), got {p.smooth!r}."
-            )
-        for name, low, high in (("threshold", 0.0, None), ("fraction", 0.0, 1.0),
-                                ("stake", 0.0, None), ("scale", 0.0, None)):
-            value = getattr(p, name)
-            if not _in_range(value, low, high, inclusive_low=name == "threshold"):
-                bounds = f"in ({low}, {high}]" if high else (
-                    f">= {low}" if name == "threshold" else f"> {low}")
-                raise InvalidParameter(
-                    f"Received an invalid value for `{name}`, expected a number {bounds}, "
-                    f"got {value!r}."
-                )
-        if p.forecasts is not None and not isinstance(p.forecasts, pd.Series):
-            raise InvalidParameter(
-                f"Received an invalid value for `forecasts`, expected a pandas Series of "
-                f"predicted closes indexed by bar datetime, got {type(p.forecasts).__name__}."
-            )
-        if p.start is None:
-            return None
-        try:
-            start = pd.Timestamp(p.start)
-        except (TypeError, ValueError):
-            raise InvalidParameter(
-                f"Received an invalid value for `start`, expected a datetime or a date such as "
-                f"'2024-01-01', got {p.start!r}."
-            ) from None
-        if start.tzinfo is not None:
-            start = start.tz_convert("UTC").tz_localize(None)
-        return start.to_pydatetime()
-
     def _check_history_length(self):
         """With a preloaded feed, refuse too short data before the run starts (no training)."""
         if self._replay is not None or self.data.buflen() <= 0:
@@ -276,15 +332,41 @@ class LSTMStrategy(bt.Strategy):
             self._require_history(bisect.bisect_left(numbers, bt.date2num(self._start)),
                                   f" before `start` ({self._start})")
 
+    def _history_needed(self):
+        return required_history(self.p.train_window, self.p.seq_len) + self._warmup
+
     def _require_history(self, available, where):
-        needed = required_history(self.p.train_window, self.p.seq_len)
-        if available < needed:
-            raise InvalidParameter(
-                f"Received too little data for `train_window`: the first model needs "
-                f"train_window + seq_len = {self.p.train_window} + {self.p.seq_len} = {needed} "
-                f"bars before the first tradable bar, and there are {available}{where}. Load "
-                f"more history, or lower `train_window` (or `seq_len`)."
-            )
+        needed = self._history_needed()
+        if available >= needed:
+            return
+        terms, values = "train_window + seq_len", f"{self.p.train_window} + {self.p.seq_len}"
+        fix = "Load more history"
+        if self._warmup:
+            terms, values = terms + " + input_warmup", values + f" + {self._warmup}"
+            if self._warmup > (self.p.input_warmup or 0):
+                fix = (f"Set input_warmup={self._warmup} (the extra inputs' warm-up) so a "
+                       f"backtest loads it, or load more history")
+        raise InvalidParameter(
+            f"Received too little data for `train_window`: the first model needs {terms} = "
+            f"{values} = {needed} bars before the first tradable bar, and there are "
+            f"{available}{where}. {fix}, or lower `train_window` (or `seq_len`)."
+        )
+
+
+def _parse_start(start):
+    """`start` as a naive UTC datetime (None stays None)."""
+    if start is None:
+        return None
+    try:
+        stamp = pd.Timestamp(start)
+    except (TypeError, ValueError):
+        raise InvalidParameter(
+            f"Received an invalid value for `start`, expected a datetime or a date such as "
+            f"'2024-01-01', got {start!r}."
+        ) from None
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.to_pydatetime()
 
 
 def _replay_table(forecasts):
@@ -296,8 +378,8 @@ def _replay_table(forecasts):
     return dict(zip(index.to_pydatetime(), forecasts.to_numpy(dtype=np.float64)))
 
 
-def _is_positive_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
+def _is_int_at_least(value, low):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
 
 
 def _in_range(value, low, high, inclusive_low):
