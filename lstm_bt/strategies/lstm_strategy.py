@@ -42,7 +42,7 @@ class LSTMStrategy(bt.Strategy):
         dense_units: relu Dense layers before the output, e.g. `(25,)`. Defaults to `()`.
         dropout: dropout after each LSTM layer. Defaults to `0.0`.
         learning_rate: Adam learning rate. Defaults to `0.001`.
-        batch_size: samples per gradient step. Defaults to `64`.
+        batch_size: samples per gradient step. Defaults to `128`.
         epochs: maximum epochs of a cold fit (the first one, or every one without
             `warm_start`). Defaults to `20`.
         warm_start: later fits continue from the previous window's weights. Defaults to `True`.
@@ -112,7 +112,7 @@ class LSTMStrategy(bt.Strategy):
         ("dense_units", ()),
         ("dropout", 0.0),
         ("learning_rate", 0.001),
-        ("batch_size", 64),
+        ("batch_size", 128),
         ("epochs", 20),
         ("warm_start", True),
         ("warm_epochs", 3),
