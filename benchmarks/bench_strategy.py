@@ -1,138 +1,292 @@
-"""How fast LSTMStrategy is: the reference backtest, per-bar forecasts, cold vs warm retrains.
+"""How fast an LSTM walk-forward is, against the naive way and against a plain strategy.
 
-Prints figures, asserts nothing. One command:
+Prints figures, asserts nothing. One command per scenario (or `all`, the order below):
 
-    .venv/bin/python benchmarks/bench_strategy.py [--csv PATH] [--start 2024-01-01]
-        [--end 2025-01-01]
+    .venv/bin/python benchmarks/bench_strategy.py reference [--repeat 3]
+    .venv/bin/python benchmarks/bench_strategy.py naive [--naive-windows 4]
+    .venv/bin/python benchmarks/bench_strategy.py per-bar
+    .venv/bin/python benchmarks/bench_strategy.py overhead
+    .venv/bin/python benchmarks/bench_strategy.py rerun
+    .venv/bin/python benchmarks/bench_strategy.py retrain
+    .venv/bin/python benchmarks/bench_strategy.py all
 
-1. The reference backtest (BTCUSDT 1h, 2024, train_window 2000, seq_len 60, retrain_every
-   168, default model): total time split into data loading, training, forecasting and
-   everything else (backtrader, orders, features).
-2. Per-bar forecast: the strategy's own cost per bar (reading lines, features, NumPy forward
-   pass) against `model.predict` on one sequence, with the model of that same run.
-3. One retrain three ways: cold with a rebuilt model (what the seeds do every window), cold
-   reusing the compiled model (weights reset), warm (previous weights, `warm_epochs`).
+Prefix `KERAS_BACKEND=jax` (or `torch`) to measure another Keras backend.
+
+(a) reference: `run_backtest` on BTCUSDT 1h from ../shared/data, 2024-01-01 to 2025-01-01,
+    train_window 2000, seq_len 60, retrain_every 168, default model, cache off; total time split
+    into data (loading and cutting the CSV), training, forecasting and engine (everything else:
+    backtrader, orders, analyzers, reading lines); peak RSS and RSS after every retrain.
+(b) naive: the same schedule the tutorials' way, a freshly built model trained cold every
+    window and `model.predict` once a bar, no backtrader; timed on the first `--naive-windows`
+    windows and extrapolated to all of them (it would take a quarter of an hour otherwise).
+(c) per-bar: one forecast through `LSTMForecaster.predict_next` (features + NumPy forward pass)
+    against `model.predict` on the same sequence, and the strategy's own cost per bar from (a).
+(d) overhead: LSTMStrategy replaying (a)'s forecasts (no training, no forecasting: its trading
+    logic only) against a plain SMA-crossover strategy, same feed, same bare cerebro.
+(e) rerun: `run_backtest` with the forecast cache, first run (miss) against re-runs with only
+    `threshold`/`sizing` changed (hit), and a hit with the first run's params: same trades?
+retrain: one retrain three ways: cold with a rebuilt model, cold reusing the compiled model,
+    warm (previous weights, `warm_epochs`).
 """
 
 import argparse
 import logging
-import statistics
-import time
-from pathlib import Path
+import os
+import tempfile
+import warnings
 
-import backtrader as bt
+import numpy as np
 import pandas as pd
 
-from lstm_bt.binance.files import read_kline_file
-from lstm_bt.models import LSTMForecaster, required_history
-from lstm_bt.strategies import LSTMStrategy
+from _common import (OHLCV, REFERENCE, REFERENCE_CSV, REFERENCE_DATES, machine, median,
+                     peak_rss_mb, rss_mb, timed)
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "btcusdt_1h_2022-2026_rest_raw.csv"
-REFERENCE = dict(seq_len=60, train_window=2000, retrain_every=168)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+warnings.filterwarnings("ignore", message=".*missing 1h bars.*")
 
-logger = logging.getLogger("bench_strategy")
+SCENARIOS = ("reference", "naive", "per-bar", "overhead", "rerun", "retrain")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--csv", default=str(DATA))
-    parser.add_argument("--start", default="2024-01-01")
-    parser.add_argument("--end", default="2025-01-01")
+    parser.add_argument("scenario", choices=SCENARIOS + ("all",))
+    parser.add_argument("--csv", default=str(REFERENCE_CSV))
+    parser.add_argument("--repeat", type=int, default=3, help="runs of (a) to take the median")
+    parser.add_argument("--naive-windows", type=int, default=4,
+                        help="windows of (b) actually run")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-
-    began = time.perf_counter()
-    frame = load(args.csv, args.start, args.end)
-    data_s = time.perf_counter() - began
-
-    strategy, run_s = reference_run(frame, args.start)
-    report_reference(strategy, run_s, data_s)
-    report_per_bar(strategy, frame)
-    report_retrains(strategy, frame)
+    logging.basicConfig(level=logging.WARNING)
+    print(machine())
+    scenarios = SCENARIOS if args.scenario == "all" else (args.scenario,)
+    bench = Bench(args)
+    for name in scenarios:
+        getattr(bench, name.replace("-", "_"))()
 
 
-def load(path, start, end):
-    """Bars from `required_history` before `start` up to `end` (exclusive)."""
-    frame = read_kline_file(path, interval="1h")
-    first = frame.index.searchsorted(pd.Timestamp(start))
-    history = required_history(REFERENCE["train_window"], REFERENCE["seq_len"])
-    return frame.iloc[first - history:frame.index.searchsorted(pd.Timestamp(end))]
+class Bench:
+    """Runs the scenarios; (a) runs once at most and the others reuse it."""
+
+    def __init__(self, args):
+        self.args = args
+        self._reference = None
+
+    def load(self):
+        """The reference bars (warm-up included), as the runner loads them."""
+        from lstm_bt.backtest_data import load_backtest_data
+        from lstm_bt.models import required_history
+
+        return load_backtest_data(self.args.csv, interval="1h", **REFERENCE_DATES,
+                                  history=required_history(REFERENCE["train_window"],
+                                                           REFERENCE["seq_len"]))
+
+    def run(self, strategy=None, **options):
+        from lstm_bt import run_backtest
+        from lstm_bt.strategies import LSTMStrategy
+
+        return run_backtest(self.args.csv, interval="1h", **REFERENCE_DATES, **REFERENCE,
+                            strategy=strategy or LSTMStrategy, **options)
+
+    def reference_runs(self):
+        if self._reference is None:
+            _, data_s = timed(self.load)
+            runs = [timed(lambda: self.run(strategy=_memory_recording(), cache=False))
+                    for _ in range(self.args.repeat)]
+            self._reference = data_s, runs
+        return self._reference
+
+    def reference(self):
+        data_s, runs = self.reference_runs()
+        print(f"\n(a) reference backtest, BTCUSDT 1h 2024, median of {len(runs)} runs")
+        rows = []
+        for result, total in runs:
+            timing = result.report["timing"]
+            rows.append((total, data_s, timing["train_s"], timing["predict_s"],
+                         total - data_s - timing["train_s"] - timing["predict_s"]))
+        total, data, train, predict, engine = (median(column) for column in zip(*rows))
+        result = runs[0][0]
+        print(f"  {result.report['data']['bars']} bars, {result.report['timing']['retrains']} "
+              f"retrains; runs: {', '.join(f'{row[0]:.1f}' for row in rows)} s")
+        print(f"  total {total:.1f} s = training {train:.1f} + forecasting {predict:.2f} + "
+              f"data {data:.2f} + engine {engine:.2f}")
+        print(f"  not training: {total - train:.1f} s = {100 * (total - train) / train:.0f} % "
+              f"of training time")
+        history = result.strategy.training_history
+        fits = [entry["fit_s"] for entry in history]
+        print(f"  first (cold) fit {fits[0]:.2f} s, {len(history[0]['loss'])} epochs; warm fits "
+              f"median {median(fits[1:]):.2f} s, "
+              f"{np.mean([len(entry['loss']) for entry in history[1:]]):.1f} epochs")
+        same = all(run.forecasts.equals(runs[0][0].forecasts) for run, _ in runs)
+        print(f"  identical forecasts across the {len(runs)} runs (same seed): "
+              f"{'yes' if same else 'NO'}")
+        rss = result.strategy.rss_after_fit
+        print(f"  peak RSS {peak_rss_mb():.0f} MB; RSS after retrain 1 / 2 / median / last: "
+              f"{rss[0]:.0f} / {rss[1]:.0f} / {median(rss):.0f} / {rss[-1]:.0f} MB; "
+              f"growth from retrain 2 to last {(rss[-1] - rss[1]) / (len(rss) - 2):+.2f} MB "
+              f"per window")
+
+    def naive(self):
+        from lstm_bt.models import LSTMForecaster, rolling_schedule
+
+        data_s, runs = self.reference_runs()
+        reference_s = median([total for _, total in runs])
+        bars = self.load()
+        ohlcv = bars.frame[OHLCV].to_numpy()
+        windows = rolling_schedule(len(ohlcv), bars.history, **REFERENCE)
+        seq_len = REFERENCE["seq_len"]
+        per_window, fit_times, predict_times = [], [], []
+        for window in windows[:self.args.naive_windows]:
+            model = LSTMForecaster(seq_len=seq_len, warm_start=False, seed=0)
+            _, fit_s = timed(lambda: model.fit(ohlcv[window.train_start:window.train_stop]))
+            origins = range(window.origin_start, window.origin_stop)
+            _, predict_s = timed(lambda: [
+                model.predict(ohlcv[t - seq_len:t + 1], engine="keras") for t in origins])
+            per_window.append(fit_s + predict_s)
+            fit_times.append(fit_s)
+            predict_times.append(predict_s / len(origins))
+        estimate = data_s + median(per_window) * len(windows)
+        print(f"\n(b) naive walk-forward (fresh model, cold fit every window, model.predict "
+              f"per bar; no backtrader), {len(per_window)} of {len(windows)} windows run")
+        print(f"  per window: cold fit median {median(fit_times):.2f} s, model.predict "
+              f"{1000 * median(predict_times):.1f} ms/bar, window {median(per_window):.1f} s")
+        print(f"  extrapolated to {len(windows)} windows: {estimate:.0f} s; (a) median "
+              f"{reference_s:.1f} s; (a) is {estimate / reference_s:.1f}x faster")
+
+    def per_bar(self):
+        from lstm_bt.models import LSTMForecaster
+
+        bars = self.load()
+        ohlcv = bars.frame[OHLCV].to_numpy()
+        seq = REFERENCE["seq_len"] + 1
+        model = LSTMForecaster(seq_len=REFERENCE["seq_len"], seed=0).fit(
+            ohlcv[:bars.history + 1])
+        ends = range(len(ohlcv) - 300, len(ohlcv))
+        numpy_ms = _per_call_ms(lambda end: model.predict_next(ohlcv[end - seq:end]), ends)
+        keras_ms = _per_call_ms(
+            lambda end: model.predict(ohlcv[end - seq:end], engine="keras"), ends)
+        print("\n(c) per-bar forecast, same model, same 300 bars")
+        print(f"  predict_next (features + NumPy forward) {numpy_ms:.3f} ms; model.predict "
+              f"{keras_ms:.2f} ms: {keras_ms / numpy_ms:.0f}x cheaper")
+        if self._reference is not None:
+            result = self._reference[1][0][0]
+            ms = 1000 * result.report["timing"]["predict_s"] / len(result.forecasts)
+            print(f"  inside the strategy in (a) (reading lines + the above) {ms:.3f} ms/bar: "
+                  f"{keras_ms / ms:.0f}x cheaper than model.predict")
+
+    def overhead(self):
+        import backtrader as bt
+
+        from lstm_bt.strategies import LSTMStrategy
+
+        bars = self.load()
+        data_s, runs = self.reference_runs()
+        forecasts = runs[0][0].forecasts["predicted_close"]
+        cases = {"SMA crossover (10/30)": (_sma_cross(), {}),
+                 "LSTMStrategy replaying (a)'s forecasts": (
+                     LSTMStrategy, {**REFERENCE, "start": bars.start, "forecasts": forecasts})}
+        print(f"\n(d) strategy overhead per bar, bare cerebro, {len(bars.frame)} bars, "
+              f"median of 3")
+        per_bar = {}
+        for label, (strategy, params) in cases.items():
+            per_bar[label] = median([_bare_run(bt, bars, strategy, params)
+                                     for _ in range(3)]) / len(bars.frame)
+            print(f"  {label:<40} {1e6 * per_bar[label]:7.1f} us/bar")
+        sma, lstm = per_bar.values()
+        result, _ = runs[0]
+        timing = result.report["timing"]
+        forecast_us = 1e6 * timing["predict_s"] / len(result.forecasts)
+        print(f"  LSTMStrategy trading logic costs {1e6 * (sma - lstm):+.1f} us/bar against "
+              f"SMA ({lstm / sma:.2f}x); with its forecast ({forecast_us:.0f} us/bar) "
+              f"{(lstm + forecast_us / 1e6) / sma:.2f}x")
+
+    def rerun(self):
+        with tempfile.TemporaryDirectory() as data_dir:
+            first, first_s = timed(lambda: self.run(data_dir=data_dir))
+            changed = [timed(lambda t=t: self.run(data_dir=data_dir, threshold=t,
+                                                 sizing="proportional"))
+                       for t in (0.0005, 0.001, 0.002)]
+            same, same_s = timed(lambda: self.run(data_dir=data_dir))
+        rerun_s = median([seconds for _, seconds in changed])
+        print("\n(e) re-run with only threshold/sizing changed (forecast cache)")
+        print(f"  first run ({first.report['timing']['cache']}) {first_s:.1f} s; re-runs "
+              f"({', '.join(run.report['timing']['cache'] for run, _ in changed)}) median "
+              f"{rerun_s:.2f} s: {first_s / rerun_s:.0f}x faster")
+        identical = (same.trades.equals(first.trades) and same.forecasts.equals(first.forecasts)
+                     and same.equity.equals(first.equity))
+        print(f"  re-run with the first run's params ({same.report['timing']['cache']}, "
+              f"{same_s:.2f} s): identical trades, forecasts and equity: "
+              f"{'yes' if identical else 'NO'} ({len(first.trades)} trades)")
+
+    def retrain(self):
+        from lstm_bt.models import LSTMForecaster
+
+        ohlcv = self.load().frame[OHLCV].to_numpy()
+        size = REFERENCE["train_window"] + REFERENCE["seq_len"] + 1
+        step = REFERENCE["retrain_every"]
+        windows = [ohlcv[i * step:i * step + size] for i in range(4)]
+        params = {"seq_len": REFERENCE["seq_len"], "seed": 0}
+        rebuilt = [timed(lambda w=w: LSTMForecaster(**params).fit(w))[1] for w in windows[1:]]
+        reused = LSTMForecaster(**params, warm_start=False).fit(windows[0])
+        cold = [timed(lambda w=w: reused.fit(w))[1] for w in windows[1:]]
+        warm_model = LSTMForecaster(**params).fit(windows[0])
+        warm = [timed(lambda w=w: warm_model.fit(w))[1] for w in windows[1:]]
+        print(f"\nretrain: one fit, median of 3 windows of {size} bars")
+        print(f"  cold, rebuilt model {median(rebuilt):.2f} s; cold, compiled model reused "
+              f"{median(cold):.2f} s; warm ({warm_model.warm_epochs} epochs max) "
+              f"{median(warm):.2f} s")
 
 
-def reference_run(frame, start):
+def _memory_recording():
+    """LSTMStrategy that notes this process' RSS after every retrain (`rss_after_fit`, MB)."""
+    from lstm_bt.strategies import LSTMStrategy
+
+    class MemoryRecording(LSTMStrategy):
+        def start(self):
+            super().start()
+            self.rss_after_fit = []
+
+        def next(self):
+            super().next()
+            if self.timing["retrains"] > len(self.rss_after_fit):
+                self.rss_after_fit.append(rss_mb())
+
+    return MemoryRecording
+
+
+def _sma_cross():
+    import backtrader as bt
+
+    class SmaCross(bt.Strategy):
+        """Long while the 10-bar SMA is above the 30-bar SMA, flat otherwise."""
+
+        def __init__(self):
+            self.cross = bt.indicators.CrossOver(bt.indicators.SMA(period=10),
+                                                 bt.indicators.SMA(period=30))
+
+        def next(self):
+            if self.cross[0] > 0:
+                self.order_target_percent(target=0.95)
+            elif self.cross[0] < 0:
+                self.order_target_percent(target=0.0)
+
+    return SmaCross
+
+
+def _bare_run(bt, bars, strategy, params):
+    from lstm_bt.feeds import BinanceKlines
+
     cerebro = bt.Cerebro(stdstats=False)
-    cerebro.adddata(bt.feeds.PandasData(dataname=frame, timeframe=bt.TimeFrame.Minutes,
-                                        compression=60))
+    cerebro.adddata(BinanceKlines(dataname=bars.frame, interval=bars.interval))
     cerebro.broker.setcash(10_000.0)
     cerebro.broker.setcommission(commission=0.001)
-    cerebro.addstrategy(LSTMStrategy, start=start, **REFERENCE)
-    began = time.perf_counter()
-    strategy = cerebro.run()[0]
-    return strategy, time.perf_counter() - began
+    cerebro.addstrategy(strategy, **params)
+    return timed(cerebro.run)[1]
 
 
-def report_reference(strategy, run_s, data_s):
-    timing = strategy.timing
-    other = run_s - timing["train_s"] - timing["predict_s"]
-    bars = len(strategy.forecasts_frame())
-    logger.info("reference backtest: %d tradable bars, %d retrains", bars, timing["retrains"])
-    logger.info("  total %.1f s = data %.1f s + run %.1f s", data_s + run_s, data_s, run_s)
-    logger.info("  run split: training %.1f s, forecasting %.2f s, everything else %.2f s",
-                timing["train_s"], timing["predict_s"], other)
-    logger.info("  non-training share of training time: %.0f %%",
-                100 * (data_s + run_s - timing["train_s"]) / timing["train_s"])
-    fits = [entry["fit_s"] for entry in strategy.training_history]
-    epochs = [len(entry["loss"]) for entry in strategy.training_history]
-    logger.info("  first (cold) fit %.2f s, %d epochs; warm fits median %.2f s, %.1f epochs",
-                fits[0], epochs[0], statistics.median(fits[1:]), statistics.mean(epochs[1:]))
-
-
-def report_per_bar(strategy, frame):
-    forecaster = strategy.model_
-    in_strategy_ms = 1000 * strategy.timing["predict_s"] / len(strategy.forecasts_frame())
-    seq = forecaster.seq_len + 1
-    bars = frame[["open", "high", "low", "close", "volume"]].to_numpy()
-    windows = [bars[end - seq:end] for end in range(len(bars) - 300, len(bars))]
-    numpy_ms = _per_call_ms(lambda w: forecaster.predict(w), windows)
-    keras_ms = _per_call_ms(lambda w: forecaster.predict(w, engine="keras"), windows)
-    logger.info("per-bar forecast (same model, same bars):")
-    logger.info("  inside the strategy %.3f ms/bar (lines + features + NumPy forward)",
-                in_strategy_ms)
-    logger.info("  forecaster.predict (features + NumPy forward) %.3f ms; model.predict %.2f ms",
-                numpy_ms, keras_ms)
-    logger.info("  model.predict / in-strategy forecast = %.0fx", keras_ms / in_strategy_ms)
-
-
-def report_retrains(strategy, frame):
-    params = strategy.model_.get_params()
-    size = REFERENCE["train_window"] + REFERENCE["seq_len"] + 1
-    step = REFERENCE["retrain_every"]
-    windows = [frame.iloc[i * step:i * step + size] for i in range(4)]
-
-    rebuilt = [_timed(lambda w=w: LSTMForecaster(**params).fit(w)) for w in windows[1:]]
-    reused = LSTMForecaster(**{**params, "warm_start": False}).fit(windows[0])
-    cold = [_timed(lambda w=w: reused.fit(w)) for w in windows[1:]]
-    warm_model = LSTMForecaster(**params).fit(windows[0])
-    warm = [_timed(lambda w=w: warm_model.fit(w)) for w in windows[1:]]
-    logger.info("one retrain (median of 3 windows of %d bars):", size)
-    logger.info("  cold, rebuilt model    %.2f s", statistics.median(rebuilt))
-    logger.info("  cold, compiled reused  %.2f s", statistics.median(cold))
-    logger.info("  warm (%d epochs max)    %.2f s", params["warm_epochs"],
-                statistics.median(warm))
-
-
-def _timed(call):
-    began = time.perf_counter()
-    call()
-    return time.perf_counter() - began
-
-
-def _per_call_ms(call, windows):
-    call(windows[0])  # the first call pays one-off tracing
-    began = time.perf_counter()
-    for window in windows:
-        call(window)
-    return 1000 * (time.perf_counter() - began) / len(windows)
+def _per_call_ms(call, items):
+    items = list(items)
+    call(items[0])  # the first call pays one-off tracing
+    _, seconds = timed(lambda: [call(item) for item in items])
+    return 1000 * seconds / len(items)
 
 
 if __name__ == "__main__":

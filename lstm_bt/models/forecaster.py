@@ -24,10 +24,6 @@ logger = logging.getLogger(__name__)
 
 OHLCV = ("open", "high", "low", "close", "volume")
 _STATE_ENTRY = "lstm_bt_forecaster.json"
-# Gradient steps per backend call: a training window is a few dozen batches, so a whole epoch
-# runs in one call instead of paying the per-call dispatch once a batch. The updates are the
-# same (same batches, same order); only the overhead goes.
-_STEPS_PER_EXECUTION = 64
 
 
 class NotFittedError(InvalidParameter):
@@ -277,7 +273,7 @@ class LSTMForecaster:
         stack.append(keras.layers.Dense(1))
         model = keras.Sequential(stack)
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse",
-                      steps_per_execution=_STEPS_PER_EXECUTION)
+                      steps_per_execution=runtime.steps_per_execution())
         # Build the optimizer now so a cold refit can put its state back without recompiling.
         model.optimizer.build(model.trainable_variables)
         self.initial_state_ = ([w.copy() for w in model.get_weights()],
