@@ -27,13 +27,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from _common import REFERENCE as SCHEDULE
+from _common import SHARED_DATA as DATA
 from lstm_bt.binance.files import read_kline_file
 from lstm_bt.models import FEATURE_SETS, LSTMForecaster, required_history, rolling_schedule
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FILES = {"BTCUSDT": "btcusdt_1h_2022-2026_rest_raw.csv",
          "ETHUSDT": "ethusdt_1h_2022-2026_rest_raw.csv"}
-SCHEDULE = dict(train_window=2000, seq_len=60, retrain_every=168)
 
 logger = logging.getLogger("bench_features")
 

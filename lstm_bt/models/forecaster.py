@@ -5,7 +5,8 @@ bars it is given (one training window, nothing else) and trains; learned state e
 Calling `fit` again keeps the compiled model: with `warm_start=True` training continues from
 the previous weights for `warm_epochs`; otherwise the weights and optimizer go back to their
 initial values (no rebuild, no recompile). Forecasts run the trained weights through a NumPy
-forward pass (`numpy_forward`), checked against `model.predict`.
+forward pass (`numpy_forward`), checked against `model.predict`, or under JAX through the
+jitted model (`runtime.compiled_forward`), which is cheaper still.
 """
 
 import json
@@ -177,14 +178,16 @@ class LSTMForecaster:
                      "warm" if warm else "cold", len(inputs), self.history_["loss"][-1:])
         return self
 
-    def predict(self, bars, engine="numpy"):
+    def predict(self, bars, engine="auto"):
         """Forecast the next close after every bar that has `seq_len` bars before it.
 
         Args:
             bars: a kline frame or an `(n, 5 + k)` array, oldest first, with the same k
                 extra input columns as in `fit`.
-            engine: `"numpy"` (the fast forward pass) or `"keras"` (`model.predict`).
-                Defaults to `"numpy"`.
+            engine: `"numpy"` (the NumPy forward pass), `"keras"` (`model.predict`), or
+                `"auto"`: the backend's compiled forward pass where one call of it is cheaper
+                than the NumPy pass (JAX, see `runtime.compiled_forward`), else NumPy.
+                Defaults to `"auto"`.
 
         Returns:
             Array of `n - seq_len` prices: element i forecasts the close after bar
@@ -198,13 +201,16 @@ class LSTMForecaster:
                 f"seq_len + 1 = {self.seq_len + 1}."
             )
         sequences = _windows(self.features_.transform(bars), self.seq_len)
-        if engine == "numpy":
+        compiled = runtime.compiled_forward(self.model_) if engine == "auto" else None
+        if compiled is not None:
+            outputs = compiled(sequences)
+        elif engine in ("numpy", "auto"):
             outputs = numpy_forward.forward(self.layers_, sequences)
         elif engine == "keras":
             outputs = self.model_.predict(sequences, verbose=0)[:, 0]
         else:
             raise InvalidParameter(
-                f"Received an invalid value for `engine`, expected 'numpy' or 'keras', "
+                f"Received an invalid value for `engine`, expected 'auto', 'numpy' or 'keras', "
                 f"got {engine!r}."
             )
         return self.features_.to_close(outputs, bars[self.seq_len:, 3])

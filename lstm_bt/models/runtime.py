@@ -8,9 +8,11 @@ import json
 import logging
 import os
 import sys
+import weakref
 from pathlib import Path
 
-__all__ = ["backend_name", "configure", "steps_per_execution", "usable_cores"]
+__all__ = ["backend_name", "compiled_forward", "configure", "steps_per_execution",
+           "usable_cores"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,39 @@ def backend_name():
 def steps_per_execution():
     """Gradient steps per backend call, for `model.compile` (PyTorch's trainer allows only 1)."""
     return 1 if backend_name() == "torch" else _STEPS_PER_EXECUTION
+
+
+_jitted = weakref.WeakKeyDictionary()
+
+
+def compiled_forward(model):
+    """`model`'s forward pass with its current weights, compiled by the backend, or None.
+
+    Under JAX a jitted `stateless_call` runs one sequence in about 40 us, against about
+    350 us for the NumPy pass and as much again for `model.predict`; under TensorFlow and
+    PyTorch one backend call costs more than the whole NumPy pass, so they get None. The
+    weights are read at each call of this function: call it again after training.
+
+    Args:
+        model: a built Keras model.
+
+    Returns:
+        A function of `(batch, seq_len, n_features)` sequences returning `(batch,)` float64
+        outputs, or None where the NumPy pass is the faster one.
+    """
+    if backend_name() != "jax":
+        return None
+    import jax
+    import numpy as np
+
+    if model not in _jitted:
+        _jitted[model] = jax.jit(
+            lambda weights, state, inputs: model.stateless_call(weights, state, inputs)[0])
+    call = _jitted[model]
+    weights = [variable.value for variable in model.trainable_variables]
+    state = [variable.value for variable in model.non_trainable_variables]
+    return lambda sequences: np.asarray(
+        call(weights, state, np.asarray(sequences, dtype=np.float32)), dtype=np.float64)[:, 0]
 
 
 def configure(seed=None):
