@@ -177,8 +177,9 @@ class ForecastCache:
             entry = self.entry_dir(key)
             shutil.rmtree(entry, ignore_errors=True)
             os.rename(building, entry)
-        except OSError as error:
-            # A cache that cannot be written costs the next run time, never this run's result.
+        except (OSError, ValueError) as error:
+            # A cache that cannot be written (disk full, a model Keras cannot save) costs the
+            # next run time, never this run's result.
             log.warning("could not write forecast cache entry %s: %s", key, error)
             shutil.rmtree(building, ignore_errors=True)
             return None
