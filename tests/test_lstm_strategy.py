@@ -244,7 +244,7 @@ BAD_PARAMS = [
     ({"features": "ohlc"}, r"`features`.*Did you mean 'ohlc_minmax'"),
     ({"input_warmup": -1}, r"`input_warmup`, expected None or an integer >= 0"),
     ({"forecasts": [1.0, 2.0]}, r"`forecasts`, expected a pandas Series"),
-    ({"start": "the first of May"}, r"`start`, expected a datetime or a date"),
+    ({"start": "the first of May"}, r"`start`: .the first of May.\. Write a UTC date like 2024-01-01"),
 ]
 
 

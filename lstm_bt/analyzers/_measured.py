@@ -7,8 +7,8 @@ it, as DESIGN defines r.
 """
 
 import backtrader as bt
-import pandas as pd
 
+from ..dates import parse_date
 from ..errors import InvalidParameter
 from ..intervals import bars_per_year as interval_bars_per_year
 
@@ -40,7 +40,7 @@ class MeasuredAnalyzer(bt.Analyzer):
         self.datetimes, self.values, self.exposed, self.closes = [], [], [], []
         self.trade_pnls = []
         self.bars_per_year = self._resolve_bars_per_year()
-        self._first_bar = _as_datetime(self.p.start)
+        self._first_bar = None if self.p.start is None else parse_date(self.p.start, "start")
         self._value_before = self.strategy.broker.getvalue()
         self._start_value = None
 
@@ -92,19 +92,3 @@ class MeasuredAnalyzer(bt.Analyzer):
                 "(bars in a 365-day year, e.g. 8760 for hourly bars)."
             )
         return found
-
-
-def _as_datetime(value):
-    """A naive-UTC datetime from a datetime, date, Timestamp or ISO string (None stays None)."""
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise InvalidParameter(
-            f"Received an invalid value for `start`: {value!r}; pass a datetime or an ISO "
-            "date such as '2024-01-01'."
-        ) from None
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.to_pydatetime()

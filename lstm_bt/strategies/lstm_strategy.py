@@ -16,6 +16,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
+from ..dates import parse_date
 from ..errors import InvalidParameter
 from ..models.forecaster import LSTMForecaster
 from ..models.schedule import check_schedule_params, required_history, window_at
@@ -196,12 +197,12 @@ class LSTMStrategy(bt.Strategy):
                 f"predicted closes indexed by bar datetime, got "
                 f"{type(p['forecasts']).__name__}."
             )
-        _parse_start(p["start"])
+        _start_datetime(p["start"])
         return p
 
     def start(self):
         self.check_params(**self.p._getkwargs())
-        self._start = _parse_start(self.p.start)
+        self._start = _start_datetime(self.p.start)
         self._replay = _replay_table(self.p.forecasts)
         self._forecaster = None
         if self._replay is None:
@@ -353,21 +354,6 @@ class LSTMStrategy(bt.Strategy):
         )
 
 
-def _parse_start(start):
-    """`start` as a naive UTC datetime (None stays None)."""
-    if start is None:
-        return None
-    try:
-        stamp = pd.Timestamp(start)
-    except (TypeError, ValueError):
-        raise InvalidParameter(
-            f"Received an invalid value for `start`, expected a datetime or a date such as "
-            f"'2024-01-01', got {start!r}."
-        ) from None
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.to_pydatetime()
-
 
 def _replay_table(forecasts):
     if forecasts is None:
@@ -387,3 +373,8 @@ def _in_range(value, low, high, inclusive_low):
         return False
     above = value >= low if inclusive_low else value > low
     return above and (high is None or value <= high)
+
+
+def _start_datetime(start):
+    """`start` as a naive UTC datetime (None stays None)."""
+    return None if start is None else parse_date(start, "start")
