@@ -14,6 +14,7 @@ import pytest
 from matplotlib.image import imread
 
 from lstm_bt.cli import build_parser, main
+from lstm_bt.cli.backtest import format_summary
 from lstm_bt.cli.strategy_flags import flag_params, strategy_kwargs
 from lstm_bt.runner import RUN_MANAGED_PARAMS
 from lstm_bt.strategies import LSTMStrategy
@@ -47,12 +48,23 @@ def test_flags_convert_to_the_param_types_and_only_given_ones_are_passed():
         "smooth": 3}
 
 
+@pytest.mark.parametrize("p_value, shown", [(3e-14, "p = 3.0e-14"), (0.0312, "p = 0.031"),
+                                             (None, "p = n/a")])
+def test_summary_shows_strong_evidence_as_a_number_not_zero(p_value, shown):
+    keys = {"metrics": {}, "benchmark": {}, "timing": {"retrains": 1, "total_s": 1.0}}
+    report = {"data": {"symbol": "X", "interval": "1h", "start": "2024-01-01T00:00:00",
+                       "end": "2024-01-02T00:00:00", "bars": 24},
+              "forecast": {"n": 10, "hit_rate": 0.6, "p_value": p_value}, **keys}
+    assert shown in format_summary(report)
+
+
 @pytest.mark.slow
 def test_backtest_prints_the_table_writes_the_run_and_plot_redraws_it(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["backtest", *DEMO_DAY, "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "DEMO 1h  2024-01-06 08:00 to 2024-01-07 08:00 UTC (24 bars" in captured.out
+    assert ("DEMO 1h  2024-01-06 08:00 to 2024-01-07 08:00 UTC, end exclusive (24 bars"
+            in captured.out)
     assert "Sortino" in captured.out and "buy & hold" in captured.out
     assert "forecast: hit rate" in captured.out
     assert "retrains 1/1" in captured.err and "bar/s" in captured.err  # the progress bar

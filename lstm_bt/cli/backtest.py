@@ -147,7 +147,7 @@ def format_summary(report):
     forecast, timing = report["forecast"], report["timing"]
     lines = [
         f"{data['symbol']} {data['interval']}  {_when(data['start'])} to {_when(data['end'])} "
-        f"UTC "
+        f"UTC, end exclusive "
         f"({data['bars']} bars, {timing['retrains']} retrains, {_fmt(timing['total_s'], 1)} s, "
         f"forecast cache {timing.get('cache', 'off')})",
         f"{'':18}{'strategy':>12}{'buy & hold':>12}",
@@ -157,7 +157,7 @@ def format_summary(report):
                      f"{_fmt(benchmark.get(key), digits):>12}")
     lines.append(
         f"forecast: hit rate {_fmt(forecast.get('hit_rate'), 3)} over {forecast.get('n')} bars "
-        f"(p = {_fmt(forecast.get('p_value'), 3)}), repeat-last-move baseline "
+        f"(p = {_fmt_p(forecast.get('p_value'))}), repeat-last-move baseline "
         f"{_fmt(forecast.get('baseline_hit_rate'), 3)}, RMSE {_fmt(forecast.get('rmse'), 2)}"
     )
     return "\n".join(lines)
@@ -185,3 +185,10 @@ def _fmt(value, digits):
     if value is None:
         return "n/a"
     return f"{value:,.{digits}f}"
+
+
+def _fmt_p(p_value):
+    # A fixed 3 decimals would print strong evidence as "0.000".
+    if p_value is not None and 0 < p_value < 0.001:
+        return f"{p_value:.1e}"
+    return _fmt(p_value, 3)
