@@ -10,7 +10,9 @@ Two feature sets, chosen by name:
   minimum and maximum of the training window; the target is the next close on the close's
   scale. Prices outside the training range are extrapolation, one reason it learns worse.
 
-Both take an `(n, 5)` OHLCV array and give `n - 1` feature rows: row i describes bar i + 1 (a
+The scalers are scikit-learn's (`StandardScaler`, `MinMaxScaler`), fit on the training window
+only; their learned offsets and scales are kept as plain arrays so they travel inside the
+`.keras` file. Both take an `(n, 5)` OHLCV array and give `n - 1` feature rows: row i describes bar i + 1 (a
 return needs the close before it), so both see exactly the same bars. `fit` sees only the
 training window; `to_close` turns a model output into a price, whatever the target was.
 
@@ -104,8 +106,11 @@ class ReturnFeatures(_Scaled):
 
     @staticmethod
     def _learn(raw):
-        scale = raw.std(axis=0)
-        return raw.mean(axis=0), np.where(scale > 0, scale, 1.0)
+        from sklearn.preprocessing import StandardScaler
+
+        # A constant column gets scale 1 (scikit-learn's rule), so it carries no signal.
+        scaler = StandardScaler().fit(raw)
+        return scaler.mean_, scaler.scale_
 
     def to_close(self, output, last_close):
         """Price implied by a scaled predicted log return, from the last close."""
@@ -124,8 +129,11 @@ class MinMaxOHLCFeatures(_Scaled):
 
     @staticmethod
     def _learn(raw):
-        low, high = raw.min(axis=0), raw.max(axis=0)
-        return low, np.where(high > low, high - low, 1.0)
+        from sklearn.preprocessing import MinMaxScaler
+
+        scaler = MinMaxScaler().fit(raw)
+        # data_range_ is 0 for a constant column; scale 1 then, as scikit-learn's own transform.
+        return scaler.data_min_, np.where(scaler.data_range_ > 0, scaler.data_range_, 1.0)
 
     def to_close(self, output, last_close):
         """Price from a scaled predicted close (`last_close` is not needed, kept for symmetry)."""
