@@ -11,8 +11,8 @@ Two feature sets, chosen by name:
   scale. Prices outside the training range are extrapolation, one reason it learns worse.
 
 The scalers are scikit-learn's (`StandardScaler`, `MinMaxScaler`), fit on the training window
-only; their learned offsets and scales are kept as plain arrays so they travel inside the
-`.keras` file. Both take an `(n, 5)` OHLCV array and give `n - 1` feature rows: row i describes bar i + 1 (a
+only; their offsets and scales are kept as plain arrays so they travel inside the `.keras` file.
+Both take an `(n, 5)` OHLCV array and give `n - 1` feature rows: row i describes bar i + 1 (a
 return needs the close before it), so both see exactly the same bars. `fit` sees only the
 training window; `to_close` turns a model output into a price, whatever the target was.
 
