@@ -100,7 +100,7 @@ def test_binance_source_uses_base_url_and_data_dir(binance_server, tmp_path, cap
                  "--end", "2024-01-02", *TINY, "--quiet", "--base-url", binance_server.url,
                  "--data-dir", str(tmp_path / "store"), "--out", str(tmp_path / "run")]) == 0
     printed = capsys.readouterr().out
-    assert "BTCUSDT 1h  2024-01-01 00:00 to 2024-01-02 00:00 UTC (24 bars" in printed
+    assert "BTCUSDT 1h  2024-01-01 00:00 to 2024-01-02 00:00 UTC, end exclusive (24 bars" in printed
     assert list((tmp_path / "store").iterdir())  # the kline store was filled
     requests = len(binance_server.klines_requests)
     assert main(["backtest", "--symbol", "BTCUSDT", "--interval", "1h", "--start", "2024-01-01",
