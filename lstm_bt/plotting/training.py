@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import cm
 from matplotlib.colors import Normalize
+from matplotlib.ticker import MaxNLocator
 
 from ..errors import InvalidParameter
 from ._canvas import date_axis, heading, new_figure, save
@@ -62,6 +63,7 @@ def plot_training_loss(history, path=None, *, title=None, symbol=None, interval=
     bottom.plot([], [], color="0.3", label="Training")
     bottom.plot([], [], color="0.3", ls="--", label="Validation")
     bottom.set_xlabel("Epoch")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     bottom.set_ylabel("Loss (training objective)")
     bottom.legend(loc="upper right")
     bottom.grid(alpha=0.3)
