@@ -9,6 +9,7 @@ Prints figures, asserts nothing. One command per scenario (or `all`, the order b
     .venv/bin/python benchmarks/bench_strategy.py rerun
     .venv/bin/python benchmarks/bench_strategy.py retrain
     .venv/bin/python benchmarks/bench_strategy.py all
+    .venv/bin/python benchmarks/bench_strategy.py memory [--fits 200] [--malloc-trim]
 
 Prefix `KERAS_BACKEND=jax` (or `torch`) to measure another Keras backend.
 
@@ -28,6 +29,10 @@ Prefix `KERAS_BACKEND=jax` (or `torch`) to measure another Keras backend.
     `threshold`/`sizing` changed (hit), and a hit with the first run's params: same trades?
 retrain: one retrain three ways: cold with a rebuilt model, cold reusing the compiled model,
     warm (previous weights, `warm_epochs`).
+memory (not part of `all`, several minutes): RSS every 20 fits of one forecaster refitted on
+    successive reference-sized windows of synthetic AR(1) bars, warm then cold, to tell growth
+    that goes on from growth that levels off; `--malloc-trim` returns glibc's free memory to
+    the system after every fit (prefix `MALLOC_ARENA_MAX=2` to cap glibc's arenas).
 """
 
 import argparse
@@ -50,11 +55,14 @@ SCENARIOS = ("reference", "naive", "per-bar", "overhead", "rerun", "retrain")
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("scenario", choices=SCENARIOS + ("all",))
+    parser.add_argument("scenario", choices=SCENARIOS + ("all", "memory"))
     parser.add_argument("--csv", default=str(REFERENCE_CSV))
     parser.add_argument("--repeat", type=int, default=3, help="runs of (a) to take the median")
     parser.add_argument("--naive-windows", type=int, default=4,
                         help="windows of (b) actually run")
+    parser.add_argument("--fits", type=int, default=200, help="refits of each kind in memory")
+    parser.add_argument("--malloc-trim", action="store_true",
+                        help="memory: call glibc's malloc_trim(0) after every fit")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(machine())
@@ -236,6 +244,38 @@ class Bench:
         print(f"  cold, rebuilt model {median(rebuilt):.2f} s; cold, compiled model reused "
               f"{median(cold):.2f} s; warm ({warm_model.warm_epochs} epochs max) "
               f"{median(warm):.2f} s")
+
+    def memory(self):
+        import ctypes
+
+        from lstm_bt.models import LSTMForecaster
+        from lstm_bt.synthetic import ar1_returns
+
+        size = REFERENCE["train_window"] + REFERENCE["seq_len"] + 1
+        step = REFERENCE["retrain_every"]
+        fits = self.args.fits
+        ohlcv = ar1_returns(size + step * fits, seed=0)[OHLCV].to_numpy()
+        trim = ctypes.CDLL("libc.so.6").malloc_trim if self.args.malloc_trim else None
+        print(f"\nmemory: RSS every 20 of {fits} refits on successive {size}-bar windows"
+              f"{', malloc_trim after each' if trim else ''}; "
+              f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}")
+        for warm in (True, False):
+            model = LSTMForecaster(seq_len=REFERENCE["seq_len"], seed=0, warm_start=warm)
+            model.fit(ohlcv[:size])
+            rss, seconds = {0: rss_mb()}, []
+            for i in range(1, fits + 1):
+                seconds.append(timed(lambda i=i: model.fit(ohlcv[i * step:i * step + size]))[1])
+                if trim:
+                    trim(0)
+                if i % 20 == 0:
+                    rss[i] = rss_mb()
+            # From the 20th refit on: the first ones also fill the backends' one-off caches.
+            last = max(rss)
+            first = 20 if last > 20 else 0
+            print(f"  {'warm' if warm else 'cold'} (fit median {median(seconds):.2f} s), RSS MB "
+                  f"after N refits: {'; '.join(f'{n} {mb:.1f}' for n, mb in rss.items())}; "
+                  f"{(rss[last] - rss[first]) / max(last - first, 1):+.3f} MB per refit "
+                  f"from {first} to {last}")
 
 
 def _memory_recording():
