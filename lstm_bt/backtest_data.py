@@ -112,8 +112,8 @@ def _from_binance(symbol, interval, start, end, history, base_url, data_dir, pro
             "--interval 1h --start 2024-01-01; or use --csv PATH or --demo."
         )
     step = get_interval(interval)
-    # Ask for the warm-up too; for 1M (no fixed length) ask for 31 days a bar, a safe excess.
-    bar = pd.Timedelta(milliseconds=step.ms or 31 * 86_400_000)
+    # Ask for the warm-up too; for 1M (no fixed length) the longest month is a safe excess.
+    bar = pd.Timedelta(milliseconds=step.longest_ms)
     frame = load_klines(symbol, step.name, start - history * bar, end,
                         base_url=base_url, data_dir=data_dir, progress=progress)
     return frame, symbol, step.name

@@ -19,6 +19,9 @@ _MINUTE_MS = 60 * _SECOND_MS
 _HOUR_MS = 60 * _MINUTE_MS
 _DAY_MS = 24 * _HOUR_MS
 _YEAR_MS = 365 * _DAY_MS
+# "1M" bars follow the calendar: from 28 to 31 days.
+_SHORTEST_MONTH_MS = 28 * _DAY_MS
+_LONGEST_MONTH_MS = 31 * _DAY_MS
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,16 @@ class Interval:
     timeframe: int
     compression: int
     bars_per_year: float
+
+    @property
+    def shortest_ms(self):
+        """The shortest a bar can be, in ms: `ms`, or 28 days for `"1M"`."""
+        return self.ms or _SHORTEST_MONTH_MS
+
+    @property
+    def longest_ms(self):
+        """The longest a bar can be, in ms: `ms`, or 31 days for `"1M"`."""
+        return self.ms or _LONGEST_MONTH_MS
 
     def next_open(self, open_ms):
         """Return the open time (ms) of the bar after the one opening at `open_ms`."""

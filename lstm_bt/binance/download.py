@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from ..dates import check_range, parse_date, to_ms, utc_now
 from ..intervals import get_interval
-from .rest import LONGEST_BAR_MS, BinanceClient
+from .rest import BinanceClient
 from .settings import validate_symbol
 from .store import KlineStore
 
@@ -71,7 +71,7 @@ def update_store(store, client, symbol, interval, start_ms, end_ms, *, progress=
     """
     step = get_interval(interval)
     missing = store.missing_ranges(symbol, step, start_ms, end_ms)
-    bar_ms = step.ms or LONGEST_BAR_MS
+    bar_ms = step.longest_ms
     expected_bars = sum(-(-(min(end, to_ms(utc_now())) - begin) // bar_ms)
                         for begin, end in missing)
     stored = 0

@@ -110,8 +110,9 @@ def infer_interval(index):
     for interval in INTERVALS.values():
         if interval.ms == spacing_ms:
             return interval
-    if 28 * 86_400_000 <= spacing_ms <= 31 * 86_400_000:
-        return INTERVALS["1M"]
+    month = INTERVALS["1M"]
+    if month.shortest_ms <= spacing_ms <= month.longest_ms:
+        return month
     raise DataError(
         f"Bars are {spacing_ms / 1000:g} s apart, which is no Binance interval; pass `interval` "
         f"(one of {' '.join(INTERVALS)})."
@@ -130,9 +131,8 @@ def find_gaps(index, interval):
     """
     step = get_interval(interval)
     open_ms = index.values.astype("datetime64[ms]").astype(np.int64)
-    shortest_bar_ms = step.ms or 28 * 86_400_000
     gaps = []
-    for i in np.nonzero(np.diff(open_ms) > shortest_bar_ms)[0]:
+    for i in np.nonzero(np.diff(open_ms) > step.shortest_ms)[0]:
         previous, current = int(open_ms[i]), int(open_ms[i + 1])
         expected = step.next_open(previous)
         if current <= expected:

@@ -22,14 +22,13 @@ from ..errors import BinanceError, InvalidParameter, NetworkError
 from ..intervals import INTERVALS, get_interval
 from .settings import ALTERNATIVE_BASE_URL, resolve_base_url, validate_symbol
 
-__all__ = ["BinanceClient", "KlinePage", "KLINES_PATH", "MAX_PAGE_SIZE", "LONGEST_BAR_MS"]
+__all__ = ["BinanceClient", "KlinePage", "KLINES_PATH", "MAX_PAGE_SIZE"]
 
 logger = logging.getLogger(__name__)
 
 KLINES_PATH = "/api/v3/klines"
 MAX_PAGE_SIZE = 1000
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
-LONGEST_BAR_MS = 31 * 86_400_000  # "1M" has no fixed length; a month is at most this long
 _MAX_BACKOFF_S = 30.0
 
 
@@ -142,7 +141,7 @@ class BinanceClient:
                 continue
             # A short page means Binance has nothing more up to endTime, except bars that
             # may still close: those opening less than one bar length before now.
-            settled_end = min(end_ms, now_ms - (step.ms or LONGEST_BAR_MS) + 1)
+            settled_end = min(end_ms, now_ms - step.longest_ms + 1)
             yield KlinePage(closed, page_start, max(page_start, settled_end))
             return
 
