@@ -26,10 +26,6 @@ __all__ = ["LSTMStrategy"]
 
 logger = logging.getLogger(__name__)
 
-_MODEL_PARAMS = ("seq_len", "units", "dense_units", "dropout", "learning_rate", "batch_size",
-                 "epochs", "warm_start", "warm_epochs", "patience", "validation_split",
-                 "features", "seed")
-
 
 class LSTMStrategy(bt.Strategy):
     """Long (or short) when the LSTM's next-close forecast beats the close by a threshold.
@@ -170,7 +166,7 @@ class LSTMStrategy(bt.Strategy):
                 raise InvalidParameter(f"{cls.__name__} has no param {name!r}.{hint}")
         p = {**defaults, **params}
         check_schedule_params(p["train_window"], p["seq_len"], p["retrain_every"])
-        LSTMForecaster(**{name: p[name] for name in _MODEL_PARAMS})._validate_params()
+        _new_forecaster(p)._validate_params()
         check_sizing(p["sizing"])
         if not _is_int_at_least(p["smooth"], 1):
             raise InvalidParameter(
@@ -201,13 +197,11 @@ class LSTMStrategy(bt.Strategy):
         return p
 
     def start(self):
-        self.check_params(**self.p._getkwargs())
+        params = self.p._getkwargs()
+        self.check_params(**params)
         self._start = _start_datetime(self.p.start)
         self._replay = _replay_table(self.p.forecasts)
-        self._forecaster = None
-        if self._replay is None:
-            self._forecaster = LSTMForecaster(
-                **{name: getattr(self.p, name) for name in _MODEL_PARAMS})
+        self._forecaster = None if self._replay is not None else _new_forecaster(params)
         self._inputs = tuple(self.extra_inputs())
         # Bars before a line's minimum period hold NaN: the first window must start after them.
         measured = max((line._minperiod - 1 for line in self._inputs), default=0)
@@ -353,6 +347,10 @@ class LSTMStrategy(bt.Strategy):
             f"{available}{where}. {fix}, or lower `train_window` (or `seq_len`)."
         )
 
+
+def _new_forecaster(params):
+    """An unfitted `LSTMForecaster` taking its arguments from the strategy params `params`."""
+    return LSTMForecaster(**{name: params[name] for name in LSTMForecaster._PARAMS})
 
 
 def _replay_table(forecasts):
