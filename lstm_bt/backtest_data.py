@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .dates import check_range, parse_date
+from .dates import check_range, from_ms, parse_date, to_ms
 from .errors import DataError, InvalidParameter
 from .intervals import get_interval
 from .kline_frame import COLUMNS
@@ -158,8 +158,7 @@ def _cut(frame, symbol, interval, start, end, history):
     if end is not None and end <= first_bar:
         raise DataError(f"--end {end:%Y-%m-%d %H:%M} is before the first bar: {span}.")
     # The report states the period actually covered: an --end past the data is cut back.
-    data_end = get_interval(interval).next_open(int(last_bar.value // 1_000_000))
-    data_end = pd.Timestamp(data_end, unit="ms").to_pydatetime()
+    data_end = from_ms(get_interval(interval).next_open(to_ms(last_bar)))
     if end is None or end > data_end:
         end = data_end
     frame = frame[frame.index < end]
