@@ -81,7 +81,7 @@ def write_kline_csv(path, frame, interval):
         interval: the bars' Binance interval name or `Interval`.
     """
     step = get_interval(interval)
-    open_ms = frame.index.values.astype("datetime64[ms]").astype(np.int64)
+    open_ms = _open_ms(frame.index)
     if "close_time" in frame:
         close_ms = frame["close_time"].to_numpy(np.int64)
     else:
@@ -106,7 +106,7 @@ def infer_interval(index):
     """
     if len(index) < 2:
         raise DataError("Cannot infer the interval from fewer than 2 bars; pass `interval`.")
-    spacing_ms = int(np.median(np.diff(index.values.astype("datetime64[ms]").astype(np.int64))))
+    spacing_ms = int(np.median(np.diff(_open_ms(index))))
     for interval in INTERVALS.values():
         if interval.ms == spacing_ms:
             return interval
@@ -130,7 +130,7 @@ def find_gaps(index, interval):
         A list of `(first_missing, last_missing, bars)`, with `Timestamp`s.
     """
     step = get_interval(interval)
-    open_ms = index.values.astype("datetime64[ms]").astype(np.int64)
+    open_ms = _open_ms(index)
     gaps = []
     for i in np.nonzero(np.diff(open_ms) > step.shortest_ms)[0]:
         previous, current = int(open_ms[i]), int(open_ms[i + 1])
@@ -143,6 +143,11 @@ def find_gaps(index, interval):
         gaps.append((pd.Timestamp(missing[0], unit="ms"), pd.Timestamp(missing[-1], unit="ms"),
                      len(missing)))
     return gaps
+
+
+def _open_ms(index):
+    """Open times of a `DatetimeIndex` as int64 ms since the epoch."""
+    return index.values.astype("datetime64[ms]").astype(np.int64)
 
 
 def _csv_sources(path):
