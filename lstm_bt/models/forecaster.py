@@ -172,7 +172,7 @@ class LSTMForecaster:
             self._reset_weights()
         self.history_ = self._train(inputs, targets, self.warm_epochs if warm else self.epochs)
         self.features_ = features
-        self.layers_ = numpy_forward.extract_layers(self.model_)
+        self._read_weights()
         self.n_fits_ = getattr(self, "n_fits_", 0) + 1
         logger.debug("fit %d (%s) on %d samples: loss %s", self.n_fits_,
                      "warm" if warm else "cold", len(inputs), self.history_["loss"][-1:])
@@ -201,9 +201,8 @@ class LSTMForecaster:
                 f"seq_len + 1 = {self.seq_len + 1}."
             )
         sequences = _windows(self.features_.transform(bars), self.seq_len)
-        compiled = runtime.compiled_forward(self.model_) if engine == "auto" else None
-        if compiled is not None:
-            outputs = compiled(sequences)
+        if engine == "auto" and self.compiled_forward_ is not None:
+            outputs = self.compiled_forward_(sequences)
         elif engine in ("numpy", "auto"):
             outputs = numpy_forward.forward(self.layers_, sequences)
         elif engine == "keras":
@@ -250,10 +249,16 @@ class LSTMForecaster:
             state["features"])
         forecaster.history_ = state["history"]
         forecaster.n_fits_ = state["n_fits"]
-        forecaster.layers_ = numpy_forward.extract_layers(forecaster.model_)
+        forecaster._read_weights()
         # A cold refit of a loaded model builds afresh: its initial weights were not saved.
         forecaster.initial_state_ = None
         return forecaster
+
+    def _read_weights(self):
+        """Take the trained weights for forecasting: the NumPy layers and, where the backend
+        compiles a cheaper pass (JAX), that pass. Once per fit, not once per forecast."""
+        self.layers_ = numpy_forward.extract_layers(self.model_)
+        self.compiled_forward_ = runtime.compiled_forward(self.model_)
 
     def _check_fitted(self):
         if getattr(self, "layers_", None) is None:
