@@ -132,7 +132,7 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
     if out is not None:
         check_run_dir(out, head, force=force)
     store, key, cached = _cache_lookup(cache, data_dir, bars, strategy, used, seed)
-    strat = _run_cerebro(bars, strategy, params, broker, seed, quiet,
+    strat = _run_cerebro(bars, strategy, used, broker, seed, quiet,
                          forecasts=cached.forecasts if cached else None)
     if cached:
         strat.training_history = cached.training_history
@@ -233,7 +233,7 @@ def _cache_lookup(enabled, data_dir, bars, strategy, used, seed):
     return store, key, cached
 
 
-def _run_cerebro(bars, strategy, params, broker, seed, quiet, forecasts=None):
+def _run_cerebro(bars, strategy, used, broker, seed, quiet, forecasts=None):
     from . import analyzers
     from .feeds import BinanceKlines
 
@@ -243,10 +243,10 @@ def _run_cerebro(bars, strategy, params, broker, seed, quiet, forecasts=None):
     if broker["slippage"]:
         cerebro.broker.set_slippage_perc(broker["slippage"])
     cerebro.adddata(BinanceKlines(dataname=bars.frame, interval=bars.interval), name=bars.symbol)
-    cerebro.addstrategy(strategy, start=bars.start, seed=seed, forecasts=forecasts, **params)
+    cerebro.addstrategy(strategy, start=bars.start, seed=seed, forecasts=forecasts, **used)
     analyzers.add_all(cerebro, start=bars.start)
     if not quiet:
-        retrains = math.ceil(bars.bars / strategy_params(strategy, params)["retrain_every"])
+        retrains = math.ceil(bars.bars / used["retrain_every"])
         cerebro.addanalyzer(_Progress, _name="progress", total=len(bars.frame),
                             retrains=retrains)
     return cerebro.run()[0]
