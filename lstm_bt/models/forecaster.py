@@ -163,7 +163,7 @@ class LSTMForecaster:
                 f"`seq_len`."
             )
         features = make_features(self.features).fit(bars)
-        inputs, targets = self._samples(features.transform(bars))
+        inputs, targets = self._samples(features.transform(bars), features.target_column)
         warm = self.warm_start and getattr(self, "model_", None) is not None
         if not warm and getattr(self, "initial_state_", None) is None:
             runtime.configure(self.seed)
@@ -267,9 +267,9 @@ class LSTMForecaster:
                 f"forecasting."
             )
 
-    def _samples(self, rows):
+    def _samples(self, rows, target_column):
         inputs = _windows(rows[:-1], self.seq_len)
-        targets = rows[self.seq_len:, make_features(self.features).target_column]
+        targets = rows[self.seq_len:, target_column]
         return inputs, targets
 
     def _build(self, n_features):
