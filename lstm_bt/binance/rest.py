@@ -186,8 +186,8 @@ class BinanceClient:
                 if status == 200:
                     return response
                 if status in (418, 429):
-                    failure = self._rate_limited(response, attempt)
                     delay = _retry_after_s(response, self._backoff_delay(attempt))
+                    failure = self._rate_limited(status, delay, attempt)
                 elif status >= 500:
                     failure = NetworkError(
                         f"Binance at {self.base_url} kept failing (HTTP {status}) after "
@@ -201,9 +201,7 @@ class BinanceClient:
                 self._sleep(delay)
         raise failure
 
-    def _rate_limited(self, response, attempt):
-        status = response.status_code
-        wait_s = _retry_after_s(response, self._backoff_delay(attempt))
+    def _rate_limited(self, status, wait_s, attempt):
         why = "this IP is banned for a while" if status == 418 else "rate limit reached"
         if wait_s > self.max_retry_after:
             raise BinanceError(
