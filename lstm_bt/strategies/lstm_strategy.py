@@ -173,11 +173,13 @@ class LSTMStrategy(bt.Strategy):
                 f"Received an invalid value for `smooth`, expected a positive integer (the "
                 f"number of forecasts to average), got {p['smooth']!r}."
             )
-        for name, low, high in (("threshold", 0.0, None), ("fraction", 0.0, 1.0),
-                                ("stake", 0.0, None), ("scale", 0.0, None)):
-            if not _in_range(p[name], low, high, inclusive_low=name == "threshold"):
-                bounds = f"in ({low}, {high}]" if high else (
-                    f">= {low}" if name == "threshold" else f"> {low}")
+        for name, low, high, inclusive_low in (("threshold", 0.0, None, True),
+                                               ("fraction", 0.0, 1.0, False),
+                                               ("stake", 0.0, None, False),
+                                               ("scale", 0.0, None, False)):
+            if not _in_range(p[name], low, high, inclusive_low):
+                bounds = (f"in ({low}, {high}]" if high
+                          else f"{'>=' if inclusive_low else '>'} {low}")
                 raise InvalidParameter(
                     f"Received an invalid value for `{name}`, expected a number {bounds}, "
                     f"got {p[name]!r}."
