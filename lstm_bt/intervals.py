@@ -123,11 +123,9 @@ def get_interval(name):
 def bars_per_year(timeframe, compression):
     """Bars in a 365-day year for a backtrader `(timeframe, compression)`, or None if unknown.
 
-    Ticks and sub-second timeframes have no fixed bar length, hence None.
+    Ticks and sub-second timeframes have no fixed bar length, hence None. For every Binance
+    interval this equals `Interval.bars_per_year`.
     """
-    for interval in INTERVALS.values():
-        if (interval.timeframe, interval.compression) == (timeframe, compression):
-            return interval.bars_per_year
     seconds = {
         _TF.Seconds: 1,
         _TF.Minutes: 60,

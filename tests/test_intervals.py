@@ -43,3 +43,8 @@ def test_close_time_is_one_ms_before_the_next_open():
 def test_unknown_interval_lists_the_valid_ones():
     with pytest.raises(InvalidParameter, match=r"`interval`: '1H'.*1s 1m 3m"):
         get_interval("1H")
+
+
+@pytest.mark.parametrize("interval", list(INTERVALS.values()), ids=list(INTERVALS))
+def test_bars_per_year_of_a_backtrader_timeframe_matches_the_table(interval):
+    assert bars_per_year(interval.timeframe, interval.compression) == interval.bars_per_year
