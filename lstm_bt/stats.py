@@ -10,7 +10,6 @@ inf, NaN or a made-up number, so it reads as `null` in `report.json`.
 import math
 
 import numpy as np
-from scipy.stats import binomtest
 
 from .errors import InvalidParameter
 
@@ -266,6 +265,9 @@ def forecast_skill(close, predicted_close):
         predicted_close_t - close_(t+1) over every row with a forecast and a next close, in
         price units), `baseline_hit_rate`. Undefined values are None.
     """
+    # scipy.stats takes longer to import than the rest of the analyzers: only when scoring.
+    from scipy.stats import binomtest
+
     close = np.asarray(close, dtype=float)
     predicted = np.asarray(predicted_close, dtype=float)
     if close.shape != predicted.shape or close.ndim != 1:
