@@ -10,7 +10,10 @@ __all__ = [
     "DataError",
     "BinanceError",
     "NetworkError",
+    "did_you_mean",
 ]
+
+import difflib
 
 
 class LstmBtError(Exception):
@@ -42,3 +45,15 @@ class BinanceError(LstmBtError):
 
 class NetworkError(LstmBtError):
     """The Binance host could not be reached, or kept failing after every retry."""
+
+
+def did_you_mean(name, choices, cutoff=0.6):
+    """The " Did you mean 'x'?" hint for a misspelt `name`, or "" when nothing is close.
+
+    Args:
+        name: what the user wrote.
+        choices: the valid names.
+        cutoff: how close a choice must be (`difflib` ratio, 0..1). Defaults to `0.6`.
+    """
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=cutoff)
+    return f" Did you mean {close[0]!r}?" if close else ""

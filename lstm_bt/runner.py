@@ -6,7 +6,6 @@ turn the analyzers into the report. `lstm-bt backtest` is a thin layer over this
 `examples/cerebro_script.py` is the same script written out for copying.
 """
 
-import difflib
 import logging
 import math
 import time
@@ -16,7 +15,7 @@ import backtrader as bt
 import pandas as pd
 
 from .backtest_data import load_backtest_data
-from .errors import InvalidParameter
+from .errors import InvalidParameter, did_you_mean
 from .run_dir import RunRecord, check_run_dir, write_run_dir
 
 __all__ = [
@@ -154,9 +153,8 @@ def strategy_params(strategy, params):
     defaults = dict(strategy.params._getitems())
     for name in params:
         if name not in defaults or name in RUN_MANAGED_PARAMS:
-            close = difflib.get_close_matches(name, list(defaults))
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise InvalidParameter(f"{strategy.__name__} has no param {name!r}.{hint}")
+            raise InvalidParameter(
+                f"{strategy.__name__} has no param {name!r}.{did_you_mean(name, defaults)}")
     used = {**defaults, **params}
     return {name: value for name, value in used.items() if name not in RUN_MANAGED_PARAMS}
 

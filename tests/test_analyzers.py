@@ -207,7 +207,7 @@ def test_add_all_adds_every_analyzer_under_its_report_name():
 
 
 def test_add_all_names_a_misspelt_param():
-    with pytest.raises(InvalidParameter, match="Did you mean `risk_free`"):
+    with pytest.raises(InvalidParameter, match=r"Did you mean .risk_free.\?"):
         analyzers.add_all(bt.Cerebro(), riskfree=0.03)
 
 

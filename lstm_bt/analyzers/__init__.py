@@ -9,7 +9,6 @@ strategy. `add_all` adds them all under the names the report uses::
     strat.analyzers.sortino.get_analysis()      # {"sortinoratio": ..., ...}
 """
 
-import difflib
 
 # Absolute imports, so backtrader's `btrun`, which loads a module from its file path, can load
 # this file: btrun --analyzer lstm_bt/analyzers/__init__.py:SortinoRatio
@@ -19,7 +18,7 @@ from lstm_bt.analyzers.forecast import ForecastSkill
 from lstm_bt.analyzers.metrics import Benchmark, Metrics
 from lstm_bt.analyzers.ratios import SharpeRatio, SortinoRatio
 from lstm_bt.analyzers.trade_log import TRADE_COLUMNS, TradeLog
-from lstm_bt.errors import InvalidParameter
+from lstm_bt.errors import InvalidParameter, did_you_mean
 
 __all__ = [
     "SharpeRatio",
@@ -64,8 +63,7 @@ def add_all(cerebro, start=None, **params):
     known = {name for cls in ANALYZERS.values() for name in cls.params._getkeys()}
     for name in params:
         if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f" Did you mean `{close[0]}`?" if close else ""
+            hint = did_you_mean(name, sorted(known))
             raise InvalidParameter(
                 f"add_all() got an unknown analyzer param `{name}`; the analyzers take "
                 f"{', '.join(sorted(known))}.{hint}"

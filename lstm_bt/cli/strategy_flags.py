@@ -6,14 +6,13 @@ anyone editing the CLI. A user's subclass may add params the base class lacks; t
 """
 
 import argparse
-import difflib
 import importlib.util
 import inspect
 import re
 import sys
 from pathlib import Path
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, did_you_mean
 from ..runner import RUN_MANAGED_PARAMS
 
 __all__ = [
@@ -87,8 +86,7 @@ def strategy_kwargs(args, strategy_class):
                 f"`--param {name}`: this param is set by the run itself; use --start and --seed."
             )
         if name not in settable:
-            close = difflib.get_close_matches(name, settable)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, settable)
             raise InvalidParameter(
                 f"`--param {name}`: {strategy_class.__name__} has no such param.{hint} "
                 f"See `lstm-bt backtest --help` for the params."

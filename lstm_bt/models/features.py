@@ -23,11 +23,10 @@ statistics of the training window only. They must be finite: an indicator still 
 (NaN) is refused.
 """
 
-import difflib
 
 import numpy as np
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, did_you_mean
 
 __all__ = ["FEATURE_SETS", "make_features", "ReturnFeatures", "MinMaxOHLCFeatures"]
 
@@ -149,8 +148,7 @@ def make_features(name):
     try:
         return FEATURE_SETS[name]()
     except (KeyError, TypeError):
-        close = difflib.get_close_matches(str(name), FEATURE_SETS, n=1, cutoff=0.5)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, FEATURE_SETS, cutoff=0.5)
         raise InvalidParameter(
             f"Received an invalid value for `features`, expected one of "
             f"{', '.join(map(repr, FEATURE_SETS))}, got {name!r}.{hint}"

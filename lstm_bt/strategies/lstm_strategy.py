@@ -7,7 +7,6 @@ at the current bar even when the feed is preloaded, so the future is never in re
 """
 
 import bisect
-import difflib
 import logging
 import time
 from collections import deque
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..dates import parse_date
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, did_you_mean
 from ..models.forecaster import LSTMForecaster
 from ..models.schedule import check_schedule_params, required_history, window_at
 from .sizing import check_sizing, target_size
@@ -161,9 +160,8 @@ class LSTMStrategy(bt.Strategy):
         defaults = dict(cls.params._getitems())
         for name in params:
             if name not in defaults:
-                close = difflib.get_close_matches(name, list(defaults), n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise InvalidParameter(f"{cls.__name__} has no param {name!r}.{hint}")
+                raise InvalidParameter(
+                    f"{cls.__name__} has no param {name!r}.{did_you_mean(name, defaults)}")
         p = {**defaults, **params}
         check_schedule_params(p["train_window"], p["seq_len"], p["retrain_every"])
         _new_forecaster(p)._validate_params()

@@ -4,9 +4,8 @@ Sizes are floats in units of the base asset (0.2 BTC), never rounded to whole un
 backtrader's percent sizers and `order_target_percent` do.
 """
 
-import difflib
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, did_you_mean
 
 __all__ = ["SIZINGS", "check_sizing", "target_size"]
 
@@ -16,8 +15,7 @@ SIZINGS = ("all_in", "proportional", "fixed")
 def check_sizing(name):
     """Raise `InvalidParameter` for an unknown sizing, with a "Did you mean ...?"."""
     if name not in SIZINGS:
-        close = difflib.get_close_matches(str(name), SIZINGS, n=1, cutoff=0.5)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, SIZINGS, cutoff=0.5)
         raise InvalidParameter(
             f"Received an invalid value for `sizing`, expected one of "
             f"{', '.join(map(repr, SIZINGS))}, got {name!r}.{hint}"
