@@ -6,8 +6,10 @@
 | `equity.csv`    | `datetime,value,benchmark`, one row per bar from `start`          |
 | `trades.csv`    | one row per closed trade                                          |
 | `forecasts.csv` | `datetime,close,predicted_close,signal`, one row per forecast bar |
+| `training.json` | one object per fit (`window_end`, `loss`, `val_loss`, `warm`, ...)|
 | `equity.png`    | equity vs buy and hold, with a drawdown panel                     |
 | `forecasts.png` | forecast vs actual close, with the trades                         |
+| `training.png`  | training and validation loss per fit; only when a model was fit   |
 
 Floats are written with a fixed format, so the same data, params and seed give byte-identical
 files. A directory is only reused for the same run (same `data` and `params` in its report);
@@ -17,7 +19,7 @@ anything else is refused unless the caller forces it, so a run never silently ov
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -45,7 +47,10 @@ TRADES = "trades.csv"
 FORECASTS = "forecasts.csv"
 EQUITY_PNG = "equity.png"
 FORECASTS_PNG = "forecasts.png"
-RUN_FILES = (REPORT, EQUITY, TRADES, FORECASTS, EQUITY_PNG, FORECASTS_PNG)
+TRAINING = "training.json"
+TRAINING_PNG = "training.png"
+RUN_FILES = (REPORT, EQUITY, TRADES, FORECASTS, TRAINING,
+             EQUITY_PNG, FORECASTS_PNG, TRAINING_PNG)
 
 # Ten significant digits keep satoshi-sized prices and 1e6 account values exact enough while
 # making the text stable across platforms (repr would print float noise differently).
@@ -66,12 +71,16 @@ class RunRecord:
         equity: DataFrame indexed by `datetime`, columns `value`, `benchmark`.
         trades: DataFrame, one row per closed trade.
         forecasts: DataFrame indexed by `datetime`, columns `close`, `predicted_close`, `signal`.
+        training: one dict per fit, as `LSTMStrategy.training_history` records it (`window_end`
+            a datetime); empty when nothing was fit, or for a directory written before
+            `training.json` existed.
     """
 
     report: dict
     equity: pd.DataFrame
     trades: pd.DataFrame
     forecasts: pd.DataFrame
+    training: list = field(default_factory=list)
 
 
 def to_json_value(value):
@@ -146,14 +155,15 @@ def write_run_dir(path, record, force=False, plots=True):
         path: the output directory; checked with `check_run_dir` first.
         record: a `RunRecord` (or a backtest result, which is one).
         force: overwrite a directory holding another run. Defaults to `False`.
-        plots: also draw `equity.png` and `forecasts.png`. Defaults to `True`.
+        plots: also draw `equity.png`, `forecasts.png` and `training.png`. Defaults to `True`.
     """
     path = check_run_dir(path, record.report, force=force)
-    report_text = json.dumps(to_json_value(record.report), indent=2, allow_nan=False)
-    (path / REPORT).write_text(report_text + "\n", encoding="utf-8")
+    _write_json(record.report, path / REPORT)
     _write_frame(record.equity, path / EQUITY, index=True)
     _write_frame(record.trades, path / TRADES, index=False)
     _write_frame(record.forecasts, path / FORECASTS, index=True)
+    # Written even when empty: `[]` says "nothing was fit" and replaces a forced-over run's.
+    _write_json(record.training, path / TRAINING)
     if plots:
         write_plots(path, record)
     log.info("wrote run directory %s", path)
@@ -174,24 +184,51 @@ def read_run_dir(path):
         equity = _read_frame(path / EQUITY, index=True, floats=("value", "benchmark"))
         trades = _read_frame(path / TRADES, index=False)
         forecasts = _read_frame(path / FORECASTS, index=True, floats=("close", "predicted_close"))
+        training = _read_training(path / TRAINING)
     except (OSError, ValueError, pd.errors.ParserError) as error:
         raise DataError(
             f"RUN_DIR {path} is not a complete run directory ({error}); "
             "run `lstm-bt backtest ... --out DIR` to make one."
         ) from None
-    return RunRecord(report=report, equity=equity, trades=trades, forecasts=forecasts)
+    return RunRecord(report=report, equity=equity, trades=trades, forecasts=forecasts,
+                     training=training)
 
 
 def write_plots(path, record):
-    """Draw `equity.png` and `forecasts.png` (with the trades) into `path`; returns their paths."""
-    from .plotting import plot_equity, plot_forecasts
+    """Draw `equity.png`, `forecasts.png` (with the trades) and, when a model was fit,
+    `training.png` into `path`; returns the paths drawn."""
+    from .plotting import plot_equity, plot_forecasts, plot_training_loss
 
     path = Path(path)
     data = record.report.get("data", {})
     market = {"symbol": data.get("symbol"), "interval": data.get("interval")}
     plot_equity(record.equity, path / EQUITY_PNG, **market)
     plot_forecasts(record.forecasts, path / FORECASTS_PNG, trades=record.trades, **market)
-    return [path / EQUITY_PNG, path / FORECASTS_PNG]
+    if not record.training:
+        # A replay without history has no loss to draw; a loss plot left by a forced-over
+        # run would describe fits this run never made.
+        (path / TRAINING_PNG).unlink(missing_ok=True)
+        return [path / EQUITY_PNG, path / FORECASTS_PNG]
+    plot_training_loss(record.training, path / TRAINING_PNG, **market)
+    return [path / EQUITY_PNG, path / FORECASTS_PNG, path / TRAINING_PNG]
+
+
+def _write_json(value, path):
+    text = json.dumps(to_json_value(value), indent=2, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def _read_training(path):
+    """The fits in `training.json`, `window_end` as datetimes; none if the file is missing
+    (a run directory written before it existed)."""
+    if not path.exists():
+        return []
+    fits = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(fits, list) or not all(
+        isinstance(fit, dict) and isinstance(fit.get("window_end"), str) for fit in fits
+    ):
+        raise ValueError(f"{TRAINING} is not a list of fits with a `window_end`")
+    return [dict(fit, window_end=datetime.fromisoformat(fit["window_end"])) for fit in fits]
 
 
 def _write_frame(frame, path, index):

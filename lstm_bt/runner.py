@@ -42,7 +42,7 @@ class BacktestResult(RunRecord):
     """A finished backtest: the run directory's content, plus the live objects.
 
     Attributes:
-        report, equity, trades, forecasts: as in a run directory (`RunRecord`).
+        report, equity, trades, forecasts, training: as in a run directory (`RunRecord`).
         strategy: the strategy instance after the run (its `model_`, `training_history`, ...).
     """
 
@@ -180,6 +180,7 @@ def build_result(strategy, head, total_s, cache="off"):
         equity=equity,
         trades=trades,
         forecasts=forecasts[measured],
+        training=strategy.training_history,
         strategy=strategy,
     )
 

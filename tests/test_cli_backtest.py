@@ -70,18 +70,29 @@ def test_backtest_prints_the_table_writes_the_run_and_plot_redraws_it(tmp_path, 
     assert "retrains 1/1" in captured.err and "bar/s" in captured.err  # the progress bar
     assert sorted(p.name for p in out.iterdir()) == [
         "equity.csv", "equity.png", "forecasts.csv", "forecasts.png", "report.json",
-        "trades.csv"]
+        "trades.csv", "training.json", "training.png"]
     report = json.loads((out / "report.json").read_text())
     assert report["params"]["units"] == [4] and report["params"]["seed"] == 0
     assert (out / "equity.csv").read_text().startswith("datetime,value,benchmark\n")
     assert len((out / "equity.csv").read_text().splitlines()) == 25
+    (fit,) = json.loads((out / "training.json").read_text())  # retrains 1/1
+    assert fit["window_end"] == "2024-01-06T08:00:00" and len(fit["loss"]) == 2
+    assert fit["warm"] is False and fit["fit_s"] > 0
 
-    for png in ("equity.png", "forecasts.png"):
+    pngs = ("equity.png", "forecasts.png", "training.png")
+    for png in pngs:
         (out / png).unlink()
     assert main(["plot", str(out)]) == 0
-    for png in ("equity.png", "forecasts.png"):
+    assert capsys.readouterr().out.splitlines() == [str(out / png) for png in pngs]
+    for png in pngs:
         pixels = imread(out / png)
         assert pixels.shape[0] > 400 and np.std(pixels) > 0.05
+
+    # A run directory from before training.json: plot redraws what it has, nothing more.
+    (out / "training.json").unlink()
+    (out / "training.png").unlink()
+    assert main(["plot", str(out)]) == 0
+    assert not (out / "training.png").exists()
 
 
 @pytest.mark.slow

@@ -1,22 +1,35 @@
 """The run directory: fixed-format files, read back as written, never overwriting another run."""
 
 import json
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from lstm_bt.errors import DataError
 from lstm_bt.run_dir import (
+    RUN_FILES,
     RunDirInUse,
     RunRecord,
     check_run_dir,
     read_run_dir,
     to_json_value,
+    write_plots,
     write_run_dir,
 )
 
+# Two fits as `LSTMStrategy.training_history` records them: a cold one with validation, a warm
+# one without (an empty `val_loss`), and a diverged epoch (NaN).
+TRAINING = [
+    {"window_end": datetime(2024, 1, 1, 2), "loss": [0.5, 0.25, 0.125],
+     "val_loss": [0.75, 0.5, 0.375], "warm": False, "fit_s": 1.5},
+    {"window_end": datetime(2024, 1, 1, 4), "loss": [0.2, float("nan")], "val_loss": [],
+     "warm": True, "fit_s": 0.25},
+]
 
-def _record(seq_len=8, value_noise=0.0):
+
+def _record(seq_len=8, value_noise=0.0, training=()):
     index = pd.DatetimeIndex(pd.date_range("2024-01-01", periods=5, freq="h"), name="datetime")
     equity = pd.DataFrame(
         {"value": [10_000.0, 10_010.123456789, 9_990.5 + value_noise, 10_020.0, 10_031.25],
@@ -30,8 +43,9 @@ def _record(seq_len=8, value_noise=0.0):
         index=index,
     )
     trades = pd.DataFrame(
-        {"entry_datetime": index[:2], "exit_datetime": index[1:3], "size": [0.1, 0.2],
-         "pnl": [1.5, -0.25], "pnl_comm": [1.0, -0.75]}
+        {"open_datetime": index[:2], "close_datetime": index[1:3], "side": ["long", "short"],
+         "entry_price": [30_000.5, 30_010.25], "exit_price": [30_010.25, 29_990.0],
+         "size": [0.1, 0.2], "pnl": [1.5, -0.25], "pnl_comm": [1.0, -0.75]}
     )
     report = {
         "data": {"symbol": "DEMO", "interval": "1h", "start": "2024-01-01T00:00:00",
@@ -42,7 +56,8 @@ def _record(seq_len=8, value_noise=0.0):
         "forecast": {"n": 4},
         "timing": {"total_s": 1.0},
     }
-    return RunRecord(report=report, equity=equity, trades=trades, forecasts=forecasts)
+    return RunRecord(report=report, equity=equity, trades=trades, forecasts=forecasts,
+                     training=list(training))
 
 
 def test_written_run_reads_back_with_nulls_for_undefined_values(tmp_path):
@@ -67,10 +82,56 @@ def test_csv_files_have_the_documented_headers_and_fixed_float_format(tmp_path):
     assert forecast_lines[-1] == "2024-01-01 04:00:00,30031,,0"
 
 
+def test_training_history_is_written_as_json_and_read_back(tmp_path):
+    write_run_dir(tmp_path, _record(training=TRAINING), plots=False)
+    written = json.loads((tmp_path / "training.json").read_text())
+    assert written[0] == {"window_end": "2024-01-01T02:00:00", "loss": [0.5, 0.25, 0.125],
+                          "val_loss": [0.75, 0.5, 0.375], "warm": False, "fit_s": 1.5}
+    assert written[1]["loss"] == [0.2, None]  # a diverged epoch is null, never invalid JSON
+    back = read_run_dir(tmp_path).training
+    assert [fit["window_end"] for fit in back] == [fit["window_end"] for fit in TRAINING]
+    assert back[0] == TRAINING[0]
+
+
+def test_a_run_without_fits_writes_an_empty_training_list(tmp_path):
+    write_run_dir(tmp_path, _record(), plots=False)
+    assert (tmp_path / "training.json").read_text() == "[]\n"
+    assert read_run_dir(tmp_path).training == []
+
+
+def test_a_run_directory_from_before_training_json_still_reads(tmp_path):
+    write_run_dir(tmp_path, _record(training=TRAINING), plots=False)
+    (tmp_path / "training.json").unlink()
+    assert read_run_dir(tmp_path).training == []
+
+
+def test_a_malformed_training_json_makes_an_incomplete_run_directory(tmp_path):
+    write_run_dir(tmp_path, _record(), plots=False)
+    (tmp_path / "training.json").write_text('[{"loss": [1.0]}]')
+    with pytest.raises(DataError, match="not a complete run directory.*window_end"):
+        read_run_dir(tmp_path)
+
+
+def test_plots_include_the_training_loss_only_when_a_model_was_fit(tmp_path):
+    drawn = write_plots(tmp_path, _record(training=TRAINING))
+    assert [path.name for path in drawn] == ["equity.png", "forecasts.png", "training.png"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "equity.png", "forecasts.png", "training.png"]
+    # A replay without history: no loss plot, no error, and none left from an earlier run.
+    drawn = write_plots(tmp_path, _record())
+    assert [path.name for path in drawn] == ["equity.png", "forecasts.png"]
+    assert not (tmp_path / "training.png").exists()
+
+
+def test_run_files_name_every_file_a_run_writes(tmp_path):
+    write_run_dir(tmp_path, _record(training=TRAINING))
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(RUN_FILES)
+
+
 def test_same_record_twice_gives_byte_identical_files(tmp_path):
-    write_run_dir(tmp_path / "a", _record(), plots=False)
-    write_run_dir(tmp_path / "b", _record(), plots=False)
-    for name in ("report.json", "equity.csv", "trades.csv", "forecasts.csv"):
+    write_run_dir(tmp_path / "a", _record(training=TRAINING), plots=False)
+    write_run_dir(tmp_path / "b", _record(training=TRAINING), plots=False)
+    for name in ("report.json", "equity.csv", "trades.csv", "forecasts.csv", "training.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
@@ -87,10 +148,20 @@ def test_directory_holding_a_different_run_is_refused_naming_the_difference(tmp_
     assert json.loads((tmp_path / "report.json").read_text())["params"]["seq_len"] == 8
 
 
+def test_a_refused_run_leaves_the_held_runs_training_in_place(tmp_path):
+    write_run_dir(tmp_path, _record(seq_len=8, training=TRAINING), plots=False)
+    with pytest.raises(RunDirInUse, match="holds a different run"):
+        write_run_dir(tmp_path, _record(seq_len=16), plots=False)
+    assert len(read_run_dir(tmp_path).training) == 2
+
+
 def test_force_overwrites_a_different_run(tmp_path):
-    write_run_dir(tmp_path, _record(seq_len=8), plots=False)
-    write_run_dir(tmp_path, _record(seq_len=16), force=True, plots=False)
-    assert read_run_dir(tmp_path).report["params"]["seq_len"] == 16
+    write_run_dir(tmp_path, _record(seq_len=8, training=TRAINING))
+    write_run_dir(tmp_path, _record(seq_len=16), force=True)
+    back = read_run_dir(tmp_path)
+    assert back.report["params"]["seq_len"] == 16
+    # The forced-over run's fits and loss plot are gone with it.
+    assert back.training == [] and not (tmp_path / "training.png").exists()
 
 
 def test_non_empty_directory_without_a_report_is_refused(tmp_path):

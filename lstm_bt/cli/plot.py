@@ -1,4 +1,5 @@
-"""`lstm-bt plot RUN_DIR`: re-draw a run directory's plots from its CSVs and report."""
+"""`lstm-bt plot RUN_DIR`: re-draw a run directory's plots from its CSVs, report and
+training.json."""
 
 __all__ = ["add_parser", "run"]
 
@@ -7,8 +8,9 @@ def add_parser(subparsers):
     parser = subparsers.add_parser(
         "plot",
         help="re-draw the plots of a run directory",
-        description="Re-draw equity.png and forecasts.png of a run directory written by "
-                    "`lstm-bt backtest --out DIR`, from its report.json and CSVs.",
+        description="Re-draw equity.png, forecasts.png and (when training.json holds a fit) "
+                    "training.png of a run directory written by `lstm-bt backtest --out DIR`, "
+                    "from its report.json, CSVs and training.json.",
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a backtest's --out directory")
     parser.set_defaults(run=run)
