@@ -124,6 +124,11 @@ class Bench:
         print(f"  first (cold) fit {fits[0]:.2f} s, {len(history[0]['loss'])} epochs; warm fits "
               f"median {median(fits[1:]):.2f} s, "
               f"{np.mean([len(entry['loss']) for entry in history[1:]]):.1f} epochs")
+        forecast = result.report["forecast"]
+        print(f"  model quality: hit rate {forecast['hit_rate']:.4f} (p {forecast['p_value']:.2g}"
+              f", n {forecast['n']}), rmse {forecast['rmse']:.2f}; mean over fits of the last "
+              f"loss {np.mean([entry['loss'][-1] for entry in history]):.4f}, of the best "
+              f"val_loss {np.mean([min(entry['val_loss']) for entry in history]):.4f}")
         same = all(run.forecasts.equals(runs[0][0].forecasts) for run, _ in runs)
         print(f"  identical forecasts across the {len(runs)} runs (same seed): "
               f"{'yes' if same else 'NO'}")

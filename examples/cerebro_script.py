@@ -33,8 +33,10 @@ def main():
     bars = ar1_returns(2_000, interval="1h", start="2024-01-01", seed=7)
     cerebro.adddata(BinanceKlines(dataname=bars, interval="1h", fromdate=FIRST_BAR, todate=END),
                     name="DEMO")
-    cerebro.addstrategy(LSTMStrategy, start=START, seed=0, threshold=0.001, **MODEL)
-    analyzers.add_all(cerebro, start=START)  # measure from START, not from the warm-up
+    # `start`: the first bar traded; the analyzers measure from it too (not from the warm-up).
+    # threshold "cost" (the default): a predicted move must pay a round trip's commission.
+    cerebro.addstrategy(LSTMStrategy, start=START, seed=0, **MODEL)
+    analyzers.add_all(cerebro)
     strategy = cerebro.run()[0]
 
     metrics = strategy.analyzers.metrics.get_analysis()

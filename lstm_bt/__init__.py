@@ -6,9 +6,8 @@ Importing this package is cheap: TensorFlow and matplotlib load only when first 
 """
 
 from .errors import BinanceError, DataError, InvalidParameter, LstmBtError, NetworkError
+from ._version import __version__
 from .intervals import INTERVALS, Interval, get_interval
-
-__version__ = "0.1.0"
 
 __all__ = [
     "run_backtest",

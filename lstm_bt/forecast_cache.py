@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["ForecastCache", "CachedRun", "TRADING_PARAMS", "cache_key"]
+__all__ = ["ForecastCache", "CachedRun", "cache_key"]
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,6 @@ MODEL = "model.keras"
 MANIFEST = "manifest.json"
 # Bumped when the entry format changes, so old entries miss instead of being misread.
 FORMAT = 1
-
-# Params that only turn forecasts into orders: changing them must not retrain anything.
-TRADING_PARAMS = frozenset({"threshold", "allow_short", "sizing", "fraction", "stake", "scale",
-                            "smooth"})
 
 _MODELS_DIR = Path(__file__).resolve().parent / "models"
 
@@ -74,7 +70,8 @@ def cache_key(frame, strategy, params, seed, start, backend):
         frame: the exact bars fed to the strategy, warm-up included.
         strategy: the strategy class; its qualified name and source (and that of every
             parent up to `LSTMStrategy`) are hashed, so an edited subclass misses.
-        params: every strategy param used; `TRADING_PARAMS` are left out.
+        params: every strategy param used; only those that shape the forecasts are hashed
+            (`strategy.forecast_params`: all but the strategy's `trading_params`).
         seed: the model seed.
         start: the first tradable bar.
         backend: the Keras backend name, e.g. `"tensorflow"`.
@@ -87,8 +84,8 @@ def cache_key(frame, strategy, params, seed, start, backend):
     digest.update(",".join(map(str, frame.columns)).encode())
     described = {
         "format": FORMAT,
-        "params": {name: repr(value) for name, value in sorted(params.items())
-                   if name not in TRADING_PARAMS},
+        "params": {name: repr(value) for name, value in
+                   sorted(strategy.forecast_params(params).items())},
         "seed": seed,
         "start": pd.Timestamp(start).isoformat(),
         "strategy": [_class_source(cls) for cls in _strategy_lineage(strategy)],

@@ -8,8 +8,6 @@ fixed length; `Interval.next_open` walks calendar months for it.
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import backtrader as bt
-
 from .errors import InvalidParameter
 
 __all__ = ["Interval", "INTERVALS", "get_interval", "bars_per_year"]
@@ -73,7 +71,13 @@ def _fixed(name, ms, timeframe, compression):
     return Interval(name, ms, timeframe, compression, _YEAR_MS / ms)
 
 
-_TF = bt.TimeFrame
+class _TF:
+    """backtrader's `TimeFrame` values (a test holds them equal), written out so importing
+    lstm_bt and building the command line does not import backtrader."""
+
+    Seconds, Minutes, Days, Weeks, Months, Years = 3, 4, 5, 6, 7, 8
+
+
 INTERVALS = {
     interval.name: interval
     for interval in (

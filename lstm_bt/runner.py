@@ -63,7 +63,7 @@ def demo_klines(bars=4_000, seed=7):
 def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
                  strategy=None, cash=10_000.0, commission=0.001, slippage=0.0, seed=0,
                  base_url=None, data_dir=None, out=None, force=False, quiet=True,
-                 cache=True, **params):
+                 cache=True, forecasts=None, **params):
     """Run a walk-forward LSTM backtest.
 
     Args:
@@ -93,6 +93,10 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
             params, seed and strategy code (only trading params changed: no training), and
             store this run's for the next one; see `lstm_bt.forecast_cache`. The report's
             `timing.cache` says `"hit"`, `"miss"` or `"off"`. Defaults to `True`.
+        forecasts: forecasts made earlier (a `models.ReplayedForecasts`, or a Series of
+            predicted closes by bar open time, e.g. `WalkForward.run(...)`'s) to trade instead
+            of training: how a sweep replays one walk-forward under many trading params. The
+            cache is then not used. Defaults to `None`.
         **params: strategy params, e.g. `seq_len=60, train_window=2000, retrain_every=168`.
 
     Returns:
@@ -130,12 +134,15 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
     }
     if out is not None:
         check_run_dir(out, head, force=force)
-    store, key, cached = _cache_lookup(cache, data_dir, bars, strategy, used, seed)
-    strat = _run_cerebro(bars, strategy, used, broker, seed, quiet,
-                         forecasts=cached.forecasts if cached else None)
+    store, key, cached = _cache_lookup(cache and forecasts is None, data_dir, bars, strategy,
+                                       used, seed)
+    replay = forecasts
     if cached:
-        strat.training_history = cached.training_history
-    elif store is not None:
+        from .models.walk_forward import ReplayedForecasts
+
+        replay = ReplayedForecasts(cached.forecasts, cached.training_history)
+    strat = _run_cerebro(bars, strategy, used, broker, seed, quiet, forecasts=replay)
+    if store is not None and not cached:
         store.store(key, strat, describe={"data": head["data"], "params": head["params"]})
     status = "off" if store is None else ("hit" if cached else "miss")
     result = build_result(strat, head, total_s=time.perf_counter() - began, cache=status)

@@ -2,6 +2,8 @@
 damaged entries are rebuilt, never trusted; `--no-cache` bypasses it."""
 
 import logging
+import subprocess
+import sys
 from datetime import datetime
 
 import pandas as pd
@@ -147,3 +149,22 @@ def test_cli_no_cache_flag_bypasses_the_cache(klines, tmp_path, capsys):
                            (["--no-cache"], "off")):
         assert main(command + flags) == 0
         assert f"forecast cache {outcome}" in capsys.readouterr().out
+
+
+def test_a_cache_hit_from_the_command_line_imports_no_tensorflow(klines, tmp_path):
+    csv = tmp_path / "TEST-1h.csv"
+    write_kline_csv(csv, klines, "1h")
+    command = ["backtest", "--csv", str(csv), "--start", "2024-01-08", "--end", "2024-01-12",
+               "--data-dir", str(tmp_path / "data"), "--quiet", "--seq-len", "8",
+               "--train-window", "120", "--retrain-every", "48", "--epochs", "2",
+               "--units", "4", "--out", str(tmp_path / "run")]
+    code = ("import sys; from lstm_bt.cli import main; code = main(sys.argv[1:]); "
+            "print('tensorflow loaded:', 'tensorflow' in sys.modules); sys.exit(code)")
+    outputs = []
+    for threshold in ("0.001", "0.002"):
+        done = subprocess.run([sys.executable, "-c", code, *command, "--threshold", threshold,
+                               "--force"], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert "forecast cache miss" in outputs[0] and "tensorflow loaded: True" in outputs[0]
+    assert "forecast cache hit" in outputs[1] and "tensorflow loaded: False" in outputs[1]

@@ -48,3 +48,12 @@ def test_unknown_interval_lists_the_valid_ones():
 @pytest.mark.parametrize("interval", list(INTERVALS.values()), ids=list(INTERVALS))
 def test_bars_per_year_of_a_backtrader_timeframe_matches_the_table(interval):
     assert bars_per_year(interval.timeframe, interval.compression) == interval.bars_per_year
+
+
+def test_the_timeframe_values_are_backtraders():
+    import backtrader as bt
+
+    from lstm_bt.intervals import _TF
+
+    for name in ("Seconds", "Minutes", "Days", "Weeks", "Months", "Years"):
+        assert getattr(_TF, name) == getattr(bt.TimeFrame, name)

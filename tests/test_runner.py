@@ -60,7 +60,7 @@ def test_report_carries_every_documented_key_and_the_params_used(result):
     assert params["seed"] == 3 and params["strategy"] == "LSTMStrategy"
     assert params["commission"] == 0.001 and params["cash"] == 10_000.0
     assert params["seq_len"] == 8 and params["units"] == (4,)
-    assert params["threshold"] == 0.0  # an untouched default is recorded too
+    assert params["threshold"] == "cost"  # an untouched default is recorded too
     assert "start" not in params and "forecasts" not in params
 
 

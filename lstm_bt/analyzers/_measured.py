@@ -24,7 +24,9 @@ class MeasuredAnalyzer(bt.Analyzer):
     Params:
 
       - ``start`` (default: ``None``): first bar measured (a datetime, date or ISO string,
-        naive UTC); ``None`` measures from the first bar the strategy sees.
+        naive UTC); ``None`` takes it from the strategy when it publishes one
+        (`LSTMStrategy.measure_from`, its first tradable bar, so a cerebro script passes
+        `start` to the strategy only), else measures from the first bar.
       - ``bars_per_year`` (default: ``None``): bars in a year for annualizing; ``None`` reads
         it from the first data's timeframe/compression (1h: 8760, 1d: 365).
     """
@@ -51,7 +53,12 @@ class MeasuredAnalyzer(bt.Analyzer):
 
     def measuring(self, when):
         """Whether a bar (or trade close) at datetime `when` falls in the measured period."""
-        return self._first_bar is None or when >= self._first_bar
+        first = self._first_bar
+        if first is None and hasattr(self.strategy, "measure_from"):
+            first = self.strategy.measure_from
+            if first is None:
+                return False  # the strategy's warm-up: its first tradable bar is still ahead
+        return first is None or when >= first
 
     def next(self):
         when = self.data.datetime.datetime(0)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import requests
 
-from .. import __version__
+from .._version import __version__
 from ..errors import BinanceError, InvalidParameter, NetworkError
 from ..intervals import INTERVALS, get_interval
 from .settings import ALTERNATIVE_BASE_URL, resolve_base_url, validate_symbol

@@ -152,14 +152,20 @@ def load_strategy_class(spec, base_class):
 
 
 def param_docs(strategy_class):
-    """Each param's description from the `Params:` blocks of the class docstrings.
+    """Each param's description: the model params' from the `Args:` blocks of
+    `LSTMForecaster` and `WalkForward` (where they are declared), then the `Params:` blocks of
+    the strategy's class docstrings.
 
     Reads Google-style entries (`name: text`, continued on deeper-indented lines); the
     trailing "Defaults to ..." is dropped, the flag's help shows the default itself.
     """
+    from ..models import LSTMForecaster, WalkForward
+
     docs = {}
-    for cls in reversed(strategy_class.__mro__):
-        _, found, rest = inspect.cleandoc(cls.__doc__ or "").partition("Params:")
+    blocks = [(cls, "Args:") for cls in (LSTMForecaster, WalkForward)]
+    blocks += [(cls, "Params:") for cls in reversed(strategy_class.__mro__)]
+    for cls, heading in blocks:
+        _, found, rest = inspect.cleandoc(cls.__doc__ or "").partition(heading)
         if not found:
             continue
         name, entry_indent = None, None
@@ -189,7 +195,18 @@ def _converter(default):
         return _int_tuple
     if default is None:
         return _literal
-    return str
+    return _number_or_text
+
+
+def _number_or_text(text):
+    """A value for a param whose default is text, which may also take a number (`threshold`:
+    `cost` or `0.002`)."""
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _metavar(default):

@@ -9,6 +9,7 @@ forward pass (`numpy_forward`), checked against `model.predict`, or under JAX th
 jitted model (`runtime.compiled_forward`), which is cheaper still.
 """
 
+import dataclasses
 import json
 import logging
 import zipfile
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..errors import InvalidParameter
 from . import numpy_forward, runtime
+from .early_stopping import ValidationStopping
 from .features import FEATURE_SETS, make_features
 
 __all__ = ["LSTMForecaster", "NotFittedError", "as_ohlcv"]
@@ -48,6 +50,7 @@ def as_ohlcv(bars):
     return np.asarray(bars, dtype=np.float64)
 
 
+@dataclasses.dataclass(eq=False)
 class LSTMForecaster:
     """Forecasts the next bar's close from the last `seq_len` bars with a Keras LSTM.
 
@@ -63,15 +66,18 @@ class LSTMForecaster:
         epochs: maximum epochs of a cold fit. Defaults to `20`.
         warm_start: when `fit` is called again, continue from the previous weights for
             `warm_epochs` instead of starting over. Defaults to `True`.
-        warm_epochs: maximum epochs of a warm fit. Defaults to `3`.
+        warm_epochs: maximum epochs of a warm fit, at most `epochs` (a larger value is
+            clamped to `epochs`). Defaults to `3`.
         patience: epochs without a better validation loss before training stops (the best
             weights are kept); 0 turns early stopping off. Defaults to `3`.
         validation_split: share of the most recent samples held out for early stopping
             (chronological, never shuffled in); 0 trains on everything. Defaults to `0.1`.
         features: `"returns"` (stationary) or `"ohlc_minmax"` (the seeds'); see `features`.
             Defaults to `"returns"`.
-        seed: seeds weights, shuffling and dropout when the model is built; None leaves the
-            random state alone. Defaults to `None`.
+        seed: seeds the weights, the order of training samples and dropout, through the
+            forecaster's own generators (never Python's, NumPy's or the backend's global
+            random state), so a seed reproduces a fit in any thread or process; an integer
+            in [0, 2**32). Defaults to `0`.
 
     Example:
         >>> from lstm_bt.synthetic import ar1_returns
@@ -81,35 +87,30 @@ class LSTMForecaster:
         True
     """
 
-    def __init__(self, seq_len=60, units=(32,), dense_units=(), dropout=0.0,
-                 learning_rate=0.001, batch_size=128, epochs=20, warm_start=True, warm_epochs=3,
-                 patience=3, validation_split=0.1, features="returns", seed=None):
-        self.seq_len = seq_len
-        self.units = units
-        self.dense_units = dense_units
-        self.dropout = dropout
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.warm_start = warm_start
-        self.warm_epochs = warm_epochs
-        self.patience = patience
-        self.validation_split = validation_split
-        self.features = features
-        self.seed = seed
+    seq_len: int = 60
+    units: tuple = (32,)
+    dense_units: tuple = ()
+    dropout: float = 0.0
+    learning_rate: float = 0.001
+    batch_size: int = 128
+    epochs: int = 20
+    warm_start: bool = True
+    warm_epochs: int = 3
+    patience: int = 3
+    validation_split: float = 0.1
+    features: str = "returns"
+    seed: int = 0
 
-    _PARAMS = ("seq_len", "units", "dense_units", "dropout", "learning_rate", "batch_size",
-               "epochs", "warm_start", "warm_epochs", "patience", "validation_split",
-               "features", "seed")
+    @classmethod
+    def param_defaults(cls):
+        """Every constructor argument and its default, in declaration order: the one list
+        of model params (`WalkForward` and `LSTMStrategy` compose theirs from it)."""
+        return {field.name: field.default for field in dataclasses.fields(cls)}
 
     def get_params(self, deep=True):
         """The constructor arguments, as a dict (scikit-learn convention)."""
         del deep
-        return {name: getattr(self, name) for name in self._PARAMS}
-
-    def __repr__(self):
-        changed = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({changed})"
+        return {name: getattr(self, name) for name in self.param_defaults()}
 
     def _validate_params(self):
         """Raise `InvalidParameter` naming the first argument that cannot work."""
@@ -118,6 +119,12 @@ class LSTMForecaster:
         _positive_int("epochs", self.epochs)
         _positive_int("warm_epochs", self.warm_epochs)
         _int_at_least("patience", self.patience, 0)
+        if (isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))
+                or not 0 <= self.seed < 2**32):
+            raise InvalidParameter(
+                f"Received an invalid value for `seed`, expected an integer in [0, 2**32), "
+                f"got {self.seed!r}."
+            )
         for name in ("units", "dense_units"):
             widths = getattr(self, name)
             if (not isinstance(widths, (tuple, list))
@@ -165,12 +172,15 @@ class LSTMForecaster:
         features = make_features(self.features).fit(bars)
         inputs, targets = self._samples(features.transform(bars), features.target_column)
         warm = self.warm_start and getattr(self, "model_", None) is not None
-        if not warm and getattr(self, "initial_state_", None) is None:
-            runtime.configure(self.seed)
-            self.model_ = self._build(features.n_features)
-        elif not warm:
-            self._reset_weights()
-        self.history_ = self._train(inputs, targets, self.warm_epochs if warm else self.epochs)
+        with runtime.quiet_backend():
+            if not warm and getattr(self, "initial_state_", None) is None:
+                runtime.configure()
+                self.random_ = np.random.default_rng(self.seed)
+                self.model_ = self._build(features.n_features)
+            elif not warm:
+                self._reset_weights()
+            epochs = min(self.warm_epochs, self.epochs) if warm else self.epochs
+            self.history_ = self._train(inputs, targets, epochs)
         self.features_ = features
         self._read_weights()
         self.n_fits_ = getattr(self, "n_fits_", 0) + 1
@@ -236,7 +246,9 @@ class LSTMForecaster:
     @classmethod
     def load(cls, path):
         """Read a forecaster written by `save`; it forecasts exactly as the saved one did."""
-        import keras
+        with runtime.quiet_backend():
+            runtime.configure()
+            import keras
 
         with zipfile.ZipFile(path) as archive:
             state = json.loads(archive.read(_STATE_ENTRY))
@@ -244,6 +256,7 @@ class LSTMForecaster:
         params["units"] = tuple(params["units"])
         params["dense_units"] = tuple(params["dense_units"])
         forecaster = cls(**params)
+        forecaster.random_ = np.random.default_rng(forecaster.seed)
         forecaster.model_ = keras.saving.load_model(path)
         forecaster.features_ = FEATURE_SETS[state["features"]["name"]].from_state(
             state["features"])
@@ -275,13 +288,21 @@ class LSTMForecaster:
     def _build(self, n_features):
         import keras
 
+        init = keras.initializers
         stack = [keras.Input((self.seq_len, n_features))]
         for index, width in enumerate(self.units):
-            stack.append(keras.layers.LSTM(width, return_sequences=index < len(self.units) - 1))
+            stack.append(keras.layers.LSTM(
+                width, return_sequences=index < len(self.units) - 1,
+                kernel_initializer=init.GlorotUniform(seed=self._draw_seed()),
+                recurrent_initializer=init.Orthogonal(seed=self._draw_seed()),
+                seed=self._draw_seed()))
             if self.dropout:
-                stack.append(keras.layers.Dropout(self.dropout))
-        stack += [keras.layers.Dense(width, activation="relu") for width in self.dense_units]
-        stack.append(keras.layers.Dense(1))
+                stack.append(keras.layers.Dropout(self.dropout, seed=self._draw_seed()))
+        stack += [keras.layers.Dense(width, activation="relu",
+                                     kernel_initializer=init.GlorotUniform(seed=self._draw_seed()))
+                  for width in self.dense_units]
+        stack.append(keras.layers.Dense(
+            1, kernel_initializer=init.GlorotUniform(seed=self._draw_seed())))
         model = keras.Sequential(stack)
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse",
                       steps_per_execution=runtime.steps_per_execution())
@@ -291,6 +312,12 @@ class LSTMForecaster:
                                [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables])
         return model
 
+    def _draw_seed(self):
+        """A seed for one Keras initializer or layer, from the forecaster's own generator:
+        a layer given none draws from Python's process-global `random`, which any other
+        thread (a Dask worker's event loop, a web server) may be drawing from too."""
+        return int(self.random_.integers(1, 2**31 - 1))
+
     def _reset_weights(self):
         weights, optimizer_values = self.initial_state_
         self.model_.set_weights(weights)
@@ -298,22 +325,23 @@ class LSTMForecaster:
             variable.assign(value)
 
     def _train(self, inputs, targets, epochs):
-        import keras
-
         n_val = int(len(inputs) * self.validation_split) if self.validation_split else 0
         if self.validation_split and n_val == 0:
             n_val = 1
-        callbacks, validation = [], None
+        callbacks = []
         if n_val:
-            validation = (inputs[-n_val:], targets[-n_val:])
+            held_out = ValidationStopping(inputs[-n_val:].astype(np.float64),
+                                          targets[-n_val:].astype(np.float64), self.patience)
+            callbacks.append(held_out)
             inputs, targets = inputs[:-n_val], targets[:-n_val]
-            if self.patience:
-                callbacks.append(keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=self.patience, restore_best_weights=True))
-        history = self.model_.fit(inputs, targets, epochs=epochs, batch_size=self.batch_size,
-                                  validation_data=validation, callbacks=callbacks, verbose=0)
+        # The order of samples comes from our generator, once per fit: Keras would shuffle with
+        # global state (NumPy's under JAX and PyTorch, TensorFlow's op seeds).
+        order = self.random_.permutation(len(inputs))
+        history = self.model_.fit(inputs[order], targets[order], epochs=epochs,
+                                  batch_size=self.batch_size, shuffle=False,
+                                  callbacks=callbacks, verbose=0)
         return {"loss": [float(x) for x in history.history["loss"]],
-                "val_loss": [float(x) for x in history.history.get("val_loss", [])]}
+                "val_loss": held_out.losses if n_val else []}
 
 
 def _windows(rows, seq_len):

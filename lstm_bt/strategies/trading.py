@@ -1,0 +1,83 @@
+"""The trading params of `LSTMStrategy`: declared once, checked, and the signal rule.
+
+Trading params only turn forecasts into orders; changing them never retrains a model (the
+forecast cache and sweeps replay the walk-forward's forecasts instead).
+"""
+
+import math
+
+from ..errors import InvalidParameter
+from .sizing import check_sizing
+
+__all__ = ["TRADING_DEFAULTS", "check_trading_params", "resolve_threshold", "next_signal"]
+
+TRADING_DEFAULTS = {
+    "threshold": "cost",
+    "allow_short": False,
+    "sizing": "all_in",
+    "fraction": 0.95,
+    "stake": 1.0,
+    "scale": 100.0,
+    "smooth": 1,
+}
+
+# (name, low, high, low inclusive): finite numbers only, so `inf` is refused too.
+_NUMBER_BOUNDS = (("threshold", 0.0, None, True), ("fraction", 0.0, 1.0, False),
+                  ("stake", 0.0, None, False), ("scale", 0.0, None, False))
+
+
+def check_trading_params(p):
+    """Raise `InvalidParameter` for the first trading param in the dict `p` that cannot work."""
+    check_sizing(p["sizing"])
+    smooth = p["smooth"]
+    if isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1:
+        raise InvalidParameter(
+            f"Received an invalid value for `smooth`, expected a positive integer (the "
+            f"number of forecasts to average), got {smooth!r}."
+        )
+    for name, low, high, inclusive_low in _NUMBER_BOUNDS:
+        value = p[name]
+        if name == "threshold" and value == "cost":
+            continue
+        if not _in_range(value, low, high, inclusive_low):
+            bounds = f"in ({low}, {high}]" if high else f"{'>=' if inclusive_low else '>'} {low}"
+            also = " or 'cost' (2 x (commission + slippage))" if name == "threshold" else ""
+            raise InvalidParameter(
+                f"Received an invalid value for `{name}`, expected a number {bounds}"
+                f"{also}, got {value!r}."
+            )
+
+
+def resolve_threshold(threshold, commission, slippage):
+    """The threshold as a fraction of the close: `"cost"` is a round trip's cost,
+    2 x (commission + slippage), so a predicted move must at least pay for its trades.
+
+    Example:
+        >>> resolve_threshold("cost", 0.001, 0.0)
+        0.002
+    """
+    if threshold != "cost":
+        return float(threshold)
+    if commission is None:
+        raise InvalidParameter(
+            "Received `threshold='cost'` with a broker commission that is not a fraction of "
+            "the trade's value; pass a number for `threshold`, e.g. 0.002."
+        )
+    return 2.0 * (float(commission) + float(slippage))
+
+
+def next_signal(move, threshold, allow_short, held):
+    """1 long, -1 short, 0 flat: a predicted `move` beyond `threshold` decides, a smaller one
+    keeps the signal `held`."""
+    if move > threshold:
+        return 1
+    if move < -threshold:
+        return -1 if allow_short else 0
+    return held
+
+
+def _in_range(value, low, high, inclusive_low):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    above = value >= low if inclusive_low else value > low
+    return above and (high is None or value <= high)

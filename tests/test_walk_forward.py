@@ -1,0 +1,180 @@
+"""WalkForward: one engine for the strategy and for runs without backtrader; a seed reproduces
+it in any thread or process; model params are declared once; the library stays quiet."""
+
+import json
+import random
+import subprocess
+import sys
+import threading
+import textwrap
+from datetime import datetime
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstm_bt import analyzers
+from lstm_bt.forecast_cache import cache_key
+from lstm_bt.models import LSTMForecaster, WalkForward
+from lstm_bt.strategies import LSTMStrategy
+from lstm_bt.synthetic import random_walk
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(seq_len=8, train_window=120, retrain_every=60, units=(4,), epochs=2,
+            warm_epochs=1, batch_size=32, learning_rate=0.01, seed=5)
+START = datetime(2024, 1, 7)  # bar 144: enough history (128) before it
+
+
+@pytest.fixture(scope="module")
+def walk():
+    return random_walk(330, seed=21)
+
+
+@pytest.fixture(scope="module")
+def standalone(walk):
+    return WalkForward(**TINY).run(walk, start=START)
+
+
+def strategy_run(frame, strategy=LSTMStrategy, start=START, commission=0.0, **params):
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=frame))
+    cerebro.broker.setcommission(commission)
+    cerebro.addstrategy(strategy, start=start, **{**TINY, **params})
+    analyzers.add_all(cerebro)
+    return cerebro.run()[0]
+
+
+def test_the_strategy_and_the_standalone_walk_give_identical_forecasts(walk, standalone):
+    strat = strategy_run(walk)
+    ours = strat.forecasts_frame()[["datetime", "close", "predicted_close"]]
+    pd.testing.assert_frame_equal(ours, standalone)
+    assert ours["datetime"].iloc[0] == START
+    assert strat.timing["retrains"] == 4 and len(strat.training_history) == 4
+
+
+def test_the_standalone_walk_is_future_blind(walk, standalone):
+    k = 200  # mid-window (fits at 144, 204, 264, 324)
+    perturbed = walk.astype(float)
+    perturbed.iloc[k + 1:] = (perturbed.iloc[k + 1:] * 1.7).to_numpy()
+    again = WalkForward(**TINY).run(perturbed, start=START)
+    upto = standalone["datetime"] <= walk.index[k]
+    pd.testing.assert_frame_equal(standalone[upto], again[again["datetime"] <= walk.index[k]])
+    assert not np.allclose(standalone["predicted_close"][~upto], again["predicted_close"][~upto])
+
+
+def _forecasts_in_a_thread(walk, with_noise):
+    result, stop = {}, threading.Event()
+
+    def noise():
+        while not stop.is_set():
+            random.random()
+            np.random.random()
+
+    def work():
+        result["frame"] = WalkForward(**TINY).run(walk, start=START)
+
+    noisy = threading.Thread(target=noise, daemon=True)
+    if with_noise:
+        noisy.start()
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    stop.set()
+    return result["frame"]
+
+
+@pytest.mark.parametrize("with_noise", [False, True], ids=["thread", "thread-beside-random-draws"])
+def test_a_seed_reproduces_the_walk_in_another_thread(walk, standalone, with_noise):
+    pd.testing.assert_frame_equal(_forecasts_in_a_thread(walk, with_noise), standalone)
+
+
+def test_a_seed_reproduces_the_walk_twice_in_one_thread_and_another_seed_differs(walk,
+                                                                                 standalone):
+    pd.testing.assert_frame_equal(WalkForward(**TINY).run(walk, start=START), standalone)
+    other = WalkForward(**{**TINY, "seed": 6}).run(walk, start=START)
+    assert not np.array_equal(other["predicted_close"], standalone["predicted_close"])
+
+
+def test_a_seed_reproduces_the_walk_in_another_process(walk, standalone, tmp_path):
+    walk.to_pickle(tmp_path / "walk.pkl")
+    code = textwrap.dedent(f"""
+        import pandas as pd, random, numpy as np
+        random.seed(123); np.random.seed(123)  # a process whose global state differs
+        from lstm_bt.models import WalkForward
+        frame = WalkForward(**{TINY!r}).run(pd.read_pickle({str(tmp_path / 'walk.pkl')!r}),
+                                            start={START.isoformat()!r})
+        print(frame["predicted_close"].to_json(orient="values", double_precision=15))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    # Stored the walk's forecasts bit for bit: compare the exact float64 values.
+    theirs = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert np.array_equal(theirs.round(9), standalone["predicted_close"].to_numpy().round(9))
+    assert done.stderr.strip() == "", "a fit from Python prints nothing on stderr"
+
+
+def test_model_params_are_declared_once_by_the_forecaster():
+    model = LSTMForecaster.param_defaults()
+    walk = WalkForward.param_defaults()
+    strategy = dict(LSTMStrategy.params._getitems())
+    assert walk.items() >= model.items()
+    assert strategy.items() >= walk.items()
+    assert set(strategy) == set(walk) | set(LSTMStrategy.trading_params) | {"start", "forecasts"}
+
+
+class WithStop(LSTMStrategy):
+    """A subclass with one trading param of its own and one param that may shape inputs."""
+
+    params = (("stop", 0.05), ("rsi_period", 14))
+    trading_params = LSTMStrategy.trading_params + ("stop",)
+
+
+@pytest.mark.parametrize("strategy, change, retrains", [
+    (WithStop, {"stop": 0.1}, False),
+    (WithStop, {"rsi_period": 7}, True),
+    (LSTMStrategy, {"threshold": 0.01}, False),
+    (LSTMStrategy, {"epochs": 3}, True),
+])
+def test_the_cache_key_follows_the_strategys_trading_params(walk, strategy, change, retrains):
+    base = strategy.check_params(**TINY)
+    for name in ("start", "forecasts", "seed"):
+        base.pop(name)
+    key = cache_key(walk, strategy, base, 0, START, "tensorflow")
+    changed = cache_key(walk, strategy, {**base, **change}, 0, START, "tensorflow")
+    assert (key != changed) is retrains
+
+
+def test_analyzers_measure_from_the_strategys_start_passed_once(walk, standalone):
+    strat = strategy_run(walk, forecasts=standalone.set_index("datetime")["predicted_close"])
+    equity = strat.analyzers.equity.get_analysis()
+    assert equity["datetime"][0] == START
+    assert strat.analyzers.metrics.get_analysis()["final_value"] is not None
+
+
+def test_without_start_the_analyzers_measure_from_the_first_tradable_bar(walk):
+    strat = strategy_run(walk, start=None)
+    first = strat.forecasts_frame()["datetime"].iloc[0]
+    assert first == walk.index[128]  # train_window + seq_len bars of history before it
+    assert strat.analyzers.equity.get_analysis()["datetime"][0] == first
+
+
+@pytest.mark.parametrize("commission, slippage, expected", [(0.001, 0.0, 0.002),
+                                                            (0.001, 0.0005, 0.003)])
+def test_the_default_threshold_covers_a_round_trips_cost(walk, standalone, commission, slippage,
+                                                         expected):
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=walk))
+    cerebro.broker.setcommission(commission)
+    cerebro.broker.set_slippage_perc(slippage)
+    forecasts = standalone.set_index("datetime")["predicted_close"]
+    cerebro.addstrategy(LSTMStrategy, start=START, forecasts=forecasts, **TINY)
+    strat = cerebro.run()[0]
+    assert strat.threshold_ == pytest.approx(expected)
+    frame = strat.forecasts_frame()
+    moves = frame["predicted_close"] / frame["close"] - 1
+    # A signal changes only where the predicted move clears the threshold.
+    changed = frame["signal"].diff().fillna(frame["signal"]).ne(0)
+    assert (moves[changed].abs() > expected).all()
