@@ -19,6 +19,7 @@ __all__ = [
     "AMOUNT_COLUMNS",
     "EARLIEST_OPEN_MS",
     "LATEST_OPEN_MS",
+    "kline_problem",
     "check_klines",
     "validate_kline_frame",
 ]
@@ -44,8 +45,31 @@ LATEST_OPEN_MS = 4_102_444_800_000
 _FRAME_FIX = "drop or repair that row (e.g. `frame.dropna()`, or keep only rows with valid prices)"
 
 
+def kline_problem(open_ms, columns, where=None):
+    """What is wrong with the first row that cannot be a kline bar, or `None` if none is.
+
+    Args:
+        open_ms: open times in ms since the epoch, one per row (float or int; NaN = missing).
+        columns: mapping of column name to a same-length array; the `PRICE_COLUMNS` and the
+            `AMOUNT_COLUMNS` present are checked.
+        where: function of a row position giving its name, e.g. `lambda i: f"line {i + 2}"`.
+            Defaults to `None`: `"row {i}"`.
+
+    Returns:
+        E.g. `"row 3 (open 2024-01-05 03:00): close is nan; prices must be finite and
+        positive"`, or `None`.
+    """
+    open_ms = np.asarray(open_ms, dtype=np.float64)
+    problems = _row_problems(open_ms, columns)
+    if not problems:
+        return None
+    position = min(problems)
+    name = where(position) if where is not None else f"row {position}"
+    return f"{name}{_open_label(open_ms[position])}: {problems[position]}"
+
+
 def check_klines(open_ms, columns, source, *, where=None, fix="fix or remove that row"):
-    """Raise `DataError` naming the first row that cannot be a kline bar.
+    """Raise `DataError` naming the first row that cannot be a kline bar (`kline_problem`).
 
     Args:
         open_ms: open times in ms since the epoch, one per row (float or int; NaN = missing).
@@ -61,14 +85,9 @@ def check_klines(open_ms, columns, source, *, where=None, fix="fix or remove tha
         DataError: e.g. "BAD.csv: line 102 (open 2024-01-05 03:00): close is nan; prices must
             be finite and positive; fix or remove that row."
     """
-    open_ms = np.asarray(open_ms, dtype=np.float64)
-    problems = _row_problems(open_ms, columns)
-    if not problems:
-        return
-    position = min(problems)
-    name = where(position) if where is not None else f"row {position}"
-    raise DataError(f"{source}: {name}{_open_label(open_ms[position])}: {problems[position]}; "
-                    f"{fix}.")
+    problem = kline_problem(open_ms, columns, where)
+    if problem is not None:
+        raise DataError(f"{source}: {problem}; {fix}.")
 
 
 def validate_kline_frame(frame, source="the kline frame", *, fix=_FRAME_FIX):
