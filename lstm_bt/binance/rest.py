@@ -192,7 +192,7 @@ class BinanceClient:
             problem = _page_problem(rows, start_ms, end_ms, now_ms, self.page_size)
             if problem is None:
                 return rows, now_ms
-            logger.warning("bad klines page for %s %s from %s (answer %d): %s", symbol, step,
+            logger.info("bad klines page for %s %s from %s (answer %d): %s", symbol, step,
                            _when(start_ms), attempt, problem)
         raise BinanceError(
             f"{self.base_url}{KLINES_PATH} answered {symbol} {step} klines from "
