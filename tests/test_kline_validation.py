@@ -1,6 +1,7 @@
 """One rule for every kline source (`lstm_bt.kline_frame`): files, a user's frame, the feed and
 the command refuse a bar that cannot be one, naming the first bad row and the fix."""
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -99,8 +100,7 @@ def test_a_users_frame_with_a_bad_bar_is_refused_by_run_backtest(bars, row, colu
     frame = bars.copy()
     frame.iloc[row, frame.columns.get_loc(column)] = value
 
-    with pytest.raises(DataError, match=r"^the kline frame: " + message.replace("(", r"\(")
-                       .replace(")", r"\)")):
+    with pytest.raises(DataError, match="^" + re.escape(f"the kline frame: {message}")):
         run_backtest(frame, seq_len=4, train_window=20, epochs=1, units=(4,), cache=False)
 
 
