@@ -1,10 +1,12 @@
 """Memory and time of reading a large kline CSV: 500,000 1-minute bars (issue 11, item 9).
 
 Writes the file once (a Binance REST dump: 12 fields, no header, times in ms) to a temporary
-directory, then reads it with `read_kline_file` in a fresh process per repeat and prints the
-file size, the read time, the peak of Python allocations (`tracemalloc`, which sees NumPy and
-pandas arrays) and the growth of the peak RSS (`VmHWM`, reset before the read) over the RSS before it, each also as a
-multiple of the file size. Figures only, never asserted.
+directory, then reads it in a fresh process per repeat, two ways side by side: `read_kline_file`
+(numbers parsed as float64) and, as the baseline, the way it read files before issue 11 (every
+field as text first, then converted). Prints the file size, the read time, the peak of Python
+allocations (`tracemalloc`, which sees NumPy and pandas arrays) and the growth of the peak RSS
+(`VmHWM`, reset before the read) over the RSS before it, each also as a multiple of the file
+size. Figures only, never asserted.
 
     .venv/bin/python benchmarks/bench_files.py [--rows 500000] [--repeat 3]
 """
@@ -21,7 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 _CHILD = """
 import json, sys, time, tracemalloc, warnings
+import numpy as np
+import pandas as pd
 from lstm_bt.binance import read_kline_file
+
+
+def read_as_text(path):
+    # The reader before issue 11: every field a string, converted afterwards.
+    table = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
+    return pd.DataFrame(table.iloc[:, :11].to_numpy(np.float64))
+
 
 def status_mb(field):
     with open("/proc/self/status") as status:
@@ -36,7 +47,10 @@ tracemalloc.start()
 began = time.perf_counter()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    frame = read_kline_file(sys.argv[1], "1m")
+    if sys.argv[2] == "numbers":
+        frame = read_kline_file(sys.argv[1], "1m")
+    else:
+        frame = read_as_text(sys.argv[1])
 seconds = time.perf_counter() - began
 _, traced_peak = tracemalloc.get_traced_memory()
 tracemalloc.stop()
@@ -77,11 +91,12 @@ def main():
         write_csv(path, args.rows)
         size_mb = path.stat().st_size / 2**20
         print(f"file: {args.rows:,} 1m bars, {size_mb:.1f} MB; load {os.getloadavg()[0]:.2f}")
-        for repeat in range(args.repeat):
+        for repeat, way in [(r, w) for r in range(args.repeat) for w in ("numbers", "text")]:
             result = json.loads(subprocess.run(
-                [sys.executable, "-c", _CHILD, str(path)], env=env, check=True,
+                [sys.executable, "-c", _CHILD, str(path), way], env=env, check=True,
                 capture_output=True, text=True).stdout)
-            print(f"read {repeat + 1}: {result['seconds']:.2f} s, {result['rows']:,} bars; "
+            label = "read_kline_file" if way == "numbers" else "as text (before)"
+            print(f"{label:<16} {repeat + 1}: {result['seconds']:.2f} s, {result['rows']:,} bars; "
                   f"peak traced {result['traced_peak_mb']:.0f} MB "
                   f"({result['traced_peak_mb'] / size_mb:.1f}x file), peak RSS growth "
                   f"{result['rss_growth_mb']:.0f} MB ({result['rss_growth_mb'] / size_mb:.1f}x "
