@@ -226,3 +226,20 @@ def test_fetch_of_a_range_with_no_bars_warns(binance_server, tmp_path):
     assert result.stderr == ("lstm-bt: warning: Binance has no BTCUSDT 1h bars from 2021-01-01 "
                              "00:00 to 2021-02-01 00:00 (before the symbol was listed, or not "
                              "yet traded); check --symbol and the dates.\n")
+
+
+def test_a_store_poisoned_by_an_older_version_is_fetched_again(binance_server, tmp_path):
+    from lstm_bt.binance import KlinePage
+
+    good, _ = fetch(binance_server, tmp_path / "reference")
+    with KlineStore.in_dir(tmp_path) as store:  # what the old client stored from the 2100 answer
+        rows = [(to_ms(moment), *bar[:5], to_ms(moment) + 3_599_999, *bar[5:])
+                for moment, bar in zip(good.index[:999], good.itertuples(index=False))]
+        rows.append((4102444800000, *rows[-1][1:6], 4102448399999, *rows[-1][7:]))
+        store.save_page("BTCUSDT", "1h", KlinePage(rows, WINDOW[0], 4102444800000))
+        assert store.missing_ranges("BTCUSDT", "1h", *WINDOW) == []
+
+    frame, _ = fetch(binance_server, tmp_path)
+
+    assert len(frame) == 1416
+    assert stored_and_missing(tmp_path) == (1416, [])

@@ -108,6 +108,7 @@ def update_store(store, client, symbol, interval, start_ms, end_ms, *, progress=
             rate limit also names the range still missing and the bars already stored.
     """
     step = get_interval(interval)
+    store.forget_future(symbol, step, to_ms(utc_now()))
     missing = store.missing_ranges(symbol, step, start_ms, end_ms)
     bar_ms = step.longest_ms
     expected_bars = sum(-(-(min(end, to_ms(utc_now())) - begin) // bar_ms)

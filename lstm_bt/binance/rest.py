@@ -193,7 +193,7 @@ class BinanceClient:
             if problem is None:
                 return rows, now_ms
             logger.info("bad klines page for %s %s from %s (answer %d): %s", symbol, step,
-                           _when(start_ms), attempt, problem)
+                        _when(start_ms), attempt, problem)
         raise BinanceError(
             f"{self.base_url}{KLINES_PATH} answered {symbol} {step} klines from "
             f"{_when(start_ms)} that cannot be right, twice: {problem}. Nothing from these "
@@ -345,7 +345,9 @@ class _Failure:
                  f"is spent" if budget is not None else "")
         text = (f"{self.what} after {attempts} attempts and {seconds:.1f} s of failed requests "
                 f"and waits{spent}. {self.fix}")
-        return self.kind(text, status=self.status) if self.kind is BinanceError else self.kind(text)
+        if self.kind is BinanceError:
+            return BinanceError(text, status=self.status)
+        return self.kind(text)
 
 
 def _page_problem(rows, start_ms, end_ms, now_ms, limit):
