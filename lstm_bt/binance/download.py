@@ -33,9 +33,9 @@ def load_klines(symbol, interval, start, end=None, *, base_url=None, data_dir=No
         progress: show a progress bar on stderr. Defaults to `False`.
         offline: read the store only, never the network. Defaults to `False`.
         request_deadline: seconds one request may take in all. Defaults to `None`:
-            `LSTM_BT_REQUEST_DEADLINE`, else 60.
+            `LSTM_BT_REQUEST_DEADLINE`, else 30.
         retry_budget: seconds the fetch may spend on failed requests and waits. Defaults to
-            `None`: `LSTM_BT_RETRY_BUDGET`, else 180.
+            `None`: `LSTM_BT_RETRY_BUDGET`, else 120.
 
     Returns:
         A kline frame (see `lstm_bt.kline_frame`) of the closed bars in the range.

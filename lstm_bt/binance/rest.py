@@ -51,8 +51,8 @@ logger = logging.getLogger(__name__)
 KLINES_PATH = "/api/v3/klines"
 MAX_PAGE_SIZE = 1000
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
-DEFAULT_REQUEST_DEADLINE_S = 60.0
-DEFAULT_RETRY_BUDGET_S = 180.0
+DEFAULT_REQUEST_DEADLINE_S = 30.0
+DEFAULT_RETRY_BUDGET_S = 120.0
 _MAX_BACKOFF_S = 30.0
 _CHUNK_BYTES = 65_536
 
@@ -84,11 +84,11 @@ class BinanceClient:
         timeout: `(connect, read)` timeouts in seconds, for one wait on the socket.
             Defaults to `(5.0, 30.0)`.
         deadline: seconds one request may take in all (connect, headers, whole body).
-            Defaults to `None`: `LSTM_BT_REQUEST_DEADLINE`, else `60`.
+            Defaults to `None`: `LSTM_BT_REQUEST_DEADLINE`, else `30`.
         retry_budget: seconds this client may spend on failed requests and on waiting
             before retries (`Retry-After` included), over all its requests; past it the
             fetch stops with the time spent in the error. Defaults to `None`:
-            `LSTM_BT_RETRY_BUDGET`, else `180`.
+            `LSTM_BT_RETRY_BUDGET`, else `120`.
         retries: extra attempts after a connection error, a 5xx or a 429/418. Defaults to `5`.
         backoff: first wait in seconds between retries; it doubles each time (at most 30 s).
             Defaults to `0.5`.
