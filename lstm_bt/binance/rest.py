@@ -343,8 +343,9 @@ class _Failure:
     def error(self, attempts, seconds, budget=None):
         spent = (f"; the retry budget of {budget:g} s (`--retry-budget`, {RETRY_BUDGET_ENV}) "
                  f"is spent" if budget is not None else "")
-        text = (f"{self.what} after {attempts} attempts and {seconds:.1f} s of failed requests "
-                f"and waits{spent}. {self.fix}")
+        tries = f"{attempts} attempts" if attempts != 1 else "1 attempt"
+        text = (f"{self.what} after {tries} and {seconds:.1f} s of failed requests and "
+                f"waits{spent}. {self.fix}")
         if self.kind is BinanceError:
             return BinanceError(text, status=self.status)
         return self.kind(text)
