@@ -19,6 +19,7 @@ __all__ = [
     "AMOUNT_COLUMNS",
     "EARLIEST_OPEN_MS",
     "LATEST_OPEN_MS",
+    "format_open_time",
     "kline_problem",
     "check_klines",
     "validate_kline_frame",
@@ -157,9 +158,14 @@ def _row_problems(open_ms, columns):
     return problems
 
 
+def format_open_time(open_ms):
+    """`"2024-01-05 03:00"` for an open time (ms) between 1970 and 2100, else `None`."""
+    if not (np.isfinite(open_ms) and EARLIEST_OPEN_MS <= open_ms < LATEST_OPEN_MS):
+        return None
+    return str(np.datetime64(int(open_ms), "ms").astype("datetime64[m]")).replace("T", " ")
+
+
 def _open_label(open_ms):
     """" (open 2024-01-05 03:00)" for a sane open time, else "" (the reason says what it is)."""
-    if np.isfinite(open_ms) and EARLIEST_OPEN_MS <= open_ms < LATEST_OPEN_MS:
-        minute = np.datetime64(int(open_ms), "ms").astype("datetime64[m]")
-        return f" (open {str(minute).replace('T', ' ')})"
-    return ""
+    when = format_open_time(open_ms)
+    return f" (open {when})" if when else ""

@@ -30,10 +30,9 @@ import requests
 import urllib3
 
 from .. import __version__
-from ..dates import from_ms
 from ..errors import BinanceError, InvalidParameter, NetworkError
 from ..intervals import INTERVALS, get_interval
-from ..kline_frame import kline_problem
+from ..kline_frame import format_open_time, kline_problem
 from ._frames import ROW_FIELDS
 from .settings import (
     ALTERNATIVE_BASE_URL,
@@ -378,10 +377,7 @@ def _page_problem(rows, start_ms, end_ms, now_ms, limit):
 
 def _when(ms):
     """An open time for a message: `2024-01-05 03:00`, or the raw ms when it is no date."""
-    try:
-        return f"{from_ms(int(ms)):%Y-%m-%d %H:%M}"
-    except (OverflowError, OSError, ValueError):
-        return f"{ms:.0f} ms"
+    return format_open_time(ms) or f"{ms:g} ms"
 
 
 def _parse_row(raw):
