@@ -17,7 +17,7 @@ import pandas as pd
 from .dates import check_range, from_ms, parse_date, to_ms
 from .errors import DataError, InvalidParameter
 from .intervals import get_interval
-from .kline_frame import COLUMNS
+from .kline_frame import COLUMNS, validate_kline_frame
 
 __all__ = ["BacktestData", "load_backtest_data"]
 
@@ -141,7 +141,7 @@ def _checked_frame(frame):
         )
     if frame.empty:
         raise DataError("The kline frame has no rows.")
-    return frame.sort_index()
+    return validate_kline_frame(frame.sort_index())
 
 
 def _interval_of(frame, interval):

@@ -1,10 +1,29 @@
-"""The kline DataFrame every data source produces and every consumer reads.
+"""The kline DataFrame every data source produces and every consumer reads, and its one check.
 
 Index: `datetime`, the bar's open time as a naive UTC `DatetimeIndex` (backtrader's convention),
 sorted, unique. Columns: `COLUMNS`, floats except `trades` (int64).
+
+`check_klines` (on arrays, before any conversion to dates) and `validate_kline_frame` (on a
+frame) apply the same rule to every source (Binance answers, kline files, a user's frame): prices
+finite and positive, low <= open, close <= high, volumes and trade counts finite and >= 0, open
+times present and between 1970 and 2100. The first bad row is named in a `DataError`.
 """
 
-__all__ = ["COLUMNS", "PRICE_COLUMNS"]
+import numpy as np
+
+from .errors import DataError
+
+__all__ = [
+    "COLUMNS",
+    "PRICE_COLUMNS",
+    "AMOUNT_COLUMNS",
+    "EARLIEST_OPEN_MS",
+    "LATEST_OPEN_MS",
+    "format_open_time",
+    "kline_problem",
+    "check_klines",
+    "validate_kline_frame",
+]
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 COLUMNS = (
@@ -18,4 +37,135 @@ COLUMNS = (
     "taker_buy_base_volume",
     "taker_buy_quote_volume",
 )
+# Volumes and counts: finite and never negative.
+AMOUNT_COLUMNS = tuple(name for name in COLUMNS if name not in PRICE_COLUMNS)
+# Open times outside [1970-01-01, 2100-01-01) are a unit mix-up or a corrupt value, not a bar.
+EARLIEST_OPEN_MS = 0
+LATEST_OPEN_MS = 4_102_444_800_000
 
+_FRAME_FIX = "drop or repair that row (e.g. `frame.dropna()`, or keep only rows with valid prices)"
+
+
+def kline_problem(open_ms, columns, where=None):
+    """What is wrong with the first row that cannot be a kline bar, or `None` if none is.
+
+    Args:
+        open_ms: open times in ms since the epoch, one per row (float or int; NaN = missing).
+        columns: mapping of column name to a same-length array; the `PRICE_COLUMNS` and the
+            `AMOUNT_COLUMNS` present are checked.
+        where: function of a row position giving its name, e.g. `lambda i: f"line {i + 2}"`.
+            Defaults to `None`: `"row {i}"`.
+
+    Returns:
+        E.g. `"row 3 (open 2024-01-05 03:00): close is nan; prices must be finite and
+        positive"`, or `None`.
+    """
+    open_ms = np.asarray(open_ms, dtype=np.float64)
+    problems = _row_problems(open_ms, columns)
+    if not problems:
+        return None
+    position = min(problems)
+    name = where(position) if where is not None else f"row {position}"
+    return f"{name}{_open_label(open_ms[position])}: {problems[position]}"
+
+
+def check_klines(open_ms, columns, source, *, where=None, fix="fix or remove that row"):
+    """Raise `DataError` naming the first row that cannot be a kline bar (`kline_problem`).
+
+    Args:
+        open_ms: open times in ms since the epoch, one per row (float or int; NaN = missing).
+        columns: mapping of column name to a same-length array; the `PRICE_COLUMNS` and the
+            `AMOUNT_COLUMNS` present are checked.
+        source: what the rows are, for the message, e.g. `"BAD.csv"`.
+        where: function of a row position giving its name in the message, e.g.
+            `lambda i: f"line {i + 2}"`. Defaults to `None`: `"row {i}"`.
+        fix: what the user should do, ending the message. Defaults to
+            `"fix or remove that row"`.
+
+    Raises:
+        DataError: e.g. "BAD.csv: line 102 (open 2024-01-05 03:00): close is nan; prices must
+            be finite and positive; fix or remove that row."
+    """
+    problem = kline_problem(open_ms, columns, where)
+    if problem is not None:
+        raise DataError(f"{source}: {problem}; {fix}.")
+
+
+def validate_kline_frame(frame, source="the kline frame", *, fix=_FRAME_FIX):
+    """Check a kline frame (see the module docstring) and return it unchanged.
+
+    Args:
+        frame: a DataFrame indexed by open time with (at least) the `COLUMNS`.
+        source: what the frame is, for the message. Defaults to `"the kline frame"`.
+        fix: what the user should do. Defaults to advice on dropping or repairing the row.
+
+    Returns:
+        `frame`.
+
+    Raises:
+        DataError: a missing open time (NaT), a duplicate one, or a bad row; the message names
+            the first by position and open time.
+
+    Example:
+        >>> validate_kline_frame(random_walk(10))  # doctest: +SKIP
+    """
+    index = frame.index
+    open_ms = index.values.astype("datetime64[ms]").astype(np.int64).astype(np.float64)
+    open_ms[np.asarray(index.isna())] = np.nan
+    duplicated = np.asarray(index.duplicated())
+    if duplicated.any():
+        position = int(np.argmax(duplicated))
+        raise DataError(f"{source}: row {position}{_open_label(open_ms[position])} repeats "
+                        f"an earlier open time; keep one row per bar (e.g. "
+                        f"`frame[~frame.index.duplicated(keep='last')]`).")
+    columns = {name: frame[name].to_numpy() for name in COLUMNS if name in frame.columns}
+    check_klines(open_ms, columns, source, fix=fix)
+    return frame
+
+
+def _row_problems(open_ms, columns):
+    """{position: reason} for the first problem of each bad row (first check that fails)."""
+    checks = []
+    present = np.isfinite(open_ms)
+    checks.append((~present, lambda i: "no open time"))
+    checks.append((present & ((open_ms < EARLIEST_OPEN_MS) | (open_ms >= LATEST_OPEN_MS)),
+                   lambda i: f"open time {open_ms[i]:g} ms is not between 1970 and 2100 "
+                             f"(times are ms, s or µs since 1970-01-01 UTC)"))
+    prices = {name: np.asarray(columns[name], dtype=np.float64)
+              for name in PRICE_COLUMNS if name in columns}
+    for name, values in prices.items():
+        checks.append((~(np.isfinite(values) & (values > 0)),
+                       lambda i, name=name, values=values:
+                       f"{name} is {values[i]:g}; prices must be finite and positive"))
+    if len(prices) == 4:
+        low, high = prices["low"], prices["high"]
+        inside = ((low <= prices["open"]) & (prices["open"] <= high)
+                  & (low <= prices["close"]) & (prices["close"] <= high))
+        checks.append((~inside, lambda i: (
+            f"low {low[i]:g}, open {prices['open'][i]:g}, close {prices['close'][i]:g}, "
+            f"high {high[i]:g}; a bar needs low <= open, close <= high")))
+    for name in AMOUNT_COLUMNS:
+        if name in columns:
+            values = np.asarray(columns[name], dtype=np.float64)
+            checks.append((~(np.isfinite(values) & (values >= 0)),
+                           lambda i, name=name, values=values:
+                           f"{name} is {values[i]:g}; it must be finite and >= 0"))
+    problems = {}
+    for bad, reason in checks:
+        hits = np.flatnonzero(bad)
+        if hits.size and int(hits[0]) not in problems:
+            problems[int(hits[0])] = reason(int(hits[0]))
+    return problems
+
+
+def format_open_time(open_ms):
+    """`"2024-01-05 03:00"` for an open time (ms) between 1970 and 2100, else `None`."""
+    if not (np.isfinite(open_ms) and EARLIEST_OPEN_MS <= open_ms < LATEST_OPEN_MS):
+        return None
+    return str(np.datetime64(int(open_ms), "ms").astype("datetime64[m]")).replace("T", " ")
+
+
+def _open_label(open_ms):
+    """" (open 2024-01-05 03:00)" for a sane open time, else "" (the reason says what it is)."""
+    when = format_open_time(open_ms)
+    return f" (open {when})" if when else ""

@@ -7,7 +7,9 @@ decimal strings, error JSON `{"code": .., "msg": ..}` with Binance's HTTP status
 and the candle in progress at "now" served with partial values. `now` can be pinned, and the
 `Date` header follows it, as a real server's clock would.
 
-Faults are scripted (`fail`, `drop`, `go_down_after`) and every request is logged.
+Faults are scripted (`fail`, `drop`, `go_down_after`), answers can be made wrong (`misbehave`:
+a row in 2100, rows past `endTime`, `startTime` ignored, a reversed page, a NaN close) or slow
+(`hang`, `trickle`), and every request is logged.
 
 Example:
     with BinanceTestServer() as server:
@@ -76,6 +78,9 @@ class BinanceTestServer:
         self._series = {}
         self._faults = deque()
         self._answers_before_down = None
+        self._misbehaviours = deque()
+        self._slow = None
+        self._stopping = threading.Event()
         self._weight_minute = int(time.time() // 60)
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -92,7 +97,8 @@ class BinanceTestServer:
         return self
 
     def stop(self):
-        """Stop answering and free the port."""
+        """Stop answering and free the port (a hung or trickling answer ends too)."""
+        self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -128,6 +134,31 @@ class BinanceTestServer:
     def go_down_after(self, answers):
         """Drop every request after `answers` more successful answers; `None` heals."""
         self._answers_before_down = answers
+
+    def misbehave(self, kind, times=1):
+        """Answer the next `times` kline requests wrongly (`times=None`: every one from now).
+
+        Kinds: `"future_row"` (the last row opens in 2100), `"past_end_time"` (`limit` and
+        `endTime` ignored: 50 rows more than asked, past the end), `"ignore_start_time"` (every
+        answer starts at the first bar served), `"reversed"` (rows newest first), `"nan_close"`
+        (the middle row's close is "NaN").
+        """
+        if kind not in _MISBEHAVIOURS:
+            raise ValueError(f"unknown misbehaviour {kind!r}; one of {sorted(_MISBEHAVIOURS)}")
+        self._misbehaviours.append((kind, times))
+
+    def hang(self, seconds=60.0):
+        """Send nothing for `seconds` before each answer (until `stop` or `heal`)."""
+        self._slow = ("hang", seconds)
+
+    def trickle(self, bytes_per_second=50):
+        """Send each answer's body a few bytes at a time, `bytes_per_second` (until `heal`)."""
+        self._slow = ("trickle", bytes_per_second)
+
+    def heal(self):
+        """Answer at full speed again and forget pending misbehaviours."""
+        self._slow = None
+        self._misbehaviours.clear()
 
     def clock_ms(self):
         return self.now_ms if self.now_ms is not None else int(time.time() * 1000)
@@ -207,7 +238,21 @@ class BinanceTestServer:
         answer = rows[first:max(first, last)]
         if answer and step.next_open(int(open_ms[first + len(answer) - 1])) > now:
             answer = answer[:-1] + [_in_progress(answer[-1])]
+        misbehaviour = self._next_misbehaviour()
+        if misbehaviour:
+            answer = _MISBEHAVIOURS[misbehaviour](answer, rows, first, limit)
         return 200, answer
+
+    def _next_misbehaviour(self):
+        if not self._misbehaviours:
+            return None
+        kind, times = self._misbehaviours[0]
+        if times is not None:
+            if times <= 1:
+                self._misbehaviours.popleft()
+            else:
+                self._misbehaviours[0] = (kind, times - 1)
+        return kind
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -226,13 +271,30 @@ class _Handler(BaseHTTPRequestHandler):
             return
         status, headers, body = answer
         payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
+        slow = server._slow
+        if slow and slow[0] == "hang" and server._stopping.wait(slow[1]):
+            return
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Type", "application/json" if body is not None else "text/html")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if slow and slow[0] == "trickle":
+            self._trickle(payload, slow[1], server._stopping)
+        else:
+            self.wfile.write(payload)
+
+    def _trickle(self, payload, bytes_per_second, stopping):
+        piece = max(1, bytes_per_second // 10)
+        try:
+            for begin in range(0, len(payload), piece):
+                if stopping.wait(0.1):
+                    return
+                self.wfile.write(payload[begin:begin + piece])
+                self.wfile.flush()
+        except OSError:  # the client gave up
+            self.close_connection = True
 
     def date_time_string(self, timestamp=None):
         return email.utils.formatdate(self.server.binance.clock_ms() / 1000, usegmt=True)
@@ -258,6 +320,47 @@ def _in_progress(row):
         partial[field] = f"{float(row[field]) / 2:.8f}"
     partial[8] = row[8] // 2
     return partial
+
+
+def _future_row(answer, rows, first, limit):
+    """The last row opens in 2100: a page of which only the end is wrong."""
+    if not answer:
+        return answer
+    last = list(answer[-1])
+    last[0], last[6] = 4102444800000, 4102444800000 + 3_599_999
+    return answer[:-1] + [last]
+
+
+def _past_end_time(answer, rows, first, limit):
+    """`limit` and `endTime` ignored: 50 rows more than asked for, running past the end."""
+    return rows[first:first + limit + 50]
+
+
+def _ignore_start_time(answer, rows, first, limit):
+    """As if `startTime` were 0: always the first bars served."""
+    return rows[:limit]
+
+
+def _reversed(answer, rows, first, limit):
+    return answer[::-1]
+
+
+def _nan_close(answer, rows, first, limit):
+    if not answer:
+        return answer
+    middle = len(answer) // 2
+    row = list(answer[middle])
+    row[4] = "NaN"
+    return answer[:middle] + [row] + answer[middle + 1:]
+
+
+_MISBEHAVIOURS = {
+    "future_row": _future_row,
+    "past_end_time": _past_end_time,
+    "ignore_start_time": _ignore_start_time,
+    "reversed": _reversed,
+    "nan_close": _nan_close,
+}
 
 
 def _error(code, msg):

@@ -95,7 +95,7 @@ def test_a_zip_of_several_csv_files_reads_them_in_name_order(tmp_path, bars):
 def test_duplicate_bars_are_dropped_keeping_the_last_with_a_warning(tmp_path, bars):
     lines = binance_lines(bars)
     restated = lines[10].split(",")
-    restated[4] = "1.00000000"
+    restated[4] = restated[3]  # the close restated at the bar's low
     doubled_tail = [line for line in lines[-3:] for _ in range(2)]
     lines = lines[:11] + [",".join(restated)] + lines[11:-3] + doubled_tail
 
@@ -104,7 +104,7 @@ def test_duplicate_bars_are_dropped_keeping_the_last_with_a_warning(tmp_path, ba
 
     assert len(frame) == len(bars)
     assert frame.index.is_unique
-    assert frame["close"].iloc[10] == 1.0
+    assert frame["close"].iloc[10] == float(restated[3])
 
 
 def test_rows_out_of_order_are_sorted_with_a_warning(tmp_path, bars):
@@ -177,15 +177,16 @@ def test_a_file_that_is_not_12_column_klines_is_a_data_error(tmp_path):
         read_kline_file(ohlc)
 
 
-@pytest.mark.parametrize("name, content", [
-    ("fake.zip", b"not a zip archive"),
-    ("binary.csv", bytes(range(256)) * 4),
-    ("ragged.csv", b"1,2,3,4,5,6,7,8,9,10,11,12\n1,2,3,4,5,6,7,8,9,10,11,12,13,14\n"),
+@pytest.mark.parametrize("name, content, message", [
+    ("fake.zip", b"not a zip archive", "cannot read it as Binance klines"),
+    ("binary.csv", bytes(range(256)) * 4, "found 1 columns, expected the 12"),
+    ("ragged.csv", b"1,2,3,4,5,6,7,8,9,10,11,12\n1,2,3,4,5,6,7,8,9,10,11,12,13,14\n",
+     "cannot read it as Binance klines"),
 ])
-def test_a_file_that_cannot_be_parsed_is_a_data_error(tmp_path, name, content):
+def test_a_file_that_cannot_be_parsed_is_a_data_error(tmp_path, name, content, message):
     (tmp_path / name).write_bytes(content)
 
-    with pytest.raises(DataError, match=f"{name}: cannot read it as Binance klines"):
+    with pytest.raises(DataError, match=f"{name}: {message}"):
         read_kline_file(tmp_path / name)
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..intervals import INTERVALS, get_interval
+from ..kline_frame import check_klines
 from ._frames import ROW_FIELDS, frame_from_array
 
 __all__ = ["read_kline_file", "write_kline_csv", "infer_interval", "find_gaps", "CSV_HEADER"]
@@ -41,7 +42,9 @@ def read_kline_file(path, interval=None):
         A kline frame, sorted, one row per open time.
 
     Raises:
-        DataError: the file is missing or is not 12-column Binance klines.
+        DataError: the file is missing, is not 12-column Binance klines, or has a row that
+            cannot be a bar (see `lstm_bt.kline_frame.check_klines`); the message names the
+            file and line.
 
     Warns:
         UserWarning: duplicate rows were dropped, rows were out of order, or bars are missing.
@@ -53,15 +56,13 @@ def read_kline_file(path, interval=None):
     if not path.is_file():
         raise DataError(f"Kline file not found: {str(path)!r}. Check the path.")
     try:
-        parts = [_read_csv(source, label) for source, label in _csv_sources(path)]
+        parts = [_read_csv(open_source, label) for open_source, label in _csv_sources(path)]
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as error:
         raise DataError(
             f"{path.name}: cannot read it as Binance klines ({type(error).__name__}: {error}); "
             f"give a kline CSV or a data.binance.vision .zip."
         ) from None
     array = np.concatenate(parts) if parts else np.empty((0, len(ROW_FIELDS)))
-    array[:, 0] = _to_ms(array[:, 0], np.round)
-    array[:, 6] = _to_ms(array[:, 6], np.floor)
     array = _sorted_unique(array, path.name)
     frame = frame_from_array(array)
     if len(frame) > 1:
@@ -151,8 +152,9 @@ def _open_ms(index):
 
 
 def _csv_sources(path):
+    """(function opening a binary stream, label) for each CSV in `path` (a file or a zip)."""
     if path.suffix.lower() != ".zip":
-        yield path, path.name
+        yield (lambda: path.open("rb")), path.name
         return
     with zipfile.ZipFile(path) as archive:
         members = sorted(name for name in archive.namelist() if name.lower().endswith(".csv"))
@@ -160,27 +162,44 @@ def _csv_sources(path):
             raise DataError(f"{path.name} holds no .csv file; expected a data.binance.vision "
                             f"kline archive.")
         for name in members:
-            with archive.open(name) as member:
-                yield member, f"{path.name}:{name}"
+            yield (lambda name=name: archive.open(name)), f"{path.name}:{name}"
 
 
-def _read_csv(source, label):
-    try:
-        frame = pd.read_csv(source, header=None, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
+def _read_csv(open_source, label):
+    """The rows of one CSV as an `(n, 11)` float array in `ROW_FIELDS` order, times in ms.
+
+    Numbers are parsed as float64 straight away (not as text first): a large file then costs
+    about its own size in memory. Open times stay exact in float64 (µs since 1970 < 2**53).
+    """
+    with open_source() as stream:
+        first_line = stream.readline().decode("utf-8", "replace").strip()
+    fields = first_line.split(",")
+    if not first_line:
         return np.empty((0, len(ROW_FIELDS)))
-    if frame.shape[1] < len(ROW_FIELDS):
+    if len(fields) < len(ROW_FIELDS):
         raise DataError(
-            f"{label}: found {frame.shape[1]} columns, expected the 12 of a Binance kline row "
+            f"{label}: found {len(fields)} columns, expected the 12 of a Binance kline row "
             f"({', '.join(CSV_HEADER)})."
         )
-    if len(frame) and not _is_number(frame.iat[0, 0]):
-        frame = frame.iloc[1:]  # a header row
+    header = 0 if _is_number(fields[0]) else 1
     try:
-        return frame.iloc[:, : len(ROW_FIELDS)].to_numpy(np.float64)
+        with open_source() as stream:
+            table = pd.read_csv(stream, header=None, skiprows=header,
+                                dtype=dict.fromkeys(range(len(ROW_FIELDS)), np.float64))
+    except pd.errors.EmptyDataError:
+        return np.empty((0, len(ROW_FIELDS)))
     except ValueError as error:
+        if isinstance(error, pd.errors.ParserError):
+            raise
         raise DataError(f"{label}: a field is not a number ({error}); expected Binance "
                         f"klines.") from None
+    array = table.iloc[:, : len(ROW_FIELDS)].to_numpy(np.float64)
+    del table
+    array[:, 0] = _to_ms(array[:, 0], np.round)
+    array[:, 6] = _to_ms(array[:, 6], np.floor)
+    check_klines(array[:, 0], {name: array[:, i] for i, name in enumerate(ROW_FIELDS)}, label,
+                 where=lambda i: f"line {i + 1 + header}")
+    return array
 
 
 def _is_number(text):

@@ -6,6 +6,16 @@ backoff, waits out `429`/`418` for as long as `Retry-After` says (up to a bound,
 error), and pauses before Binance's 6000-per-minute request weight runs out. Binance's error
 JSON becomes a `BinanceError` whose message says what to change.
 
+Time is bounded twice: each request has a total deadline (connecting, waiting and reading the
+whole body: a server that trickles bytes is cut off), and the client a retry budget (seconds of
+failed requests and waits, `Retry-After` included), after which it stops and says how long it
+tried.
+
+No answer is trusted as is: a page with rows outside the asked `[startTime, endTime]`, out of
+order, more than `limit`, in the future, or a row that cannot be a bar
+(`lstm_bt.kline_frame.kline_problem`) is asked for once more, then refused with a
+`BinanceError`; so nothing wrong is stored and no range is marked fetched beyond what arrived.
+
 The candle still in progress is never returned: a page only carries bars that had closed when
 Binance answered (by the earlier of our clock and the server's `Date`).
 """
@@ -15,12 +25,23 @@ import logging
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import requests
+import urllib3
 
 from .._version import __version__
 from ..errors import BinanceError, InvalidParameter, NetworkError
 from ..intervals import INTERVALS, get_interval
-from .settings import ALTERNATIVE_BASE_URL, resolve_base_url, validate_symbol
+from ..kline_frame import format_open_time, kline_problem
+from ._frames import ROW_FIELDS
+from .settings import (
+    ALTERNATIVE_BASE_URL,
+    REQUEST_DEADLINE_ENV,
+    RETRY_BUDGET_ENV,
+    resolve_base_url,
+    resolve_seconds,
+    validate_symbol,
+)
 
 __all__ = ["BinanceClient", "KlinePage", "KLINES_PATH", "MAX_PAGE_SIZE"]
 
@@ -29,7 +50,10 @@ logger = logging.getLogger(__name__)
 KLINES_PATH = "/api/v3/klines"
 MAX_PAGE_SIZE = 1000
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+DEFAULT_REQUEST_DEADLINE_S = 30.0
+DEFAULT_RETRY_BUDGET_S = 120.0
 _MAX_BACKOFF_S = 30.0
+_CHUNK_BYTES = 65_536
 
 
 @dataclass(frozen=True)
@@ -56,7 +80,14 @@ class BinanceClient:
     Args:
         base_url: REST root. Defaults to `None`: `LSTM_BT_BINANCE_URL`, else
             `https://api.binance.com`.
-        timeout: `(connect, read)` timeouts in seconds. Defaults to `(5.0, 30.0)`.
+        timeout: `(connect, read)` timeouts in seconds, for one wait on the socket.
+            Defaults to `(5.0, 30.0)`.
+        deadline: seconds one request may take in all (connect, headers, whole body).
+            Defaults to `None`: `LSTM_BT_REQUEST_DEADLINE`, else `30`.
+        retry_budget: seconds this client may spend on failed requests and on waiting
+            before retries (`Retry-After` included), over all its requests; past it the
+            fetch stops with the time spent in the error. Defaults to `None`:
+            `LSTM_BT_RETRY_BUDGET`, else `120`.
         retries: extra attempts after a connection error, a 5xx or a 429/418. Defaults to `5`.
         backoff: first wait in seconds between retries; it doubles each time (at most 30 s).
             Defaults to `0.5`.
@@ -69,15 +100,16 @@ class BinanceClient:
 
     Attributes:
         requests_made: HTTP requests attempted so far, retries included.
+        failing_s: seconds spent so far on failed requests and waits before retries.
 
     Example:
         >>> with BinanceClient() as client:  # doctest: +SKIP
         ...     pages = list(client.iter_kline_pages("BTCUSDT", "1h", 1704067200000, 1704153600000))
     """
 
-    def __init__(self, base_url=None, *, timeout=(5.0, 30.0), retries=5, backoff=0.5,
-                 max_retry_after=120.0, weight_limit=4800, page_size=MAX_PAGE_SIZE,
-                 sleep=time.sleep):
+    def __init__(self, base_url=None, *, timeout=(5.0, 30.0), deadline=None, retry_budget=None,
+                 retries=5, backoff=0.5, max_retry_after=120.0, weight_limit=4800,
+                 page_size=MAX_PAGE_SIZE, sleep=time.sleep):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidParameter(
                 f"Received an invalid value for `page_size`, expected 1 to {MAX_PAGE_SIZE} "
@@ -85,12 +117,17 @@ class BinanceClient:
             )
         self.base_url = resolve_base_url(base_url)
         self.timeout = timeout
+        self.deadline = resolve_seconds(deadline, REQUEST_DEADLINE_ENV,
+                                        DEFAULT_REQUEST_DEADLINE_S, "deadline")
+        self.retry_budget = resolve_seconds(retry_budget, RETRY_BUDGET_ENV,
+                                            DEFAULT_RETRY_BUDGET_S, "retry_budget")
         self.retries = retries
         self.backoff = backoff
         self.max_retry_after = max_retry_after
         self.weight_limit = weight_limit
         self.page_size = page_size
         self.requests_made = 0
+        self.failing_s = 0.0
         self._sleep = sleep
         self._pause_until = 0.0
         self._session = requests.Session()
@@ -121,14 +158,16 @@ class BinanceClient:
 
         Raises:
             BinanceError: Binance refused (unknown symbol, bad interval, restricted location,
-                rate limit beyond the bound).
-            NetworkError: the host stayed unreachable or failing after every retry.
+                rate limit beyond the bound), or answered twice with a page that cannot be
+                right.
+            NetworkError: the host stayed unreachable or failing after every retry, or the
+                retry budget is spent.
         """
         symbol = validate_symbol(symbol)
         step = get_interval(interval)
         page_start = start_ms
         while page_start < end_ms:
-            rows, now_ms = self._request_klines(symbol, step, page_start, end_ms - 1)
+            rows, now_ms = self._checked_page(symbol, step, page_start, end_ms)
             closed = [row for row in rows if step.next_open(row[0]) <= now_ms]
             if len(closed) < len(rows):
                 in_progress_open = rows[len(closed)][0]
@@ -145,6 +184,22 @@ class BinanceClient:
             yield KlinePage(closed, page_start, max(page_start, settled_end))
             return
 
+    def _checked_page(self, symbol, step, start_ms, end_ms):
+        """The rows of `[start_ms, end_ms)`'s first page; a wrong answer is asked for again once."""
+        for attempt in (1, 2):
+            rows, now_ms = self._request_klines(symbol, step, start_ms, end_ms - 1)
+            problem = _page_problem(rows, start_ms, end_ms, now_ms, self.page_size)
+            if problem is None:
+                return rows, now_ms
+            logger.info("bad klines page for %s %s from %s (answer %d): %s", symbol, step,
+                        _when(start_ms), attempt, problem)
+        raise BinanceError(
+            f"{self.base_url}{KLINES_PATH} answered {symbol} {step} klines from "
+            f"{_when(start_ms)} that cannot be right, twice: {problem}. Nothing from these "
+            f"answers was stored; run again later, or use another `--base-url` (e.g. "
+            f"{ALTERNATIVE_BASE_URL})."
+        )
+
     def _request_klines(self, symbol, step, start_ms, end_ms_inclusive):
         params = {
             "symbol": symbol,
@@ -157,7 +212,7 @@ class BinanceClient:
         now_ms = _answer_time_ms(response)
         try:
             rows = [_parse_row(raw) for raw in response.json()]
-        except (ValueError, TypeError, IndexError):
+        except (ValueError, TypeError, IndexError, RecursionError):
             raise BinanceError(
                 f"{self.base_url}{KLINES_PATH} did not answer with Binance klines; check "
                 f"`--base-url` (e.g. {ALTERNATIVE_BASE_URL}).",
@@ -171,14 +226,15 @@ class BinanceClient:
         for attempt in range(self.retries + 1):
             self._wait_for_weight()
             self.requests_made += 1
+            began = time.monotonic()
             try:
-                response = self._session.get(url, params=params, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as error:
-                failure = NetworkError(
-                    f"Cannot reach {self.base_url} ({type(error).__name__}) after "
-                    f"{attempt + 1} attempts. Check the network, or pick another root with "
-                    f"`--base-url` (e.g. {ALTERNATIVE_BASE_URL})."
-                )
+                response = self._fetch(url, params)
+            except _CONNECTION_ERRORS as error:
+                why = str(error) if isinstance(error, _DeadlinePassed) else type(error).__name__
+                failure = _Failure(
+                    NetworkError, f"Cannot reach {self.base_url} ({why})",
+                    f"Check the network, or pick another root with `--base-url` (e.g. "
+                    f"{ALTERNATIVE_BASE_URL}).")
                 delay = self._backoff_delay(attempt)
             else:
                 self._watch_weight(response)
@@ -187,21 +243,53 @@ class BinanceClient:
                     return response
                 if status in (418, 429):
                     delay = _retry_after_s(response, self._backoff_delay(attempt))
-                    failure = self._rate_limited(status, delay, attempt)
+                    failure = self._rate_limited(status, delay)
                 elif status >= 500:
-                    failure = NetworkError(
-                        f"Binance at {self.base_url} kept failing (HTTP {status}) after "
-                        f"{attempt + 1} attempts. Try again later."
-                    )
+                    failure = _Failure(
+                        NetworkError, f"Binance at {self.base_url} kept failing (HTTP {status})",
+                        "Try again later.")
                     delay = self._backoff_delay(attempt)
                 else:
                     raise _refusal(response, params, self.base_url)
-            if attempt < self.retries:
-                logger.info("%s; retrying in %.2f s", failure, delay)
-                self._sleep(delay)
-        raise failure
+            self.failing_s += time.monotonic() - began
+            if attempt == self.retries:
+                break
+            if self.failing_s + delay > self.retry_budget:
+                raise failure.error(attempt + 1, self.failing_s, self.retry_budget)
+            logger.info("%s; retrying in %.2f s", failure.what, delay)
+            self._sleep(delay)
+            self.failing_s += delay
+        raise failure.error(self.retries + 1, self.failing_s)
 
-    def _rate_limited(self, status, wait_s, attempt):
+    def _fetch(self, url, params):
+        """GET `url`, its whole body read within `deadline` seconds of the start.
+
+        The socket timeouts alone bound each wait, not the whole: a server sending a few bytes
+        a second would keep one request alive for minutes. So the body is read as it comes
+        (`read1`) and the clock is checked after each piece.
+        """
+        deadline = time.monotonic() + self.deadline
+        connect, read = self.timeout
+        response = self._session.get(url, params=params, stream=True,
+                                     timeout=(min(connect, self.deadline),
+                                              min(read, self.deadline)))
+        try:
+            body = bytearray()
+            while time.monotonic() < deadline:
+                piece = response.raw.read1(_CHUNK_BYTES, decode_content=True)
+                if not piece:
+                    break
+                body += piece
+            else:
+                raise _DeadlinePassed(f"no whole answer within the {self.deadline:g} s request "
+                                      f"deadline")
+        finally:
+            response.close()
+        # requests keeps a read body here; `.json()` and `.text` then use it.
+        response._content = bytes(body)
+        return response
+
+    def _rate_limited(self, status, wait_s):
         why = "this IP is banned for a while" if status == 418 else "rate limit reached"
         if wait_s > self.max_retry_after:
             raise BinanceError(
@@ -210,11 +298,8 @@ class BinanceClient:
                 f"again; what was stored is kept.",
                 status=status,
             )
-        return BinanceError(
-            f"Binance {why} (HTTP {status}) after {attempt + 1} attempts. Wait a minute and run "
-            f"again; what was stored is kept.",
-            status=status,
-        )
+        return _Failure(BinanceError, f"Binance {why} (HTTP {status})",
+                        "Wait a minute and run again; what was stored is kept.", status=status)
 
     def _backoff_delay(self, attempt):
         return min(self.backoff * 2**attempt, _MAX_BACKOFF_S)
@@ -234,6 +319,65 @@ class BinanceClient:
         if remaining > 0:
             self._sleep(remaining)
         self._pause_until = 0.0
+
+
+class _DeadlinePassed(Exception):
+    """A request ran past its total deadline."""
+
+
+_CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout,
+                      requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError,
+                      _DeadlinePassed)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A failed attempt, turned into the error raised once retrying stops."""
+
+    kind: type
+    what: str
+    fix: str
+    status: int | None = None
+
+    def error(self, attempts, seconds, budget=None):
+        spent = (f"; the retry budget of {budget:g} s (`--retry-budget`, {RETRY_BUDGET_ENV}) "
+                 f"is spent" if budget is not None else "")
+        tries = f"{attempts} attempts" if attempts != 1 else "1 attempt"
+        text = (f"{self.what} after {tries} and {seconds:.1f} s of failed requests and "
+                f"waits{spent}. {self.fix}")
+        if self.kind is BinanceError:
+            return BinanceError(text, status=self.status)
+        return self.kind(text)
+
+
+def _page_problem(rows, start_ms, end_ms, now_ms, limit):
+    """Why an answer for `[start_ms, end_ms)` cannot be right, or `None`."""
+    if len(rows) > limit:
+        return f"{len(rows)} rows, more than the {limit} asked for"
+    if not rows:
+        return None
+    opens = np.array([row[0] for row in rows], dtype=np.float64)
+    backwards = np.flatnonzero(np.diff(opens) <= 0)
+    if backwards.size:
+        i = int(backwards[0]) + 1
+        return (f"rows out of order: row {i} opens at {_when(opens[i])}, not after row {i - 1} "
+                f"at {_when(opens[i - 1])}")
+    if opens[0] < start_ms:
+        return (f"row 0 opens at {_when(opens[0])}, before the startTime asked for "
+                f"({_when(start_ms)}): the server ignores startTime")
+    if opens[-1] >= end_ms:
+        return (f"row {len(rows) - 1} opens at {_when(opens[-1])}, after the endTime asked for "
+                f"({_when(end_ms - 1)})")
+    if opens[-1] > now_ms:
+        return (f"row {len(rows) - 1} opens at {_when(opens[-1])}, after the server's own clock "
+                f"({_when(now_ms)})")
+    array = np.array(rows, dtype=np.float64)
+    return kline_problem(opens, {name: array[:, i] for i, name in enumerate(ROW_FIELDS)})
+
+
+def _when(ms):
+    """An open time for a message: `2024-01-05 03:00`, or the raw ms when it is no date."""
+    return format_open_time(ms) or f"{ms:g} ms"
 
 
 def _parse_row(raw):
@@ -271,7 +415,7 @@ def _refusal(response, params, base_url):
     try:
         body = response.json()
         code, message = int(body["code"]), str(body["msg"])
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         return BinanceError(
             f"{base_url}{KLINES_PATH} answered HTTP {status}, not a Binance error; check "
             f"`--base-url` (e.g. {ALTERNATIVE_BASE_URL}).",

@@ -2,6 +2,8 @@
 
 Base URL: argument > `LSTM_BT_BINANCE_URL` > `https://api.binance.com`.
 Data directory: argument > `LSTM_BT_DATA_DIR` > `./feeds`.
+Time bounds of a fetch: argument > `LSTM_BT_REQUEST_DEADLINE` (seconds one request may take in
+all) / `LSTM_BT_RETRY_BUDGET` (seconds one fetch may spend on failed requests and waits) > default.
 Symbols are checked against Binance's own pattern before they reach a path or a URL.
 """
 
@@ -17,6 +19,7 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "resolve_base_url",
     "resolve_data_dir",
+    "resolve_seconds",
     "validate_symbol",
 ]
 
@@ -25,6 +28,8 @@ ALTERNATIVE_BASE_URL = "https://data-api.binance.vision"
 DEFAULT_DATA_DIR = "feeds"
 BASE_URL_ENV = "LSTM_BT_BINANCE_URL"
 DATA_DIR_ENV = "LSTM_BT_DATA_DIR"
+REQUEST_DEADLINE_ENV = "LSTM_BT_REQUEST_DEADLINE"
+RETRY_BUDGET_ENV = "LSTM_BT_RETRY_BUDGET"
 
 _SYMBOL = re.compile(r"^[A-Z0-9\-_.]{1,20}$")
 
@@ -56,6 +61,35 @@ def resolve_data_dir(data_dir=None):
             else `./feeds`.
     """
     return Path(data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+def resolve_seconds(value, env, default, name):
+    """A positive, finite number of seconds: `value`, else the `env` variable, else `default`.
+
+    Args:
+        value: an explicit number, or `None`.
+        env: the environment variable read when `value` is `None`.
+        default: the number used when neither is set.
+        name: the argument's name as the user wrote it (e.g. `"--request-deadline"`).
+
+    Raises:
+        InvalidParameter: the value (or the variable) is not a positive, finite number.
+    """
+    source = name
+    if value is None and os.environ.get(env):
+        value, source = os.environ[env], env
+    if value is None:
+        return float(default)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise InvalidParameter(
+            f"Received an invalid value for `{source}`: {value!r}; expected a positive number "
+            f"of seconds, e.g. {default:g}."
+        )
+    return seconds
 
 
 def validate_symbol(symbol, name="symbol"):

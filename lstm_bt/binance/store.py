@@ -109,6 +109,33 @@ class KlineStore:
             missing.append((cursor, end_ms))
         return missing
 
+    def forget_future(self, symbol, interval, now_ms):
+        """Drop bars opening after `now_ms` and forget fetched ranges reaching past it.
+
+        No honest answer holds such bars or settles such a range, so they come from a wrong
+        answer stored by an older version: forgetting the whole range lets the next fetch ask
+        for it again (the rows already stored are kept and overwritten with the same bars).
+
+        Returns:
+            The number of fetched ranges forgotten.
+        """
+        key = _key(symbol, interval)
+        future = self._connection.execute(
+            "SELECT start_ms FROM fetched_ranges WHERE symbol = ? AND interval = ? AND end_ms > ?",
+            (*key, now_ms),
+        ).fetchall()
+        if future:
+            with self._transaction() as connection:
+                connection.executemany(
+                    "DELETE FROM fetched_ranges WHERE symbol = ? AND interval = ? AND start_ms = ?",
+                    [(*key, start) for (start,) in future])
+                connection.execute(
+                    "DELETE FROM klines WHERE symbol = ? AND interval = ? AND open_time > ?",
+                    (*key, now_ms))
+            logger.warning("forgot %d fetched %s %s ranges reaching past now (a wrong answer "
+                           "stored earlier); they are fetched again", len(future), *key)
+        return len(future)
+
     def save_page(self, symbol, interval, page):
         """Store a `KlinePage`'s rows and mark its range fetched, in one transaction."""
         key = _key(symbol, interval)

@@ -10,7 +10,7 @@ import pandas as pd
 from ..binance import infer_interval, load_klines, read_kline_file
 from ..errors import DataError, InvalidParameter
 from ..intervals import get_interval
-from ..kline_frame import COLUMNS
+from ..kline_frame import COLUMNS, validate_kline_frame
 
 __all__ = ["BinanceKlines"]
 
@@ -121,7 +121,7 @@ class BinanceKlines(bt.feed.DataBase):
                     f"BinanceKlines(dataname=DataFrame) needs a kline frame: a DatetimeIndex "
                     f"of open times and columns {', '.join(COLUMNS)}; missing {missing}."
                 )
-            return source.sort_index()
+            return validate_kline_frame(source.sort_index(), "BinanceKlines(dataname=DataFrame)")
         if isinstance(source, (str, os.PathLike)):
             return read_kline_file(source, self.p.interval)
         if source is not None:
