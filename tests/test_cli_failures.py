@@ -10,14 +10,12 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-
 import pytest
 
+from cli_runs import ROOT, lstm_bt_all, refusal_problem
 from fs_faults import read_only_dir, small_disk
 from lstm_bt.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--seq-len", "8", "--train-window", "120", "--retrain-every", "48", "--epochs", "1",
         "--units", "4", "--quiet"]
 # A day of trading after the first 128 demo bars of history.
@@ -29,16 +27,6 @@ BINANCE_DAY = ["--symbol", "BTCUSDT", "--interval", "1h", "--start", "2024-01-01
 def _start(*args):
     return subprocess.Popen([sys.executable, "-m", "lstm_bt", *map(str, args)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _one_line_exit_2(process, message):
-    """Why a finished process is not a clean refusal naming `message`, or None if it is."""
-    out, err = process.communicate(timeout=300)
-    lines = err.strip().splitlines()
-    if (process.returncode != 2 or len(lines) != 1 or "Traceback" in err
-            or message not in lines[0] or not lines[0].startswith("lstm-bt: error: ")):
-        return f"exit {process.returncode}, stderr {err[-600:]!r}"
-    return None
 
 
 @pytest.mark.slow
@@ -92,11 +80,6 @@ def test_every_failure_of_the_machine_is_exit_2_with_one_line(binance_server, de
     damaged = tmp_path / "damaged"
     damaged.mkdir()
     (damaged / "klines.sqlite").write_bytes(b"not a database " * 100)
-    a_file = tmp_path / "a-file"
-    a_file.write_text("mine\n")
-    plot_list = tmp_path / "list-run"
-    plot_list.mkdir()
-    (plot_list / "report.json").write_text("[]\n")
     with read_only_dir(tmp_path / "read-only") as read_only, \
             small_disk(tmp_path / "full", size="64k") as full:
         cases = {
@@ -119,18 +102,31 @@ def test_every_failure_of_the_machine_is_exit_2_with_one_line(binance_server, de
                                     "--end", "2021-02-01", *TINY, *url, "--data-dir",
                                     tmp_path / "data-early"],
                                    "no BTCUSDT 1h bars from 2020-12-26 16:00"),
-            "--data-dir a file": (["backtest", *DEMO_DAY, "--data-dir", a_file],
-                                  f"`--data-dir` {a_file} is a file, not a directory"),
-            "--out under a file": (["backtest", *DEMO_DAY, "--out", a_file / "run"],
-                                   f"`--out` {a_file / 'run'} is under {a_file}, a file"),
-            "plot of a report that is a list": (["plot", plot_list],
-                                                "report.json holds a list, not a report"),
         }
-        # All at once: each refuses before any training, in about a second of CPU.
-        started = {name: _start(*args) for name, (args, _) in cases.items()}
-        failures = [f"{name}: {why}" for name, process in started.items()
-                    if (why := _one_line_exit_2(process, cases[name][1]))]
+        answers = lstm_bt_all([args for args, _ in cases.values()])
+        failures = [f"{name}: {why}" for (name, (_, message)), done in zip(cases.items(), answers)
+                    if (why := refusal_problem(done, message))]
     assert not failures, "\n".join(failures)
+
+
+def test_paths_that_cannot_serve_are_refused_before_any_training(tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("mine\n")
+    listed = tmp_path / "listed"
+    listed.mkdir()
+    (listed / "report.json").write_text("[]\n")
+    cases = [
+        (["backtest", *DEMO_DAY, "--data-dir", a_file],
+         f"`--data-dir` {a_file} is a file, not a directory"),
+        (["backtest", *DEMO_DAY, "--out", a_file / "run"],
+         f"`--out` {a_file / 'run'} is under {a_file}, a file, not a directory"),
+        (["plot", listed], "report.json holds a list, not a report object"),
+    ]
+    for args, message in cases:
+        assert main(list(map(str, args))) == 2, args
+        error = capsys.readouterr().err
+        assert error.startswith("lstm-bt: error: ") and error.count("\n") == 1
+        assert message in error
     assert a_file.read_text() == "mine\n"
 
 

@@ -142,8 +142,12 @@ def _flags_of(parser):
 def _refuse_unknown(parser, unknown):
     """An unknown flag, with the closest real one (`--seqlen` -> `--seq-len`)."""
     options = [option for option in parser._option_string_actions if option.startswith("--")]
-    flag = next((item for item in unknown if item.startswith("-")), unknown[0])
-    hint = did_you_mean(flag.partition("=")[0], options) if flag.startswith("-") else ""
+    flag = next((item for item in unknown if item.startswith("-")), unknown[0]).partition("=")[0]
+    hint = ""
+    if flag.startswith("-"):
+        # A prefix (`--seq`) means the flag it starts, before any merely similar one (`--seed`).
+        longer = [option for option in options if option.startswith(flag)]
+        hint = did_you_mean(flag, longer, cutoff=0) if longer else did_you_mean(flag, options)
     parser.error(f"unrecognized arguments: {' '.join(unknown)}.{hint}")
 
 

@@ -54,7 +54,7 @@ def add_parser(subparsers):
                       "(default: $LSTM_BT_DATA_DIR or ./feeds)")
     data.add_argument("--offline", action="store_true",
                       help="read Binance bars from the kline store only, never the network "
-                           "(fill it first with `lstm-bt fetch`)")
+                           "(fill it first with lstm-bt fetch)")
 
     add_strategy_flags(parser, LSTMStrategy)
 
