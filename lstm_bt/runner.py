@@ -8,6 +8,7 @@ turn the analyzers into the report. `lstm-bt backtest` is a thin layer over this
 
 import logging
 import math
+import numbers
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -230,7 +231,8 @@ def _broker_params(cash, commission, slippage):
 
 
 def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) \
+            or not 0 <= seed <= MAX_SEED:
         raise InvalidParameter(
             f"Received an invalid value for `seed`, expected an integer in [0, {MAX_SEED}], "
             f"e.g. 0, got {seed!r}."
