@@ -1,9 +1,12 @@
 """The bars a backtest runs on: from any source, cut to the dates, with the warm-up before them.
 
-`--start` is the first traded and measured bar; the first model needs `history` bars before it
+`start` is the first traded and measured bar; the first model needs `history` bars before it
 (train window + sequence length). This module loads them (from Binance, a file, or a frame),
 checks the dates against the data, and refuses with bar counts and the fix when the history is
 short, so a backtest never starts by silently trading on a half-trained model.
+
+Errors name the Python arguments (`start`, `train_window`); the command line shows them as its
+flags (`--start`, `--train-window`).
 """
 
 import logging
@@ -34,8 +37,8 @@ class BacktestData:
         frame: kline frame: `history` warm-up bars, then the measured bars.
         symbol: the symbol (or a label for files and frames).
         interval: the Binance interval name.
-        start: open time of the first measured bar (`--start`, inclusive).
-        end: the exclusive end (`--end`, or the end of the last bar).
+        start: open time of the first measured bar (inclusive).
+        end: the exclusive end (as given, or the end of the last bar).
         history: warm-up bars before `start`.
     """
 
@@ -63,7 +66,7 @@ class BacktestData:
 
 
 def load_backtest_data(data=None, *, symbol=None, interval=None, start=None, end=None,
-                       history=0, base_url=None, data_dir=None, progress=False):
+                       history=0, base_url=None, data_dir=None, offline=False, progress=False):
     """Load, check and cut the bars of one backtest.
 
     Args:
@@ -79,6 +82,8 @@ def load_backtest_data(data=None, *, symbol=None, interval=None, start=None, end
         history: warm-up bars needed before `start`.
         base_url: Binance REST root (with `data=None`). Defaults to the configured one.
         data_dir: kline store directory (with `data=None`). Defaults to the configured one.
+        offline: read the kline store only, never the network (with `data=None`). Defaults
+            to `False`.
         progress: show a download progress bar. Defaults to `False`.
 
     Returns:
@@ -88,13 +93,13 @@ def load_backtest_data(data=None, *, symbol=None, interval=None, start=None, end
         DataError: the data cannot be read, or does not cover the dates with enough history.
         InvalidParameter: bad dates or source arguments.
     """
-    start = parse_date(start, "--start") if start is not None else None
-    end = parse_date(end, "--end") if end is not None else None
+    start = parse_date(start, "start") if start is not None else None
+    end = parse_date(end, "end") if end is not None else None
     if start is not None:
-        check_range(start, end, "--start", "--end")
+        check_range(start, end, "start", "end")
     if data is None:
         frame, symbol, interval = _from_binance(symbol, interval, start, end, history,
-                                                base_url, data_dir, progress)
+                                                base_url, data_dir, offline, progress)
     elif isinstance(data, pd.DataFrame):
         frame = _checked_frame(data)
         symbol, interval = symbol or "DATA", _interval_of(frame, interval)
@@ -103,19 +108,27 @@ def load_backtest_data(data=None, *, symbol=None, interval=None, start=None, end
     return _cut(frame, symbol, interval, start, end, history)
 
 
-def _from_binance(symbol, interval, start, end, history, base_url, data_dir, progress):
+def _from_binance(symbol, interval, start, end, history, base_url, data_dir, offline,
+                  progress):
     from .binance import load_klines
 
     if not symbol or not interval or start is None:
         raise InvalidParameter(
-            "Reading from Binance needs --symbol, --interval and --start, e.g. --symbol BTCUSDT "
-            "--interval 1h --start 2024-01-01; or use --csv PATH or --demo."
+            "Reading from Binance needs `symbol`, `interval` and `start`, e.g. BTCUSDT, 1h "
+            "and 2024-01-01; or give a kline file or frame as the data."
         )
     step = get_interval(interval)
     # Ask for the warm-up too; for 1M (no fixed length) the longest month is a safe excess.
     bar = pd.Timedelta(milliseconds=step.longest_ms)
-    frame = load_klines(symbol, step.name, start - history * bar, end,
-                        base_url=base_url, data_dir=data_dir, progress=progress)
+    frame = load_klines(symbol, step.name, start - history * bar, end, base_url=base_url,
+                        data_dir=data_dir, progress=progress, offline=offline)
+    if frame.empty:
+        raise DataError(
+            f"no {symbol} {step.name} bars from {start - history * bar:%Y-%m-%d %H:%M} "
+            f"(warm-up included) to {f'{end:%Y-%m-%d %H:%M}' if end else 'now'}: Binance has "
+            f"none there (a `start` in the future, or before {symbol} was listed); pick "
+            "dates with bars."
+        )
     return frame, symbol, step.name
 
 
@@ -127,7 +140,7 @@ def _from_file(path, symbol, interval):
         interval = named.group(2)
     frame = read_kline_file(path, interval=interval)
     if frame.empty:
-        raise DataError(f"--csv {path} holds no klines; give a file with kline rows.")
+        raise DataError(f"{path} holds no klines; give a file with kline rows.")
     return frame, symbol or (named.group(1) if named else path.stem), _interval_of(frame, interval)
 
 
@@ -156,8 +169,8 @@ def _cut(frame, symbol, interval, start, end, history):
     first_bar, last_bar = frame.index[0], frame.index[-1]
     span = f"the data covers {first_bar:%Y-%m-%d %H:%M} to {last_bar:%Y-%m-%d %H:%M}"
     if end is not None and end <= first_bar:
-        raise DataError(f"--end {end:%Y-%m-%d %H:%M} is before the first bar: {span}.")
-    # The report states the period actually covered: an --end past the data is cut back.
+        raise DataError(f"`end` {end:%Y-%m-%d %H:%M} is before the first bar: {span}.")
+    # The report states the period actually covered: an `end` past the data is cut back.
     data_end = from_ms(get_interval(interval).next_open(to_ms(last_bar)))
     if end is None or end > data_end:
         end = data_end
@@ -167,10 +180,10 @@ def _cut(frame, symbol, interval, start, end, history):
             raise _too_little_history(history, len(frame), span, "the data")
         start = frame.index[history].to_pydatetime()
     if start > frame.index[-1]:
-        raise DataError(f"--start {start:%Y-%m-%d %H:%M} is after the last bar: {span}.")
+        raise DataError(f"`start` {start:%Y-%m-%d %H:%M} is after the last bar: {span}.")
     first = int(frame.index.searchsorted(start))
     if first < history:
-        raise _too_little_history(history, first, span, f"--start {start:%Y-%m-%d %H:%M}",
+        raise _too_little_history(history, first, span, f"`start` {start:%Y-%m-%d %H:%M}",
                                   suggest=frame.index[history] if len(frame) > history else None)
     frame = frame.iloc[first - history:]
     log.info("%d warm-up bars from %s, %d measured bars from %s", history, frame.index[0],
@@ -184,5 +197,5 @@ def _too_little_history(needed, available, span, before, suggest=None):
     return DataError(
         f"too little history: the first model needs {needed} bars before {before} "
         f"(train_window + seq_len), {available} are available ({span}); {later}"
-        "or lower --train-window / --seq-len."
+        "or lower `train_window` / `seq_len`."
     )

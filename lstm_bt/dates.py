@@ -23,7 +23,8 @@ def parse_date(text, name="date"):
 
     Args:
         text: the value to read.
-        name: the argument's name as the user wrote it (e.g. `"--start"`), used in the error.
+        name: the argument's name (e.g. `"start"`), used in the error; the command line
+            shows it as its flag.
             Defaults to `"date"`.
 
     Returns:
@@ -33,7 +34,7 @@ def parse_date(text, name="date"):
         InvalidParameter: `text` is not a date; the message shows the expected form.
 
     Example:
-        >>> parse_date("2024-03-01T12:30Z", "--start")
+        >>> parse_date("2024-03-01T12:30Z", "start")
         datetime.datetime(2024, 3, 1, 12, 30)
     """
     if isinstance(text, datetime):

@@ -14,8 +14,11 @@ Layout, under the data directory (`--data-dir`, `$LSTM_BT_DATA_DIR`, `./feeds`):
                                                 of every file above
 
 An entry is written into a temporary directory and renamed into place, so readers see a whole
-entry or none. On reading, every file is checked against the manifest; anything missing,
-truncated or altered is logged, deleted and rebuilt by the run, never trusted.
+entry or none; temporaries left by a killed run are deleted by the next store. Entries are made
+with the user's umask. On reading, every file is checked against the manifest; anything
+missing, truncated or altered is logged, deleted and rebuilt by the run, never trusted. A cache
+that cannot be written (read-only, full, not a directory) costs the next run time, never this
+run's result.
 """
 
 import hashlib
@@ -24,7 +27,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
@@ -32,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ._temp_dirs import make_temp_dir, stale_temp_dirs
 
 __all__ = ["ForecastCache", "CachedRun", "cache_key"]
 
@@ -44,6 +48,8 @@ MODEL = "model.keras"
 MANIFEST = "manifest.json"
 # Bumped when the entry format changes, so old entries miss instead of being misread.
 FORMAT = 1
+# A temporary entry older than this is a leftover even if its process id is alive again.
+STALE_TEMP_S = 15 * 60
 
 _MODELS_DIR = Path(__file__).resolve().parent / "models"
 
@@ -109,10 +115,20 @@ class ForecastCache:
 
     @classmethod
     def in_data_dir(cls, data_dir=None):
-        """The cache of a data directory (argument > `$LSTM_BT_DATA_DIR` > `./feeds`)."""
-        from .binance.settings import resolve_data_dir
+        """The cache of a data directory (argument > `$LSTM_BT_DATA_DIR` > `./feeds`).
 
-        return cls(resolve_data_dir(data_dir) / CACHE_DIR)
+        Raises:
+            InvalidParameter: the data directory is a file (said before any training).
+        """
+        from .binance.settings import resolve_data_dir
+        from .errors import InvalidParameter
+
+        directory = resolve_data_dir(data_dir)
+        if directory.exists() and not directory.is_dir():
+            raise InvalidParameter(
+                f"`data_dir` {directory} is a file, not a directory; choose a directory for "
+                "the kline store and the forecast cache.")
+        return cls(directory / CACHE_DIR)
 
     def entry_dir(self, key):
         """Where the entry `key` lives (it may not exist)."""
@@ -125,6 +141,8 @@ class ForecastCache:
             return None
         try:
             manifest = json.loads((entry / MANIFEST).read_text())
+            if not isinstance(manifest, dict):
+                raise ValueError(f"{MANIFEST} holds a {type(manifest).__name__}, not an object")
             if manifest.get("key") != key or manifest.get("format") != FORMAT:
                 raise ValueError("manifest names another key or format")
             for name, expected in manifest["files"].items():
@@ -136,7 +154,7 @@ class ForecastCache:
                                       name="predicted_close")
             history = [dict(item, window_end=datetime.fromisoformat(item["window_end"]))
                        for item in json.loads((entry / HISTORY).read_text())]
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             log.warning("forecast cache entry %s is damaged (%s); deleting it and training "
                         "again", entry, error)
             shutil.rmtree(entry, ignore_errors=True)
@@ -155,9 +173,11 @@ class ForecastCache:
         Returns:
             The entry directory.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        building = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=self.root))
+        building = None
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._remove_leftovers()
+            building = make_temp_dir(self.root, f".{key[:12]}-")
             frame = strategy.forecasts_frame()
             np.savez(building / FORECASTS,
                      datetime_ns=pd.DatetimeIndex(frame["datetime"]).as_unit("ns").asi8,
@@ -175,13 +195,21 @@ class ForecastCache:
             shutil.rmtree(entry, ignore_errors=True)
             os.rename(building, entry)
         except (OSError, ValueError) as error:
-            # A cache that cannot be written (disk full, a model Keras cannot save) costs the
-            # next run time, never this run's result.
-            log.warning("could not write forecast cache entry %s: %s", key, error)
-            shutil.rmtree(building, ignore_errors=True)
+            # A cache that cannot be written (read-only, disk full, a model Keras cannot save)
+            # costs the next run time, never this run's result.
+            log.warning("could not write forecast cache entry %s in %s: %s", key[:12],
+                        self.root, error)
+            if building is not None:
+                shutil.rmtree(building, ignore_errors=True)
             return None
         log.info("forecast cache: stored %s", entry)
         return entry
+
+    def _remove_leftovers(self):
+        """Delete temporary entries of cache writes that were killed."""
+        for stale in stale_temp_dirs(self.root, ".*-*", STALE_TEMP_S):
+            log.info("forecast cache: removing %s, left by a write that did not finish", stale)
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _strategy_lineage(strategy):

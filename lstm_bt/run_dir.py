@@ -14,11 +14,21 @@
 Floats are written with a fixed format, so the same data, params and seed give byte-identical
 files. A directory is only reused for the same run (same `data` and `params` in its report);
 anything else is refused unless the caller forces it, so a run never silently overwrites another.
+
+A run holds its directory from start to finish (`claim_run_dir`: a lock file beside it, released
+when the run ends or its process dies), so a second run into the same directory is refused at once
+instead of overwriting the first at the end. The files are built in a temporary sibling
+directory and moved into place with `report.json` last: a directory that has a `report.json` is
+complete, whatever killed or starved the run that wrote it.
 """
 
+import errno
+import glob
 import json
 import logging
 import math
+import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -26,13 +36,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._temp_dirs import make_temp_dir
 from .errors import DataError, LstmBtError
 
 __all__ = [
     "RunRecord",
     "RunDirInUse",
+    "RunDirClaim",
     "RUN_FILES",
     "check_run_dir",
+    "claim_run_dir",
     "write_run_dir",
     "read_run_dir",
     "write_plots",
@@ -113,7 +126,7 @@ def run_identity(report):
 
 
 def check_run_dir(path, report, force=False):
-    """Make sure `path` may receive the run described by `report`; create it if missing.
+    """Make sure `path` may receive the run described by `report` (nothing is created).
 
     Fine: a missing or empty directory, or one holding the same run (same `data` and `params`).
     Refused unless `force`: a directory holding another run, or files that are not a run.
@@ -121,35 +134,110 @@ def check_run_dir(path, report, force=False):
     Args:
         path: the output directory.
         report: the new run's report; only its `data` and `params` are read.
-        force: reuse the directory anyway (run files are overwritten, other files kept).
+        force: reuse the directory anyway (run files are replaced, other files kept).
             Defaults to `False`.
 
     Raises:
-        RunDirInUse: the directory holds something else and `force` is off.
+        RunDirInUse: the directory holds something else and `force` is off, or `path` (or a
+            folder above it) is a file.
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise RunDirInUse(f"--out {path} is a file, not a directory; choose another --out.")
+    _refuse_file_in_the_way(path)
     if force or not path.exists() or not any(path.iterdir()):
-        path.mkdir(parents=True, exist_ok=True)
         return path
     held = _held_identity(path)
     if held is None:
         raise RunDirInUse(
-            f"--out {path} is not empty and holds no lstm-bt run ({REPORT} missing or unreadable); "
-            "choose a new directory, or pass --force to write into it anyway."
+            f"`out` {path} is not empty and holds no lstm-bt run ({REPORT} missing or "
+            "unreadable); choose a new directory, or pass `force` to write into it anyway."
         )
     if held != run_identity(report):
         changed = _first_difference(held, run_identity(report))
         raise RunDirInUse(
-            f"--out {path} holds a different run ({changed}); choose a new directory, "
-            "or pass --force to overwrite it."
+            f"`out` {path} holds a different run ({changed}); choose a new directory, "
+            "or pass `force` to overwrite it."
         )
     return path
 
 
+class RunDirClaim:
+    """A run's hold on its output directory, from `claim_run_dir` until `release()`.
+
+    The hold is an exclusive `flock` on `.<name>.lstm-bt.lock` beside the directory: the kernel
+    drops it when the process dies, so a killed run never blocks the next one. Usable as a
+    context manager.
+    """
+
+    def __init__(self, path):
+        self.path = Path(os.path.abspath(path))  # `.` has no name to put a lock beside
+        self.lock_path = self.path.parent / f".{self.path.name}.lstm-bt.lock"
+        self._fd = None
+
+    def acquire(self):
+        """Take the hold, or raise `RunDirInUse` naming the process that has it."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                os.close(fd)
+                raise RunDirInUse(
+                    f"`out` {self.path} is being written by another lstm-bt run (pid "
+                    f"{holder or 'unknown'}); wait for it to finish, or choose another `out`."
+                ) from None
+            # The previous holder unlinks the file as it releases: a lock taken on that
+            # unlinked file holds nothing, so take it again on the file now at the path.
+            try:
+                current = os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        _remove_stale_builds(self.path)
+        return self
+
+    def release(self):
+        """Give the directory up (also done by the kernel if the process dies)."""
+        if self._fd is None:
+            return
+        self.lock_path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+
+def claim_run_dir(path, report, force=False):
+    """Check `path` for the run described by `report` (`check_run_dir`) and hold it.
+
+    Returns:
+        A `RunDirClaim`; release it (or use it in a `with`) when the run is written or failed.
+
+    Raises:
+        RunDirInUse: `check_run_dir` refuses, or another run holds the directory.
+    """
+    path = check_run_dir(path, report, force=force)
+    return RunDirClaim(path).acquire()
+
+
 def write_run_dir(path, record, force=False, plots=True):
     """Write a run directory (see the module docstring) and return its path.
+
+    The files are built beside `path` and moved in with `report.json` last, so a run that
+    fails while writing (disk full, killed) leaves no directory that looks complete; a run
+    already in `path` stays whole until the new one is ready to replace it.
 
     Args:
         path: the output directory; checked with `check_run_dir` first.
@@ -158,14 +246,22 @@ def write_run_dir(path, record, force=False, plots=True):
         plots: also draw `equity.png`, `forecasts.png` and `training.png`. Defaults to `True`.
     """
     path = check_run_dir(path, record.report, force=force)
-    _write_json(record.report, path / REPORT)
-    _write_frame(record.equity, path / EQUITY, index=True)
-    _write_frame(record.trades, path / TRADES, index=False)
-    _write_frame(record.forecasts, path / FORECASTS, index=True)
-    # Written even when empty: `[]` says "nothing was fit" and replaces a forced-over run's.
-    _write_json(record.training, path / TRAINING)
-    if plots:
-        write_plots(path, record)
+    target = Path(os.path.abspath(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = make_temp_dir(target.parent, _build_prefix(target))
+    try:
+        _write_frame(record.equity, building / EQUITY, index=True)
+        _write_frame(record.trades, building / TRADES, index=False)
+        _write_frame(record.forecasts, building / FORECASTS, index=True)
+        # Written even when empty: `[]` says "nothing was fit" and replaces a forced-over run's.
+        _write_json(record.training, building / TRAINING)
+        if plots:
+            write_plots(building, record)
+        _write_json(record.report, building / REPORT)
+        _move_into_place(building, target)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
     log.info("wrote run directory %s", path)
     return path
 
@@ -181,6 +277,8 @@ def read_run_dir(path):
         raise DataError(f"RUN_DIR {path} is not a directory; pass the --out of a backtest.")
     try:
         report = json.loads((path / REPORT).read_text(encoding="utf-8"))
+        if not isinstance(report, dict):
+            raise ValueError(f"{REPORT} holds a {type(report).__name__}, not a report object")
         equity = _read_frame(path / EQUITY, index=True, floats=("value", "benchmark"))
         trades = _read_frame(path / TRADES, index=False)
         forecasts = _read_frame(path / FORECASTS, index=True, floats=("close", "predicted_close"))
@@ -211,6 +309,48 @@ def write_plots(path, record):
         return [path / EQUITY_PNG, path / FORECASTS_PNG]
     plot_training_loss(record.training, path / TRAINING_PNG, **market)
     return [path / EQUITY_PNG, path / FORECASTS_PNG, path / TRAINING_PNG]
+
+
+def _refuse_file_in_the_way(path):
+    """Raise if `path`, or the nearest folder above it that exists, is not a directory."""
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                where = "is a file" if place == path else f"is under {place}, a file"
+                raise RunDirInUse(f"`out` {path} {where}, not a directory; choose another `out`.")
+            return
+
+
+def _build_prefix(path):
+    return f".{path.name}.lstm-bt-"
+
+
+def _move_into_place(building, path):
+    """Put the finished files of `building` at `path`, `report.json` last."""
+    try:
+        os.rename(building, path)  # `path` missing or empty: one atomic step
+        return
+    except OSError as error:
+        if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    # `path` holds a run (this one again, or one forced over) and maybe a user's own files:
+    # without its report it no longer looks complete while the files are replaced.
+    (path / REPORT).unlink(missing_ok=True)
+    built = {item.name for item in building.iterdir()}
+    for name in RUN_FILES:
+        if name not in built:
+            (path / name).unlink(missing_ok=True)
+    for name in sorted(built - {REPORT}):
+        os.replace(building / name, path / name)
+    os.replace(building / REPORT, path / REPORT)
+    building.rmdir()
+
+
+def _remove_stale_builds(path):
+    """Delete what runs killed while writing `path` left beside it (the caller holds it)."""
+    for stale in path.parent.glob(glob.escape(_build_prefix(path)) + "*"):
+        log.info("removing %s, left by a run that did not finish", stale)
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _write_json(value, path):

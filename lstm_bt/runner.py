@@ -9,6 +9,7 @@ turn the analyzers into the report. `lstm-bt backtest` is a thin layer over this
 import logging
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import backtrader as bt
@@ -16,7 +17,7 @@ import pandas as pd
 
 from .backtest_data import load_backtest_data
 from .errors import InvalidParameter, did_you_mean
-from .run_dir import RunRecord, check_run_dir, write_run_dir
+from .run_dir import RunRecord, claim_run_dir, write_run_dir
 
 __all__ = [
     "run_backtest",
@@ -62,8 +63,8 @@ def demo_klines(bars=4_000, seed=7):
 
 def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
                  strategy=None, cash=10_000.0, commission=0.001, slippage=0.0, seed=0,
-                 base_url=None, data_dir=None, out=None, force=False, quiet=True,
-                 cache=True, forecasts=None, **params):
+                 base_url=None, data_dir=None, offline=False, out=None, force=False,
+                 quiet=True, cache=True, forecasts=None, **params):
     """Run a walk-forward LSTM backtest.
 
     Args:
@@ -80,13 +81,16 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
         commission: fee per trade as a fraction of its value. Defaults to `0.001` (Binance's
             spot taker fee).
         slippage: fills worse than the bar's price by this fraction. Defaults to `0.0`.
-        seed: seeds the model; the same data, params and seed give identical forecasts and
-            trades. Defaults to `0`.
+        seed: seeds the model, an integer in [0, 2**32 - 1]; the same data, params and seed
+            give identical forecasts and trades. Defaults to `0`.
         base_url: Binance REST root. Defaults to `$LSTM_BT_BINANCE_URL` or api.binance.com.
         data_dir: kline store and forecast cache directory. Defaults to
             `$LSTM_BT_DATA_DIR` or `./feeds`.
-        out: write a run directory here (refused if it holds a different run). Defaults to
-            `None`: nothing is written.
+        offline: read Binance bars from the kline store only, never the network (with
+            `data=None`); missing bars are an error. Defaults to `False`.
+        out: write a run directory here (refused if it holds a different run). The run holds
+            it from the check to the write: a second run into it is refused while this one
+            runs. Defaults to `None`: nothing is written.
         force: overwrite `out` even when it holds a different run. Defaults to `False`.
         quiet: hide the progress bars. Defaults to `True`.
         cache: reuse the forecasts of an earlier run over the same bars with the same model
@@ -105,7 +109,8 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
     Raises:
         InvalidParameter: a param or date is invalid.
         DataError: the data is missing, unreadable, or too short for the first model.
-        RunDirInUse: `out` holds a different run and `force` is off.
+        RunDirInUse: `out` holds a different run and `force` is off, or another run is
+            writing it.
 
     Example:
         >>> from lstm_bt import run_backtest
@@ -120,34 +125,36 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
     began = time.perf_counter()
     strategy = strategy or LSTMStrategy
     used = strategy_params(strategy, params)
-    strategy.check_params(**used)
+    strategy.check_params(**used, seed=seed)
     broker = _broker_params(cash, commission, slippage)
     bars = load_backtest_data(
         data, symbol=symbol, interval=interval, start=start, end=end,
         history=required_history(used["train_window"], used["seq_len"])
         + (used["input_warmup"] or 0),
-        base_url=base_url, data_dir=data_dir, progress=not quiet,
+        base_url=base_url, data_dir=data_dir, offline=offline, progress=not quiet,
     )
     head = {
         "data": bars.describe(),
-        "params": {"strategy": strategy.__name__, **used, **broker, "seed": seed},
+        # Warm fits run at most `epochs` epochs; the report says what ran.
+        "params": {"strategy": strategy.__name__, **used,
+                   "warm_epochs": min(used["warm_epochs"], used["epochs"]),
+                   **broker, "seed": seed},
     }
-    if out is not None:
-        check_run_dir(out, head, force=force)
-    store, key, cached = _cache_lookup(cache and forecasts is None, data_dir, bars, strategy,
-                                       used, seed)
-    replay = forecasts
-    if cached:
-        from .models.walk_forward import ReplayedForecasts
+    with claim_run_dir(out, head, force=force) if out is not None else nullcontext():
+        store, key, cached = _cache_lookup(cache and forecasts is None, data_dir, bars,
+                                           strategy, used, seed)
+        replay = forecasts
+        if cached:
+            from .models.walk_forward import ReplayedForecasts
 
-        replay = ReplayedForecasts(cached.forecasts, cached.training_history)
-    strat = _run_cerebro(bars, strategy, used, broker, seed, quiet, forecasts=replay)
-    if store is not None and not cached:
-        store.store(key, strat, describe={"data": head["data"], "params": head["params"]})
-    status = "off" if store is None else ("hit" if cached else "miss")
-    result = build_result(strat, head, total_s=time.perf_counter() - began, cache=status)
-    if out is not None:
-        write_run_dir(out, result, force=True)
+            replay = ReplayedForecasts(cached.forecasts, cached.training_history)
+        strat = _run_cerebro(bars, strategy, used, broker, seed, quiet, forecasts=replay)
+        if store is not None and not cached:
+            store.store(key, strat, describe={"data": head["data"], "params": head["params"]})
+        status = "off" if store is None else ("hit" if cached else "miss")
+        result = build_result(strat, head, total_s=time.perf_counter() - began, cache=status)
+        if out is not None:
+            write_run_dir(out, result, force=force)
     return result
 
 
@@ -213,7 +220,7 @@ def build_report(strategy, head, total_s, cache="off"):
 
 def _broker_params(cash, commission, slippage):
     checks = (
-        ("cash", cash, cash > 0, "a positive amount of quote currency, e.g. 10000"),
+        ("cash", cash, 0 < cash < math.inf, "a positive amount of quote currency, e.g. 10000"),
         ("commission", commission, 0 <= commission < 1, "a fraction in [0, 1), e.g. 0.001"),
         ("slippage", slippage, 0 <= slippage < 1, "a fraction in [0, 1), e.g. 0.0005"),
     )
@@ -253,27 +260,35 @@ def _run_cerebro(bars, strategy, used, broker, seed, quiet, forecasts=None):
     analyzers.add_all(cerebro, start=bars.start)
     if not quiet:
         retrains = math.ceil(bars.bars / used["retrain_every"])
-        cerebro.addanalyzer(_Progress, _name="progress", total=len(bars.frame),
+        cerebro.addanalyzer(_Progress, _name="progress", total=bars.bars, start=bars.start,
                             retrains=retrains)
     return cerebro.run()[0]
 
 
 class _Progress(bt.Analyzer):
-    """A tqdm bar over the bars, with retrains done; an analyzer so it ticks once a bar."""
+    """A tqdm bar over the traded bars (from `start`), with retrains done; an analyzer so it
+    ticks once a bar.
 
-    params = (("total", None), ("retrains", None))
+    Its rate is the average since the first traded bar (tqdm `smoothing=0`), retrains
+    included, so the ETA does not leap at every retrain as a recent-rate estimate would.
+    """
+
+    params = (("total", None), ("start", None), ("retrains", None))
 
     def start(self):
         self._bar = None
         self._retrains = -1
 
     def next(self):
+        if self.p.start is not None and self.strategy.datetime.datetime(0) < self.p.start:
+            return  # warm-up: nothing traded yet
         if self._bar is None:
             # Opened on the first bar, not in start(): a strategy refusing its params in its
             # own start() then leaves no half-drawn bar above the error.
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.p.total, unit="bar", desc="backtest", dynamic_ncols=True)
+            self._bar = tqdm(total=self.p.total, unit="bar", desc="backtest", dynamic_ncols=True,
+                             smoothing=0)
         self._bar.update(1)
         retrains = self.strategy.timing["retrains"]
         if retrains != self._retrains:

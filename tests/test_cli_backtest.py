@@ -5,12 +5,10 @@ traceback, whatever the mistake.
 """
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runs import lstm_bt, lstm_bt_all, refusal_problem
 from matplotlib.image import imread
 
 from lstm_bt.cli import build_parser, main
@@ -19,16 +17,10 @@ from lstm_bt.cli.strategy_flags import flag_params, strategy_kwargs
 from lstm_bt.runner import RUN_MANAGED_PARAMS
 from lstm_bt.strategies import LSTMStrategy
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--seq-len", "8", "--train-window", "120", "--retrain-every", "48", "--epochs", "2",
         "--units", "4"]
 # 2024-01-06 08:00 is the first demo bar with 128 bars of history; this is a day of trading.
 DEMO_DAY = ["--demo", "--end", "2024-01-07 08:00", *TINY]
-
-
-def lstm_bt(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "lstm_bt", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_every_strategy_param_is_a_flag():
@@ -68,6 +60,7 @@ def test_backtest_prints_the_table_writes_the_run_and_plot_redraws_it(tmp_path, 
     assert "Sortino" in captured.out and "buy & hold" in captured.out
     assert "forecast: hit rate" in captured.out
     assert "retrains 1/1" in captured.err and "bar/s" in captured.err  # the progress bar
+    assert "24/24" in captured.err  # it counts the traded bars, not the warm-up
     assert sorted(p.name for p in out.iterdir()) == [
         "equity.csv", "equity.png", "forecasts.csv", "forecasts.png", "report.json",
         "trades.csv", "training.json", "training.png"]
@@ -121,6 +114,27 @@ def test_binance_source_uses_base_url_and_data_dir(binance_server, tmp_path, cap
 
 
 @pytest.mark.slow
+def test_offline_reads_the_store_and_never_the_network(binance_server, tmp_path):
+    import inspect
+
+    from lstm_bt.binance import load_klines
+
+    if "offline" not in inspect.signature(load_klines).parameters:
+        pytest.skip("load_klines(offline=) of the data layer is not in this tree yet")
+    store = ["--data-dir", str(tmp_path / "store")]
+    # The warm-up (128 bars) and the day traded, fetched while the network is there.
+    assert main(["fetch", "--symbol", "BTCUSDT", "--interval", "1h", "--start",
+                 "2023-12-26", "--end", "2024-01-02", "--base-url", binance_server.url,
+                 *store, "--quiet"]) == 0
+    requests = len(binance_server.klines_requests)
+    day = ["backtest", "--symbol", "BTCUSDT", "--interval", "1h", "--end", "2024-01-02", *TINY,
+           "--quiet", "--offline", "--base-url", binance_server.url, *store]
+    assert main([*day, "--start", "2024-01-01"]) == 0
+    assert main([*day, "--start", "2023-06-01"]) == 2  # not in the store: refused, not fetched
+    assert len(binance_server.klines_requests) == requests
+
+
+@pytest.mark.slow
 def test_a_strategy_loaded_by_path_takes_its_own_params(tmp_path):
     out = tmp_path / "rsi"
     # The example's indicators add 33 warm-up bars: the first trade is 161 bars in.
@@ -162,20 +176,23 @@ def _refusals(tmp):
         ("empty file", ["--csv", empty], "holds no klines"),
         ("start after end", ["--demo", "--start", "2024-03-01", "--end", "2024-02-01"],
          "is not before `--end`"),
-        ("bad date", ["--demo", "--start", "yesterday"], "Write a UTC date like 2024-01-01"),
+        ("bad date", ["--demo", "--start", "yesterday"],
+         "invalid value for `--start`: 'yesterday'. Write a UTC date like 2024-01-01"),
         ("start past the data", ["--demo", "--start", "2030-01-01"], "after the last bar"),
         ("end before the data", ["--demo", "--end", "2020-01-01"], "before the first bar"),
         ("too little history", ["--demo", "--start", "2024-01-03"],
-         "needs 2060 bars before --start 2024-01-03 00:00 (train_window + seq_len), 48 are "
+         "needs 2060 bars before `--start` 2024-01-03 00:00 (train_window + seq_len), 48 are "
          "available"),
         ("seq_len >= train_window", ["--demo", "--seq-len", "200", "--train-window", "100"],
-         "Lower `seq_len` or raise `train_window`"),
-        ("non-positive epochs", [*DEMO_DAY, "--epochs", "0"], "`epochs`"),
+         "Lower `--seq-len` or raise `--train-window`"),
+        ("non-positive epochs", [*DEMO_DAY, "--epochs", "0"], "`--epochs`"),
         ("unknown sizing", [*DEMO_DAY, "--sizing", "allin"], "Did you mean 'all_in'"),
-        ("negative commission", ["--demo", "--commission", "-0.1"], "`commission`"),
+        ("negative commission", ["--demo", "--commission", "-0.1"], "`--commission`"),
         ("not an integer", ["--demo", "--seq-len", "ten"], "invalid int value: 'ten'"),
         ("unknown --param", ["--demo", "--param", "seq_lenn=3"], "Did you mean 'seq_len'"),
-        ("unknown flag", ["--demo", "--seqlen", "3"], "unrecognized arguments"),
+        ("unknown flag", ["--demo", "--seqlen", "3"],
+         "unrecognized arguments: --seqlen 3. Did you mean '--seq-len'?"),
+
         ("no data source", ["--seq-len", "8"], "give --symbol, --interval and --start"),
         ("two data sources", ["--demo", "--csv", three_columns], "pick one data source"),
         ("missing strategy file", ["--demo", "--strategy-path", tmp / "nope.py"],
@@ -186,27 +203,67 @@ def _refusals(tmp):
     ]
 
 
-def _refused(args, message):
-    """Why the command's answer is not a clean refusal, or None if it is one."""
-    done = lstm_bt("backtest", *args)
-    lines = done.stderr.strip().splitlines()
-    if (done.returncode != 2 or len(lines) != 1 or "Traceback" in done.stderr
-            or message not in done.stderr or not lines[0].startswith("lstm-bt")):
-        return f"exit {done.returncode}, stderr {done.stderr!r}"
-    return None
-
-
 def test_every_refusal_is_exit_2_with_one_line_and_no_traceback(tmp_path):
-    failures = [f"{name}: {why}" for name, args, message in _refusals(tmp_path)
-                if (why := _refused(args, message))]
+    refusals = _refusals(tmp_path)
+    answers = lstm_bt_all([("backtest", *args) for _, args, _ in refusals])
+    failures = [f"{name}: {why}" for (name, _, message), done in zip(refusals, answers)
+                if (why := refusal_problem(done, message))]
     assert not failures, "\n".join(failures)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--seqlen", "3"], "unrecognized arguments: --seqlen 3. Did you mean '--seq-len'?"),
+    (["--seq", "3"], "unrecognized arguments: --seq 3. Did you mean '--seq-len'?"),
+    (["--seed", "-1"], "argument --seed: expected an integer from 0 to 4294967295, got '-1'"),
+    (["--seed", "99999999999999999999"], "argument --seed: expected an integer from 0"),
+    (["--cash", "inf"], "argument --cash: expected a finite number, got 'inf'"),
+    (["--threshold", "inf"], "argument --threshold: expected a finite number"),
+    (["--scale", "inf"], "argument --scale: expected a finite number"),
+    (["--slippage", "nan"], "argument --slippage: expected a finite number"),
+    (["--param", "fraction=nan"], "invalid value for `--param fraction`: 'nan'"),
+    (["--units", "4,,4"], "argument --units: expected positive layer widths like 64 or 64,32"),
+])
+def test_out_of_range_numbers_and_typos_are_refused_before_any_data_is_read(args, message,
+                                                                            capsys):
+    # --csv names a file that does not exist: reading any data would be a different error.
+    assert main(["backtest", "--csv", "never-read.csv", *args]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("lstm-bt: error: ") and error.count("\n") == 1
+    assert message in error
 
 
 def test_a_binary_file_is_refused_in_one_line(tmp_path):
     binary = tmp_path / "binary.csv"
     binary.write_bytes(bytes(range(256)) * 8)
-    assert _refused(["--csv", binary], "binary.csv") is None
+    assert refusal_problem(lstm_bt("backtest", "--csv", binary), "binary.csv") is None
+
+
+def test_version_comes_from_the_package(capsys):
+    from lstm_bt import __version__
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"lstm-bt {__version__}"
+
+
+def test_every_subcommand_takes_verbose_and_quiet():
+    subcommands = build_parser()._subparsers._group_actions[0].choices
+    for name, subparser in subcommands.items():
+        assert {"-v", "--verbose", "-q", "--quiet"} <= set(subparser._option_string_actions), name
+    args = build_parser().parse_args(["-v", "plot", "-q", "runs/x"])
+    assert args.verbose and args.quiet
+    assert build_parser().parse_args(["backtest", "-v", "-q"]).verbose
+
+
+def test_help_shows_values_as_typed_on_the_command_line():
+    help_text = build_parser()._subparsers._group_actions[0].choices["backtest"].format_help()
+    assert "`" not in help_text and '"' not in help_text and "(64," not in help_text
+    assert "LSTM layer widths, e.g. 64 or 64,32" in " ".join(help_text.split())
+    assert "min(--warm-epochs, --epochs)" in " ".join(help_text.split())
+    args = build_parser().parse_args(["backtest", "--units", "64", "--dense-units", "64,32"])
+    assert (args.units, args.dense_units) == ((64,), (64, 32))
 
 
 def test_plot_refuses_a_directory_that_is_no_run(tmp_path):

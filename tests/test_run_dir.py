@@ -1,6 +1,11 @@
 """The run directory: fixed-format files, read back as written, never overwriting another run."""
 
+import errno
 import json
+import os
+import stat
+import subprocess
+import sys
 from datetime import datetime
 
 import numpy as np
@@ -13,11 +18,14 @@ from lstm_bt.run_dir import (
     RunDirInUse,
     RunRecord,
     check_run_dir,
+    claim_run_dir,
     read_run_dir,
     to_json_value,
     write_plots,
     write_run_dir,
 )
+
+from fs_faults import small_disk
 
 # Two fits as `LSTMStrategy.training_history` records them: a cold one with validation, a warm
 # one without (an empty `val_loss`), and a diverged epoch (NaN).
@@ -143,7 +151,7 @@ def test_same_run_may_be_written_again_into_its_directory(tmp_path):
 
 def test_directory_holding_a_different_run_is_refused_naming_the_difference(tmp_path):
     write_run_dir(tmp_path, _record(seq_len=8), plots=False)
-    with pytest.raises(RunDirInUse, match=r"params\.seq_len: 8 there, 16 now.*--force"):
+    with pytest.raises(RunDirInUse, match=r"params\.seq_len: 8 there, 16 now.*`force`"):
         write_run_dir(tmp_path, _record(seq_len=16), plots=False)
     assert json.loads((tmp_path / "report.json").read_text())["params"]["seq_len"] == 8
 
@@ -176,8 +184,10 @@ def test_out_path_that_is_a_file_is_refused(tmp_path):
         check_run_dir(tmp_path / "out", _record().report)
 
 
-def test_missing_directory_is_created(tmp_path):
-    assert check_run_dir(tmp_path / "a" / "b", _record().report).is_dir()
+def test_missing_directory_is_accepted_and_created_when_written(tmp_path):
+    assert not check_run_dir(tmp_path / "a" / "b", _record().report).exists()
+    write_run_dir(tmp_path / "a" / "b", _record(), plots=False)
+    assert (tmp_path / "a" / "b" / "report.json").is_file()
 
 
 def test_json_values_are_plain_python():
@@ -185,3 +195,59 @@ def test_json_values_are_plain_python():
                                "c": pd.Timestamp("2024-01-01")})
     assert converted == {"a": 0.5, "b": [3, None], "c": "2024-01-01T00:00:00"}
     json.dumps(converted, allow_nan=False)
+
+
+def test_a_run_that_fails_while_writing_leaves_the_held_run_whole(tmp_path):
+    with small_disk(tmp_path / "disk", size="64k") as disk:
+        write_run_dir(disk / "run", _record(), plots=False)
+        before = {p.name: p.read_bytes() for p in (disk / "run").iterdir()}
+        with pytest.raises(OSError) as caught:  # the PNGs do not fit
+            write_run_dir(disk / "run", _record(training=TRAINING), plots=True)
+        assert caught.value.errno == errno.ENOSPC
+        assert {p.name: p.read_bytes() for p in (disk / "run").iterdir()} == before
+        assert sorted(p.name for p in disk.iterdir()) == ["run"]  # no half-built sibling
+
+
+def test_a_run_that_fails_while_writing_a_new_directory_leaves_none(tmp_path):
+    with small_disk(tmp_path / "disk", size="64k") as disk:
+        with pytest.raises(OSError):
+            write_run_dir(disk / "run", _record(training=TRAINING), plots=True)
+        assert list(disk.iterdir()) == []
+
+
+def test_the_run_directory_follows_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_run_dir(tmp_path / "run", _record(), plots=False)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o750
+    assert stat.S_IMODE((tmp_path / "run" / "report.json").stat().st_mode) == 0o640
+
+
+_HOLD = """
+import sys, time
+from lstm_bt.run_dir import claim_run_dir
+claim = claim_run_dir(sys.argv[1], {"data": {}, "params": {}})
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_claimed_directory_is_refused_to_a_second_run_until_its_holder_dies(tmp_path):
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(out)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunDirInUse, match=rf"being written by another lstm-bt run \(pid "
+                                              rf"{holder.pid}\)"):
+            claim_run_dir(out, _record().report)
+        (tmp_path / f".run.lstm-bt-{holder.pid}-dead").mkdir()  # its half-built files
+    finally:
+        holder.kill()  # SIGKILL: no clean-up runs, the kernel drops the lock
+        holder.wait()
+    with claim_run_dir(out, _record().report):
+        assert not (tmp_path / f".run.lstm-bt-{holder.pid}-dead").exists()
+        write_run_dir(out, _record(), plots=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the lock file is gone too

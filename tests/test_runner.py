@@ -61,6 +61,7 @@ def test_report_carries_every_documented_key_and_the_params_used(result):
     assert params["commission"] == 0.001 and params["cash"] == 10_000.0
     assert params["seq_len"] == 8 and params["units"] == (4,)
     assert params["threshold"] == "cost"  # an untouched default is recorded too
+    assert params["warm_epochs"] == 2  # warm fits run min(warm_epochs 3, epochs 2)
     assert "start" not in params and "forecasts" not in params
 
 
@@ -111,12 +112,12 @@ def test_an_end_past_the_data_is_reported_as_the_end_of_the_data(klines):
 @pytest.mark.parametrize(
     ("start", "end", "message"),
     [
-        ("2024-01-03", None, r"needs 128 bars before --start 2024-01-03 00:00 \(train_window "
+        ("2024-01-03", None, r"needs 128 bars before `start` 2024-01-03 00:00 \(train_window "
                              r"\+ seq_len\), 48 are available.*start at 2024-01-06 08:00 or "
-                             r"later.*lower --train-window / --seq-len"),
-        ("2024-02-01", None, r"--start 2024-02-01 00:00 is after the last bar: the data "
+                             r"later.*lower `train_window` / `seq_len`"),
+        ("2024-02-01", None, r"`start` 2024-02-01 00:00 is after the last bar: the data "
                              r"covers 2024-01-01 00:00 to 2024-01-13 11:00"),
-        (None, "2023-12-01", r"--end 2023-12-01 00:00 is before the first bar"),
+        (None, "2023-12-01", r"`end` 2023-12-01 00:00 is before the first bar"),
     ],
 )
 def test_dates_the_data_cannot_serve_are_refused_before_any_training(klines, start, end,
@@ -126,8 +127,14 @@ def test_dates_the_data_cannot_serve_are_refused_before_any_training(klines, sta
 
 
 def test_start_after_end_is_refused(klines):
-    with pytest.raises(InvalidParameter, match="--start.*is not before `--end`"):
+    with pytest.raises(InvalidParameter, match="`start`.*is not before `end`"):
         run_backtest(klines, start="2024-01-09", end="2024-01-08", **TINY)
+
+
+def test_library_errors_name_the_python_argument_not_the_flag(klines):
+    with pytest.raises(InvalidParameter) as caught:
+        run_backtest(klines, start="x", **TINY)
+    assert "`start`" in str(caught.value) and "--start" not in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -136,6 +143,9 @@ def test_start_after_end_is_refused(klines):
         ({"seq_lenn": 8}, r"no param 'seq_lenn'\. Did you mean 'seq_len'\?"),
         ({"seq_len": 200}, r"`seq_len`, expected fewer bars than `train_window`"),
         ({"cash": 0}, r"`cash`, expected a positive amount"),
+        ({"cash": float("inf")}, r"`cash`, expected a positive amount"),
+        ({"seed": -1}, r"`seed`, expected an integer in \[0, 4294967295\]"),
+        ({"seed": 2**64}, r"`seed`, expected an integer in \[0, 4294967295\]"),
         ({"commission": 1.5}, r"`commission`, expected a fraction in \[0, 1\)"),
         ({"slippage": -0.1}, r"`slippage`, expected a fraction"),
         ({"sizing": "allin"}, r"`sizing`.*Did you mean 'all_in'"),

@@ -9,7 +9,7 @@ import os
 
 from ..errors import InvalidParameter
 from ..strategies import LSTMStrategy
-from .strategy_flags import add_strategy_flags, load_strategy_class, strategy_kwargs
+from .strategy_flags import add_strategy_flags, finite_float, load_strategy_class, strategy_kwargs
 
 __all__ = ["add_parser", "run", "format_summary"]
 
@@ -52,30 +52,33 @@ def add_parser(subparsers):
                       "or https://api.binance.com)")
     data.add_argument("--data-dir", help="kline store and forecast cache directory "
                       "(default: $LSTM_BT_DATA_DIR or ./feeds)")
+    data.add_argument("--offline", action="store_true",
+                      help="read Binance bars from the kline store only, never the network "
+                           "(fill it first with lstm-bt fetch)")
 
     add_strategy_flags(parser, LSTMStrategy)
 
     broker = parser.add_argument_group("broker")
-    broker.add_argument("--cash", type=float, default=10_000.0, metavar="AMOUNT",
+    broker.add_argument("--cash", type=finite_float, default=10_000.0, metavar="AMOUNT",
                         help="starting cash in the quote currency, e.g. USDT (default: 10000)")
-    broker.add_argument("--commission", type=float, default=0.001, metavar="FRACTION",
+    broker.add_argument("--commission", type=finite_float, default=0.001, metavar="FRACTION",
                         help="fee per trade as a fraction of its value (default: 0.001, "
                              "Binance's spot taker fee)")
-    broker.add_argument("--slippage", type=float, default=0.0, metavar="FRACTION",
+    broker.add_argument("--slippage", type=finite_float, default=0.0, metavar="FRACTION",
                         help="fills worse than the price by this fraction, e.g. 0.0005 "
                              "(default: 0)")
 
     run_group = parser.add_argument_group("run")
-    run_group.add_argument("--seed", type=int, default=0, metavar="N",
-                           help="seeds the model: the same data, params and seed give "
-                                "identical forecasts and trades (default: 0)")
+    run_group.add_argument("--seed", type=_seed, default=0, metavar="N",
+                           help="seeds the model, 0 to 4294967295: the same data, params and "
+                                "seed give identical forecasts and trades (default: 0)")
     run_group.add_argument("--strategy-path", metavar="FILE[:CLASS]",
                            help="load an LSTMStrategy subclass from a .py file")
     run_group.add_argument("--out", metavar="DIR", help="write the run directory here "
                            "(report.json, equity.csv, trades.csv, forecasts.csv, *.png)")
     run_group.add_argument("--force", action="store_true",
                            help="overwrite --out even if it holds a different run")
-    run_group.add_argument("--quiet", action="store_true", help="no progress bar")
+    run_group.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run_group.add_argument("--no-cache", dest="cache", action="store_false",
                            help="train even if the forecast cache (in --data-dir) holds this "
                                 "run's forecasts, and store nothing there")
@@ -106,6 +109,7 @@ def run(args):
         seed=args.seed,
         base_url=args.base_url,
         data_dir=args.data_dir,
+        offline=args.offline,
         out=args.out,
         force=args.force,
         quiet=args.quiet,
@@ -118,6 +122,20 @@ def run(args):
     else:
         print("pass --out DIR to keep report.json, the CSVs and the plots")
     return 0
+
+
+def _seed(text):
+    """argparse type: a seed the backends accept, refused before any data is loaded."""
+    from ..models.forecaster import MAX_SEED
+
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = None
+    if seed is None or not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from 0 to {MAX_SEED}, got {text!r}")
+    return seed
 
 
 def _data_argument(args, demo_klines):

@@ -20,5 +20,6 @@ def run(args):
     from ..run_dir import read_run_dir, write_plots
 
     for path in write_plots(args.run_dir, read_run_dir(args.run_dir)):
-        print(path)
+        if not args.quiet:
+            print(path)
     return 0

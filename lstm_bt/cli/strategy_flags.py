@@ -8,6 +8,7 @@ anyone editing the CLI. A user's subclass may add params the base class lacks; t
 import argparse
 import importlib.util
 import inspect
+import math
 import re
 import sys
 from pathlib import Path
@@ -19,6 +20,8 @@ __all__ = [
     "add_strategy_flags",
     "strategy_kwargs",
     "load_strategy_class",
+    "finite_float",
+    "as_flags",
 ]
 
 _FLAG_TYPES = (bool, int, float, str, tuple)
@@ -43,10 +46,13 @@ def add_strategy_flags(parser, strategy_class):
         f"strategy params ({strategy_class.__name__}; a subclass's own params: --param NAME=VALUE)"
     )
     docs = param_docs(strategy_class)
+    names = [name for name, _ in flag_params(strategy_class)] + ["start", "seed"]
     for name, default in flag_params(strategy_class):
-        flag = "--" + name.replace("_", "-")
+        flag = _flag(name)
+        doc = _plain_help(docs.get(name, ""), names).rstrip(".")
+        note = _HELP_NOTES.get(name)
+        help_text = f"{doc}{'; ' + note if note else ''} (default: {_shown(default)})"
         # argparse %-formats help strings: "0.1 %" must become "0.1 %%".
-        help_text = f"{docs.get(name, '').rstrip('.')} (default: {_shown(default)})"
         help_text = help_text.strip().replace("%", "%%")
         if isinstance(default, bool):
             group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
@@ -184,13 +190,59 @@ def param_docs(strategy_class):
     return {name: re.sub(r"\s*Defaults to .*$", "", text).strip() for name, text in docs.items()}
 
 
+# What the help must add to a param's documentation, for the command line.
+_HELP_NOTES = {
+    "warm_epochs": "a warm fit runs min(--warm-epochs, --epochs) epochs",
+}
+
+
+def as_flags(text, flags):
+    """`text` with each backticked name in `flags` (a mapping name -> flag) written as its
+    flag: "`start` is after ..." -> "`--start` is after ...". Other text is left alone."""
+    return re.sub(r"`(\w+)`", lambda match: f"`{flags[match.group(1)]}`"
+                  if match.group(1) in flags else match.group(0), text)
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def _plain_help(text, names):
+    """A docstring fragment as command-line help: Python literals as typed on the command
+    line (`(64, 32)` -> 64,32, `"returns"` -> returns), params as their flags, no backticks."""
+    def plain(match):
+        code = match.group(1)
+        widths = re.fullmatch(r"\(\s*(\d+(?:\s*,\s*\d+)*)\s*,?\s*\)", code)
+        if widths:
+            return ",".join(re.split(r"\s*,\s*", widths.group(1)))
+        code = re.sub(r"^\"(.*)\"$", r"\1", code)
+        return re.sub(r"\b[a-z_][a-z0-9_]*\b",
+                      lambda word: _flag(word.group(0)) if word.group(0) in names
+                      else word.group(0), code)
+
+    # Two examples side by side read as alternatives: `(64,)`, `(64, 32)` -> 64 or 64,32.
+    text = re.sub(r"(`[^`]+`), (`[^`]+`)(?=\)|$|\s|\.)", r"\1 or \2", text)
+    return re.sub(r"`([^`]*)`", plain, text)
+
+
+def finite_float(text):
+    """argparse type: a float that is a real number (not nan, inf or -inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number like 0.001, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def _converter(default):
     if isinstance(default, bool):
         return _boolean
     if isinstance(default, int):
         return int
     if isinstance(default, float):
-        return float
+        return finite_float
     if isinstance(default, tuple):
         return _int_tuple
     if default is None:
@@ -200,13 +252,16 @@ def _converter(default):
 
 def _number_or_text(text):
     """A value for a param whose default is text, which may also take a number (`threshold`:
-    `cost` or `0.002`)."""
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return text
+    `cost` or `0.002`); a number must be finite."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        float(text)
+    except ValueError:
+        return text
+    return finite_float(text)
 
 
 def _metavar(default):
@@ -227,12 +282,21 @@ def _boolean(text):
 def _shown(default):
     if isinstance(default, tuple):
         return ",".join(map(str, default)) or "none"
+    if default is None:
+        return "none"
     return default
 
 
 def _int_tuple(text):
-    """Layer widths such as `64` or `64,32`; an empty text is no layers."""
-    return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+    """Layer widths such as `64` or `64,32`; `none` (or nothing) is no layers."""
+    text = text.replace(" ", "")
+    if text.lower() in ("", "none"):
+        return ()
+    parts = text.split(",")
+    if not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected positive layer widths like 64 or 64,32 (or none), got {text!r}")
+    return tuple(int(part) for part in parts)
 
 
 def _literal(text):

@@ -26,6 +26,8 @@ __all__ = ["LSTMForecaster", "NotFittedError", "as_ohlcv"]
 logger = logging.getLogger(__name__)
 
 OHLCV = ("open", "high", "low", "close", "volume")
+# The largest seed every backend accepts (NumPy's and TensorFlow's seeds are 32-bit).
+MAX_SEED = 2**32 - 1
 _STATE_ENTRY = "lstm_bt_forecaster.json"
 
 
@@ -56,10 +58,9 @@ class LSTMForecaster:
 
     Args:
         seq_len: bars in one input sequence. Defaults to `60`.
-        units: widths of the stacked LSTM layers, e.g. `(64,)`, `(64, 32)`, `(50, 50)`.
-            Defaults to `(32,)`.
-        dense_units: widths of relu Dense layers between the last LSTM and the output, e.g.
-            `(25,)`. Defaults to `()`.
+        units: LSTM layer widths, e.g. `(64,)`, `(64, 32)`. Defaults to `(32,)`.
+        dense_units: relu Dense layers between the last LSTM and the output, e.g. `(25,)`.
+            Defaults to `()`.
         dropout: dropout rate after each LSTM layer, in [0, 1). Defaults to `0.0`.
         learning_rate: Adam learning rate. Defaults to `0.001`.
         batch_size: samples per gradient step. Defaults to `128`.
@@ -120,10 +121,10 @@ class LSTMForecaster:
         _positive_int("warm_epochs", self.warm_epochs)
         _int_at_least("patience", self.patience, 0)
         if (isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))
-                or not 0 <= self.seed < 2**32):
+                or not 0 <= self.seed <= MAX_SEED):
             raise InvalidParameter(
-                f"Received an invalid value for `seed`, expected an integer in [0, 2**32), "
-                f"got {self.seed!r}."
+                f"Received an invalid value for `seed`, expected an integer in [0, {MAX_SEED}], "
+                f"e.g. 0, got {self.seed!r}."
             )
         for name in ("units", "dense_units"):
             widths = getattr(self, name)
