@@ -159,13 +159,15 @@ def _row_problems(open_ms, columns):
 
 
 def format_open_time(open_ms):
-    """`"2024-01-05 03:00"` for an open time (ms) between 1970 and 2100, else `None`."""
-    if not (np.isfinite(open_ms) and EARLIEST_OPEN_MS <= open_ms < LATEST_OPEN_MS):
+    """`"2024-01-05 03:00"` for an open time in ms, or `None` when it is no date at all."""
+    try:
+        return str(np.datetime64(int(open_ms), "ms").astype("datetime64[m]")).replace("T", " ")
+    except (OverflowError, ValueError):
         return None
-    return str(np.datetime64(int(open_ms), "ms").astype("datetime64[m]")).replace("T", " ")
 
 
 def _open_label(open_ms):
     """" (open 2024-01-05 03:00)" for a sane open time, else "" (the reason says what it is)."""
-    when = format_open_time(open_ms)
-    return f" (open {when})" if when else ""
+    if np.isfinite(open_ms) and EARLIEST_OPEN_MS <= open_ms < LATEST_OPEN_MS:
+        return f" (open {format_open_time(open_ms)})"
+    return ""
