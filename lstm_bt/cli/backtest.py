@@ -8,6 +8,8 @@ import argparse
 import os
 
 from ..errors import InvalidParameter
+from ..report_table import (METRIC_ROWS, format_number, format_p_value, naive_rule_verdict,
+                            short_window_warning, zero_trade_reason)
 from ..strategies import LSTMStrategy
 from .strategy_flags import add_strategy_flags, load_strategy_class, strategy_kwargs
 
@@ -112,7 +114,7 @@ def run(args):
         cache=args.cache,
         **strategy_kwargs(args, strategy_class),
     )
-    print(format_summary(result.report))
+    print(format_summary(result.report, result.forecasts))
     if args.out:
         print(f"run directory: {args.out}  (re-draw plots: lstm-bt plot {args.out})")
     else:
@@ -141,54 +143,49 @@ def _data_argument(args, demo_klines):
     return None
 
 
-def format_summary(report):
-    """The compact table printed after a run: strategy vs buy and hold, and forecast skill."""
+def format_summary(report, forecasts=None):
+    """The table printed after a run: strategy vs buy and hold, forecast skill, and plain
+    warnings (short window, a naive rule beating the model, why nothing traded).
+
+    Args:
+        report: the `report.json` dict.
+        forecasts: the forecasts frame, to say why a run made no trade. Defaults to `None`.
+    """
     data, metrics, benchmark = report["data"], report["metrics"], report["benchmark"]
     forecast, timing = report["forecast"], report["timing"]
+    warning = short_window_warning(report)
     lines = [
         f"{data['symbol']} {data['interval']}  {_when(data['start'])} to {_when(data['end'])} "
         f"UTC, end exclusive "
-        f"({data['bars']} bars, {timing['retrains']} retrains, {_fmt(timing['total_s'], 1)} s, "
-        f"forecast cache {timing.get('cache', 'off')})",
-        f"{'':18}{'strategy':>12}{'buy & hold':>12}",
+        f"({data['bars']:,} bars, {timing['retrains']} retrains, "
+        f"{format_number(timing['total_s'], 1)} s, forecast cache {timing.get('cache', 'off')})",
+        f"{'':26}{'strategy':>14}{'buy & hold':>14}",
     ]
-    for key, label, digits in _ROWS:
-        lines.append(f"{label:18}{_fmt(metrics.get(key), digits):>12}"
-                     f"{_fmt(benchmark.get(key), digits):>12}")
+    for key, label, digits, annualized in METRIC_ROWS:
+        label = f"{label} *" if annualized and warning else label
+        lines.append(f"{label:26}{format_number(metrics.get(key), digits):>14}"
+                     f"{format_number(benchmark.get(key), digits):>14}")
+    if warning:
+        lines.append(warning)
+    reason = zero_trade_reason(report, forecasts)
+    if reason:
+        lines.append(reason)
     lines.append(
-        f"forecast: hit rate {_fmt(forecast.get('hit_rate'), 3)} over {forecast.get('n')} bars "
-        f"(p = {_fmt_p(forecast.get('p_value'))}), repeat-last-move baseline "
-        f"{_fmt(forecast.get('baseline_hit_rate'), 3)}, RMSE {_fmt(forecast.get('rmse'), 2)}"
+        f"forecast: hit rate {format_number(forecast.get('hit_rate'), 3)} over "
+        f"{format_number(forecast.get('n'), 0)} bars (p {_p_text(forecast.get('p_value'))}), "
+        f"naive rules: repeat last move {format_number(forecast.get('baseline_hit_rate'), 3)}, "
+        f"reverse last move {format_number(forecast.get('reversal_hit_rate'), 3)}; "
+        f"IC {format_number(forecast.get('ic'), 3)}, RMSE {format_number(forecast.get('rmse'), 2)}"
     )
+    if forecast.get("n"):
+        lines.append(f"forecast: {naive_rule_verdict(forecast)}")
     return "\n".join(lines)
-
-
-_ROWS = (
-    ("total_return_pct", "total return %", 2),
-    ("cagr_pct", "CAGR %", 2),
-    ("sharpe", "Sharpe", 2),
-    ("sortino", "Sortino", 2),
-    ("max_drawdown_pct", "max drawdown %", 2),
-    ("volatility_pct", "volatility %", 2),
-    ("trades", "trades", 0),
-    ("win_rate_pct", "win rate %", 1),
-    ("exposure_pct", "exposure %", 1),
-    ("final_value", "final value", 2),
-)
 
 
 def _when(iso):
     return iso.replace("T", " ")[:16]
 
 
-def _fmt(value, digits):
-    if value is None:
-        return "n/a"
-    return f"{value:,.{digits}f}"
-
-
-def _fmt_p(p_value):
-    # A fixed 3 decimals would print strong evidence as "0.000".
-    if p_value is not None and 0 < p_value < 0.001:
-        return f"{p_value:.1e}"
-    return _fmt(p_value, 3)
+def _p_text(p_value):
+    shown = format_p_value(p_value)
+    return shown if shown.startswith("<") else f"= {shown}"
