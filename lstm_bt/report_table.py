@@ -20,6 +20,8 @@ __all__ = [
     "naive_rule_verdict",
     "zero_trade_reason",
     "resolved_threshold",
+    "monthly_returns_frame",
+    "start_value",
 ]
 
 # (report key, label with its unit, decimals, annualized). Order is the summary's.
@@ -161,6 +163,29 @@ def zero_trade_reason(report, forecasts=None):
                 f"{threshold:.4g}: the sizing bought nothing (check cash, stake, fraction)")
     return (f"no trade: largest predicted move {largest:.4g} <= threshold {threshold:.4g} "
             "(fractions of the close)")
+
+
+def monthly_returns_frame(equity, start_value):
+    """monthly_returns.csv: `year`, `month`, `strategy_pct` and (when the equity frame has a
+    `benchmark` column) `buy_and_hold_pct`: each calendar month's return in percent, the first
+    measured against `start_value` (see `lstm_bt.stats.monthly_returns`).
+
+    Args:
+        equity: the equity frame, indexed by datetime (equity.csv).
+        start_value: W_0, the value before the first bar (the starting cash).
+    """
+    import pandas as pd
+
+    curves = pd.DataFrame({"strategy_pct": equity["value"]}, index=equity.index)
+    if "benchmark" in equity:
+        curves["buy_and_hold_pct"] = equity["benchmark"]
+    return stats.monthly_returns(curves.index, curves, start_value)
+
+
+def start_value(report, equity):
+    """W_0 of a run: the report's starting cash, else the first value of the curve."""
+    cash = report.get("params", {}).get("cash")
+    return float(cash) if cash else float(equity["value"].iloc[0])
 
 
 def _timestamp(text):

@@ -30,6 +30,7 @@ __all__ = [
     "monthly_returns",
     "compute_metrics",
     "forecast_skill",
+    "direction_hits",
     "best_naive_rule",
     "information_coefficient",
 ]
@@ -377,16 +378,12 @@ def forecast_skill(close, predicted_close):
             f"{close.shape} and {predicted.shape}; reindex the forecasts onto the bars."
         )
     current, following, forecast = close[:-1], close[1:], predicted[:-1]
-    last_move = np.concatenate(([np.nan], np.diff(close)))[:-1]
     scored = np.isfinite(forecast) & np.isfinite(following)
-    actual = np.sign(following - current)
-    called = np.sign(forecast - current)
-    direction = scored & (actual != 0) & (called != 0)
-    hits = int(np.sum(called[direction] == actual[direction]))
-    n = int(direction.sum())
+    model, naive = direction_hits(close, predicted)
+    hits = int(np.nansum(model))
+    n = int(np.isfinite(model).sum())
     errors = forecast[scored] - following[scored]
-    baseline_rows = scored & (actual != 0) & np.isfinite(last_move) & (last_move != 0)
-    baseline_hits = np.sign(last_move[baseline_rows]) == actual[baseline_rows]
+    baseline_hits = naive[np.isfinite(naive)] == 1
     repeat = float(baseline_hits.mean()) if len(baseline_hits) else None
     reverse = float(np.mean(~baseline_hits)) if len(baseline_hits) else None
     return {
@@ -401,6 +398,32 @@ def forecast_skill(close, predicted_close):
         "ic": information_coefficient((forecast[scored] - current[scored]) / current[scored],
                                       (following[scored] - current[scored]) / current[scored]),
     }
+
+
+def direction_hits(close, predicted_close):
+    """Per bar, whether the forecast and the "repeat the last move" rule called the next move.
+
+    Row t scores the call made at bar t's close on the move to close_(t+1), by the rules of
+    `forecast_skill` (zero moves and missing forecasts are not scored).
+
+    Returns:
+        `(model, repeat)`: float arrays as long as `close`, 1.0 for a hit, 0.0 for a miss,
+        NaN where the row is not scored. "Reverse the last move" hits where `repeat` is 0.
+    """
+    close = np.asarray(close, dtype=float)
+    predicted = np.asarray(predicted_close, dtype=float)
+    current, following, forecast = close[:-1], close[1:], predicted[:-1]
+    last_move = np.concatenate(([np.nan], np.diff(close)))[:-1]
+    scored = np.isfinite(forecast) & np.isfinite(following)
+    actual = np.sign(following - current)
+    called = np.sign(forecast - current)
+    model = np.full(len(close), np.nan)
+    repeat = np.full(len(close), np.nan)
+    direction = scored & (actual != 0) & (called != 0)
+    model[:-1][direction] = called[direction] == actual[direction]
+    naive = scored & (actual != 0) & np.isfinite(last_move) & (last_move != 0)
+    repeat[:-1][naive] = np.sign(last_move[naive]) == actual[naive]
+    return model, repeat
 
 
 def best_naive_rule(forecast):

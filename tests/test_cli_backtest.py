@@ -69,8 +69,8 @@ def test_backtest_prints_the_table_writes_the_run_and_plot_redraws_it(tmp_path, 
     assert "forecast: hit rate" in captured.out
     assert "retrains 1/1" in captured.err and "bar/s" in captured.err  # the progress bar
     assert sorted(p.name for p in out.iterdir()) == [
-        "equity.csv", "equity.png", "forecasts.csv", "forecasts.png", "report.json",
-        "trades.csv", "training.json", "training.png"]
+        "equity.csv", "equity.png", "forecasts.csv", "forecasts.png", "monthly_returns.csv",
+        "report.html", "report.json", "trades.csv", "training.json", "training.png"]
     report = json.loads((out / "report.json").read_text())
     assert report["params"]["units"] == [4] and report["params"]["seed"] == 0
     assert (out / "equity.csv").read_text().startswith("datetime,value,benchmark\n")
