@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "run_backtest",
+    "demo_klines",
     "LstmBtError",
     "InvalidParameter",
     "DataError",
@@ -29,4 +30,8 @@ def __getattr__(name):
         from .runner import run_backtest
 
         return run_backtest
+    if name == "demo_klines":
+        from .runner import demo_klines
+
+        return demo_klines
     raise AttributeError(f"module 'lstm_bt' has no attribute {name!r}")

@@ -87,6 +87,23 @@ class RunRecord:
     forecasts: pd.DataFrame
     training: list = field(default_factory=list)
 
+    @property
+    def stats(self):
+        """The report as a labelled `pandas.Series`, units in the keys (`"Fees [quote]"`),
+        like backtesting.py's `Backtest.run()`; see `lstm_bt.report_table.stats_series`."""
+        from .report_table import stats_series
+
+        return stats_series(self.report)
+
+    def plot(self, log=False):
+        """equity.png as a matplotlib `Figure`, shown inline when a notebook cell ends with it."""
+        from .plotting import plot_equity
+
+        data = self.report.get("data", {})
+        return plot_equity(self.equity, trades=self.trades, training=self.training, log=log,
+                           report=self.report, symbol=data.get("symbol"),
+                           interval=data.get("interval"))
+
 
 def to_json_value(value):
     """Turn numpy scalars, dates and paths into JSON types; NaN and inf become None (null).

@@ -97,3 +97,20 @@ def test_the_browser_check_catches_a_broken_page(tmp_path):
     page = visit(broken.as_uri(), "document.readyState === 'complete'", timeout=30)
     assert any("undefinedFunction" in error for error in page.errors)
     assert any(url.startswith("http:") for url in page.requests)
+
+
+def test_a_result_has_labelled_stats_and_a_plot_a_notebook_shows_inline(record):
+    stats = record.stats
+    assert stats["Trades"] == record.report["metrics"]["trades"] > 0
+    assert stats["Fees [quote]"] == pytest.approx(record.report["metrics"]["fees"])
+    assert stats["Buy & hold Return [%]"] == record.report["benchmark"]["total_return_pct"]
+    figure = record.plot(log=True)
+    assert figure.axes[0].get_yscale() == "log"
+    assert figure._repr_png_().startswith(b"\x89PNG")  # what Jupyter displays
+
+
+def test_demo_klines_is_importable_from_the_top_level():
+    import lstm_bt
+
+    assert "demo_klines" in lstm_bt.__all__
+    assert len(lstm_bt.demo_klines(bars=50)) == 50

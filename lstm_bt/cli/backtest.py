@@ -5,7 +5,9 @@ compact summary, and leaves the run directory to the runner.
 """
 
 import argparse
+import json
 import os
+from pathlib import Path
 
 from ..errors import InvalidParameter
 from ..report_table import (METRIC_ROWS, format_number, format_p_value, naive_rule_verdict,
@@ -27,6 +29,7 @@ examples:
   lstm-bt backtest --symbol BTCUSDT --interval 1h --start 2024-01-01 --end 2025-01-01 --out runs/btc
   lstm-bt backtest --csv BTCUSDT-1h-2024.csv --start 2024-03-01 --seq-len 30 --epochs 5
   lstm-bt backtest --demo --strategy-path strategies/rsi_macd.py --param rsi_period=21
+  lstm-bt backtest --from runs/demo/report.json --threshold 0.004 --out runs/demo-t4
 """
 
 
@@ -71,6 +74,9 @@ def add_parser(subparsers):
     run_group.add_argument("--seed", type=int, default=0, metavar="N",
                            help="seeds the model: the same data, params and seed give "
                                 "identical forecasts and trades (default: 0)")
+    run_group.add_argument("--from", dest="from_report", metavar="REPORT_JSON",
+                           help="re-run the data and params of a run's report.json; flags "
+                                "given here override them")
     run_group.add_argument("--strategy-path", metavar="FILE[:CLASS]",
                            help="load an LSTMStrategy subclass from a .py file")
     run_group.add_argument("--out", metavar="DIR", help="write the run directory here "
@@ -91,6 +97,7 @@ def run(args):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from ..runner import DEMO_SYMBOL, demo_klines, run_backtest
 
+    reported = _apply_report(args, DEMO_SYMBOL)
     strategy_class = LSTMStrategy
     if args.strategy_path:
         strategy_class = load_strategy_class(args.strategy_path, LSTMStrategy)
@@ -112,7 +119,7 @@ def run(args):
         force=args.force,
         quiet=args.quiet,
         cache=args.cache,
-        **strategy_kwargs(args, strategy_class),
+        **{**reported, **strategy_kwargs(args, strategy_class)},
     )
     print(format_summary(result.report, result.forecasts))
     if args.out:
@@ -120,6 +127,42 @@ def run(args):
     else:
         print("pass --out DIR to keep report.json, the CSVs and the plots")
     return 0
+
+
+# The broker and run flags' defaults: a flag still at its default takes the report's value.
+_REPORT_FLAGS = {"cash": 10_000.0, "commission": 0.001, "slippage": 0.0, "seed": 0}
+
+
+def _apply_report(args, demo_symbol):
+    """`--from REPORT_JSON`: fill the data and broker flags left out from the report, and
+    return its strategy params (flags given on the command line override them)."""
+    if not args.from_report:
+        return {}
+    try:
+        report = json.loads(Path(args.from_report).read_text(encoding="utf-8"))
+        data, params = dict(report["data"]), dict(report["params"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InvalidParameter(
+            f"--from {args.from_report}: not a readable report.json with `data` and `params` "
+            f"({error}); pass the report.json of a run directory."
+        ) from None
+    if params.get("strategy", "LSTMStrategy") != "LSTMStrategy" and not args.strategy_path:
+        raise InvalidParameter(
+            f"--from {args.from_report} ran {params['strategy']}; pass --strategy-path "
+            f"FILE:{params['strategy']} to run it again."
+        )
+    if not (args.demo or args.csv or args.symbol):
+        args.demo = data.get("symbol") == demo_symbol
+        if not args.demo:
+            args.symbol, args.interval = data.get("symbol"), args.interval or data.get("interval")
+    args.start = args.start or data.get("start")
+    args.end = args.end or data.get("end")
+    for name, default in _REPORT_FLAGS.items():
+        if getattr(args, name) == default and name in params:
+            setattr(args, name, params[name])
+    skip = {"strategy", *_REPORT_FLAGS}
+    return {name: tuple(value) if isinstance(value, list) else value
+            for name, value in params.items() if name not in skip}
 
 
 def _data_argument(args, demo_klines):

@@ -4,6 +4,7 @@ pyplot keeps global state (a backend, a registry of open figures); plots made he
 neither, so drawing on a headless server or inside someone's GUI session changes nothing.
 """
 
+import io
 from pathlib import Path
 
 import matplotlib.dates as mdates
@@ -21,6 +22,16 @@ DPI = 110
 THOUSANDS = FuncFormatter(lambda value, _position: f"{value:,.0f}")
 
 
+class InlineFigure(Figure):
+    """A `Figure` that Jupyter shows as a PNG when a cell ends with it, with no pyplot and
+    no `%matplotlib inline` (IPython looks for `_repr_png_`)."""
+
+    def _repr_png_(self):
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+
 def new_figure(width=11.0, height=6.5, top=0.88, bottom=None, hspace=0.25, right=0.985):
     """A blank figure of `width` x `height` inches with an Agg canvas attached.
 
@@ -28,7 +39,7 @@ def new_figure(width=11.0, height=6.5, top=0.88, bottom=None, hspace=0.25, right
     matplotlib's constrained layout, which measures every artist before drawing and more
     than doubled the time to write a 9,000-bar PNG (benchmarks/bench_report.py).
     """
-    figure = Figure(figsize=(width, height), dpi=DPI)
+    figure = InlineFigure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(figure)
     bottom = 0.55 / height if bottom is None else bottom
     figure.subplots_adjust(left=0.9 / width, right=right, top=top, bottom=bottom, hspace=hspace)
