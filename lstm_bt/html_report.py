@@ -114,7 +114,7 @@ def _equity_figures(equity):
 
 
 def _price_figure(forecasts, trades, x_range):
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
     from bokeh.plotting import figure
 
     price = figure(height=360, x_axis_type="datetime", x_range=x_range, tools=_TOOLS,
@@ -145,6 +145,7 @@ def _price_figure(forecasts, trades, x_range):
                                   tooltips=[("time", "@t{%F %H:%M}"), ("side", "@side"),
                                             ("price", "@price{0,0.00}"),
                                             ("net P&L", "@pnl{0,0.00}")]))
+    price.yaxis.formatter = NumeralTickFormatter(format="0,0")
     price.legend.location = "top_left"
     price.legend.click_policy = "hide"
     return price
