@@ -71,11 +71,7 @@ def _draw_overview(axis, frame, trades):
         for mask, colour, label in ((won, _WON, "Trade won"), (~won, _LOST, "Trade lost")):
             shade_spans(axis, trades["open_datetime"][mask], trades["close_datetime"][mask],
                         color=colour, alpha=0.3, label=f"{label} ({int(mask.sum())})")
-    axis.set_ylabel("Price (quote currency)")
-    axis.yaxis.set_major_formatter(THOUSANDS)
-    axis.legend(loc="upper left", fontsize="small")
-    axis.grid(alpha=0.3)
-    date_axis(axis)
+    _price_axis(axis)
 
 
 def _draw_detail(axis, frame, trades):
@@ -90,6 +86,10 @@ def _draw_detail(axis, frame, trades):
         axis.scatter(points.index[keep], points[keep], marker=marker, s=45,
                      c=np.asarray(colours)[keep], edgecolors="black", linewidths=0.4,
                      zorder=3, label=label)
+    _price_axis(axis)
+
+
+def _price_axis(axis):
     axis.set_ylabel("Price (quote currency)")
     axis.yaxis.set_major_formatter(THOUSANDS)
     axis.legend(loc="upper left", fontsize="small")
