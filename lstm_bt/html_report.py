@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .plotting._canvas import by_datetime, drawdown_pct, forecast_times, heading
+from .plotting._canvas import by_datetime, drawdown_pct, forecast_times, heading, net_pnl
 from .report_table import (FORECAST_ROWS, METRIC_ROWS, format_number, monthly_returns_frame,
                            naive_rule_verdict, short_window_warning, start_value,
                            zero_trade_reason)
@@ -127,10 +127,11 @@ def _price_figure(forecasts, trades, x_range):
                color=_FORECAST, alpha=0.8, legend_label="Forecast")
     if trades is not None and len(trades):
         trades = pd.DataFrame(trades)
-        won = trades["pnl_net"].to_numpy(float) > 0
+        pnl = net_pnl(trades)
+        won = pnl > 0
         colour = np.where(won, _WIN, _LOSS)
         long = trades["side"].eq("long").to_numpy()
-        common = {"colour": colour, "pnl": trades["pnl_net"].to_numpy(float),
+        common = {"colour": colour, "pnl": pnl,
                   "side": trades["side"].to_numpy(str)}
         entries = ColumnDataSource({"t": pd.DatetimeIndex(trades["open_datetime"]),
                                     "price": trades["entry_price"].to_numpy(float),

@@ -83,7 +83,8 @@ def test_backtest_prints_the_table_writes_the_run_and_plot_redraws_it(tmp_path, 
     for png in pngs:
         (out / png).unlink()
     assert main(["plot", str(out)]) == 0
-    assert capsys.readouterr().out.splitlines() == [str(out / png) for png in pngs]
+    assert capsys.readouterr().out.splitlines() == [str(out / png) for png in pngs] + [
+        str(out / "report.html")]
     for png in pngs:
         pixels = imread(out / png)
         assert pixels.shape[0] > 400 and np.std(pixels) > 0.05

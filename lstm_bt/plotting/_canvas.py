@@ -133,3 +133,10 @@ def shade_spans(axis, starts, ends, **style):
     spans = PolyCollection(boxes, transform=axis.get_xaxis_transform(), lw=0, **style)
     axis.add_collection(spans, autolim=False)
     return spans
+
+
+def net_pnl(trades):
+    """Each trade's profit after commission (`pnl_net`), or before it (`pnl`) for a trades
+    frame written without the net column."""
+    column = "pnl_net" if "pnl_net" in trades else "pnl"
+    return trades[column].to_numpy(float)

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 
 from .. import stats
-from ._canvas import (THOUSANDS, by_datetime, date_axis, forecast_times, heading, new_figure,
-                      save, shade_spans)
+from ._canvas import (THOUSANDS, by_datetime, date_axis, forecast_times, heading, net_pnl,
+                      new_figure, save, shade_spans)
 
 __all__ = ["plot_forecasts"]
 
@@ -67,7 +67,7 @@ def _draw_overview(axis, frame, trades):
     """The whole run: the close, and each trade's span shaded by its net result."""
     axis.plot(frame.index, frame["close"], color="0.2", lw=0.8, label="Actual close")
     if trades is not None and len(trades):
-        won = trades["pnl_net"].to_numpy(float) > 0
+        won = net_pnl(trades) > 0
         for mask, colour, label in ((won, _WON, "Trade won"), (~won, _LOST, "Trade lost")):
             shade_spans(axis, trades["open_datetime"][mask], trades["close_datetime"][mask],
                         color=colour, alpha=0.3, label=f"{label} ({int(mask.sum())})")
@@ -127,7 +127,7 @@ def _markers(frame, trades):
     """(marker, label, prices by datetime, colours) for entries and exits, from fills
     coloured by the trade's net result, or from signal changes when there are no trades."""
     if trades is not None:
-        colours = np.where(trades["pnl_net"].to_numpy(float) > 0, _WON, _LOST)
+        colours = np.where(net_pnl(trades) > 0, _WON, _LOST)
         long = trades["side"].eq("long").to_numpy()
         opened = pd.Series(trades["entry_price"].to_numpy(float),
                            pd.DatetimeIndex(trades["open_datetime"]))
