@@ -126,7 +126,8 @@ def naive_rule_verdict(forecast):
     best = forecast["best_naive_hit_rate"]
     if beats:
         return (f'the naive rule "{rule}" ({best:.3f}) beats the model '
-                f'({forecast["hit_rate"]:.3f}): the model adds nothing a rule without it has not')
+                f"({forecast['hit_rate']:.3f}): a rule without a model calls the next move "
+                "more often")
     return f'the model beats the better naive rule, "{rule}" ({best:.3f})'
 
 
