@@ -7,7 +7,6 @@ import pytest
 
 from lstm_bt.cli import build_parser, main
 from lstm_bt.cli.backtest import _apply_report
-from lstm_bt.cli.strategy_flags import strategy_kwargs
 from lstm_bt.run_dir import to_json_value
 from lstm_bt.runner import DEMO_SYMBOL, strategy_params
 from lstm_bt.strategies import LSTMStrategy
@@ -27,8 +26,7 @@ def report_of_a_run(tmp_path, symbol="BTCUSDT"):
 def rerun(*argv):
     """The arguments and strategy params `lstm-bt backtest ARGV` would run with."""
     args = build_parser().parse_args(["backtest", *argv])
-    reported = _apply_report(args, DEMO_SYMBOL)
-    return args, {**reported, **strategy_kwargs(args, LSTMStrategy)}
+    return args, _apply_report(args, DEMO_SYMBOL, LSTMStrategy)
 
 
 def test_from_takes_the_reports_data_and_params_and_the_flags_given_override(tmp_path):

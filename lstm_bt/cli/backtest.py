@@ -97,10 +97,10 @@ def run(args):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from ..runner import DEMO_SYMBOL, demo_klines, run_backtest
 
-    reported = _apply_report(args, DEMO_SYMBOL)
     strategy_class = LSTMStrategy
     if args.strategy_path:
         strategy_class = load_strategy_class(args.strategy_path, LSTMStrategy)
+    params = _apply_report(args, DEMO_SYMBOL, strategy_class)
     data = _data_argument(args, demo_klines)
     result = run_backtest(
         data,
@@ -119,7 +119,7 @@ def run(args):
         force=args.force,
         quiet=args.quiet,
         cache=args.cache,
-        **{**reported, **strategy_kwargs(args, strategy_class)},
+        **params,
     )
     print(format_summary(result.report, result.forecasts))
     if args.out:
@@ -133,11 +133,12 @@ def run(args):
 _REPORT_FLAGS = {"cash": 10_000.0, "commission": 0.001, "slippage": 0.0, "seed": 0}
 
 
-def _apply_report(args, demo_symbol):
-    """`--from REPORT_JSON`: fill the data and broker flags left out from the report, and
-    return its strategy params (flags given on the command line override them)."""
+def _apply_report(args, demo_symbol, strategy_class):
+    """The strategy params to run with: the flags given, over the params of `--from
+    REPORT_JSON` when given (whose data and broker values also fill the flags left out)."""
+    given = strategy_kwargs(args, strategy_class)
     if not args.from_report:
-        return {}
+        return given
     try:
         report = json.loads(Path(args.from_report).read_text(encoding="utf-8"))
         data, params = dict(report["data"]), dict(report["params"])
@@ -161,8 +162,9 @@ def _apply_report(args, demo_symbol):
         if getattr(args, name) == default and name in params:
             setattr(args, name, params[name])
     skip = {"strategy", *_REPORT_FLAGS}
-    return {name: tuple(value) if isinstance(value, list) else value
-            for name, value in params.items() if name not in skip}
+    reported = {name: tuple(value) if isinstance(value, list) else value
+                for name, value in params.items() if name not in skip}
+    return {**reported, **given}
 
 
 def _data_argument(args, demo_klines):
