@@ -11,6 +11,7 @@ from .intervals import INTERVALS, Interval, get_interval
 
 __all__ = [
     "run_backtest",
+    "demo_klines",
     "LstmBtError",
     "InvalidParameter",
     "DataError",
@@ -28,4 +29,8 @@ def __getattr__(name):
         from .runner import run_backtest
 
         return run_backtest
+    if name == "demo_klines":
+        from .runner import demo_klines
+
+        return demo_klines
     raise AttributeError(f"module 'lstm_bt' has no attribute {name!r}")

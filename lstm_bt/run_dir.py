@@ -7,9 +7,11 @@
 | `trades.csv`    | one row per closed trade                                          |
 | `forecasts.csv` | `datetime,close,predicted_close,signal`, one row per forecast bar |
 | `training.json` | one object per fit (`window_end`, `loss`, `val_loss`, `warm`, ...)|
+| `monthly_returns.csv` | `year,month,strategy_pct,buy_and_hold_pct`, % per calendar month |
 | `equity.png`    | equity vs buy and hold, with a drawdown panel                     |
 | `forecasts.png` | forecast vs actual close, with the trades                         |
 | `training.png`  | training and validation loss per fit; only when a model was fit   |
+| `report.html`   | interactive charts, metrics and monthly returns, works offline    |
 
 Floats are written with a fixed format, so the same data, params and seed give byte-identical
 files. A directory is only reused for the same run (same `data` and `params` in its report);
@@ -38,6 +40,7 @@ import pandas as pd
 
 from ._temp_dirs import make_temp_dir
 from .errors import DataError, LstmBtError
+from .report_table import monthly_returns_frame, start_value
 
 __all__ = [
     "RunRecord",
@@ -62,8 +65,10 @@ EQUITY_PNG = "equity.png"
 FORECASTS_PNG = "forecasts.png"
 TRAINING = "training.json"
 TRAINING_PNG = "training.png"
+MONTHLY = "monthly_returns.csv"
+REPORT_HTML = "report.html"
 RUN_FILES = (REPORT, EQUITY, TRADES, FORECASTS, TRAINING,
-             EQUITY_PNG, FORECASTS_PNG, TRAINING_PNG)
+             EQUITY_PNG, FORECASTS_PNG, TRAINING_PNG, MONTHLY, REPORT_HTML)
 
 # Ten significant digits keep satoshi-sized prices and 1e6 account values exact enough while
 # making the text stable across platforms (repr would print float noise differently).
@@ -94,6 +99,23 @@ class RunRecord:
     trades: pd.DataFrame
     forecasts: pd.DataFrame
     training: list = field(default_factory=list)
+
+    @property
+    def stats(self):
+        """The report as a labelled `pandas.Series`, units in the keys (`"Fees [quote]"`),
+        like backtesting.py's `Backtest.run()`; see `lstm_bt.report_table.stats_series`."""
+        from .report_table import stats_series
+
+        return stats_series(self.report)
+
+    def plot(self, log=False):
+        """equity.png as a matplotlib `Figure`, shown inline when a notebook cell ends with it."""
+        from .plotting import plot_equity
+
+        data = self.report.get("data", {})
+        return plot_equity(self.equity, trades=self.trades, training=self.training, log=log,
+                           report=self.report, symbol=data.get("symbol"),
+                           interval=data.get("interval"))
 
 
 def to_json_value(value):
@@ -255,6 +277,9 @@ def write_run_dir(path, record, force=False, plots=True):
         _write_frame(record.forecasts, building / FORECASTS, index=True)
         # Written even when empty: `[]` says "nothing was fit" and replaces a forced-over run's.
         _write_json(record.training, building / TRAINING)
+        _write_frame(monthly_returns_frame(record.equity,
+                                           start_value(record.report, record.equity)),
+                     building / MONTHLY, index=False)
         if plots:
             write_plots(building, record)
         _write_json(record.report, building / REPORT)
@@ -292,23 +317,28 @@ def read_run_dir(path):
                      training=training)
 
 
-def write_plots(path, record):
-    """Draw `equity.png`, `forecasts.png` (with the trades) and, when a model was fit,
-    `training.png` into `path`; returns the paths drawn."""
+def write_plots(path, record, log=False):
+    """Draw `equity.png` (on a log scale with `log`), `forecasts.png` (with the trades),
+    `training.png` when a model was fit, and `report.html` into `path`; returns the paths."""
+    from .html_report import write_html_report
     from .plotting import plot_equity, plot_forecasts, plot_training_loss
 
     path = Path(path)
     data = record.report.get("data", {})
-    market = {"symbol": data.get("symbol"), "interval": data.get("interval")}
-    plot_equity(record.equity, path / EQUITY_PNG, **market)
+    market = {"symbol": data.get("symbol"), "interval": data.get("interval"),
+              "report": record.report}
+    plot_equity(record.equity, path / EQUITY_PNG, trades=record.trades,
+                training=record.training, log=log, **market)
     plot_forecasts(record.forecasts, path / FORECASTS_PNG, trades=record.trades, **market)
+    write_html_report(path / REPORT_HTML, record.equity, forecasts=record.forecasts,
+                      trades=record.trades, report=record.report)
     if not record.training:
         # A replay without history has no loss to draw; a loss plot left by a forced-over
         # run would describe fits this run never made.
         (path / TRAINING_PNG).unlink(missing_ok=True)
-        return [path / EQUITY_PNG, path / FORECASTS_PNG]
+        return [path / EQUITY_PNG, path / FORECASTS_PNG, path / REPORT_HTML]
     plot_training_loss(record.training, path / TRAINING_PNG, **market)
-    return [path / EQUITY_PNG, path / FORECASTS_PNG, path / TRAINING_PNG]
+    return [path / EQUITY_PNG, path / FORECASTS_PNG, path / TRAINING_PNG, path / REPORT_HTML]
 
 
 def _refuse_file_in_the_way(path):

@@ -26,8 +26,13 @@ __all__ = [
     "calmar_ratio",
     "var_95_pct",
     "cvar_95_pct",
+    "trade_stats",
+    "monthly_returns",
     "compute_metrics",
     "forecast_skill",
+    "direction_hits",
+    "best_naive_rule",
+    "information_coefficient",
 ]
 
 METRIC_KEYS = (
@@ -45,8 +50,20 @@ METRIC_KEYS = (
     "win_rate_pct",
     "exposure_pct",
     "final_value",
+    "fees",
+    "fees_pct",
+    "gross_pnl",
+    "net_pnl",
+    "profit_factor",
+    "avg_trade_pct",
+    "best_trade_pct",
+    "worst_trade_pct",
+    "avg_bars_held",
 )
-FORECAST_KEYS = ("n", "hit_rate", "p_value", "rmse", "mae", "baseline_hit_rate")
+TRADE_STAT_KEYS = ("profit_factor", "avg_trade_pct", "best_trade_pct", "worst_trade_pct",
+                   "avg_bars_held")
+FORECAST_KEYS = ("n", "hit_rate", "p_value", "rmse", "mae", "baseline_hit_rate",
+                 "reversal_hit_rate", "best_naive_hit_rate", "ic")
 
 _TAIL = 0.05
 # Returns recovered from portfolio values (W_t / W_(t-1) - 1) carry rounding noise of about
@@ -196,8 +213,76 @@ def cvar_95_pct(returns):
     return 100.0 * float(np.partition(returns, cut)[: cut + 1].mean())
 
 
+def trade_stats(pnl_net, entry_value=None, bars_held=None):
+    """Profit factor and per-trade figures of closed trades.
+
+    Args:
+        pnl_net: profit of each closed trade after commission, in quote currency.
+        entry_value: what each trade put in (size * entry price), aligned with `pnl_net`.
+            Defaults to `None` (unknown: the trade percentages are None).
+        bars_held: bars from each trade's open to its close. Defaults to `None` (unknown).
+
+    Returns:
+        A dict with `TRADE_STAT_KEYS`: `profit_factor` (sum of winning net profits / |sum of
+        losing net profits|; None with no losing trade), `avg_trade_pct`, `best_trade_pct`,
+        `worst_trade_pct` (mean, max, min of 100 * pnl_net / entry_value) and `avg_bars_held`.
+        Everything is None with no trades.
+
+    Example:
+        >>> trade_stats([30.0, -10.0, -5.0], [1000.0, 1000.0, 500.0], [3, 1, 2])["profit_factor"]
+        2.0
+    """
+    pnls = np.asarray(pnl_net, dtype=float)
+    losses = -pnls[pnls < 0].sum()
+    percent = None
+    if entry_value is not None and len(pnls):
+        entry = np.asarray(entry_value, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            percent = 100.0 * pnls / entry
+        percent = percent[np.isfinite(percent)]
+    held = np.asarray([] if bars_held is None else bars_held, dtype=float)
+    return {
+        "profit_factor": _finite(pnls[pnls > 0].sum() / losses) if losses > 0 else None,
+        "avg_trade_pct": float(percent.mean()) if percent is not None and len(percent) else None,
+        "best_trade_pct": float(percent.max()) if percent is not None and len(percent) else None,
+        "worst_trade_pct": float(percent.min()) if percent is not None and len(percent) else None,
+        "avg_bars_held": float(held.mean()) if len(held) else None,
+    }
+
+
+def monthly_returns(datetimes, values, start_value):
+    """Calendar-month returns of a value series, in percent.
+
+    A month's return is its last value over the previous month's last value, minus one; the
+    first month is measured against `start_value` (W_0), as the first bar is.
+
+    Args:
+        datetimes: datetime of each bar (UTC), ascending.
+        values: portfolio value at each bar's close; several curves as a 2-D array (one
+            column each) or a DataFrame.
+        start_value: the value before the first bar, one for all curves; positive.
+
+    Returns:
+        A DataFrame with `year`, `month` and one column of percent returns per curve (a
+        DataFrame's column names, else `return_pct`, `return_pct_1`, ...). Empty for no bars.
+    """
+    import pandas as pd
+
+    start_value = _positive_value(start_value)
+    index = pd.DatetimeIndex(datetimes)
+    frame = pd.DataFrame(values, index=index)
+    if not isinstance(values, pd.DataFrame):
+        frame.columns = ["return_pct"] + [f"return_pct_{i}" for i in range(1, frame.shape[1])]
+    months = frame.groupby([index.year, index.month]).last()
+    previous = months.shift(1)
+    previous.iloc[:1] = start_value
+    table = 100.0 * (months / previous - 1.0)
+    table.index.names = ["year", "month"]
+    return table.reset_index()
+
+
 def compute_metrics(values, start_value, bars_per_year, *, trades=(), exposure=None,
-                    risk_free=0.0):
+                    risk_free=0.0, fees=None, trade_entry_values=None, trade_bars_held=None):
     """Every DESIGN metric of one equity curve, keyed as in `report.json`.
 
     Args:
@@ -208,9 +293,16 @@ def compute_metrics(values, start_value, bars_per_year, *, trades=(), exposure=N
         exposure: per bar, whether a position was open (bools). Defaults to `None`
             (unknown: `exposure_pct` is None, as it is for no bars).
         risk_free: yearly risk-free rate for Sharpe and Sortino. Defaults to `0.0`.
+        fees: commission paid over the measured bars, in quote currency. Defaults to `None`
+            (unknown: `fees`, `fees_pct` and `gross_pnl` are None).
+        trade_entry_values: what each closed trade put in (size * entry price), aligned with
+            `trades`. Defaults to `None` (the trade percentages are None).
+        trade_bars_held: bars each closed trade was held. Defaults to `None`.
 
     Returns:
-        A dict with exactly `METRIC_KEYS`; undefined figures are None.
+        A dict with exactly `METRIC_KEYS`; undefined figures are None. `net_pnl` is
+        W_n - W_0 (open positions at their last close, after fees) and `gross_pnl` is
+        `net_pnl + fees`; the trade figures are `trade_stats`'s.
 
     Example:
         >>> m = compute_metrics([101.0, 99.0, 103.0], 100.0, 365)
@@ -225,6 +317,8 @@ def compute_metrics(values, start_value, bars_per_year, *, trades=(), exposure=N
     cagr = cagr_pct(final, start_value, bars, bars_per_year)
     pnls = np.asarray(trades, dtype=float)
     exposed = np.asarray([] if exposure is None else exposure, dtype=bool)
+    net_pnl = final - start_value if bars else None
+    fees = None if fees is None else float(fees)
     return {
         "total_return_pct": 100.0 * (final / start_value - 1.0) if bars else None,
         "cagr_pct": cagr,
@@ -241,6 +335,11 @@ def compute_metrics(values, start_value, bars_per_year, *, trades=(), exposure=N
         "win_rate_pct": 100.0 * float(np.mean(pnls > 0)) if len(pnls) else None,
         "exposure_pct": 100.0 * float(exposed.mean()) if len(exposed) else None,
         "final_value": final,
+        "fees": fees,
+        "fees_pct": None if fees is None else 100.0 * fees / start_value,
+        "gross_pnl": None if fees is None or net_pnl is None else net_pnl + fees,
+        "net_pnl": net_pnl,
+        **trade_stats(pnls, trade_entry_values, trade_bars_held),
     }
 
 
@@ -263,7 +362,10 @@ def forecast_skill(close, predicted_close):
         A dict with `FORECAST_KEYS`: `n` (rows scored for direction), `hit_rate` (fraction),
         `p_value` (one-sided binomial test of the hits against 0.5), `rmse` and `mae` (of
         predicted_close_t - close_(t+1) over every row with a forecast and a next close, in
-        price units), `baseline_hit_rate`. Undefined values are None.
+        price units), `baseline_hit_rate`, `reversal_hit_rate` ("the next move reverses the
+        last one", on the baseline's rows), `best_naive_hit_rate` (the better of the two),
+        `ic` (`information_coefficient` of the predicted and actual next-bar returns over
+        every row with a forecast and a next close). Undefined values are None.
     """
     # scipy.stats takes longer to import than the rest of the analyzers: only when scoring.
     from scipy.stats import binomtest
@@ -276,24 +378,100 @@ def forecast_skill(close, predicted_close):
             f"{close.shape} and {predicted.shape}; reindex the forecasts onto the bars."
         )
     current, following, forecast = close[:-1], close[1:], predicted[:-1]
-    last_move = np.concatenate(([np.nan], np.diff(close)))[:-1]
     scored = np.isfinite(forecast) & np.isfinite(following)
-    actual = np.sign(following - current)
-    called = np.sign(forecast - current)
-    direction = scored & (actual != 0) & (called != 0)
-    hits = int(np.sum(called[direction] == actual[direction]))
-    n = int(direction.sum())
+    model, naive = direction_hits(close, predicted)
+    hits = int(np.nansum(model))
+    n = int(np.isfinite(model).sum())
     errors = forecast[scored] - following[scored]
-    baseline_rows = scored & (actual != 0) & np.isfinite(last_move) & (last_move != 0)
-    baseline_hits = np.sign(last_move[baseline_rows]) == actual[baseline_rows]
+    baseline_hits = naive[np.isfinite(naive)] == 1
+    repeat = float(baseline_hits.mean()) if len(baseline_hits) else None
+    reverse = float(np.mean(~baseline_hits)) if len(baseline_hits) else None
     return {
         "n": n,
         "hit_rate": hits / n if n else None,
         "p_value": float(binomtest(hits, n, 0.5, alternative="greater").pvalue) if n else None,
         "rmse": float(np.sqrt(np.mean(errors**2))) if len(errors) else None,
         "mae": float(np.mean(np.abs(errors))) if len(errors) else None,
-        "baseline_hit_rate": float(baseline_hits.mean()) if len(baseline_hits) else None,
+        "baseline_hit_rate": repeat,
+        "reversal_hit_rate": reverse,
+        "best_naive_hit_rate": None if repeat is None else max(repeat, reverse),
+        "ic": information_coefficient((forecast[scored] - current[scored]) / current[scored],
+                                      (following[scored] - current[scored]) / current[scored]),
     }
+
+
+def direction_hits(close, predicted_close):
+    """Per bar, whether the forecast and the "repeat the last move" rule called the next move.
+
+    Row t scores the call made at bar t's close on the move to close_(t+1), by the rules of
+    `forecast_skill` (zero moves and missing forecasts are not scored).
+
+    Returns:
+        `(model, repeat)`: float arrays as long as `close`, 1.0 for a hit, 0.0 for a miss,
+        NaN where the row is not scored. "Reverse the last move" hits where `repeat` is 0.
+    """
+    close = np.asarray(close, dtype=float)
+    predicted = np.asarray(predicted_close, dtype=float)
+    current, following, forecast = close[:-1], close[1:], predicted[:-1]
+    last_move = np.concatenate(([np.nan], np.diff(close)))[:-1]
+    scored = np.isfinite(forecast) & np.isfinite(following)
+    actual = np.sign(following - current)
+    called = np.sign(forecast - current)
+    model = np.full(len(close), np.nan)
+    repeat = np.full(len(close), np.nan)
+    direction = scored & (actual != 0) & (called != 0)
+    model[:-1][direction] = called[direction] == actual[direction]
+    naive = scored & (actual != 0) & np.isfinite(last_move) & (last_move != 0)
+    repeat[:-1][naive] = np.sign(last_move[naive]) == actual[naive]
+    return model, repeat
+
+
+def best_naive_rule(forecast):
+    """Name the better naive rule of a `forecast_skill` dict, and whether it beats the model.
+
+    Returns:
+        `(rule, beats_model)`: `"repeat the last move"` or `"reverse the last move"` (None when
+        neither was scored), and True when its hit rate is above the model's `hit_rate`.
+    """
+    repeat, reverse = forecast.get("baseline_hit_rate"), forecast.get("reversal_hit_rate")
+    if repeat is None or reverse is None:
+        return None, False
+    rule = "reverse the last move" if reverse > repeat else "repeat the last move"
+    hit_rate = forecast.get("hit_rate")
+    return rule, hit_rate is not None and max(repeat, reverse) > hit_rate
+
+
+def information_coefficient(predicted, actual):
+    """Spearman rank correlation of predicted and actual returns (qlib's "Rank IC").
+
+    Ties get their average rank, as in `scipy.stats.spearmanr`. NaN pairs are left out.
+
+    Returns:
+        The correlation in [-1, 1], or None with fewer than two pairs or a constant side.
+    """
+    predicted = np.asarray(predicted, dtype=float)
+    actual = np.asarray(actual, dtype=float)
+    both = np.isfinite(predicted) & np.isfinite(actual)
+    if both.sum() < 2:
+        return None
+    ranks = [_average_ranks(side[both]) for side in (predicted, actual)]
+    if any(np.ptp(rank) == 0 for rank in ranks):
+        return None
+    return _finite(np.corrcoef(ranks[0], ranks[1])[0, 1])
+
+
+def _average_ranks(values):
+    """Ranks 1..n, tied values sharing the mean of their ranks."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_values = values[order]
+    starts = np.concatenate(([True], sorted_values[1:] != sorted_values[:-1]))
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    counts = np.diff(np.append(first, len(values)))
+    mean_rank = first + (counts + 1) / 2.0
+    ranks = np.empty(len(values))
+    ranks[order] = mean_rank[group]
+    return ranks
 
 
 def _returns(returns):

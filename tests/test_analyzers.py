@@ -88,6 +88,9 @@ def test_start_leaves_warm_up_bars_out_of_every_figure():
     expected = stats.compute_metrics(
         everything["value"][400:], value_before, 8760,
         trades=late_trades["pnl_net"], exposure=strat.analyzers.metrics.exposed,
+        fees=strat.analyzers.metrics.fees,
+        trade_entry_values=late_trades["size"] * late_trades["entry_price"],
+        trade_bars_held=late_trades["bars_held"],
     )
     assert strat.analyzers.metrics.get_analysis() == pytest.approx(expected)
     assert strat.analyzers.sharpe.get_analysis()["bars"] == len(frame) - 400
@@ -126,6 +129,58 @@ def test_metrics_on_an_sma_strategy_match_backtraders_own_trade_count():
         assert (round(row.size, 9), round(row.exit_price, 9)) in fills
         assert row.pnl_net == pytest.approx(row.pnl - row.commission)
         assert row.side == "long" and row.bars_held > 0
+
+
+@pytest.mark.parametrize("short", [False, True], ids=["long", "long_short"])
+def test_fees_and_trade_figures_match_backtraders_own_records(short):
+    frame = sma_frame()
+    start = frame.index[300].to_pydatetime()
+    strat = run(frame, short=short, analyzers=[
+        ("metrics", analyzers.Metrics, {"start": start}),
+        ("metrics_all", analyzers.Metrics, {}),
+        ("trades", analyzers.TradeLog, {"start": start}),
+        ("bt_trades", bt.analyzers.TradeAnalyzer, {}),
+        ("tx", bt.analyzers.Transactions, {}),
+    ])
+    metrics = strat.analyzers.metrics.get_analysis()
+    # Fees: commission 0.001 of every fill's value from `start` on, as backtrader logged it.
+    fills = [(when, value) for when, rows in strat.analyzers.tx.get_analysis().items()
+             for *_, value in rows]
+    paid = 0.001 * sum(abs(value) for when, value in fills if when >= start)
+    assert 0 < paid < 0.001 * sum(abs(value) for _, value in fills)
+    assert metrics["fees"] == pytest.approx(paid, rel=1e-9)
+    assert metrics["fees_pct"] == pytest.approx(100 * paid / START_CASH * (
+        START_CASH / strat.analyzers.metrics.start_value))
+    assert metrics["net_pnl"] == pytest.approx(
+        strat.broker.getvalue() - strat.analyzers.metrics.start_value)
+    assert metrics["gross_pnl"] == pytest.approx(metrics["net_pnl"] + paid)
+    # Trade figures by hand from the trade log, and against backtrader's TradeAnalyzer.
+    log = pd.DataFrame(strat.analyzers.trades.get_analysis())
+    wins, losses = log["pnl_net"][log["pnl_net"] > 0], log["pnl_net"][log["pnl_net"] < 0]
+    assert metrics["profit_factor"] == pytest.approx(wins.sum() / -losses.sum())
+    percent = 100 * log["pnl_net"] / (log["size"] * log["entry_price"])
+    assert metrics["avg_trade_pct"] == pytest.approx(percent.mean())
+    assert metrics["best_trade_pct"] == pytest.approx(percent.max())
+    assert metrics["worst_trade_pct"] == pytest.approx(percent.min())
+    assert metrics["avg_bars_held"] == pytest.approx(log["bars_held"].mean())
+    # Measured from the first bar, the figures are TradeAnalyzer's over all closed trades.
+    every = strat.analyzers.metrics_all.get_analysis()
+    theirs = strat.analyzers.bt_trades.get_analysis()
+    assert len(log) < theirs.total.closed == every["trades"]
+    assert every["profit_factor"] == pytest.approx(
+        theirs.won.pnl.total / -theirs.lost.pnl.total)
+    assert every["avg_bars_held"] == pytest.approx(theirs.len.average)
+
+
+def test_benchmark_trade_figures_are_the_one_buy_and_hold_trade():
+    frame = sma_frame(300)
+    strat = run(frame, analyzers=[("benchmark", analyzers.Benchmark, {})])
+    benchmark = strat.analyzers.benchmark.get_analysis()
+    closes = frame["close"].to_numpy()
+    assert benchmark["fees"] == 0.0 and benchmark["gross_pnl"] == benchmark["net_pnl"]
+    assert benchmark["avg_trade_pct"] == pytest.approx(100 * (closes[-1] / closes[0] - 1))
+    assert benchmark["avg_bars_held"] == len(frame) - 1
+    assert benchmark["profit_factor"] is None or closes[-1] < closes[0]
 
 
 def test_trade_log_prices_are_real_fills_for_longs_and_shorts():
@@ -188,9 +243,7 @@ def test_forecast_skill_reads_the_strategys_forecasts_from_start():
 def test_forecast_skill_on_a_strategy_without_forecasts_is_empty():
     strat = run(sma_frame(200), analyzers=[("forecast", analyzers.ForecastSkill, {})])
     assert strat.analyzers.forecast.get_analysis() == {
-        "n": 0, "hit_rate": None, "p_value": None, "rmse": None, "mae": None,
-        "baseline_hit_rate": None,
-    }
+        key: 0 if key == "n" else None for key in stats.FORECAST_KEYS}
 
 
 def test_add_all_adds_every_analyzer_under_its_report_name():

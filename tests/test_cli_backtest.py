@@ -40,7 +40,7 @@ def test_flags_convert_to_the_param_types_and_only_given_ones_are_passed():
         "smooth": 3}
 
 
-@pytest.mark.parametrize("p_value, shown", [(3e-14, "p = 3.0e-14"), (0.0312, "p = 0.031"),
+@pytest.mark.parametrize("p_value, shown", [(3e-14, "p < 0.001"), (0.0312, "p = 0.031"),
                                              (None, "p = n/a")])
 def test_summary_shows_strong_evidence_as_a_number_not_zero(p_value, shown):
     keys = {"metrics": {}, "benchmark": {}, "timing": {"retrains": 1, "total_s": 1.0}}
@@ -62,8 +62,8 @@ def test_backtest_prints_the_table_writes_the_run_and_plot_redraws_it(tmp_path, 
     assert "retrains 1/1" in captured.err and "bar/s" in captured.err  # the progress bar
     assert "24/24" in captured.err  # it counts the traded bars, not the warm-up
     assert sorted(p.name for p in out.iterdir()) == [
-        "equity.csv", "equity.png", "forecasts.csv", "forecasts.png", "report.json",
-        "trades.csv", "training.json", "training.png"]
+        "equity.csv", "equity.png", "forecasts.csv", "forecasts.png", "monthly_returns.csv",
+        "report.html", "report.json", "trades.csv", "training.json", "training.png"]
     report = json.loads((out / "report.json").read_text())
     assert report["params"]["units"] == [4] and report["params"]["seed"] == 0
     assert (out / "equity.csv").read_text().startswith("datetime,value,benchmark\n")
@@ -76,7 +76,8 @@ def test_backtest_prints_the_table_writes_the_run_and_plot_redraws_it(tmp_path, 
     for png in pngs:
         (out / png).unlink()
     assert main(["plot", str(out)]) == 0
-    assert capsys.readouterr().out.splitlines() == [str(out / png) for png in pngs]
+    assert capsys.readouterr().out.splitlines() == [str(out / png) for png in pngs] + [
+        str(out / "report.html")]
     for png in pngs:
         pixels = imread(out / png)
         assert pixels.shape[0] > 400 and np.std(pixels) > 0.05

@@ -6,6 +6,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import matplotlib.colors as mcolors
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from backtest_helpers import run, sma_frame
-from lstm_bt import analyzers
+from lstm_bt import analyzers, stats
 from lstm_bt.errors import InvalidParameter
 from lstm_bt.plotting import plot_equity, plot_forecasts, plot_training_loss
 
@@ -47,43 +49,91 @@ def sma_run():
     return frame, strat
 
 
-def test_equity_plot_shows_strategy_buy_and_hold_and_drawdown(sma_run, tmp_path):
+def sma_report(strat, start="2024-01-09T08:00:00", end="2024-02-20T00:00:00"):
+    return {"data": {"symbol": "BTCUSDT", "interval": "1h", "start": start, "end": end},
+            "metrics": strat.analyzers.metrics.get_analysis(),
+            "benchmark": strat.analyzers.benchmark.get_analysis()}
+
+
+def test_equity_plot_shows_strategy_buy_and_hold_drawdown_positions_and_retrains(sma_run,
+                                                                                 tmp_path):
     _, strat = sma_run
     equity = pd.DataFrame(strat.analyzers.equity.get_analysis()).set_index("datetime")
-    figure = plot_equity(equity, tmp_path / "equity.png", symbol="BTCUSDT", interval="1h")
+    trades = pd.DataFrame(strat.analyzers.trades.get_analysis())
+    fits = [{"window_end": when} for when in equity.index[::168]]
+    report = sma_report(strat)
+    figure = plot_equity(equity, tmp_path / "equity.png", symbol="BTCUSDT", interval="1h",
+                         trades=trades, training=fits, report=report)
     assert_readable_png(tmp_path / "equity.png")
     top, bottom = figure.axes
-    assert [t.get_text() for t in top.get_legend().get_texts()] == ["Strategy", "Buy and hold"]
-    assert "BTCUSDT 1h" in figure.get_suptitle() and "2024-01-09 08:00" in figure.get_suptitle()
+    assert [t.get_text() for t in top.get_legend().get_texts()] == [
+        "Strategy", "Buy and hold", "In a position", f"Retrain ({len(fits)})"]
+    # One shaded span per trade, from its open to its close.
+    spans = next(c for c in top.collections if c.get_label() == "In a position")
+    assert len(spans.get_paths()) == len(trades) > 5
+    first = spans.get_paths()[0].vertices
+    assert mdates.num2date(first[0, 0]).replace(tzinfo=None) == trades["open_datetime"][0]
+    assert mdates.num2date(first[2, 0]).replace(tzinfo=None) == trades["close_datetime"][0]
+    box = top.texts[0].get_text()
+    assert f"trades {len(trades)}" in box and "Sharpe" in box
+    assert "to 2024-02-20 00:00 UTC, end exclusive" in figure.get_suptitle()
     assert "value" in top.get_ylabel() and bottom.get_ylabel() == "Drawdown (%)"
-    assert "Date" in bottom.get_xlabel()
     drawdown = bottom.lines[0].get_ydata()
     assert drawdown.max() == 0 and drawdown.min() < -1
+    assert top.get_yscale() == "linear"
+    logged = plot_equity(equity, log=True).axes[0]
+    assert logged.get_yscale() == "log" and "log scale" in logged.get_ylabel()
 
 
-def test_forecast_plot_marks_every_trade_in_view(sma_run, tmp_path):
+@pytest.fixture(scope="module")
+def sma_forecasts(sma_run):
     frame, strat = sma_run
     close = frame["close"]
     predicted = (close + 0.5 * (close.shift(-1) - close)).iloc[200:-1]
     forecasts = pd.DataFrame({"close": close.reindex(predicted.index),
                               "predicted_close": predicted,
                               "signal": np.sign(predicted - close.reindex(predicted.index))})
-    trades = pd.DataFrame(strat.analyzers.trades.get_analysis())
+    return forecasts, pd.DataFrame(strat.analyzers.trades.get_analysis())
+
+
+def test_forecast_plot_shades_trades_by_result_and_marks_the_close_up(sma_forecasts, tmp_path):
+    forecasts, trades = sma_forecasts
     figure = plot_forecasts(forecasts, tmp_path / "forecasts.png", trades=trades,
                             symbol="BTCUSDT", interval="1h")
     assert_readable_png(tmp_path / "forecasts.png")
-    axis = figure.axes[0]
-    buys, sells = (len(collection.get_offsets()) for collection in axis.collections)
-    # Long only: a buy at each entry and a sell at each exit that falls in the chart's span.
-    assert buys == (trades["open_datetime"] >= predicted.index[0]).sum() == len(trades) - 1
-    assert sells == len(trades)
-    forecast_line = axis.lines[1]
-    # Each forecast is drawn at the bar it predicts, one bar after it was made.
-    assert pd.Timestamp(forecast_line.get_xdata()[0]) == predicted.index[1]
-    assert axis.get_ylabel() == "Price (quote currency)"
-    # A long run gets a close-up of its last bars, where the two lines can be told apart.
-    close_up = figure.axes[1]
+    overview, close_up, hits = figure.axes
+    # Full scale: no markers to blur together, each trade a span coloured by its result.
+    won = (trades["pnl_net"] > 0).sum()
+    spans = {c.get_label(): len(c.get_paths()) for c in overview.collections}
+    assert spans == {f"Trade won ({won})": won,
+                     f"Trade lost ({len(trades) - won})": len(trades) - won}
+    assert len(overview.lines) == 1  # the close only: the forecast would hide it
+    # Close-up: every entry and exit in its span, green for a won trade, red for a lost one.
     assert len(close_up.lines[0].get_xdata()) == 250 and "Last 250 bars" in close_up.get_title()
+    first_bar = forecasts.index[-250]
+    entries, exits = close_up.collections
+    shown = trades[trades["open_datetime"] >= first_bar]
+    assert len(entries.get_offsets()) == len(shown) > 0
+    expected = np.where(shown["pnl_net"] > 0, "tab:green", "tab:red")
+    assert [tuple(c) for c in entries.get_facecolors()] == [
+        tuple(mcolors.to_rgba(c)) for c in expected]
+    # Each forecast is drawn at the bar it predicts, one bar after it was made.
+    assert pd.Timestamp(close_up.lines[1].get_xdata()[0]) == forecasts.index[-249]
+
+
+def test_forecast_plot_shows_the_rolling_hit_rate_against_the_best_naive_rule(sma_forecasts):
+    forecasts, trades = sma_forecasts
+    hits = plot_forecasts(forecasts, trades=trades, hit_window=50).axes[-1]
+    skill = stats.forecast_skill(forecasts["close"].to_numpy(),
+                                 forecasts["predicted_close"].to_numpy())
+    rule, _ = stats.best_naive_rule(skill)
+    model, naive = hits.get_legend().get_texts()
+    assert model.get_text() == f"Forecast ({skill['hit_rate']:.3f} overall)"
+    assert naive.get_text() == f"Naive: {rule} ({skill['best_naive_hit_rate']:.3f} overall)"
+    # The model line is the share of hits over the last 50 scored bars.
+    scored = stats.direction_hits(forecasts["close"], forecasts["predicted_close"])[0]
+    scored = scored[np.isfinite(scored)]
+    assert hits.lines[0].get_ydata()[-1] == pytest.approx(scored[-50:].mean())
 
 
 def test_forecast_plot_without_trades_marks_signal_changes(tmp_path):
@@ -93,6 +143,17 @@ def test_forecast_plot_without_trades_marks_signal_changes(tmp_path):
     axis = plot_forecasts(forecasts, title="signals").axes[0]
     buys, sells = (collection.get_offsets() for collection in axis.collections)
     assert len(buys) == 2 and len(sells) == 2
+
+
+def test_every_plot_names_the_reports_end_exclusive(sma_run):
+    _, strat = sma_run
+    report = sma_report(strat)
+    equity = pd.DataFrame(strat.analyzers.equity.get_analysis()).set_index("datetime")
+    history = [{"window_end": equity.index[100], "loss": [1.0, 0.5]}]
+    titles = [plot_equity(equity, report=report).get_suptitle(),
+              plot_training_loss(history, report=report).get_suptitle()]
+    for title in titles:
+        assert "2024-01-09 08:00 to 2024-02-20 00:00 UTC, end exclusive" in title
 
 
 def test_training_loss_plot_has_one_curve_pair_per_window(tmp_path):

@@ -122,12 +122,13 @@ def test_a_malformed_training_json_makes_an_incomplete_run_directory(tmp_path):
 
 def test_plots_include_the_training_loss_only_when_a_model_was_fit(tmp_path):
     drawn = write_plots(tmp_path, _record(training=TRAINING))
-    assert [path.name for path in drawn] == ["equity.png", "forecasts.png", "training.png"]
+    assert [path.name for path in drawn] == [
+        "equity.png", "forecasts.png", "training.png", "report.html"]
     assert sorted(path.name for path in tmp_path.iterdir()) == [
-        "equity.png", "forecasts.png", "training.png"]
+        "equity.png", "forecasts.png", "report.html", "training.png"]
     # A replay without history: no loss plot, no error, and none left from an earlier run.
     drawn = write_plots(tmp_path, _record())
-    assert [path.name for path in drawn] == ["equity.png", "forecasts.png"]
+    assert [path.name for path in drawn] == ["equity.png", "forecasts.png", "report.html"]
     assert not (tmp_path / "training.png").exists()
 
 

@@ -8,7 +8,7 @@ import pytest
 from lstm_bt import run_backtest
 from lstm_bt.binance import write_kline_csv
 from lstm_bt.errors import DataError, InvalidParameter
-from lstm_bt.stats import METRIC_KEYS
+from lstm_bt.stats import FORECAST_KEYS, METRIC_KEYS
 from lstm_bt.synthetic import ar1_returns
 
 pytestmark = pytest.mark.slow
@@ -52,8 +52,7 @@ def test_report_carries_every_documented_key_and_the_params_used(result):
     report = result.report
     assert set(report) == {"data", "params", "metrics", "benchmark", "forecast", "timing"}
     assert set(report["metrics"]) == set(METRIC_KEYS) == set(report["benchmark"])
-    assert set(report["forecast"]) == {"n", "hit_rate", "p_value", "rmse", "mae",
-                                       "baseline_hit_rate"}
+    assert set(report["forecast"]) == set(FORECAST_KEYS)
     assert set(report["timing"]) == {"total_s", "train_s", "predict_s", "retrains", "cache"}
     assert report["timing"]["retrains"] == 2  # 96 bars / retrain_every 48
     params = report["params"]

@@ -7,7 +7,8 @@ import backtrader as bt
 import empyrical
 import numpy as np
 import pytest
-from scipy.stats import binomtest
+import pandas as pd
+from scipy.stats import binomtest, spearmanr
 
 from backtest_helpers import run, sma_frame
 from lstm_bt import stats
@@ -132,6 +133,55 @@ def test_trades_win_rate_and_exposure():
     assert stats.compute_metrics([START], START, DAILY)["win_rate_pct"] is None
 
 
+def test_trade_figures_from_hand_built_trades():
+    # Three trades: +30 on 1000 put in, -10 on 1000, -5 on 500.
+    figures = stats.trade_stats([30.0, -10.0, -5.0], [1000.0, 1000.0, 500.0], [3, 1, 2])
+    assert figures["profit_factor"] == pytest.approx(30.0 / 15.0)
+    assert figures["avg_trade_pct"] == pytest.approx((3.0 - 1.0 - 1.0) / 3)
+    assert figures["best_trade_pct"] == pytest.approx(3.0)
+    assert figures["worst_trade_pct"] == pytest.approx(-1.0)
+    assert figures["avg_bars_held"] == pytest.approx(2.0)
+
+
+def test_trade_figures_are_none_where_undefined():
+    assert stats.trade_stats([]) == dict.fromkeys(stats.TRADE_STAT_KEYS)
+    # Only winners: no loss to divide by.
+    assert stats.trade_stats([5.0, 1.0], [100.0, 100.0], [1, 1])["profit_factor"] is None
+    assert stats.trade_stats([5.0, -1.0])["avg_trade_pct"] is None  # entry values unknown
+
+
+def test_fees_and_pnl_add_up():
+    metrics = stats.compute_metrics([START + 50, START + 80], START, DAILY, fees=12.5)
+    assert metrics["net_pnl"] == pytest.approx(80.0)
+    assert metrics["gross_pnl"] == pytest.approx(92.5)
+    assert metrics["fees_pct"] == pytest.approx(0.125)
+    unknown = stats.compute_metrics([START + 50], START, DAILY)
+    assert unknown["fees"] is unknown["gross_pnl"] is unknown["fees_pct"] is None
+
+
+def test_longest_drawdown_equals_the_longest_run_below_the_running_peak():
+    values = START * np.cumprod(1 + np.random.default_rng(5).normal(0, 0.01, 3000))
+    path = pd.Series(np.r_[START, values])
+    below = path < path.cummax()
+    runs = below.groupby((~below).cumsum()).sum()
+    assert stats.max_drawdown(values, START)[1] == runs.max() > 50
+
+
+def test_monthly_returns_chain_month_ends_from_the_starting_cash():
+    when = pd.date_range("2024-01-31 22:00", periods=30, freq="h")  # Jan 31 to Feb 2
+    curves = pd.DataFrame({"strategy_pct": np.linspace(101, 130, 30),
+                           "buy_and_hold_pct": np.linspace(99, 70, 30)}, index=when)
+    table = stats.monthly_returns(when, curves, 100.0)
+    assert list(table.columns) == ["year", "month", "strategy_pct", "buy_and_hold_pct"]
+    assert table[["year", "month"]].values.tolist() == [[2024, 1], [2024, 2]]
+    jan_end = curves.loc["2024-01-31"].iloc[-1]
+    assert table["strategy_pct"].tolist() == pytest.approx(
+        [100 * (jan_end["strategy_pct"] / 100 - 1), 100 * (130 / jan_end["strategy_pct"] - 1)])
+    compounded = np.prod(1 + table["buy_and_hold_pct"] / 100)
+    assert compounded == pytest.approx(70 / 100)
+    assert len(stats.monthly_returns([], np.empty((0, 2)), 100.0)) == 0
+
+
 def test_cagr_of_a_wiped_out_account_is_none_not_complex():
     assert stats.cagr_pct(-5.0, START, 10, DAILY) is None
 
@@ -177,8 +227,44 @@ def test_forecast_skill_perfect_foresight_is_significant_and_noise_is_not():
 
 def test_forecast_skill_without_forecasts_is_undefined():
     skill = stats.forecast_skill([1.0, 2.0, 3.0], [np.nan, np.nan, np.nan])
-    assert skill == {"n": 0, "hit_rate": None, "p_value": None, "rmse": None, "mae": None,
-                     "baseline_hit_rate": None}
+    assert skill == {key: 0 if key == "n" else None for key in stats.FORECAST_KEYS}
+
+
+def test_reversal_rule_is_scored_on_the_baselines_bars_and_the_better_one_named():
+    close = np.array([10.0, 11.0, 12.0, 12.0, 11.0, 13.0, 14.0])
+    predicted = np.array([10.5, 11.5, 13.0, 12.5, 10.0, 12.0, 15.0])
+    skill = stats.forecast_skill(close, predicted)
+    # Same rows as the baseline (bars 1, 4, 5): reversing calls -1, +1, -1 vs +1, +2, +1.
+    assert skill["reversal_hit_rate"] == pytest.approx(1 / 3)
+    assert skill["best_naive_hit_rate"] == pytest.approx(2 / 3)
+    assert stats.best_naive_rule(skill) == ("repeat the last move", True)  # model hit 0.4
+
+
+def test_a_mean_reverting_series_makes_reversal_the_best_naive_rule():
+    moves = np.random.default_rng(8).normal(0, 1, 600)
+    returns = moves[1:] - 0.6 * moves[:-1]  # MA(1): next move tends to undo the last
+    close = 100 * np.exp(np.cumsum(0.01 * returns))
+    skill = stats.forecast_skill(close, close * 1.001)  # the model always says "up"
+    assert skill["reversal_hit_rate"] > 0.6 > skill["baseline_hit_rate"]
+    assert skill["best_naive_hit_rate"] == skill["reversal_hit_rate"]
+    assert stats.best_naive_rule(skill) == ("reverse the last move", True)
+
+
+def test_ic_equals_scipys_spearman_of_predicted_and_actual_returns():
+    rng = np.random.default_rng(6)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 300)))
+    actual = np.r_[close[1:] / close[:-1] - 1, np.nan]
+    predicted = close * (1 + 0.5 * actual + rng.normal(0, 0.01, 300))
+    predicted[[5, 50]] = np.nan
+    skill = stats.forecast_skill(close, predicted)
+    rows = np.isfinite(predicted[:-1])
+    theirs = spearmanr((predicted[:-1] / close[:-1] - 1)[rows], actual[:-1][rows]).statistic
+    assert skill["ic"] == pytest.approx(theirs, rel=1e-9) and skill["ic"] > 0.2
+    # Ties take their average rank, as scipy's do.
+    tied = rng.integers(0, 4, 100).astype(float), rng.integers(0, 3, 100).astype(float)
+    assert stats.information_coefficient(*tied) == pytest.approx(spearmanr(*tied).statistic)
+    assert stats.information_coefficient([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]) is None
+    assert stats.information_coefficient([1.0], [2.0]) is None
 
 
 def test_forecast_skill_refuses_misaligned_inputs():

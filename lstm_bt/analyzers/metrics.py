@@ -1,9 +1,11 @@
 """All of DESIGN's metrics for the strategy, and the same for buy and hold on the same bars."""
 
+import backtrader as bt
 import numpy as np
 
 from .. import stats
 from ._measured import MeasuredAnalyzer
+from .trade_log import OpenedSizes
 
 __all__ = ["Metrics", "Benchmark", "buy_and_hold_values"]
 
@@ -13,7 +15,9 @@ class Metrics(MeasuredAnalyzer):
 
     Trades are the trades closed at or after `start` (a trade still open at the end is not
     counted); a win is a positive profit net of commission. Exposure is the share of measured
-    bars that end with a position open in any data.
+    bars that end with a position open in any data. Fees are the commission of every order
+    filled at or after `start` (backtrader's `order.executed.comm`), open trades included;
+    a trade's percent is its net profit over its entry value (opened size * entry price).
 
     Params:
 
@@ -25,6 +29,23 @@ class Metrics(MeasuredAnalyzer):
 
     params = (("risk_free", 0.0),)
 
+    def start(self):
+        super().start()
+        self.fees = 0.0
+        self.trade_entry_values, self.trade_bars_held = [], []
+        self._opened = OpenedSizes()
+
+    def notify_order(self, order):
+        if order.status == order.Completed and self.measuring(bt.num2date(order.executed.dt)):
+            self.fees += order.executed.comm
+
+    def notify_trade(self, trade):
+        super().notify_trade(trade)
+        size = self._opened.update(trade)
+        if trade.isclosed and self.measuring(trade.close_datetime()):
+            self.trade_entry_values.append(float("nan") if size is None else size * trade.price)
+            self.trade_bars_held.append(trade.barlen)
+
     def stop(self):
         self.rets = stats.compute_metrics(
             self.values,
@@ -33,6 +54,9 @@ class Metrics(MeasuredAnalyzer):
             trades=self.trade_pnls,
             exposure=self.exposed,
             risk_free=self.p.risk_free,
+            fees=self.fees,
+            trade_entry_values=self.trade_entry_values,
+            trade_bars_held=self.trade_bars_held,
         )
 
 
@@ -43,7 +67,8 @@ class Benchmark(MeasuredAnalyzer):
     starting cash) into the first data at the close of the first measured bar, fractional
     size, no commission, and holds to the last bar: B_t = W_0 * close_t / close_start. Like
     a strategy deciding at that close, its first return is 0. It counts as one trade (won if
-    B_n > W_0) and is exposed on every bar.
+    B_n > W_0) and is exposed on every bar: its entry value is W_0, it is held n - 1 bars
+    (from the first measured close to the last) and it pays no fees.
 
     Params:
 
@@ -64,6 +89,9 @@ class Benchmark(MeasuredAnalyzer):
             trades=[values[-1] - self.start_value] if len(values) else [],
             exposure=np.ones(len(values), dtype=bool),
             risk_free=self.p.risk_free,
+            fees=0.0,
+            trade_entry_values=[self.start_value] if len(values) else [],
+            trade_bars_held=[len(values) - 1] if len(values) else [],
         )
 
 

@@ -2,7 +2,7 @@
 
 from ._measured import MeasuredAnalyzer
 
-__all__ = ["TradeLog", "TRADE_COLUMNS"]
+__all__ = ["TradeLog", "TRADE_COLUMNS", "OpenedSizes"]
 
 TRADE_COLUMNS = (
     "open_datetime",
@@ -17,6 +17,21 @@ TRADE_COLUMNS = (
     "commission",
     "bars_held",
 )
+
+
+class OpenedSizes:
+    """The size each trade opened with: backtrader reports a closed trade's size as 0."""
+
+    def __init__(self):
+        self._sizes = {}
+
+    def update(self, trade):
+        """Record a trade notification; returns the opened size once the trade has closed
+        (None while it is open, or when its opening was never seen)."""
+        key = (id(trade.data), trade.tradeid, trade.ref)
+        if trade.justopened:
+            self._sizes[key] = abs(trade.size)
+        return self._sizes.pop(key, None) if trade.isclosed else None
 
 
 class TradeLog(MeasuredAnalyzer):
@@ -40,17 +55,12 @@ class TradeLog(MeasuredAnalyzer):
     def start(self):
         super().start()
         self.rets = {name: [] for name in TRADE_COLUMNS}
-        self._opened_size = {}
+        self._opened = OpenedSizes()
 
     def notify_trade(self, trade):
         super().notify_trade(trade)
-        key = (id(trade.data), trade.tradeid, trade.ref)
-        if trade.justopened:
-            self._opened_size[key] = abs(trade.size)
-        if not trade.isclosed:
-            return
-        size = self._opened_size.pop(key, None)
-        if not self.measuring(trade.close_datetime()):
+        size = self._opened.update(trade)
+        if not trade.isclosed or not self.measuring(trade.close_datetime()):
             return
         sign = 1.0 if trade.long else -1.0
         row = {

@@ -5,9 +5,13 @@ compact summary, and leaves the run directory to the runner.
 """
 
 import argparse
+import json
 import os
+from pathlib import Path
 
 from ..errors import InvalidParameter
+from ..report_table import (METRIC_ROWS, format_number, format_p_value, naive_rule_verdict,
+                            short_window_warning, zero_trade_reason)
 from ..strategies import LSTMStrategy
 from .strategy_flags import add_strategy_flags, finite_float, load_strategy_class, strategy_kwargs
 
@@ -25,6 +29,7 @@ examples:
   lstm-bt backtest --symbol BTCUSDT --interval 1h --start 2024-01-01 --end 2025-01-01 --out runs/btc
   lstm-bt backtest --csv BTCUSDT-1h-2024.csv --start 2024-03-01 --seq-len 30 --epochs 5
   lstm-bt backtest --demo --strategy-path strategies/rsi_macd.py --param rsi_period=21
+  lstm-bt backtest --from runs/demo/report.json --threshold 0.004 --out runs/demo-t4
 """
 
 
@@ -72,6 +77,9 @@ def add_parser(subparsers):
     run_group.add_argument("--seed", type=_seed, default=0, metavar="N",
                            help="seeds the model, 0 to 4294967295: the same data, params and "
                                 "seed give identical forecasts and trades (default: 0)")
+    run_group.add_argument("--from", dest="from_report", metavar="REPORT_JSON",
+                           help="re-run the data and params of a run's report.json; flags "
+                                "given here override them")
     run_group.add_argument("--strategy-path", metavar="FILE[:CLASS]",
                            help="load an LSTMStrategy subclass from a .py file")
     run_group.add_argument("--out", metavar="DIR", help="write the run directory here "
@@ -95,6 +103,7 @@ def run(args):
     strategy_class = LSTMStrategy
     if args.strategy_path:
         strategy_class = load_strategy_class(args.strategy_path, LSTMStrategy)
+    params = _apply_report(args, DEMO_SYMBOL, strategy_class)
     data = _data_argument(args, demo_klines)
     result = run_backtest(
         data,
@@ -114,9 +123,9 @@ def run(args):
         force=args.force,
         quiet=args.quiet,
         cache=args.cache,
-        **strategy_kwargs(args, strategy_class),
+        **params,
     )
-    print(format_summary(result.report))
+    print(format_summary(result.report, result.forecasts))
     if args.out:
         print(f"run directory: {args.out}  (re-draw plots: lstm-bt plot {args.out})")
     else:
@@ -136,6 +145,44 @@ def _seed(text):
         raise argparse.ArgumentTypeError(
             f"expected an integer from 0 to {MAX_SEED}, got {text!r}")
     return seed
+
+
+# The broker and run flags' defaults: a flag still at its default takes the report's value.
+_REPORT_FLAGS = {"cash": 10_000.0, "commission": 0.001, "slippage": 0.0, "seed": 0}
+
+
+def _apply_report(args, demo_symbol, strategy_class):
+    """The strategy params to run with: the flags given, over the params of `--from
+    REPORT_JSON` when given (whose data and broker values also fill the flags left out)."""
+    given = strategy_kwargs(args, strategy_class)
+    if not args.from_report:
+        return given
+    try:
+        report = json.loads(Path(args.from_report).read_text(encoding="utf-8"))
+        data, params = dict(report["data"]), dict(report["params"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InvalidParameter(
+            f"--from {args.from_report}: not a readable report.json with `data` and `params` "
+            f"({error}); pass the report.json of a run directory."
+        ) from None
+    if params.get("strategy", "LSTMStrategy") != "LSTMStrategy" and not args.strategy_path:
+        raise InvalidParameter(
+            f"--from {args.from_report} ran {params['strategy']}; pass --strategy-path "
+            f"FILE:{params['strategy']} to run it again."
+        )
+    if not (args.demo or args.csv or args.symbol):
+        args.demo = data.get("symbol") == demo_symbol
+        if not args.demo:
+            args.symbol, args.interval = data.get("symbol"), args.interval or data.get("interval")
+    args.start = args.start or data.get("start")
+    args.end = args.end or data.get("end")
+    for name, default in _REPORT_FLAGS.items():
+        if getattr(args, name) == default and name in params:
+            setattr(args, name, params[name])
+    skip = {"strategy", *_REPORT_FLAGS}
+    reported = {name: tuple(value) if isinstance(value, list) else value
+                for name, value in params.items() if name not in skip}
+    return {**reported, **given}
 
 
 def _data_argument(args, demo_klines):
@@ -159,54 +206,49 @@ def _data_argument(args, demo_klines):
     return None
 
 
-def format_summary(report):
-    """The compact table printed after a run: strategy vs buy and hold, and forecast skill."""
+def format_summary(report, forecasts=None):
+    """The table printed after a run: strategy vs buy and hold, forecast skill, and plain
+    warnings (short window, a naive rule beating the model, why nothing traded).
+
+    Args:
+        report: the `report.json` dict.
+        forecasts: the forecasts frame, to say why a run made no trade. Defaults to `None`.
+    """
     data, metrics, benchmark = report["data"], report["metrics"], report["benchmark"]
     forecast, timing = report["forecast"], report["timing"]
+    warning = short_window_warning(report)
     lines = [
         f"{data['symbol']} {data['interval']}  {_when(data['start'])} to {_when(data['end'])} "
         f"UTC, end exclusive "
-        f"({data['bars']} bars, {timing['retrains']} retrains, {_fmt(timing['total_s'], 1)} s, "
-        f"forecast cache {timing.get('cache', 'off')})",
-        f"{'':18}{'strategy':>12}{'buy & hold':>12}",
+        f"({data['bars']:,} bars, {timing['retrains']} retrains, "
+        f"{format_number(timing['total_s'], 1)} s, forecast cache {timing.get('cache', 'off')})",
+        f"{'':26}{'strategy':>14}{'buy & hold':>14}",
     ]
-    for key, label, digits in _ROWS:
-        lines.append(f"{label:18}{_fmt(metrics.get(key), digits):>12}"
-                     f"{_fmt(benchmark.get(key), digits):>12}")
+    for key, label, digits, annualized in METRIC_ROWS:
+        label = f"{label} *" if annualized and warning else label
+        lines.append(f"{label:26}{format_number(metrics.get(key), digits):>14}"
+                     f"{format_number(benchmark.get(key), digits):>14}")
+    if warning:
+        lines.append(warning)
+    reason = zero_trade_reason(report, forecasts)
+    if reason:
+        lines.append(reason)
     lines.append(
-        f"forecast: hit rate {_fmt(forecast.get('hit_rate'), 3)} over {forecast.get('n')} bars "
-        f"(p = {_fmt_p(forecast.get('p_value'))}), repeat-last-move baseline "
-        f"{_fmt(forecast.get('baseline_hit_rate'), 3)}, RMSE {_fmt(forecast.get('rmse'), 2)}"
+        f"forecast: hit rate {format_number(forecast.get('hit_rate'), 3)} over "
+        f"{format_number(forecast.get('n'), 0)} bars (p {_p_text(forecast.get('p_value'))}), "
+        f"naive rules: repeat last move {format_number(forecast.get('baseline_hit_rate'), 3)}, "
+        f"reverse last move {format_number(forecast.get('reversal_hit_rate'), 3)}; "
+        f"IC {format_number(forecast.get('ic'), 3)}, RMSE {format_number(forecast.get('rmse'), 2)}"
     )
+    if forecast.get("n"):
+        lines.append(f"forecast: {naive_rule_verdict(forecast)}")
     return "\n".join(lines)
-
-
-_ROWS = (
-    ("total_return_pct", "total return %", 2),
-    ("cagr_pct", "CAGR %", 2),
-    ("sharpe", "Sharpe", 2),
-    ("sortino", "Sortino", 2),
-    ("max_drawdown_pct", "max drawdown %", 2),
-    ("volatility_pct", "volatility %", 2),
-    ("trades", "trades", 0),
-    ("win_rate_pct", "win rate %", 1),
-    ("exposure_pct", "exposure %", 1),
-    ("final_value", "final value", 2),
-)
 
 
 def _when(iso):
     return iso.replace("T", " ")[:16]
 
 
-def _fmt(value, digits):
-    if value is None:
-        return "n/a"
-    return f"{value:,.{digits}f}"
-
-
-def _fmt_p(p_value):
-    # A fixed 3 decimals would print strong evidence as "0.000".
-    if p_value is not None and 0 < p_value < 0.001:
-        return f"{p_value:.1e}"
-    return _fmt(p_value, 3)
+def _p_text(p_value):
+    shown = format_p_value(p_value)
+    return shown if shown.startswith("<") else f"= {shown}"

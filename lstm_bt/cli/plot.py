@@ -13,13 +13,15 @@ def add_parser(subparsers):
                     "from its report.json, CSVs and training.json.",
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a backtest's --out directory")
+    parser.add_argument("--log", action="store_true",
+                        help="draw equity.png's values on a log scale")
     parser.set_defaults(run=run)
 
 
 def run(args):
     from ..run_dir import read_run_dir, write_plots
 
-    for path in write_plots(args.run_dir, read_run_dir(args.run_dir)):
+    for path in write_plots(args.run_dir, read_run_dir(args.run_dir), log=args.log):
         if not args.quiet:
             print(path)
     return 0

@@ -1,20 +1,30 @@
-"""The model's one-bar-ahead forecasts against the closes that followed, with the trades."""
+"""The model's one-bar-ahead forecasts against the closes that followed, with the trades, and
+an honest panel: the forecast's rolling hit rate against the best naive rule's."""
 
 import numpy as np
 import pandas as pd
 
-from ._canvas import by_datetime, date_axis, heading, new_figure, save
+from .. import stats
+from ._canvas import (THOUSANDS, by_datetime, date_axis, forecast_times, heading, net_pnl,
+                      new_figure, save, shade_spans)
 
 __all__ = ["plot_forecasts"]
 
+_WON, _LOST = "tab:green", "tab:red"
+
 
 def plot_forecasts(forecasts, path=None, *, trades=None, title=None, symbol=None,
-                   interval=None, zoom_bars=250):
-    """Draw actual closes and the forecasts of them, with buy and sell markers.
+                   interval=None, zoom_bars=250, report=None, hit_window=None):
+    """Draw closes, forecasts and trades, and the rolling hit rate against naive rules.
 
     A forecast made at bar t is of close_(t+1), so it is drawn at bar t+1, where it can be
-    compared with the close it predicted. Over thousands of bars the two lines merge, so a
-    longer run gets a second panel with its last `zoom_bars` bars.
+    compared with the close it predicted. Over thousands of bars the forecast line hides the
+    close and trade markers blur into one band, so a run longer than 2 x `zoom_bars` shows
+    its trades at full scale as shaded spans (green: won, red: lost, after commission) and
+    gets a close-up of its last `zoom_bars` bars with the forecast and every entry and exit.
+    A price overlay looks convincing even at a hit rate of 0.50, so the last panel shows the
+    rolling hit rate of the forecast beside the better of "repeat the last move" and
+    "reverse the last move".
 
     Args:
         forecasts: the forecasts frame: `datetime` (index or column), `close`,
@@ -28,66 +38,109 @@ def plot_forecasts(forecasts, path=None, *, trades=None, title=None, symbol=None
         interval: bar interval for the default title. Defaults to `None`.
         zoom_bars: bars in the close-up panel, drawn when the run is longer. Defaults to
             `250`.
+        report: the `report.json` dict, for the period in the title. Defaults to `None`.
+        hit_window: scored bars per rolling hit rate. Defaults to `None`: a tenth of the
+            bars, at least 24.
 
     Returns:
         The `matplotlib.figure.Figure`.
     """
     frame = by_datetime(forecasts, ["close", "predicted_close"], "forecasts")
     zoomed = len(frame) > 2 * zoom_bars
-    figure = new_figure(height=8.5 if zoomed else 6.5)
-    axes = figure.subplots(2, 1) if zoomed else [figure.subplots()]
+    figure = new_figure(height=9.5 if zoomed else 7.5, top=0.92, hspace=0.32)
+    axes = figure.subplots(3 if zoomed else 2, 1, height_ratios=[2, 2, 1.3][-(2 + zoomed):])
     figure.suptitle(heading(title, symbol, interval, frame.index,
-                            "One-bar-ahead forecast vs actual close"))
-    buys, sells = _markers(frame, trades)
-    _draw(axes[0], frame, buys, sells, fills=trades is not None, marker_size=60 / (1 + zoomed))
+                            "One-bar-ahead forecast vs actual close", report))
+    trades = None if trades is None else pd.DataFrame(trades)
     if zoomed:
-        _draw(axes[1], frame.iloc[-zoom_bars:], buys, sells, fills=trades is not None,
-              marker_size=60)
+        _draw_overview(axes[0], frame, trades)
+        _draw_detail(axes[1], frame.iloc[-zoom_bars:], trades)
         axes[1].set_title(f"Last {zoom_bars} bars", fontsize="medium")
+    else:
+        _draw_detail(axes[0], frame, trades)
+    _draw_hit_rates(axes[-1], frame, hit_window)
     save(figure, path)
     return figure
 
 
-def _draw(axis, frame, buys, sells, fills, marker_size):
-    """Closes, forecasts and the markers that fall in this frame's span, on one axis."""
+def _draw_overview(axis, frame, trades):
+    """The whole run: the close, and each trade's span shaded by its net result."""
+    axis.plot(frame.index, frame["close"], color="0.2", lw=0.8, label="Actual close")
+    if trades is not None and len(trades):
+        won = net_pnl(trades) > 0
+        for mask, colour, label in ((won, _WON, "Trade won"), (~won, _LOST, "Trade lost")):
+            shade_spans(axis, trades["open_datetime"][mask], trades["close_datetime"][mask],
+                        color=colour, alpha=0.3, label=f"{label} ({int(mask.sum())})")
+    _price_axis(axis)
+
+
+def _draw_detail(axis, frame, trades):
+    """Closes, forecasts and the entries and exits in this frame's span, on one axis."""
     axis.plot(frame.index, frame["close"], color="0.2", lw=1.1, label="Actual close")
-    axis.plot(_forecast_times(frame.index), frame["predicted_close"], color="tab:orange",
+    axis.plot(forecast_times(frame.index), frame["predicted_close"], color="tab:orange",
               lw=1.0, alpha=0.85, label="Forecast (drawn at the bar it predicts)")
     # Trades of the whole run may start before the forecasts shown; keep the chart's span.
-    shown = slice(frame.index.min(), _forecast_times(frame.index).max())
-    buys, sells = buys.sort_index()[shown], sells.sort_index()[shown]
-    axis.scatter(buys.index, buys, marker="^", s=marker_size, color="tab:green", zorder=3,
-                 label="Buy" if fills else "Buy signal")
-    axis.scatter(sells.index, sells, marker="v", s=marker_size, color="tab:red", zorder=3,
-                 label="Sell" if fills else "Sell signal")
+    shown = slice(frame.index.min(), forecast_times(frame.index).max())
+    for marker, label, points, colours in _markers(frame, trades):
+        keep = (points.index >= shown.start) & (points.index <= shown.stop)
+        axis.scatter(points.index[keep], points[keep], marker=marker, s=45,
+                     c=np.asarray(colours)[keep], edgecolors="black", linewidths=0.4,
+                     zorder=3, label=label)
+    _price_axis(axis)
+
+
+def _price_axis(axis):
     axis.set_ylabel("Price (quote currency)")
-    axis.set_xlabel("Date (UTC)")
-    axis.legend(loc="upper left")
+    axis.yaxis.set_major_formatter(THOUSANDS)
+    axis.legend(loc="upper left", fontsize="small")
     axis.grid(alpha=0.3)
     date_axis(axis)
 
 
-def _forecast_times(index):
-    """The datetime of the bar each row's forecast is about: the next row's, and one bar on."""
-    if len(index) < 2:
-        return index
-    step = pd.Series(index).diff().median()
-    return index[1:].append(pd.DatetimeIndex([index[-1] + step]))
+def _draw_hit_rates(axis, frame, window):
+    """Rolling share of next moves called right: the forecast vs the better naive rule."""
+    model, repeat = stats.direction_hits(frame["close"].to_numpy(float),
+                                         frame["predicted_close"].to_numpy(float))
+    skill = stats.forecast_skill(frame["close"].to_numpy(float),
+                                 frame["predicted_close"].to_numpy(float))
+    rule, _ = stats.best_naive_rule(skill)
+    naive = 1.0 - repeat if rule == "reverse the last move" else repeat
+    window = window or max(24, len(frame) // 10)
+    for hits, colour, label in ((model, "tab:orange", f"Forecast ({_rate(skill['hit_rate'])})"),
+                                (naive, "0.45", f"Naive: {rule or 'n/a'} "
+                                                f"({_rate(skill['best_naive_hit_rate'])})")):
+        rolling = pd.Series(hits, frame.index).dropna().rolling(window).mean()
+        axis.plot(rolling.index, rolling, color=colour, lw=1.0, label=label)
+    axis.axhline(0.5, color="black", lw=0.7, ls=":")
+    axis.set_ylabel(f"Hit rate, last {window}\nscored bars")
+    axis.set_xlabel("Date (UTC)")
+    axis.legend(loc="upper left", fontsize="small", ncols=2)
+    axis.grid(alpha=0.3)
+    date_axis(axis)
+
+
+def _rate(value):
+    return "n/a" if value is None else f"{value:.3f} overall"
 
 
 def _markers(frame, trades):
-    """(buys, sells): prices indexed by datetime, from fills or from signal changes."""
+    """(marker, label, prices by datetime, colours) for entries and exits, from fills
+    coloured by the trade's net result, or from signal changes when there are no trades."""
     if trades is not None:
-        trades = pd.DataFrame(trades)
+        colours = np.where(net_pnl(trades) > 0, _WON, _LOST)
         long = trades["side"].eq("long").to_numpy()
-        opened = pd.Series(trades["entry_price"].to_numpy(),
+        opened = pd.Series(trades["entry_price"].to_numpy(float),
                            pd.DatetimeIndex(trades["open_datetime"]))
-        closed = pd.Series(trades["exit_price"].to_numpy(),
+        closed = pd.Series(trades["exit_price"].to_numpy(float),
                            pd.DatetimeIndex(trades["close_datetime"]))
-        return (pd.concat([opened[long], closed[~long]]),
-                pd.concat([closed[long], opened[~long]]))
+        entry_marker = np.where(long, "^", "v")
+        return [(marker, f"{'Long' if marker == '^' else 'Short'} entry (colour: trade result)",
+                 opened[entry_marker == marker], colours[entry_marker == marker])
+                for marker in ("^", "v") if (entry_marker == marker).any()] + [
+                ("X", "Exit", closed, colours)]
     if "signal" not in frame:
-        empty = pd.Series(dtype=float, index=pd.DatetimeIndex([]))
-        return empty, empty
+        return []
     change = np.sign(frame["signal"].astype(float).diff().fillna(0.0))
-    return frame["close"][change > 0], frame["close"][change < 0]
+    buys, sells = frame["close"][change > 0], frame["close"][change < 0]
+    return [("^", "Buy signal", buys, [_WON] * len(buys)),
+            ("v", "Sell signal", sells, [_LOST] * len(sells))]

@@ -13,7 +13,8 @@ from ._canvas import date_axis, heading, new_figure, save
 __all__ = ["plot_training_loss"]
 
 
-def plot_training_loss(history, path=None, *, title=None, symbol=None, interval=None):
+def plot_training_loss(history, path=None, *, title=None, symbol=None, interval=None,
+                       report=None):
     """Draw final train/validation loss per window over time, and every window's curves.
 
     Top: the last epoch's training and validation loss of each fit, at the window's end
@@ -27,6 +28,9 @@ def plot_training_loss(history, path=None, *, title=None, symbol=None, interval=
         title: first title line. Defaults to `None`: symbol, interval and the period.
         symbol: market name for the default title. Defaults to `None`.
         interval: bar interval for the default title. Defaults to `None`.
+        report: the `report.json` dict: the title then names the backtest's period (start to
+            exclusive end, as the summary and equity.png do), not the first and last window
+            end. Defaults to `None`.
 
     Returns:
         The `matplotlib.figure.Figure`.
@@ -39,7 +43,8 @@ def plot_training_loss(history, path=None, *, title=None, symbol=None, interval=
     figure = new_figure(height=7.5)
     top, bottom = figure.subplots(2, 1, height_ratios=[1, 1.2])
     figure.suptitle(heading(title, symbol, interval, ends,
-                            f"Training and validation loss over {len(fits)} retrain windows"))
+                            f"Training and validation loss over {len(fits)} retrain windows",
+                            report))
 
     top.plot(ends, [fit["loss"][-1] for fit in fits], "o-", color="tab:blue", ms=4,
              label="Training (last epoch)")

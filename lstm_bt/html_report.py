@@ -1,0 +1,228 @@
+"""report.html: one self-contained, interactive page of a backtest (Bokeh, no network needed).
+
+Linked, zoomable charts of equity vs buy and hold, drawdown, and price with the trades and the
+forecasts, then the metrics table and the monthly returns. Bokeh's JavaScript is written into
+the page (no CDN), so the file opens offline and can be mailed or archived on its own.
+Bokeh was chosen over Plotly on size and speed (benchmarks/README.md, "report.html").
+
+`write_html_report` takes frames, not a run directory, so a sweep can write one per cell or
+config from what it holds in memory.
+"""
+
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .plotting._canvas import by_datetime, drawdown_pct, forecast_times, heading, net_pnl
+from .report_table import (FORECAST_ROWS, METRIC_ROWS, format_number, monthly_returns_frame,
+                           naive_rule_verdict, short_window_warning, start_value,
+                           zero_trade_reason)
+
+__all__ = ["write_html_report", "html_report"]
+
+_STRATEGY, _HOLD, _FORECAST = "#1f77b4", "#7f7f7f", "#ff7f0e"
+_WIN, _LOSS = "#2ca02c", "#d62728"
+_TOOLS = "xpan,xwheel_zoom,box_zoom,reset,save"
+
+
+def write_html_report(path, equity, *, forecasts=None, trades=None, report=None, title=None):
+    """Write `html_report(...)` to `path` (UTF-8) and return the path.
+
+    Args:
+        path: the file to write, e.g. `runs/x/report.html`; its folder must exist.
+        equity, forecasts, trades, report, title: see `html_report`.
+    """
+    path = Path(path)
+    path.write_text(html_report(equity, forecasts=forecasts, trades=trades, report=report,
+                                title=title), encoding="utf-8")
+    return path
+
+
+def html_report(equity, *, forecasts=None, trades=None, report=None, title=None):
+    """The page as a string.
+
+    Args:
+        equity: DataFrame indexed by datetime with `value` and optionally `benchmark`
+            (equity.csv).
+        forecasts: DataFrame indexed by datetime with `close` and `predicted_close`
+            (forecasts.csv). Defaults to `None`: no price chart.
+        trades: DataFrame of closed trades (trades.csv). Defaults to `None`: no trade marks.
+        report: the `report.json` dict, for the metrics table, the starting cash and the
+            title. Defaults to `None`: no metrics table; W_0 is the first value.
+        title: page title. Defaults to `None`: symbol, interval and period from `report`.
+
+    Returns:
+        HTML text with Bokeh's JavaScript inline.
+    """
+    from bokeh.embed import components
+    from bokeh.layouts import column
+    from bokeh.resources import Resources
+
+    equity = by_datetime(equity, ["value"], "equity")
+    report = report or {}
+    title = title or heading(None, *_market(report), equity.index, "", report).strip()
+    figures = _equity_figures(equity)
+    if forecasts is not None and len(forecasts):
+        forecasts = by_datetime(forecasts, ["close", "predicted_close"], "forecasts")
+        figures.append(_price_figure(forecasts, trades, figures[0].x_range))
+    script, div = components(column(*figures, sizing_mode="stretch_width"))
+    tables = _metrics_html(report, forecasts) + _monthly_html(
+        monthly_returns_frame(equity, start_value(report, equity)))
+    # Only BokehJS's core: the widgets, tables, WebGL and MathJax bundles would add 2.7 MB.
+    resources = Resources(mode="inline", components=["bokeh"]).render()
+    return _PAGE.format(title=html.escape(title), resources=resources, script=script,
+                        div=div, tables=tables)
+
+
+def _equity_figures(equity):
+    from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
+    from bokeh.plotting import figure
+
+    data = {"datetime": equity.index, "value": equity["value"].to_numpy(float),
+            "value_dd": -drawdown_pct(equity["value"])}
+    has_hold = "benchmark" in equity
+    if has_hold:
+        data["benchmark"] = equity["benchmark"].to_numpy(float)
+        data["benchmark_dd"] = -drawdown_pct(equity["benchmark"])
+    source = ColumnDataSource(data)
+    top = figure(height=330, x_axis_type="datetime", tools=_TOOLS, active_scroll="xwheel_zoom",
+                 title="Equity vs buy and hold (quote currency); scroll to zoom, drag to pan",
+                 sizing_mode="stretch_width")
+    strategy = top.line("datetime", "value", source=source, color=_STRATEGY, line_width=1.6,
+                        legend_label="Strategy")
+    if has_hold:
+        top.line("datetime", "benchmark", source=source, color=_HOLD, line_width=1.2,
+                 legend_label="Buy and hold")
+    top.add_tools(HoverTool(renderers=[strategy], mode="vline", formatters={
+        "@datetime": "datetime"}, tooltips=[("time", "@datetime{%F %H:%M}"),
+                                            ("strategy", "@value{0,0.00}")]
+        + ([("buy and hold", "@benchmark{0,0.00}")] if has_hold else [])))
+    top.yaxis.formatter = NumeralTickFormatter(format="0,0")
+    top.legend.location = "top_left"
+    bottom = figure(height=170, x_axis_type="datetime", x_range=top.x_range, tools=_TOOLS,
+                    active_scroll="xwheel_zoom", title="Drawdown (%)",
+                    sizing_mode="stretch_width")
+    bottom.varea("datetime", y1="value_dd", y2=0, source=source, color=_LOSS, alpha=0.35,
+                 legend_label="Strategy")
+    if has_hold:
+        bottom.line("datetime", "benchmark_dd", source=source, color=_HOLD,
+                    legend_label="Buy and hold")
+    bottom.legend.location = "bottom_left"
+    return [top, bottom]
+
+
+def _price_figure(forecasts, trades, x_range):
+    from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
+    from bokeh.plotting import figure
+
+    price = figure(height=360, x_axis_type="datetime", x_range=x_range, tools=_TOOLS,
+                   active_scroll="xwheel_zoom", sizing_mode="stretch_width",
+                   title="Close, one-bar-ahead forecast (drawn at the bar it predicts) and "
+                         "trades (green: won, red: lost)")
+    price.line(forecasts.index, forecasts["close"].to_numpy(float), color="#333333",
+               legend_label="Close")
+    price.line(forecast_times(forecasts.index), forecasts["predicted_close"].to_numpy(float),
+               color=_FORECAST, alpha=0.8, legend_label="Forecast")
+    if trades is not None and len(trades):
+        trades = pd.DataFrame(trades)
+        pnl = net_pnl(trades)
+        won = pnl > 0
+        colour = np.where(won, _WIN, _LOSS)
+        long = trades["side"].eq("long").to_numpy()
+        common = {"colour": colour, "pnl": pnl,
+                  "side": trades["side"].to_numpy(str)}
+        entries = ColumnDataSource({"t": pd.DatetimeIndex(trades["open_datetime"]),
+                                    "price": trades["entry_price"].to_numpy(float),
+                                    "angle": np.where(long, 0.0, np.pi), **common})
+        exits = ColumnDataSource({"t": pd.DatetimeIndex(trades["close_datetime"]),
+                                  "price": trades["exit_price"].to_numpy(float), **common})
+        opened = price.scatter("t", "price", source=entries, marker="triangle", angle="angle",
+                               size=9, color="colour", alpha=0.8, legend_label="Entry")
+        closed = price.scatter("t", "price", source=exits, marker="x", size=8, color="colour",
+                               line_width=2, legend_label="Exit")
+        price.add_tools(HoverTool(renderers=[opened, closed], formatters={"@t": "datetime"},
+                                  tooltips=[("time", "@t{%F %H:%M}"), ("side", "@side"),
+                                            ("price", "@price{0,0.00}"),
+                                            ("net P&L", "@pnl{0,0.00}")]))
+    price.yaxis.formatter = NumeralTickFormatter(format="0,0")
+    price.legend.location = "top_left"
+    price.legend.click_policy = "hide"
+    return price
+
+
+def _metrics_html(report, forecasts):
+    if not report.get("metrics"):
+        return ""
+    warning = short_window_warning(report)
+    rows = "".join(
+        f"<tr><th>{html.escape(label)}{' *' if annualized and warning else ''}</th>"
+        f"<td>{format_number(report['metrics'].get(key), digits)}</td>"
+        f"<td>{format_number(report.get('benchmark', {}).get(key), digits)}</td></tr>"
+        for key, label, digits, annualized in METRIC_ROWS)
+    forecast = report.get("forecast", {})
+    skill = "".join(f"<tr><th>{html.escape(label)}</th>"
+                    f"<td colspan=2>{format_number(forecast.get(key), digits)}</td></tr>"
+                    for key, label, digits in FORECAST_ROWS)
+    notes = [warning, zero_trade_reason(report, forecasts),
+             naive_rule_verdict(forecast) if forecast.get("n") else None]
+    notes_html = "".join(f"<p class=note>{html.escape(note)}</p>" for note in notes if note)
+    return (f"<h2>Metrics</h2><table class=metrics><tr><th></th><th>Strategy</th>"
+            f"<th>Buy and hold</th></tr>{rows}{skill}</table>{notes_html}")
+
+
+def _monthly_html(table):
+    if not len(table):
+        return ""
+    parts = ["<h2>Monthly returns (%)</h2>"]
+    for column, name in (("strategy_pct", "Strategy"), ("buy_and_hold_pct", "Buy and hold")):
+        if column not in table:
+            continue
+        grid = table.pivot(index="year", columns="month", values=column)
+        head = "".join(f"<th>{pd.Timestamp(2000, m, 1):%b}</th>" for m in range(1, 13))
+        body = "".join(
+            f"<tr><th>{year}</th>"
+            + "".join(_month_cell(grid.loc[year].get(m)) for m in range(1, 13)) + "</tr>"
+            for year in grid.index)
+        parts.append(f"<h3>{name}</h3><table class=monthly><tr><th></th>{head}</tr>{body}"
+                     "</table>")
+    return "".join(parts)
+
+
+def _month_cell(value):
+    if value is None or not np.isfinite(value):
+        return "<td></td>"
+    strength = min(abs(value) / 20.0, 1.0) * 0.6
+    rgb = "44,160,44" if value >= 0 else "214,39,40"
+    return f'<td style="background:rgba({rgb},{strength:.2f})">{value:.1f}</td>'
+
+
+def _market(report):
+    data = report.get("data", {})
+    return data.get("symbol"), data.get("interval")
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ddd; padding: 0.2em 0.6em; }}
+td {{ text-align: right; font-variant-numeric: tabular-nums; }}
+table.metrics th {{ text-align: left; font-weight: normal; }}
+.note {{ color: #8a4b00; }}
+</style>
+{resources}
+{script}
+</head>
+<body>
+<h1>{title}</h1>
+{div}
+{tables}
+</body>
+</html>
+"""

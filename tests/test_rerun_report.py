@@ -1,0 +1,67 @@
+"""`lstm-bt backtest --from runs/x/report.json [overrides]`: the same data and params again,
+with only what the command line changes."""
+
+import json
+
+import pytest
+
+from lstm_bt.cli import build_parser, main
+from lstm_bt.cli.backtest import _apply_report
+from lstm_bt.run_dir import to_json_value
+from lstm_bt.runner import DEMO_SYMBOL, strategy_params
+from lstm_bt.strategies import LSTMStrategy
+
+def report_of_a_run(tmp_path, symbol="BTCUSDT"):
+    """report.json's `data` and `params` as `run_backtest` writes them."""
+    params = strategy_params(LSTMStrategy, {"seq_len": 8, "units": (4,), "threshold": 0.001})
+    report = {"data": {"symbol": symbol, "interval": "1h", "start": "2024-03-01T00:00:00",
+                       "end": "2024-04-01T00:00:00", "bars": 744},
+              "params": {"strategy": "LSTMStrategy", **params, "cash": 5000.0,
+                         "commission": 0.0005, "slippage": 0.0, "seed": 3}}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(to_json_value(report)))
+    return path, report
+
+
+def rerun(*argv):
+    """The arguments and strategy params `lstm-bt backtest ARGV` would run with."""
+    args = build_parser().parse_args(["backtest", *argv])
+    return args, _apply_report(args, DEMO_SYMBOL, LSTMStrategy)
+
+
+def test_from_takes_the_reports_data_and_params_and_the_flags_given_override(tmp_path):
+    path, report = report_of_a_run(tmp_path)
+    args, params = rerun("--from", str(path), "--threshold", "0.003", "--seed", "5")
+    assert (args.symbol, args.interval, args.start, args.end) == (
+        "BTCUSDT", "1h", "2024-03-01T00:00:00", "2024-04-01T00:00:00")
+    assert not args.demo and args.csv is None
+    assert (args.cash, args.commission, args.seed) == (5000.0, 0.0005, 5)
+    expected = {k: v for k, v in report["params"].items()
+                if k not in ("strategy", "cash", "commission", "slippage", "seed")}
+    assert params == {**expected, "threshold": 0.003}
+    assert params["units"] == (4,)  # JSON's list back as the tuple the strategy takes
+    # Same strategy params as the report's, once the override is put back.
+    assert strategy_params(LSTMStrategy, {**params, "threshold": 0.001}) == expected
+
+
+def test_from_a_demo_report_reruns_the_demo_data_and_a_csv_flag_replaces_the_source(tmp_path):
+    path, _ = report_of_a_run(tmp_path, symbol=DEMO_SYMBOL)
+    args, _ = rerun("--from", str(path))
+    assert args.demo and args.symbol is None
+    args, _ = rerun("--from", str(path), "--csv", "bars.csv", "--end", "2024-03-15")
+    assert not args.demo and args.csv == "bars.csv"
+    assert (args.start, args.end) == ("2024-03-01T00:00:00", "2024-03-15")
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "not a readable report.json"),
+    ("{broken", "not a readable report.json"),
+    ('{"data": {}, "params": {"strategy": "RsiMacd"}}', "--strategy-path FILE:RsiMacd"),
+])
+def test_a_bad_report_is_refused_in_one_line(tmp_path, capsys, content, message):
+    report = tmp_path / "report.json"
+    if content is not None:
+        report.write_text(content)
+    assert main(["backtest", "--from", str(report), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
