@@ -6,7 +6,6 @@ compact summary, and leaves the run directory to the runner.
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from ..errors import InvalidParameter
@@ -94,10 +93,6 @@ def add_parser(subparsers):
 
 
 def run(args):
-    # TensorFlow's C++ errors about absent CUDA and graph attributes would bury the table (its
-    # start-up info lines print regardless); a user who wants them sets the variable. Set
-    # before TensorFlow loads, in this process only.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from ..runner import DEMO_SYMBOL, demo_klines, run_backtest
 
     strategy_class = LSTMStrategy

@@ -127,11 +127,11 @@ def quiet_backend():
     """Around a fit: the lines the backend's C++ writes straight to file descriptor 2
     (TensorFlow 2.21's absl/oneDNN/CUDA start-up notes, `failed call to cuInit`, `NodeDef
     mentions attribute ...`, which no setting silences) are logged at DEBUG instead; anything
-    else written to fd 2 meanwhile is passed on to stderr when the fit ends. A user who set
-    `TF_CPP_MIN_LOG_LEVEL` (to see them) gets stderr untouched. Thread-safe: concurrent fits
+    else written to fd 2 meanwhile is passed on to stderr when the fit ends. A user who asked
+    to see them (`TF_CPP_MIN_LOG_LEVEL=0`) gets stderr untouched. Thread-safe: concurrent fits
     share one redirection, undone when the last one ends."""
     global _quiet_depth, _captured
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
         yield
         return
     with _quiet_lock:
