@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "run_backtest",
+    "sweep",
     "LstmBtError",
     "InvalidParameter",
     "DataError",
@@ -29,4 +30,9 @@ def __getattr__(name):
         from .runner import run_backtest
 
         return run_backtest
+    if name == "sweep":
+        # The package lstm_bt.sweep; calling it runs `lstm_bt.sweep.sweep`.
+        import importlib
+
+        return importlib.import_module(f"{__name__}.sweep")
     raise AttributeError(f"module 'lstm_bt' has no attribute {name!r}")

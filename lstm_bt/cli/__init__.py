@@ -14,7 +14,7 @@ from ..errors import LstmBtError
 
 __all__ = ["main", "build_parser"]
 
-SUBCOMMANDS = ("backtest", "fetch", "plot")
+SUBCOMMANDS = ("backtest", "fetch", "plot", "sweep")
 
 EXIT_OK = 0
 EXIT_BUG = 1
