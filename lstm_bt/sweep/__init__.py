@@ -129,7 +129,7 @@ def _run(walks, frames, broker, directory, client, workers, scheduler, quiet):
         link = dashboard_link(dask)
         with tqdm(total=total, unit="cell", desc="sweep", disable=quiet,
                   dynamic_ncols=True) as bar:
-            if link:
+            if link and not quiet:
                 bar.write(f"Dask dashboard: {link}")
             failed = 0
 

@@ -2,7 +2,7 @@
 
 Symbols come through the kline store (fetching what is missing from Binance), from the
 earliest period's start less the longest warm-up any model config needs, to the latest end.
-Files are read whole. Each frame is later shipped to the workers; they never read a disk.
+Files are read whole. Each task later gets its slice of a frame; workers never read a disk.
 """
 
 import hashlib

@@ -1,8 +1,10 @@
 """Run a sweep's walk-forwards on dask.distributed.
 
-One Dask task per walk-forward: it trains once and replays every cell that shares it. The
-client ships each data source to the workers once (`scatter`), so workers need no disk in
-common with the client. Each task's result is written by `on_result` as soon as it arrives.
+One Dask task per walk-forward: it trains once and replays every cell that shares it. Each
+task carries the bars it needs (its period and the warm-up before it, cut in the client), so
+workers need no disk in common with the client, and a task whose worker died runs again
+elsewhere with its data (scattered data would die with the worker holding it). Each task's
+result is written by `on_result` as soon as it arrives.
 
 Threads: every worker runs its tasks with `LSTM_BT_THREADS` (and `OMP_NUM_THREADS`,
 `TF_NUM_INTRAOP_THREADS`) = the cores it may use divided by its task threads, set in its
@@ -18,19 +20,24 @@ from contextlib import contextmanager
 
 from ..errors import InvalidParameter
 
-__all__ = ["run_walk_forward", "connect", "execute", "thread_environment", "RETRIES"]
+__all__ = ["run_walk_forward", "bars_for", "connect", "execute", "thread_environment",
+           "RETRIES", "SCHEDULER_CONFIG"]
 
 log = logging.getLogger(__name__)
 
 RETRIES = 2
 THREAD_VARIABLES = ("LSTM_BT_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+# A walk-forward runs for seconds to hours: a worker should hold only the task it runs.
+# Dask's default (1.1) lets a 1-thread worker queue a second task, so the first worker up
+# can take two while another idles; tasks are queued on the scheduler instead.
+SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0}
 
 
 def run_walk_forward(frame, walk, broker):
     """On a worker: cut the bars, train the walk-forward once, replay each of its cells.
 
     Args:
-        frame: the whole kline frame of the walk-forward's data source.
+        frame: the bars of the walk-forward (`bars_for`): warm-up history, then its period.
         walk: a `plan.WalkForward` (only the cells still to compute).
         broker: `cash`, `commission`, `slippage`.
 
@@ -65,6 +72,17 @@ def run_walk_forward(frame, walk, broker):
                         "returns": returns, "train_s": training["train_s"],
                         "total_s": trained + time.perf_counter() - replayed})
     return results
+
+
+def bars_for(frame, walk):
+    """The rows of `frame` a walk-forward can use: its warm-up history, then its period."""
+    import pandas as pd
+
+    from . import cell as engine
+
+    end = frame.index.searchsorted(pd.Timestamp(walk.period_end))
+    first = frame.index.searchsorted(pd.Timestamp(walk.period_start))
+    return frame.iloc[max(0, first - engine.required_history(walk.model)):end]
 
 
 def _failed(cell, error, train_s, total_s):
@@ -112,6 +130,7 @@ def connect(client=None, workers=None, scheduler=None, quiet=True):
             _register_thread_cap(own)
             yield own
         return
+    import dask
     from distributed import LocalCluster
 
     cores = usable_cores()
@@ -120,9 +139,10 @@ def connect(client=None, workers=None, scheduler=None, quiet=True):
     env = thread_environment(threads)
     if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
         env["TF_CPP_MIN_LOG_LEVEL"] = "2"  # TensorFlow's start-up banner, once per worker
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=env,
-                           dashboard_address=":0",
-                           silence_logs=logging.ERROR if quiet else logging.WARNING)
+    with dask.config.set(SCHEDULER_CONFIG):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               env=env, dashboard_address=":0",
+                               silence_logs=logging.ERROR if quiet else logging.WARNING)
     try:
         with Client(cluster) as own:
             _register_thread_cap(own)
@@ -165,7 +185,8 @@ def execute(client, walks, frames, broker, on_result):
     Args:
         client: a connected `distributed.Client`.
         walks: the `WalkForward`s to run (each with only the cells still to compute).
-        frames: {symbol: kline frame} for every symbol the walks use.
+        frames: {symbol: kline frame} for every symbol the walks use; each task gets the
+            slice `bars_for` cuts.
         broker: `cash`, `commission`, `slippage`.
         on_result: called in the client with each walk-forward's list of cell results; a
             walk-forward whose task itself failed (e.g. a worker killed too often) gets one
@@ -173,12 +194,10 @@ def execute(client, walks, frames, broker, on_result):
     """
     from distributed import as_completed
 
-    shipped = {symbol: client.scatter(frame, hash=False)
-               for symbol, frame in frames.items()
-               if any(walk.symbol == symbol for walk in walks)}
     futures = {}
     for walk in walks:
-        future = client.submit(run_walk_forward, shipped[walk.symbol], walk, broker,
+        bars = bars_for(frames[walk.symbol], walk)
+        future = client.submit(run_walk_forward, bars, walk, broker,
                                key=f"walk-forward-{walk.key}", retries=RETRIES, pure=False)
         futures[future.key] = (future, walk)
     try:
