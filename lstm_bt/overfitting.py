@@ -57,7 +57,7 @@ def probabilistic_sharpe_ratio(sharpe, n, skew, kurtosis, benchmark=0.0):
 
 
 def deflated_sharpe_ratio(sharpe, n, skew, kurtosis, n_trials, trials_variance):
-    """DSR = PSR(SR₀), SR₀ the expected best per-bar Sharpe ratio of `n_trials` zero-skill trials.
+    """DSR = PSR(SR₀), SR₀ the best per-bar Sharpe ratio expected of N zero-skill trials.
 
     SR₀ = √V · ((1 − γ)·Φ⁻¹(1 − 1/N) + γ·Φ⁻¹(1 − 1/(N·e))), γ the Euler–Mascheroni constant.
     With one trial nothing was selected: DSR = PSR(0).

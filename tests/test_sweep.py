@@ -39,8 +39,9 @@ def cluster():
     from distributed import Client, LocalCluster
 
     env = {**thread_environment(1), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with dask.config.set(SCHEDULER_CONFIG), LocalCluster(n_workers=2, processes=True, threads_per_worker=1, env=env,
-                      dashboard_address=None, silence_logs=logging.ERROR) as local, \
+    with dask.config.set(SCHEDULER_CONFIG), \
+            LocalCluster(n_workers=2, processes=True, threads_per_worker=1, env=env,
+                         dashboard_address=None, silence_logs=logging.ERROR) as local, \
             Client(local) as client:
         yield local, client
 

@@ -106,3 +106,21 @@ def test_cli_refuses_workers_and_scheduler_together(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "not allowed with argument" in done.stderr
+
+
+def test_refuses_an_out_dir_that_holds_something_else_and_keeps_it(tmp_path):
+    from lstm_bt import sweep
+
+    (tmp_path / "report.json").write_text("{}")
+    with pytest.raises(InvalidParameter, match="no sweep"):
+        sweep(_spec(), out=tmp_path)
+    assert [path.name for path in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_lstm_bt_sweep_is_the_package_and_runs_when_called():
+    import lstm_bt
+    from lstm_bt import sweep
+
+    assert sweep is lstm_bt.sweep and callable(sweep)
+    with pytest.raises(InvalidParameter, match="at most one of"):
+        sweep(_spec(), out="unused", workers=2, scheduler="tcp://127.0.0.1:1")

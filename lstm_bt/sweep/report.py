@@ -41,7 +41,7 @@ def build_tables(spec, configs, cells, records, timing):
         rows.append(row)
         if record["status"] == "ok":
             returns[cell.key] = np.asarray(record["returns"], dtype=np.float64)
-    table = pd.DataFrame(rows)
+    table = _with_report_columns(pd.DataFrame(rows))
     config_table = _configs(spec, configs, cells, table, returns)
     summary = _summary(spec, configs, cells, table, config_table, returns, timing)
     return table, config_table, summary, returns
@@ -171,6 +171,21 @@ def describe_summary(summary):
                      "share of splits where the in-sample best config is at or below the median "
                      "out of sample.")
     return "\n".join(lines)
+
+
+def _with_report_columns(table):
+    """Every metric column present even when no cell finished (then all empty)."""
+    from ..stats import FORECAST_KEYS, METRIC_KEYS
+
+    wanted = ([*METRIC_KEYS] + [f"bh_{key}" for key in METRIC_KEYS]
+              + [f"forecast_{key}" for key in FORECAST_KEYS])
+    missing = [column for column in wanted if column not in table.columns]
+    if not missing:
+        return table
+    timing = table[["train_s", "total_s"]]
+    table = table.drop(columns=["train_s", "total_s"])
+    table = table.reindex(columns=[*table.columns, *missing])
+    return pd.concat([table, timing], axis=1)
 
 
 def _cell_name(cell):

@@ -40,6 +40,10 @@ class SweepDir:
         """Create the directory and write `spec.toml`; refuse a path that is a file."""
         if self.path.exists() and not self.path.is_dir():
             raise InvalidParameter(f"--out {self.path} is a file; give a directory.")
+        if (self.path.is_dir() and any(self.path.iterdir())
+                and not (self.path / "spec.toml").is_file()):
+            raise InvalidParameter(f"--out {self.path} holds files that are no sweep; give a "
+                                   "new directory, or the directory of the sweep to resume.")
         try:
             self.cells.mkdir(parents=True, exist_ok=True)
             _write_atomic(self.path / "spec.toml", spec_text.encode())

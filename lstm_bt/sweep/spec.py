@@ -233,9 +233,10 @@ def _params(table, given, allowed, other, other_table):
     for name, value in given.items():
         if name not in allowed:
             if name in other:
-                raise InvalidParameter(
-                    f"[{table}] `{name}` is a {other_table} param; move it to [{other_table}]"
-                    f" ({'model params train' if table == 'trading' else 'trading params replay forecasts'}).")
+                why = ("model params train" if other_table == "model"
+                       else "trading params only replay forecasts")
+                raise InvalidParameter(f"[{table}] `{name}` is a {other_table} param; move it "
+                                       f"to [{other_table}] ({why}).")
             raise InvalidParameter(f"[{table}] has no param {name!r}."
                                    f"{did_you_mean(name, allowed)}")
         values = _values(name, value)
