@@ -26,7 +26,7 @@ import time
 import warnings
 from pathlib import Path
 
-from _common import REFERENCE_CSV, machine, median
+from _common import REFERENCE_CSV, machine, median, timed
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", message=".*missing 1h bars.*")
@@ -96,9 +96,7 @@ def throughput(args):
         cluster, client = _cluster(workers)
         try:
             with tempfile.TemporaryDirectory() as out:
-                began = time.perf_counter()
-                result = sweep(spec, out=out, client=client)
-                spent = time.perf_counter() - began
+                result, spent = timed(lambda: sweep(spec, out=out, client=client))
         finally:
             client.close()
             cluster.close()
@@ -165,9 +163,7 @@ def memory(args):
         sampler = threading.Thread(target=sample)
         sampler.start()
         try:
-            began = time.perf_counter()
-            result = sweep(spec, out=out, client=client)
-            spent = time.perf_counter() - began
+            result, spent = timed(lambda: sweep(spec, out=out, client=client))
         finally:
             done.set()
             sampler.join()

@@ -101,6 +101,16 @@ def test_pbo_of_a_tiny_matrix_by_hand():
     assert pbo(steady, n_splits=2) == 0.0
 
 
+def test_pbo_counts_a_winner_landing_exactly_on_the_median_as_overfit():
+    # N = 3, S = 2. Per block, SR of [a, b] is mean / (|b - a| / sqrt 2):
+    # config 0: block 0 [.01, .03] SR 1.414, block 1 [0, .02] SR 0.707;
+    # config 1: the same blocks swapped; config 2: [-.01, .01] in both, SR 0.
+    # Each split's in-sample winner ranks 2 of 3 out of sample: w = 2/4, lambda = 0 <= 0.
+    one, two, flat = [0.01, 0.03], [0.0, 0.02], [-0.01, 0.01]
+    returns = np.array([one + two, two + one, flat + flat]).T
+    assert pbo(returns, n_splits=2) == 1.0
+
+
 def test_pbo_of_pure_noise_is_about_one_half():
     # Under no skill the in-sample winner's out-of-sample rank is uniform: PBO's expectation
     # is 1/2 (exactly: ranks 1..5 of 10 count). One matrix's PBO is noisy, so average 40
