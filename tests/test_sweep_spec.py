@@ -124,3 +124,17 @@ def test_lstm_bt_sweep_is_the_package_and_runs_when_called():
     assert sweep is lstm_bt.sweep and callable(sweep)
     with pytest.raises(InvalidParameter, match="at most one of"):
         sweep(_spec(), out="unused", workers=2, scheduler="tcp://127.0.0.1:1")
+
+
+def test_the_readme_spec_is_valid_and_plans_what_the_readme_says():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Sweeps", 1)[1]
+    text = re.search(r"```toml\n(.*?)```", section, re.DOTALL).group(1)
+    spec = load_spec(tomllib.loads(text))
+    sources = [("BTCUSDT", "1h", "x"), ("ETHUSDT", "1h", "y")]
+    configs, cells, walks = plan_sweep(spec, sources, spec.broker)
+    assert (len(configs), len(cells), len(walks)) == (24, 288, 48)
+    assert "4 model × 6 trading\n= 24 configs" in section and "4 × 12 = 48" in section
