@@ -138,3 +138,27 @@ def test_the_readme_spec_is_valid_and_plans_what_the_readme_says():
     configs, cells, walks = plan_sweep(spec, sources, spec.broker)
     assert (len(configs), len(cells), len(walks)) == (24, 288, 48)
     assert "4 model × 6 trading\n= 24 configs" in section and "4 × 12 = 48" in section
+
+
+def test_symbols_are_fetched_once_through_the_kline_store_with_the_longest_warm_up(
+        binance_server, tmp_path):
+    import pandas as pd
+
+    from lstm_bt.sweep.data import load_sources
+
+    spec = load_spec({
+        "data": {"symbols": ["BTCUSDT"], "interval": "1h",
+                 "periods": [["2024-02-01", "2024-02-08"], ["2024-01-01", "2024-01-08"]]},
+        "model": {"seq_len": 8, "train_window": [60, 100], "retrain_every": 48},
+    })
+    frames, sources = load_sources(spec, data_dir=tmp_path, base_url=binance_server.url)
+    frame = frames["BTCUSDT"]
+    # The earliest period less the longest warm-up (100 + 8 bars), to the latest end.
+    assert frame.index[0] == pd.Timestamp("2024-01-01") - pd.Timedelta(hours=108)
+    assert frame.index[-1] == pd.Timestamp("2024-02-07 23:00")
+    assert sources == [("BTCUSDT", "1h", sources[0][2])]
+    asked = len(binance_server.klines_requests)
+    assert asked >= 1
+    again, _ = load_sources(spec, data_dir=tmp_path, base_url=binance_server.url)
+    assert len(binance_server.klines_requests) == asked  # the store had it all
+    pd.testing.assert_frame_equal(again["BTCUSDT"], frame)
