@@ -222,11 +222,14 @@ def test_a_worker_killed_during_a_task_is_replaced_and_the_sweep_completes(clust
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             outcome["error"] = error
 
+    pids = client.run(os.getpid)
     runner = threading.Thread(target=run)
     runner.start()
     busy = _wait_for_walk_forward_running(client)
-    time.sleep(0.5)  # well inside the task: importing TensorFlow and training take seconds
-    pid = client.run(os.getpid, workers=[busy])[busy]
+    time.sleep(0.3)
+    # Still inside the task (training takes seconds), or the kill would prove nothing.
+    assert any(str(key).startswith("walk-forward-") for key in client.processing()[busy])
+    pid = pids[busy]
     os.kill(pid, signal.SIGKILL)
     runner.join(timeout=300)
     assert not runner.is_alive()
