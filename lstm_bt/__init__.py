@@ -12,6 +12,7 @@ from .intervals import INTERVALS, Interval, get_interval
 __all__ = [
     "run_backtest",
     "demo_klines",
+    "sweep",
     "LstmBtError",
     "InvalidParameter",
     "DataError",
@@ -33,4 +34,8 @@ def __getattr__(name):
         from .runner import demo_klines
 
         return demo_klines
+    if name == "sweep":
+        from .sweeps import sweep
+
+        return sweep
     raise AttributeError(f"module 'lstm_bt' has no attribute {name!r}")

@@ -26,6 +26,7 @@ __all__ = [
     "build_report",
     "demo_klines",
     "strategy_params",
+    "broker_params",
     "RUN_MANAGED_PARAMS",
 ]
 
@@ -126,7 +127,7 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
     strategy = strategy or LSTMStrategy
     used = strategy_params(strategy, params)
     strategy.check_params(**used, seed=seed)
-    broker = _broker_params(cash, commission, slippage)
+    broker = broker_params(cash, commission, slippage)
     bars = load_backtest_data(
         data, symbol=symbol, interval=interval, start=start, end=end,
         history=required_history(used["train_window"], used["seq_len"])
@@ -218,7 +219,8 @@ def build_report(strategy, head, total_s, cache="off"):
     }
 
 
-def _broker_params(cash, commission, slippage):
+def broker_params(cash, commission, slippage):
+    """The broker settings as floats; `InvalidParameter` naming the first that cannot work."""
     checks = (
         ("cash", cash, 0 < cash < math.inf, "a positive amount of quote currency, e.g. 10000"),
         ("commission", commission, 0 <= commission < 1, "a fraction in [0, 1), e.g. 0.001"),

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_both_notebooks_are_there():
-    assert [path.name for path in NOTEBOOKS] == ["quickstart.ipynb", "walk_forward.ipynb"]
+    assert [path.name for path in NOTEBOOKS] == ["quickstart.ipynb", "sweep.ipynb",
+                                                 "walk_forward.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)

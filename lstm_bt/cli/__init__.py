@@ -17,7 +17,7 @@ from ..errors import LstmBtError, did_you_mean
 
 __all__ = ["main", "build_parser"]
 
-SUBCOMMANDS = ("backtest", "fetch", "plot")
+SUBCOMMANDS = ("backtest", "fetch", "plot", "sweep")
 
 EXIT_OK = 0
 EXIT_BUG = 1

@@ -1,0 +1,42 @@
+"""`lstm-bt sweep`: run a robustness sweep from a TOML spec (a thin layer over `lstm_bt.sweep`)."""
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers):
+    """Register `sweep` and its flags (DESIGN "Sweeps")."""
+    parser = subparsers.add_parser(
+        "sweep",
+        help="run many backtests (symbols x periods x seeds x params) on Dask",
+        description="Run one walk-forward backtest per cell (config x symbol x period x seed) "
+                    "on a Dask cluster and write cells.csv, configs.csv, summary.json and "
+                    "plots into --out. Re-running into the same --out runs only unfinished "
+                    "cells. Exit status: 0 all cells ran, 3 some failed (see cells.csv), "
+                    "2 bad spec.",
+    )
+    parser.add_argument("spec", metavar="SPEC.toml", help="the sweep spec (see README)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="local worker processes (default: one per usable core)")
+    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run on an existing Dask cluster (`dask scheduler`)")
+    parser.add_argument("--data-dir",
+                        help="kline store directory (default: $LSTM_BT_DATA_DIR or ./feeds)")
+    parser.add_argument("--base-url",
+                        help="Binance REST root (default: $LSTM_BT_BINANCE_URL or "
+                             "https://api.binance.com)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bar or dashboard link")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    """Run the sweep, print its summary in plain words, return 0, or 3 if cells failed."""
+    from ..sweeps import EXIT_SOME_FAILED, sweep
+
+    result = sweep(args.spec, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                   data_dir=args.data_dir, base_url=args.base_url, quiet=args.quiet)
+    print(result.describe())
+    print(f"report: {result.out}")
+    return EXIT_SOME_FAILED if result.failed else 0

@@ -1,0 +1,198 @@
+"""Statistics for many trials: probabilistic and deflated Sharpe ratio, probability of overfitting.
+
+A sweep that tries N configs and keeps the best reports a Sharpe ratio that is biased upwards:
+the best of N noisy figures beats zero even when no config has any edge. These functions
+measure how much of the winner is luck (DESIGN "Statistics for many trials"):
+
+- `probabilistic_sharpe_ratio`: the probability that the true Sharpe ratio beats a benchmark,
+  given the observed one, the track length and the returns' skewness and kurtosis
+  (Bailey & López de Prado, 2012).
+- `deflated_sharpe_ratio`: the same probability with the benchmark raised to the Sharpe ratio
+  the best of N zero-skill trials is expected to show (Bailey & López de Prado, 2014).
+- `pbo`: the probability of backtest overfitting by combinatorially symmetric
+  cross-validation: how often the in-sample winner ranks in the lower half out of sample
+  (Bailey, Borwein, López de Prado & Zhu, 2015).
+
+Every Sharpe ratio here is per bar, *not* annualized; skewness and kurtosis are population
+moments, kurtosis not excess (3 for a normal). Undefined results (zero variance, too short a
+series) are None.
+"""
+
+import itertools
+import math
+
+import numpy as np
+
+__all__ = ["probabilistic_sharpe_ratio", "deflated_sharpe_ratio", "pbo", "return_moments",
+           "EULER_GAMMA"]
+
+EULER_GAMMA = 0.5772156649015329
+
+
+def probabilistic_sharpe_ratio(sharpe, n, skew, kurtosis, benchmark=0.0):
+    """PSR(SR*) = Φ((SR − SR*) · √(n − 1) / √(1 − γ₃·SR + (γ₄ − 1)/4 · SR²)).
+
+    Args:
+        sharpe: the observed per-bar Sharpe ratio, mean(r) / std(r, ddof=1).
+        n: the number of returns it was measured on.
+        skew: the returns' skewness γ₃ (population).
+        kurtosis: the returns' kurtosis γ₄ (population, not excess: 3 for a normal).
+        benchmark: the per-bar Sharpe ratio SR* to beat. Defaults to `0.0`.
+
+    Returns:
+        The probability in [0, 1] that the true Sharpe ratio exceeds `benchmark`, or None when
+        it is undefined (a missing input, n < 2, or a non-positive variance term).
+
+    Example:
+        >>> round(probabilistic_sharpe_ratio(0.1, 251, 0.0, 3.0), 4)
+        0.9422
+    """
+    if any(_missing(value) for value in (sharpe, n, skew, kurtosis, benchmark)) or n < 2:
+        return None
+    variance = 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe**2
+    if not variance > 0:
+        return None
+    z = (sharpe - benchmark) * math.sqrt(n - 1) / math.sqrt(variance)
+    return _normal_cdf(z)
+
+
+def deflated_sharpe_ratio(sharpe, n, skew, kurtosis, n_trials, trials_variance):
+    """DSR = PSR(SR₀), SR₀ the best per-bar Sharpe ratio expected of N zero-skill trials.
+
+    SR₀ = √V · ((1 − γ)·Φ⁻¹(1 − 1/N) + γ·Φ⁻¹(1 − 1/(N·e))), γ the Euler–Mascheroni constant.
+    With one trial nothing was selected: DSR = PSR(0).
+
+    Args:
+        sharpe, n, skew, kurtosis: as in `probabilistic_sharpe_ratio`, for the chosen trial.
+        n_trials: N, the number of configs tried (a positive integer).
+        trials_variance: V, the variance (ddof=1) of the N trials' per-bar Sharpe ratios.
+
+    Returns:
+        The probability in [0, 1] that the chosen trial's true Sharpe ratio beats SR₀, or None
+        when undefined (no trials, a missing or negative variance with N > 1, or PSR undefined).
+
+    Example:
+        >>> dsr = deflated_sharpe_ratio(2.5 / math.sqrt(250), 1250, -3.0, 10.0, 100, 0.5 / 250)
+        >>> round(dsr, 3)
+        0.9
+    """
+    if _missing(n_trials) or n_trials < 1:
+        return None
+    if n_trials == 1:
+        return probabilistic_sharpe_ratio(sharpe, n, skew, kurtosis, 0.0)
+    if _missing(trials_variance) or trials_variance < 0:
+        return None
+    return probabilistic_sharpe_ratio(sharpe, n, skew, kurtosis,
+                                      expected_max_sharpe(n_trials, trials_variance))
+
+
+def expected_max_sharpe(n_trials, trials_variance):
+    """SR₀: the Sharpe ratio the best of `n_trials` zero-skill trials is expected to show."""
+    from scipy.stats import norm
+
+    spread = ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / n_trials)
+              + EULER_GAMMA * norm.ppf(1 - 1 / (n_trials * math.e)))
+    return math.sqrt(trials_variance) * float(spread)
+
+
+def return_moments(returns):
+    """(per-bar Sharpe ratio, n, skewness, kurtosis) of one return series, None where undefined.
+
+    Sharpe = mean / std(ddof=1); skewness and kurtosis are population moments, kurtosis not
+    excess. A series with fewer than two finite values or zero variance has Sharpe, skewness
+    and kurtosis None.
+    """
+    r = np.asarray(returns, dtype=float)
+    r = r[np.isfinite(r)]
+    n = int(r.size)
+    if n < 2:
+        return None, n, None, None
+    deviation = r - r.mean()
+    population = np.sqrt(np.mean(deviation**2))
+    sample = r.std(ddof=1)
+    if not sample > 1e-15 * max(1.0, abs(r.mean())):
+        return None, n, None, None
+    skew = float(np.mean(deviation**3) / population**3)
+    kurtosis = float(np.mean(deviation**4) / population**4)
+    return float(r.mean() / sample), n, skew, kurtosis
+
+
+def pbo(returns, n_splits=16):
+    """Probability of backtest overfitting by combinatorially symmetric cross-validation.
+
+    The T × N matrix (one column per config, rows aligned bar for bar) is cut into `n_splits`
+    contiguous blocks of ⌊T/S⌋ rows, the remainder at the end dropped. For each of the
+    C(S, S/2) ways to pick half the blocks as in-sample (the rest out-of-sample), n* is the
+    config with the highest in-sample Sharpe ratio; ω = (rank of n*'s out-of-sample Sharpe
+    among the N, 1 = worst) / (N + 1); λ = ln(ω / (1 − ω)). PBO is the share of choices with
+    λ ≤ 0, i.e. where the in-sample winner lands at or below the median out of sample.
+
+    Ties: the in-sample winner is the first config with the top Sharpe ratio; its
+    out-of-sample rank counts the configs strictly below it, plus one. A config with zero
+    variance in a half has Sharpe ratio -inf there (it can neither win nor outrank others).
+
+    Args:
+        returns: a T × N array of per-bar returns, N >= 2.
+        n_splits: S, an even number >= 2 of blocks. Defaults to `16`.
+
+    Returns:
+        PBO in [0, 1], or None when undefined (fewer than 2 configs, or fewer rows than
+        blocks).
+
+    Raises:
+        ValueError: `returns` is not two-dimensional, or `n_splits` is not an even
+            integer >= 2.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> noise = rng.standard_normal((1600, 10))
+        >>> 0.2 < pbo(noise) < 0.8
+        True
+    """
+    matrix = np.asarray(returns, dtype=float)
+    if matrix.ndim != 2:
+        raise ValueError(f"`returns` must be a T x N array, got {matrix.ndim} dimension(s).")
+    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) \
+            or n_splits < 2 or n_splits % 2:
+        raise ValueError(f"`n_splits` must be an even integer >= 2, got {n_splits!r}.")
+    rows, configs = matrix.shape
+    block = rows // n_splits
+    if configs < 2 or block < 1:
+        return None
+    blocks = matrix[:block * n_splits].reshape(n_splits, block, configs)
+    # Per-block sums let each half's mean and variance come from a few additions.
+    sums = blocks.sum(axis=1)
+    squares = (blocks**2).sum(axis=1)
+    half = n_splits // 2
+    everything = frozenset(range(n_splits))
+    overfit = total = 0
+    for chosen in itertools.combinations(range(n_splits), half):
+        inside = list(chosen)
+        outside = sorted(everything.difference(chosen))
+        in_sharpe = _block_sharpe(sums[inside], squares[inside], half * block)
+        out_sharpe = _block_sharpe(sums[outside], squares[outside], half * block)
+        best = int(np.argmax(in_sharpe))
+        rank = int(np.sum(out_sharpe < out_sharpe[best])) + 1
+        omega = rank / (configs + 1)
+        overfit += math.log(omega / (1 - omega)) <= 0
+        total += 1
+    return overfit / total
+
+
+def _block_sharpe(sums, squares, count):
+    """Per-config Sharpe ratio (ddof=1) of the rows the chosen blocks hold together."""
+    total = sums.sum(axis=0)
+    mean = total / count
+    variance = (squares.sum(axis=0) - count * mean**2) / (count - 1) if count > 1 else 0 * mean
+    std = np.sqrt(np.clip(variance, 0.0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpe = np.where(std > 1e-15 * np.maximum(1.0, np.abs(mean)), mean / std, -np.inf)
+    return sharpe
+
+
+def _normal_cdf(z):
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def _missing(value):
+    return value is None or (isinstance(value, float) and not math.isfinite(value))

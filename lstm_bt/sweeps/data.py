@@ -1,0 +1,62 @@
+"""Load a sweep's data once, in the client, before any task starts.
+
+Symbols come through the kline store (fetching what is missing from Binance), from the
+earliest period's start less the longest warm-up any model config needs, to the latest end.
+Files are read whole. Each task later gets its slice of a frame; workers never read a disk.
+"""
+
+import hashlib
+
+import pandas as pd
+
+from ..errors import InvalidParameter
+
+__all__ = ["load_sources"]
+
+
+def load_sources(spec, data_dir=None, base_url=None, progress=False):
+    """The kline frame of every data source of `spec`.
+
+    Args:
+        spec: a `SweepSpec`.
+        data_dir: kline store directory. Defaults to the configured one.
+        base_url: Binance REST root. Defaults to the configured one.
+        progress: show download progress bars. Defaults to `False`.
+
+    Returns:
+        ({symbol: frame}, [(symbol, interval, data digest), ...] in the spec's order).
+
+    Raises:
+        DataError, BinanceError, NetworkError: a source cannot be read.
+        InvalidParameter: two files hold the same symbol.
+    """
+    from ..backtest_data import load_backtest_data
+    from .cell import required_history
+
+    frames, sources = {}, []
+    if spec.symbols:
+        starts = [pd.Timestamp(start) for start, _ in spec.periods]
+        ends = [pd.Timestamp(end) for _, end in spec.periods]
+        history = max(required_history(model) for model in spec.model_configs())
+        for symbol in spec.symbols:
+            bars = load_backtest_data(None, symbol=symbol, interval=spec.interval,
+                                      start=min(starts).to_pydatetime(),
+                                      end=max(ends).to_pydatetime(), history=history,
+                                      base_url=base_url, data_dir=data_dir, progress=progress)
+            frames[symbol] = bars.frame
+            sources.append((symbol, bars.interval, _digest(bars.frame)))
+    else:
+        for path in spec.files:
+            bars = load_backtest_data(path, interval=spec.interval)
+            if bars.symbol in frames:
+                raise InvalidParameter(
+                    f"[data] files: two files hold the symbol {bars.symbol!r}; give each "
+                    "symbol one file (join them first).")
+            frames[bars.symbol] = bars.frame
+            sources.append((bars.symbol, bars.interval, _digest(bars.frame)))
+    return frames, sources
+
+
+def _digest(frame):
+    hashed = pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
+    return hashlib.sha256(hashed).hexdigest()[:16]

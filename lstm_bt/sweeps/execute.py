@@ -1,0 +1,215 @@
+"""Run a sweep's walk-forwards on dask.distributed.
+
+One Dask task per walk-forward: it trains once and replays every cell that shares it. Each
+task carries the bars it needs (its period and the warm-up before it, cut in the client), so
+workers need no disk in common with the client, and a task whose worker died runs again
+elsewhere with its data (scattered data would die with the worker holding it). Each task's
+result is written by `on_result` as soon as it arrives.
+
+Threads: every worker runs its tasks with `LSTM_BT_THREADS` (and `OMP_NUM_THREADS`,
+`TF_NUM_INTRAOP_THREADS`) = the cores it may use divided by its task threads, set in its
+environment before TensorFlow is imported, so N single-threaded workers never run more than
+N busy threads on N cores. A worker process that dies is restarted by its nanny and its task
+runs again (the scheduler's `allowed-failures`); a task raising is retried `RETRIES` times.
+"""
+
+import logging
+import os
+import time
+from contextlib import contextmanager
+
+from ..errors import InvalidParameter
+
+__all__ = ["run_walk_forward", "bars_for", "connect", "execute", "thread_environment",
+           "RETRIES", "SCHEDULER_CONFIG"]
+
+log = logging.getLogger(__name__)
+
+RETRIES = 2
+THREAD_VARIABLES = ("LSTM_BT_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+# A walk-forward runs for seconds to hours: a worker should hold only the task it runs.
+# Dask's default (1.1) lets a 1-thread worker queue a second task, so the first worker up
+# can take two while another idles; tasks are queued on the scheduler instead.
+SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0}
+
+
+def run_walk_forward(frame, walk, broker):
+    """On a worker: cut the bars, train the walk-forward once, replay each of its cells.
+
+    Args:
+        frame: the bars of the walk-forward (`bars_for`): warm-up history, then its period.
+        walk: a `plan.WalkForward` (only the cells still to compute).
+        broker: `cash`, `commission`, `slippage`.
+
+    Returns:
+        One result dict per cell of `walk`: `key`, `status` (`ok`/`failed`), `error`,
+        `report` (None when failed), `returns` (per-bar, None when failed), `train_s`,
+        `total_s` (training plus this cell's replay).
+    """
+    from ..backtest_data import load_backtest_data
+    from . import cell as engine
+
+    began = time.perf_counter()
+    try:
+        bars = load_backtest_data(frame, symbol=walk.symbol, interval=walk.interval,
+                                  start=walk.period_start, end=walk.period_end,
+                                  history=engine.required_history(walk.model))
+        forecasts, training = engine.train_forecasts(bars, walk.model, walk.seed)
+    except Exception as error:  # noqa: BLE001 - a cell's failure is data, not a crash
+        spent = time.perf_counter() - began
+        return [_failed(cell, error, 0.0, spent) for cell in walk.cells]
+    trained = time.perf_counter() - began
+    results = []
+    for cell in walk.cells:
+        replayed = time.perf_counter()
+        try:
+            report, returns = engine.replay(bars, forecasts, walk.model, cell.trading, broker)
+        except Exception as error:  # noqa: BLE001
+            results.append(_failed(cell, error, training["train_s"],
+                                   trained + time.perf_counter() - replayed))
+            continue
+        results.append({"key": cell.key, "status": "ok", "error": "", "report": report,
+                        "returns": returns, "train_s": training["train_s"],
+                        "total_s": trained + time.perf_counter() - replayed})
+    return results
+
+
+def bars_for(frame, walk):
+    """The rows of `frame` a walk-forward can use: its warm-up history, then its period."""
+    import pandas as pd
+
+    from . import cell as engine
+
+    end = frame.index.searchsorted(pd.Timestamp(walk.period_end))
+    first = frame.index.searchsorted(pd.Timestamp(walk.period_start))
+    return frame.iloc[max(0, first - engine.required_history(walk.model)):end]
+
+
+def _failed(cell, error, train_s, total_s):
+    message = " ".join(f"{type(error).__name__}: {error}".split())
+    log.warning("cell %s failed: %s", cell.key, message)
+    return {"key": cell.key, "status": "failed", "error": message, "report": None,
+            "returns": None, "train_s": train_s, "total_s": total_s}
+
+
+def thread_environment(threads):
+    """The environment variables that cap a worker's backend to `threads` intra-op threads."""
+    return {name: str(threads) for name in THREAD_VARIABLES}
+
+
+@contextmanager
+def connect(client=None, workers=None, scheduler=None, quiet=True):
+    """A dask client to run on: the one given, one to `scheduler`, or a new LocalCluster.
+
+    Args:
+        client: an existing `distributed.Client` (left open afterwards).
+        workers: worker processes of the LocalCluster, one task thread each. Defaults to the
+            usable cores.
+        scheduler: address of a running scheduler, e.g. `"tcp://10.0.0.5:8786"`.
+        quiet: hide the LocalCluster's own logs. Defaults to `True`.
+
+    Yields:
+        A connected `distributed.Client`, with the thread-capping plugin registered.
+    """
+    from distributed import Client
+
+    from ..models.runtime import usable_cores
+
+    if client is not None:
+        _register_thread_cap(client)
+        yield client
+        return
+    if scheduler is not None:
+        try:
+            own = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as error:
+            raise InvalidParameter(
+                f"Cannot reach the Dask scheduler {scheduler!r} ({error}); start one with "
+                "`dask scheduler` and give its tcp://HOST:PORT.") from None
+        with own:
+            _register_thread_cap(own)
+            yield own
+        return
+    import dask
+    from distributed import LocalCluster
+
+    cores = usable_cores()
+    workers = workers or cores
+    threads = max(1, cores // workers)
+    env = thread_environment(threads)
+    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+        env["TF_CPP_MIN_LOG_LEVEL"] = "2"  # TensorFlow's start-up banner, once per worker
+    with dask.config.set(SCHEDULER_CONFIG):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               env=env, dashboard_address=":0",
+                               silence_logs=logging.ERROR if quiet else logging.WARNING)
+    try:
+        with Client(cluster) as own:
+            _register_thread_cap(own)
+            yield own
+    finally:
+        with _quiet_shutdown():
+            cluster.close()
+
+
+@contextmanager
+def _quiet_shutdown():
+    """Hide the tracebacks `distributed` logs while its own cluster closes (closed comms)."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _register_thread_cap(client):
+    from ._worker_plugin import CapThreads
+
+    client.register_plugin(CapThreads())
+
+
+def dashboard_link(client):
+    """The Dask dashboard's address, or None when the scheduler runs none."""
+    try:
+        services = client.scheduler_info().get("services", {})
+    except (OSError, TimeoutError):
+        return None
+    return client.dashboard_link if "dashboard" in services else None
+
+
+def execute(client, walks, frames, broker, on_result):
+    """Run `walks` on `client`, calling `on_result(results)` as each one finishes.
+
+    Args:
+        client: a connected `distributed.Client`.
+        walks: the `WalkForward`s to run (each with only the cells still to compute).
+        frames: {symbol: kline frame} for every symbol the walks use; each task gets the
+            slice `bars_for` cuts.
+        broker: `cash`, `commission`, `slippage`.
+        on_result: called in the client with each walk-forward's list of cell results; a
+            walk-forward whose task itself failed (e.g. a worker killed too often) gets one
+            failed result per cell.
+    """
+    from distributed import as_completed
+
+    futures = {}
+    for walk in walks:
+        bars = bars_for(frames[walk.symbol], walk)
+        future = client.submit(run_walk_forward, bars, walk, broker,
+                               key=f"walk-forward-{walk.key}", retries=RETRIES, pure=False)
+        futures[future.key] = (future, walk)
+    try:
+        for future in as_completed([future for future, _ in futures.values()]):
+            walk = futures[future.key][1]
+            try:
+                results = future.result()
+            except Exception as error:  # noqa: BLE001 - the task's own failure, recorded
+                results = [_failed(cell, error, 0.0, 0.0) for cell in walk.cells]
+            on_result(results)
+            future.release()
+    finally:
+        for future, _ in futures.values():
+            if not future.done():
+                future.cancel()

@@ -1,0 +1,100 @@
+"""The sweep's output directory while it runs: one small file per finished cell.
+
+`DIR/spec.toml` is the spec as run; `DIR/cells/<key>.npz` holds one cell's record (JSON) and
+per-bar returns, written to a temporary name and renamed, so an interrupted sweep (Ctrl-C, a
+killed client) leaves only whole files and a re-run computes only the cells without one. A
+failed cell is stored too (for the report) but computed again by the next run. The key
+digests everything that decides the cell (data, period, seed, params, broker), so a spec that
+grows (more seeds, another threshold) reuses every cell it shares with the last run.
+"""
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidParameter
+
+__all__ = ["SweepDir"]
+
+log = logging.getLogger(__name__)
+
+CELLS = "cells"
+
+
+class SweepDir:
+    """A sweep output directory.
+
+    Args:
+        path: the directory (created when missing).
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.cells = self.path / CELLS
+
+    def prepare(self, spec_text):
+        """Create the directory and write `spec.toml`; refuse a path that is a file."""
+        if self.path.exists() and not self.path.is_dir():
+            raise InvalidParameter(f"--out {self.path} is a file; give a directory.")
+        if (self.path.is_dir() and any(self.path.iterdir())
+                and not (self.path / "spec.toml").is_file()):
+            raise InvalidParameter(f"--out {self.path} holds files that are no sweep; give a "
+                                   "new directory, or the directory of the sweep to resume.")
+        try:
+            self.cells.mkdir(parents=True, exist_ok=True)
+            _write_atomic(self.path / "spec.toml", spec_text.encode())
+        except OSError as error:
+            raise InvalidParameter(f"Cannot write the sweep directory {self.path}: {error}. "
+                                   "Give a writable --out.") from None
+
+    def store(self, result):
+        """Write one cell result (as returned by `run_walk_forward`)."""
+        record = {name: value for name, value in result.items() if name != "returns"}
+        returns = result["returns"] if result["returns"] is not None else np.empty(0)
+        with tempfile.NamedTemporaryFile(dir=self.cells, prefix=".", suffix=".npz",
+                                         delete=False) as handle:
+            np.savez(handle, record=np.array(json.dumps(record, default=_json_default)),
+                     returns=np.asarray(returns, dtype=np.float64))
+        os.replace(handle.name, self.cells / f"{result['key']}.npz")
+
+    def load(self, key):
+        """The stored result of cell `key`, or None (missing or damaged: then removed)."""
+        path = self.cells / f"{key}.npz"
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                record = json.loads(str(stored["record"]))
+                record["returns"] = stored["returns"] if record["status"] == "ok" else None
+        except (OSError, ValueError, KeyError, EOFError) as error:
+            log.warning("cell result %s is damaged (%s); computing it again", path, error)
+            path.unlink(missing_ok=True)
+            return None
+        return record
+
+    def finished(self, keys):
+        """The keys among `keys` with an `ok` result stored."""
+        done = set()
+        for key in keys:
+            record = self.load(key)
+            if record is not None and record["status"] == "ok":
+                done.add(key)
+        return done
+
+
+def _write_atomic(path, data):
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", delete=False) as handle:
+        handle.write(data)
+    os.replace(handle.name, path)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)

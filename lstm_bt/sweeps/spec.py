@@ -1,0 +1,324 @@
+"""The sweep spec: read a TOML file (or a dict like it), check it, and write it back.
+
+```toml
+[data]      symbols = [...] (through the kline store) or files = [...]; interval; periods
+[run]       seeds, cash, commission, slippage
+[model]     model params: each combination is a walk-forward, it trains
+[trading]   trading params: each combination replays the walk-forward's forecasts
+```
+
+A param missing from the spec takes its default; a scalar is one value, a list is the values
+swept. `units`/`dense_units` take a list of widths as one value (`units = [64, 32]`) and a
+list of such lists as the values swept (`units = [[32], [64, 32]]`).
+"""
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InvalidParameter, did_you_mean
+
+__all__ = ["SweepSpec", "load_spec", "spec_to_toml", "model_param_names",
+           "trading_param_names"]
+
+_TABLES = ("data", "run", "model", "trading")
+_DATA_KEYS = ("symbols", "files", "interval", "periods")
+_RUN_DEFAULTS = {"seeds": [0], "cash": 10_000.0, "commission": 0.001, "slippage": 0.0}
+_WIDTH_PARAMS = ("units", "dense_units")
+_EXAMPLE_PERIODS = 'periods = [["2024-01-01", "2025-01-01"]]'
+
+
+def trading_param_names():
+    """Strategy params that only turn forecasts into orders (replayed, never trained)."""
+    from ..strategies import LSTMStrategy
+
+    return sorted(LSTMStrategy.trading_params)
+
+
+def model_param_names():
+    """Walk-forward params that change the forecasts (each combination trains); the seed is
+    swept by `[run] seeds`."""
+    from ..models import WalkForward
+
+    return [name for name in WalkForward.param_defaults() if name != "seed"]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A checked spec.
+
+    Attributes:
+        symbols: Binance symbols read through the kline store (empty with `files`).
+        files: kline files (empty with `symbols`).
+        interval: the Binance interval (None: inferred from each file).
+        periods: (start, end) date strings, start inclusive, end exclusive.
+        seeds: model seeds.
+        broker: `cash`, `commission`, `slippage`.
+        model: model param -> list of values swept (one value: not swept).
+        trading: trading param -> list of values swept.
+        source: the spec as a plain dict (what `spec.toml` holds).
+    """
+
+    symbols: tuple
+    files: tuple
+    interval: str
+    periods: tuple
+    seeds: tuple
+    broker: dict
+    model: dict
+    trading: dict
+    source: dict
+
+    @property
+    def swept(self):
+        """Names of the params with more than one value, model params first."""
+        return [name for name, values in {**self.model, **self.trading}.items()
+                if len(values) > 1]
+
+    def model_configs(self):
+        """Every combination of the model params, as dicts (the spec's own order)."""
+        return _product(self.model)
+
+    def trading_configs(self):
+        """Every combination of the trading params, as dicts."""
+        return _product(self.trading)
+
+
+def load_spec(spec):
+    """Read and check a sweep spec.
+
+    Args:
+        spec: a path to a TOML file, or a dict of the same tables.
+
+    Returns:
+        A `SweepSpec`.
+
+    Raises:
+        InvalidParameter: the spec cannot run; the message names the key and the fix.
+    """
+    if isinstance(spec, (str, Path)):
+        source = _read_toml(Path(spec))
+    elif isinstance(spec, dict):
+        source = spec
+    else:
+        raise InvalidParameter(
+            f"Received an invalid sweep spec, expected a path to a TOML file or a dict, got "
+            f"{type(spec).__name__}.")
+    for table in source:
+        if table not in _TABLES:
+            raise InvalidParameter(
+                f"The sweep spec has no table [{table}].{did_you_mean(table, _TABLES)} "
+                f"Use [data], [run], [model] and [trading].")
+        if not isinstance(source[table], dict):
+            raise InvalidParameter(f"[{table}] must be a table of keys, got "
+                                   f"{type(source[table]).__name__}.")
+    data = dict(source.get("data", {}))
+    run = dict(source.get("run", {}))
+    symbols, files, interval, periods = _data(data)
+    seeds, broker = _run(run)
+    model = _params("model", source.get("model", {}), model_param_names(),
+                    trading_param_names(), "trading")
+    trading = _params("trading", source.get("trading", {}), trading_param_names(),
+                      model_param_names(), "model")
+    checked = SweepSpec(symbols=symbols, files=files, interval=interval, periods=periods,
+                        seeds=seeds, broker=broker, model=model, trading=trading,
+                        source=_plain(source))
+    _check_configs(checked)
+    return checked
+
+
+def spec_to_toml(source):
+    """A spec dict as TOML text (tables of scalars and nested lists: what a spec holds)."""
+    lines = []
+    for table in _TABLES:
+        if table not in source:
+            continue
+        lines.append(f"[{table}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in source[table].items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _read_toml(path):
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise InvalidParameter(f"Sweep spec {path} not found; give the path of a TOML file "
+                               "(see README, 'Sweeps').") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidParameter(f"Cannot read sweep spec {path}: {error}.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidParameter(f"Sweep spec {path} is not valid TOML: {error}. Fix that line."
+                               ) from None
+
+
+def _data(data):
+    for key in data:
+        if key not in _DATA_KEYS:
+            raise InvalidParameter(f"[data] has no key {key!r}.{did_you_mean(key, _DATA_KEYS)} "
+                                   f"Use {', '.join(_DATA_KEYS)}.")
+    symbols = _strings("data", "symbols", data.get("symbols", []))
+    files = _strings("data", "files", data.get("files", []))
+    if bool(symbols) == bool(files):
+        raise InvalidParameter(
+            "[data] needs either `symbols` (read through the kline store, e.g. symbols = "
+            "[\"BTCUSDT\"]) or `files` (kline CSV/ZIP paths), not both and not neither.")
+    interval = data.get("interval")
+    if symbols and interval is None:
+        raise InvalidParameter('[data] `interval` is missing; set it, e.g. interval = "1h".')
+    if interval is not None:
+        from ..intervals import get_interval
+
+        interval = get_interval(interval).name
+    if "periods" not in data:
+        raise InvalidParameter(f"[data] `periods` is missing; set it, e.g. {_EXAMPLE_PERIODS} "
+                               "(start inclusive, end exclusive).")
+    periods = _periods(data["periods"])
+    if len(set(symbols or files)) != len(symbols or files):
+        raise InvalidParameter("[data] lists a symbol or file twice; list each once.")
+    return tuple(symbols), tuple(files), interval, periods
+
+
+def _periods(value):
+    from ..dates import check_range, parse_date
+
+    if not isinstance(value, list) or not value:
+        raise InvalidParameter(f"[data] `periods` must be a list of [start, end] pairs, e.g. "
+                               f"{_EXAMPLE_PERIODS}; got {value!r}.")
+    periods = []
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2
+                and all(isinstance(x, str) for x in pair)):
+            raise InvalidParameter(f"[data] `periods` holds {pair!r}; each period is a pair of "
+                                   f"date strings [start, end], e.g. {_EXAMPLE_PERIODS}.")
+        start, end = (parse_date(pair[0], "periods start"), parse_date(pair[1], "periods end"))
+        check_range(start, end, "periods start", "periods end")
+        periods.append((pair[0], pair[1]))
+    if len(set(periods)) != len(periods):
+        raise InvalidParameter("[data] `periods` lists a period twice; list each once.")
+    return tuple(periods)
+
+
+def _run(run):
+    for key in run:
+        if key not in _RUN_DEFAULTS:
+            raise InvalidParameter(f"[run] has no key {key!r}.{did_you_mean(key, _RUN_DEFAULTS)}"
+                                   f" Use {', '.join(_RUN_DEFAULTS)}.")
+    seeds = run.get("seeds", _RUN_DEFAULTS["seeds"])
+    seeds = seeds if isinstance(seeds, list) else [seeds]
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                            for s in seeds) or len(set(seeds)) != len(seeds):
+        raise InvalidParameter(f"[run] `seeds` must be distinct integers >= 0, e.g. seeds = "
+                               f"[0, 1, 2]; got {run.get('seeds')!r}.")
+    broker = {}
+    for name in ("cash", "commission", "slippage"):
+        value = run.get(name, _RUN_DEFAULTS[name])
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidParameter(f"[run] `{name}` must be one number, got {value!r}.")
+        broker[name] = float(value)
+    from ..runner import broker_params
+
+    broker_params(**broker)
+    return tuple(seeds), broker
+
+
+def _params(table, given, allowed, other, other_table):
+    params = {}
+    for name, value in given.items():
+        if name not in allowed:
+            if name in other:
+                why = ("model params train" if other_table == "model"
+                       else "trading params only replay forecasts")
+                raise InvalidParameter(f"[{table}] `{name}` is a {other_table} param; move it "
+                                       f"to [{other_table}] ({why}).")
+            raise InvalidParameter(f"[{table}] has no param {name!r}."
+                                   f"{did_you_mean(name, allowed)}")
+        values = _values(name, value)
+        if not values:
+            raise InvalidParameter(f"[{table}] `{name}` is an empty list; give at least one value.")
+        if len(set(map(repr, values))) != len(values):
+            raise InvalidParameter(f"[{table}] `{name}` lists a value twice; list each once.")
+        params[name] = values
+    return params
+
+
+def _values(name, value):
+    """The values swept for one param (a scalar is one value; widths are lists themselves)."""
+    if name in _WIDTH_PARAMS:
+        if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+            return [tuple(v) for v in value]
+        return [tuple(value) if isinstance(value, list) else value]
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _check_configs(spec):
+    from ..strategies import LSTMStrategy
+
+    for name, values in {**spec.model, **spec.trading}.items():
+        for value in values:
+            try:
+                LSTMStrategy.check_params(**{name: value, **_schedule_partner(spec, name)})
+            except InvalidParameter as error:
+                table = "model" if name in spec.model else "trading"
+                raise InvalidParameter(f"[{table}] {name} = {_toml_value(value)}: {error}"
+                                       ) from None
+    for model in spec.model_configs():
+        try:
+            LSTMStrategy.check_params(**model)
+        except InvalidParameter as error:
+            raise InvalidParameter(f"[model] the combination {model}: {error}") from None
+
+
+def _schedule_partner(spec, name):
+    """For a lone check of `seq_len`/`train_window`, the smallest partner the spec allows."""
+    if name == "seq_len" and "train_window" in spec.model:
+        return {"train_window": max(spec.model["train_window"])}
+    if name == "train_window" and "seq_len" in spec.model:
+        return {"seq_len": min(spec.model["seq_len"])}
+    return {}
+
+
+def _product(params):
+    names = list(params)
+    return [dict(zip(names, combo)) for combo in itertools.product(*params.values())]
+
+
+def _strings(table, key, value):
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidParameter(f"[{table}] `{key}` must be a list of strings, got {value!r}.")
+    return value
+
+
+def _plain(source):
+    """The spec with tuples as lists, so it round-trips through TOML and compares equal."""
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return plain(source)
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, float) and not math.isfinite(value):
+        return {math.inf: "inf", -math.inf: "-inf"}.get(value, "nan")
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if value is None:
+        raise InvalidParameter("A sweep spec cannot hold None (TOML has no null); leave the "
+                               "key out to take its default.")
+    raise InvalidParameter(f"A sweep spec value must be a string, number, boolean or list, "
+                           f"got {type(value).__name__} {value!r}.")
