@@ -5,6 +5,8 @@ traceback, whatever the mistake.
 """
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -271,3 +273,16 @@ def test_plot_refuses_a_directory_that_is_no_run(tmp_path):
     done = lstm_bt("plot", tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "is not a complete run directory" in done.stderr
+
+
+def test_top_level_help_lists_every_subcommand_without_loading_backtrader():
+    code = ("import sys; from lstm_bt.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('loaded:', sorted(m for m in ('backtrader', 'pandas', 'tensorflow') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    for name in ("backtest", "fetch", "plot", "sweep"):
+        assert f"    {name} " in done.stdout
+    assert "loaded: []" in done.stdout

@@ -17,7 +17,15 @@ from ..errors import LstmBtError, did_you_mean
 
 __all__ = ["main", "build_parser"]
 
-SUBCOMMANDS = ("backtest", "fetch", "plot", "sweep")
+# Each subcommand and its one-line help. `lstm-bt --help` lists them without importing their
+# modules (the backtest's flags are generated from LSTMStrategy, which loads backtrader and
+# pandas): only the subcommand being run is built in full.
+SUBCOMMANDS = {
+    "backtest": "run a walk-forward LSTM backtest and write a run directory",
+    "fetch": "download Binance klines into the local store",
+    "plot": "re-draw the plots of a run directory",
+    "sweep": "run many backtests (symbols x periods x seeds x params) on Dask",
+}
 
 EXIT_OK = 0
 EXIT_BUG = 1
@@ -55,7 +63,9 @@ class _UsageError(LstmBtError):
     pass
 
 
-def build_parser():
+def build_parser(only=None):
+    """The `lstm-bt` parser. `only`: the subcommands to build in full (None: all); the others
+    are listed with their help alone."""
     from .. import __version__
 
     parser = _OneLineParser(
@@ -66,8 +76,11 @@ def build_parser():
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
     subparsers.required = True
-    for name in SUBCOMMANDS:
-        importlib.import_module(f"{__name__}.{name}").add_parser(subparsers)
+    for name, help_text in SUBCOMMANDS.items():
+        if only is None or name in only:
+            importlib.import_module(f"{__name__}.{name}").add_parser(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_text)
     for subparser in subparsers.choices.values():
         _add_common_flags(subparser)
     return parser
@@ -87,7 +100,8 @@ def _add_common_flags(parser):
 
 def main(argv=None):
     """Run the command line; returns the exit status (also used as the console script)."""
-    parser = build_parser()
+    given = sys.argv[1:] if argv is None else argv
+    parser = build_parser(only=[word for word in given if word in SUBCOMMANDS][:1])
     flags = {}
     try:
         args, unknown = parser.parse_known_args(argv)

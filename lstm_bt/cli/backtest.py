@@ -13,6 +13,7 @@ from ..report_table import (METRIC_ROWS, format_number, format_p_value, naive_ru
                             short_window_warning, zero_trade_reason)
 from ..strategies import LSTMStrategy
 from .strategy_flags import add_strategy_flags, finite_float, load_strategy_class, strategy_kwargs
+from . import SUBCOMMANDS
 
 __all__ = ["add_parser", "run", "format_summary"]
 
@@ -35,7 +36,7 @@ examples:
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "backtest",
-        help="run a walk-forward LSTM backtest and write a run directory",
+        help=SUBCOMMANDS["backtest"],
         description=DESCRIPTION,
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -16,6 +16,7 @@ from ..binance.settings import REQUEST_DEADLINE_ENV, RETRY_BUDGET_ENV, resolve_s
 from ..dates import check_range, parse_date, to_ms, utc_now
 from ..errors import InvalidParameter
 from ..intervals import INTERVALS, get_interval
+from . import SUBCOMMANDS
 
 __all__ = ["add_parser", "run"]
 
@@ -24,7 +25,7 @@ def add_parser(subparsers):
     """Register `fetch` and its flags (DESIGN: `--symbol --interval --start [--end] ...`)."""
     parser = subparsers.add_parser(
         "fetch",
-        help="download Binance klines into the local store",
+        help=SUBCOMMANDS["fetch"],
         description="Download Binance klines into the local SQLite store; a re-run fetches "
                     "only what is missing. Dates are UTC; --start inclusive, --end exclusive.",
     )

@@ -1,13 +1,15 @@
 """`lstm-bt plot RUN_DIR`: re-draw a run directory's plots from its CSVs, report and
 training.json."""
 
+from . import SUBCOMMANDS
+
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "plot",
-        help="re-draw the plots of a run directory",
+        help=SUBCOMMANDS["plot"],
         description="Re-draw equity.png, forecasts.png and (when training.json holds a fit) "
                     "training.png of a run directory written by `lstm-bt backtest --out DIR`, "
                     "from its report.json, CSVs and training.json.",

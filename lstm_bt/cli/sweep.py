@@ -1,4 +1,6 @@
-"""`lstm-bt sweep`: run a robustness sweep from a TOML spec (a thin layer over `lstm_bt.sweep`)."""
+"""`lstm-bt sweep`: run a robustness sweep from a TOML spec (a thin layer over `lstm_bt.sweep()`)."""
+
+from . import SUBCOMMANDS
 
 __all__ = ["add_parser", "run"]
 
@@ -7,7 +9,7 @@ def add_parser(subparsers):
     """Register `sweep` and its flags (DESIGN "Sweeps")."""
     parser = subparsers.add_parser(
         "sweep",
-        help="run many backtests (symbols x periods x seeds x params) on Dask",
+        help=SUBCOMMANDS["sweep"],
         description="Run one walk-forward backtest per cell (config x symbol x period x seed) "
                     "on a Dask cluster and write cells.csv, configs.csv, summary.json and "
                     "plots into --out. Re-running into the same --out runs only unfinished "
