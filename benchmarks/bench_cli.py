@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from statistics import median
 
-from _common import REFERENCE_CSV, machine_line
+from _common import REFERENCE_CSV, machine
 
 SCENARIO = ["--start", "2024-01-01", "--end", "2024-02-11", "--seq-len", "60",
             "--train-window", "2000", "--retrain-every", "168", "--epochs", "5",
@@ -26,7 +26,10 @@ LSTM_BT = [sys.executable, "-m", "lstm_bt"]
 
 def timed_command(args):
     began = time.perf_counter()
-    done = subprocess.run([*LSTM_BT, *args], capture_output=True, text=True)
+    # Run outside the checkout: `python -m` puts the working directory first on sys.path,
+    # which would shadow a PYTHONPATH pointing at another tree (to measure a "before").
+    done = subprocess.run([*LSTM_BT, *args], capture_output=True, text=True,
+                          cwd=tempfile.gettempdir())
     seconds = time.perf_counter() - began
     if done.returncode:
         sys.exit(f"lstm-bt {' '.join(args)} failed:\n{done.stderr}")
@@ -38,7 +41,7 @@ def main():
     parser.add_argument("--csv", default=str(REFERENCE_CSV))
     parser.add_argument("--repeat", type=int, default=5, help="runs of each quick command")
     args = parser.parse_args()
-    print(machine_line())
+    print(machine())
 
     help_s = [timed_command(["--help"])[0] for _ in range(args.repeat)]
     print(f"lstm-bt --help: median {median(help_s):.2f} s of {args.repeat} "

@@ -270,3 +270,12 @@ def test_ic_equals_scipys_spearman_of_predicted_and_actual_returns():
 def test_forecast_skill_refuses_misaligned_inputs():
     with pytest.raises(InvalidParameter, match="aligned"):
         stats.forecast_skill([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("hits, n", [(0, 1), (1, 1), (6, 10), (520, 1000), (4552, 8782),
+                                     (4391, 8782), (5000, 9000)])
+def test_the_exact_binomial_p_value_equals_scipys(hits, n):
+    from lstm_bt.stats import binomial_p_greater
+
+    expected = binomtest(hits, n, 0.5, alternative="greater").pvalue
+    assert binomial_p_greater(hits, n) == pytest.approx(expected, rel=1e-12, abs=0)
