@@ -140,10 +140,12 @@ def _load(entry, caplog):
         return ForecastCache(entry.parent).load(entry.name)
 
 
+@pytest.mark.slow
 def test_an_intact_entry_is_a_hit(entry, caplog):
     assert _load(entry, caplog) is not None
 
 
+@pytest.mark.slow
 def test_a_byte_flipped_in_the_forecasts_is_a_miss_even_in_a_valid_archive(entry, caplog):
     path = entry / "forecasts.npz"
     size = path.stat().st_size
@@ -163,6 +165,7 @@ def test_a_byte_flipped_in_the_forecasts_is_a_miss_even_in_a_valid_archive(entry
     assert not entry.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damaged", ["forecasts.npz", "training_history.json", "model.keras"])
 def test_a_truncated_file_is_a_miss_through_its_checksum(entry, caplog, damaged):
     path = entry / damaged

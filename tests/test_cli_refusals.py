@@ -49,7 +49,7 @@ def strategy_dir(tmp_path_factory):
 
 
 @pytest.mark.parametrize("args, message", [case[1:] for case in REFUSALS],
-                         ids=[case[0] for case in REFUSALS])
+                         ids=[case[0].replace(" ", "_") for case in REFUSALS])
 def test_refused_in_one_line_with_exit_2_and_no_traceback(strategy_dir, args, message):
     args = [arg.format(tmp=strategy_dir) for arg in args]
     done = subprocess.run([sys.executable, "-m", "lstm_bt", "backtest", *QUICK_DEMO, *args],

@@ -48,7 +48,7 @@ def _run(start):
 @pytest.mark.parametrize("start, w0", [
     (1, "starting cash"),  # flat before bar 1: W_0 is the cash, bar 1 already lost
     (2, "value held"),  # in a position before bar 2: W_0 is bar 1's value, bar 2 lost
-], ids=["W0=starting cash", "W0=value held before start"])
+], ids=["W0=starting_cash", "W0=value_held_before_start"])
 def test_a_loss_on_the_first_measured_bar_is_a_drawdown(start, w0):
     strategy = _run(start)
     values = strategy.values

@@ -106,10 +106,10 @@ def _unperturbed(outcomes, driver, walk):
 
 
 def _perturbed(frame, k, how):
-    """`frame` with bar k + 1 alone (`"next bar"`) or every bar after k (`"every bar after"`)
+    """`frame` with bar k + 1 alone (`"next_bar"`) or every bar after k (`"every_bar_after"`)
     changed to prices 30 % higher and a different path."""
     changed = frame.copy()
-    if how == "next bar":
+    if how == "next_bar":
         changed.iloc[k + 1, changed.columns.get_indexer(PRICES)] *= 1.3
         changed.iloc[k + 1, changed.columns.get_loc("volume")] *= 3
         return changed
@@ -118,9 +118,10 @@ def _perturbed(frame, k, how):
     return changed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("driver", DRIVERS)
-@pytest.mark.parametrize("k", [SECOND_FIT, SECOND_FIT + 1], ids=["k=fit bar", "k=fit bar+1"])
-@pytest.mark.parametrize("how", ["next bar", "every bar after"])
+@pytest.mark.parametrize("k", [SECOND_FIT, SECOND_FIT + 1], ids=["k=fit_bar", "k=fit_bar+1"])
+@pytest.mark.parametrize("how", ["next_bar", "every_bar_after"])
 def test_changing_bars_after_k_changes_nothing_at_or_before_k(driver, k, how, walk, outcomes):
     before = _unperturbed(outcomes, driver, walk)
     after = driver(_perturbed(walk, k, how))
