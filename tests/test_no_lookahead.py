@@ -12,7 +12,6 @@ returns what it forecast (and, for the strategy, the signals, orders, fills and 
 
 from dataclasses import dataclass, field
 
-import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,8 +19,8 @@ import pytest
 from lstm_bt import run_backtest
 from lstm_bt.models import LSTMForecaster, make_features
 from lstm_bt.models.schedule import required_history
-from lstm_bt.strategies import LSTMStrategy
 from lstm_bt.synthetic import random_walk
+from test_lstm_strategy import Recording
 
 SCHEDULE = dict(seq_len=4, train_window=40, retrain_every=40)
 MODEL = dict(units=(2,), epochs=1, warm_epochs=1, batch_size=32, learning_rate=0.01)
@@ -42,30 +41,12 @@ class Outcome:
     trades: pd.DataFrame = None
 
 
-class _RecordsOrders(LSTMStrategy):
-    """LSTMStrategy that keeps every order it placed."""
-
-    def start(self):
-        super().start()
-        self.orders = []
-
-    def notify_order(self, order):
-        if order not in self.orders:
-            self.orders.append(order)
-
-
 def strategy_driver(frame):
     """LSTMStrategy in a real cerebro, through `run_backtest` (no forecast cache)."""
-    result = run_backtest(frame, symbol="WALK", strategy=_RecordsOrders, cache=False,
+    result = run_backtest(frame, symbol="WALK", strategy=Recording, cache=False,
                           **SCHEDULE, **MODEL)
-    orders = result.strategy.orders
-    return Outcome(
-        forecasts=result.forecasts,
-        orders=[(bt.num2date(o.created.dt), o.created.size) for o in orders],
-        fills=[(bt.num2date(o.executed.dt), o.executed.size, o.executed.price,
-                o.executed.comm) for o in orders if o.status == o.Completed],
-        trades=result.trades,
-    )
+    return Outcome(forecasts=result.forecasts, orders=result.strategy.placed(),
+                   fills=result.strategy.fills(), trades=result.trades)
 
 
 def walk_forward_driver(frame):

@@ -13,6 +13,7 @@ Usage, from the repository root (a few minutes; pytest does not collect this fil
     python tests/mutants/check_mutants.py            # every mutant
     python tests/mutants/check_mutants.py --list     # ids and what each breaks
     python tests/mutants/check_mutants.py fills-at-close drawdown-from-first-bar
+    python tests/mutants/check_mutants.py scaler-refit-with-bar-t+1 --tests tests/test_forecaster.py
 
 Exit status: 0 every mutant caught; 1 some mutant survived or the unmutated tests failed;
 2 a mutant is stale or an id is unknown.
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -239,6 +240,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("ids", nargs="*", help="mutants to run (default: all)")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--tests", nargs="+", metavar="PATH",
+                        help="run these test files (or node ids) instead of each mutant's own")
     args = parser.parse_args(argv)
     known = {mutant.id: mutant for mutant in MUTANTS}
     if args.list:
@@ -250,6 +253,8 @@ def main(argv=None):
         print(f"unknown mutant ids {unknown}; see --list", file=sys.stderr)
         return 2
     chosen = [known[name] for name in args.ids] or list(MUTANTS)
+    if args.tests:
+        chosen = [replace(mutant, tests=tuple(args.tests)) for mutant in chosen]
     with tempfile.TemporaryDirectory(prefix="lstm-bt-mutants-") as workdir:
         try:
             # Every snippet is checked before anything runs, so a stale one fails at once.
