@@ -1,5 +1,6 @@
 """Orders fill at the next bar's open (plus slippage), never at the signal bar's close."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,7 +12,14 @@ SLIPPAGE = 0.0005
 
 @pytest.fixture(scope="module")
 def walk():
-    return random_walk(200, seed=5)
+    """A random walk whose bars open away from the previous close (a gap of about 0.3 %), so
+    the next bar's open and the signal bar's close are different prices."""
+    frame = random_walk(200, seed=5)
+    gaps = np.random.default_rng(5).normal(0.0, 0.003, len(frame))
+    frame["open"] = frame["close"].shift(1, fill_value=frame["open"].iloc[0]) * np.exp(gaps)
+    frame["high"] = frame[["open", "high"]].max(axis=1)
+    frame["low"] = frame[["open", "low"]].min(axis=1)
+    return frame
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +41,7 @@ def _filled(walk, when, buying):
 def test_each_trade_enters_and_exits_at_the_next_bars_open_plus_slippage(walk, result):
     trades = result.trades
     assert len(trades) >= 5 and set(trades["side"]) == {"long", "short"}
+    assert (walk["open"] != walk["close"].shift(1)).iloc[1:].all()
     signals = result.forecasts["signal"]
     hour = pd.Timedelta(hours=1)
     for trade in trades.itertuples():
