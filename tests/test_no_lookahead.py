@@ -74,16 +74,10 @@ def walk():
     return random_walk(200, seed=3)
 
 
-@pytest.fixture(scope="module")
-def outcomes():
-    """Unperturbed outcome per driver, computed once."""
-    return {}
-
-
-def _unperturbed(outcomes, driver, walk):
-    if driver not in outcomes:
-        outcomes[driver] = driver(walk)
-    return outcomes[driver]
+@pytest.fixture(scope="module", params=DRIVERS)
+def driven(request, walk):
+    """A driver and its outcome on the unperturbed walk, computed once per driver."""
+    return request.param, request.param(walk)
 
 
 def _perturbed(frame, k, how):
@@ -100,11 +94,10 @@ def _perturbed(frame, k, how):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("driver", DRIVERS)
 @pytest.mark.parametrize("k", [SECOND_FIT, SECOND_FIT + 1], ids=["k=fit_bar", "k=fit_bar+1"])
 @pytest.mark.parametrize("how", ["next_bar", "every_bar_after"])
-def test_changing_bars_after_k_changes_nothing_at_or_before_k(driver, k, how, walk, outcomes):
-    before = _unperturbed(outcomes, driver, walk)
+def test_changing_bars_after_k_changes_nothing_at_or_before_k(driven, k, how, walk):
+    driver, before = driven
     after = driver(_perturbed(walk, k, how))
     cutoff = walk.index[k]
 
