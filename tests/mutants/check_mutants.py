@@ -31,8 +31,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.pyc", ".pytest_cache",
-                                      "feeds", "runs", "*.egg-info", "build", "dist")
+# User data at the top level only: `lstm_bt/feeds/` is code and must be copied.
+_TOP_LEVEL_IGNORED = {"feeds", "runs", "build", "dist", ".venv"}
+_IGNORED = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")
+
+
+def _copy_ignored(folder, names):
+    ignored = set(_IGNORED(folder, names))
+    if Path(folder).resolve() == ROOT:
+        ignored |= _TOP_LEVEL_IGNORED & set(names)
+    return ignored
 
 STRATEGY = "lstm_bt/strategies/lstm_strategy.py"
 FORECASTER = "lstm_bt/models/forecaster.py"
@@ -208,11 +216,27 @@ def run_tests(tree, tests):
     return done.returncode, failed, done.stdout[-2000:] + done.stderr[-2000:]
 
 
+def _check_imports_from(tree):
+    """Fail unless `lstm_bt` imports from `tree` and the copy has every module of the working
+    tree: an installed (editable) lstm_bt would otherwise fill in what the copy lacks, and the
+    mutants would be tested against other code."""
+    missing = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "lstm_bt").rglob("*.py"))
+               if not (tree / path.relative_to(ROOT)).is_file()]
+    done = subprocess.run([sys.executable, "-c", "import lstm_bt; print(lstm_bt.__file__)"],
+                          cwd=tree, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(tree)))
+    imported = Path(done.stdout.strip() or "/").resolve()
+    if missing or not imported.is_relative_to(tree.resolve()):
+        raise SystemExit(f"the copy in {tree} is incomplete ({missing}) or imports lstm_bt "
+                         f"from {imported}")
+
+
 def check(mutants, workdir):
     """Run the unmutated tests, then each mutant; returns the survivors' ids."""
     tests = sorted({test for mutant in mutants for test in mutant.tests})
     tree = workdir / "unmutated"
-    shutil.copytree(ROOT, tree, ignore=COPY_IGNORED)
+    shutil.copytree(ROOT, tree, ignore=_copy_ignored)
+    _check_imports_from(tree)
     status, failed, tail = run_tests(tree, tests)
     if status != 0:
         print(f"the unmutated tests fail ({', '.join(failed) or f'exit {status}'}); "
@@ -221,7 +245,7 @@ def check(mutants, workdir):
     survivors = []
     for mutant in mutants:
         tree = workdir / mutant.id
-        shutil.copytree(ROOT, tree, ignore=COPY_IGNORED)
+        shutil.copytree(ROOT, tree, ignore=_copy_ignored)
         apply(mutant, tree)
         began = time.perf_counter()
         status, failed, tail = run_tests(tree, mutant.tests)
@@ -260,7 +284,7 @@ def main(argv=None):
             # Every snippet is checked before anything runs, so a stale one fails at once.
             for mutant in chosen:
                 probe = Path(workdir) / "probe"
-                shutil.copytree(ROOT / "lstm_bt", probe / "lstm_bt", ignore=COPY_IGNORED)
+                shutil.copytree(ROOT / "lstm_bt", probe / "lstm_bt", ignore=_IGNORED)
                 apply(mutant, probe)
                 shutil.rmtree(probe)
             survivors = check(chosen, Path(workdir))
