@@ -25,7 +25,7 @@ def walk():
 @pytest.fixture(scope="module")
 def result(walk):
     return run_backtest(walk, symbol="WALK", cache=False, slippage=SLIPPAGE, allow_short=True,
-                        seq_len=4, train_window=40, retrain_every=40, units=(2,), epochs=1)
+                        threshold=0.0, seq_len=4, train_window=40, retrain_every=40, units=(2,), epochs=1)
 
 
 def _filled(walk, when, buying):

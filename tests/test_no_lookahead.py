@@ -43,7 +43,7 @@ class Outcome:
 
 def strategy_driver(frame):
     """LSTMStrategy in a real cerebro, through `run_backtest` (no forecast cache)."""
-    result = run_backtest(frame, symbol="WALK", strategy=Recording, cache=False,
+    result = run_backtest(frame, symbol="WALK", strategy=Recording, cache=False, threshold=0.0,
                           **SCHEDULE, **MODEL)
     return Outcome(forecasts=result.forecasts, orders=result.strategy.placed(),
                    fills=result.strategy.fills(), trades=result.trades)
