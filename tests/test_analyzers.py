@@ -286,4 +286,11 @@ def test_btrun_loads_an_analyzer_with_no_arguments(tmp_path):
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert "sortinoratio" in result.stdout and "bars_per_year: 365" in result.stdout
+    # The same run in this process (btrun's broker charges no commission) gives the same figure.
+    here = run(frame, feed=DAILY, commission=0.0,
+               analyzers=[("sortino", analyzers.SortinoRatio, {})])
+    printed = dict(line.strip(" -").split(": ") for line in result.stdout.splitlines()
+                   if line.startswith("  - "))
+    assert float(printed["sortinoratio"]) == pytest.approx(
+        here.analyzers.sortino.get_analysis()["sortinoratio"], rel=1e-12)
+    assert printed["bars_per_year"] == "365.0" and printed["bars"] == "200"

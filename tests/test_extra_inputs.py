@@ -146,13 +146,26 @@ def test_forecaster_with_extra_columns_saves_and_loads(bars_with_extra, tmp_path
         loaded.predict(bars_with_extra[:, :5])
 
 
-def test_extra_columns_are_scaled_on_the_training_window_only(bars_with_extra):
-    from lstm_bt.models import make_features
+@pytest.mark.slow
+def test_extra_columns_are_scaled_on_the_training_window_only():
+    """The extra input's scaling comes from exactly the walk-forward model's window (fit by
+    the strategy at one bar), and changing every bar before and after the window moves
+    neither the scaling nor the weights."""
+    from training_window import WINDOW, fit_once, outside_window_changed, weights
 
-    window = make_features("returns").fit(bars_with_extra[:100])
-    hint = bars_with_extra[1:100, 5]
-    assert window.offset_[4] == pytest.approx(hint.mean())
-    assert window.scale_[4] == pytest.approx(hint.std())
+    frame = hinted_walk(120, seed=2)
+    model = fit_once(frame, strategy=ReadsOpenInterest)
+    changed = fit_once(outside_window_changed(frame), strategy=ReadsOpenInterest)
+
+    # Feature row r describes bar r + 1 of the window: the hint of its first bar is not used.
+    hint = frame["openinterest"].to_numpy()[WINDOW.train_start + 1:WINDOW.train_stop]
+    for strategy in (model, changed):
+        assert strategy.model_.features_.offset_[4] == pytest.approx(hint.mean(), rel=1e-12)
+        assert strategy.model_.features_.scale_[4] == pytest.approx(hint.std(), rel=1e-12)
+    np.testing.assert_array_equal(model.model_.features_.offset_,
+                                  changed.model_.features_.offset_)
+    for trained, retrained in zip(weights(model), weights(changed), strict=True):
+        np.testing.assert_array_equal(trained, retrained)
 
 
 def test_extra_columns_still_warming_up_are_refused(bars_with_extra):

@@ -94,14 +94,27 @@ def test_save_refuses_a_name_without_keras_suffix(fitted, tmp_path):
 
 
 @pytest.mark.parametrize("features", ["returns", "ohlc_minmax"])
-def test_scaler_is_fit_on_the_training_window_only(bars, features):
-    window = bars[:200]
-    forecaster = tiny(features=features, epochs=1).fit(window)
-    on_window = make_features(features).fit(as_ohlcv(window))
-    on_everything = make_features(features).fit(as_ohlcv(bars))
-    np.testing.assert_array_equal(forecaster.features_.offset_, on_window.offset_)
-    np.testing.assert_array_equal(forecaster.features_.scale_, on_window.scale_)
-    assert not np.allclose(forecaster.features_.offset_, on_everything.offset_)
+def test_scaler_and_weights_are_fit_on_the_training_window_only(features):
+    """A walk-forward model (fit by LSTMStrategy at one bar) learns its scaling from exactly
+    its window, and neither the scaling nor the weights move when every bar before and after
+    the window changes: a scaler or a fit that saw one bar more fails here."""
+    from training_window import (OHLCV_COLUMNS, fit_once, outside_window_changed,
+                                 weights, window_bars)
+
+    frame = ar1_returns(120, phi=0.4, seed=5)
+    model = fit_once(frame, features=features)
+    changed = fit_once(outside_window_changed(frame), features=features)
+
+    on_window = make_features(features).fit(window_bars(frame, OHLCV_COLUMNS))
+    np.testing.assert_array_equal(model.model_.features_.offset_, on_window.offset_)
+    np.testing.assert_array_equal(model.model_.features_.scale_, on_window.scale_)
+    np.testing.assert_array_equal(changed.model_.features_.offset_, on_window.offset_)
+    np.testing.assert_array_equal(changed.model_.features_.scale_, on_window.scale_)
+    for trained, retrained in zip(weights(model), weights(changed), strict=True):
+        np.testing.assert_array_equal(trained, retrained)
+    # The change reached what the model reads after its window, so it was not ignored.
+    assert (model.forecasts_frame()["predicted_close"].iloc[1:]
+            != changed.forecasts_frame()["predicted_close"].iloc[1:]).all()
 
 
 class _RecordingFit:

@@ -135,7 +135,9 @@ def test_gaps_are_counted_and_warned_about_but_never_filled(tmp_path, bars):
 def test_a_complete_file_reads_without_warnings(tmp_path, bars):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        read_kline_file(write(tmp_path / "ok.csv", binance_lines(bars)))
+        frame = read_kline_file(write(tmp_path / "ok.csv", binance_lines(bars)))
+    assert_same_bars(frame, bars)
+    assert find_gaps(frame.index, "1h") == []
 
 
 def test_the_interval_is_inferred_from_the_bar_spacing(bars):

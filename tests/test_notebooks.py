@@ -11,11 +11,6 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 pytestmark = pytest.mark.slow
 
 
-def test_both_notebooks_are_there():
-    assert [path.name for path in NOTEBOOKS] == ["quickstart.ipynb", "sweep.ipynb",
-                                                 "walk_forward.ipynb"]
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_notebook_is_stored_with_its_outputs_and_its_plots(path):
     notebook = nbformat.read(path, as_version=4)

@@ -11,7 +11,6 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from backtest_helpers import run, sma_frame
@@ -30,14 +29,6 @@ def assert_readable_png(path, min_width=1000, min_height=600):
     grey = pixels[..., :3].mean(axis=2)
     assert grey.std() > 0.05, "image is (nearly) one colour"
     assert (grey < 0.9).mean() > 0.02, "almost nothing drawn on the white background"
-
-
-def test_the_readability_check_rejects_a_blank_png(tmp_path):
-    blank = tmp_path / "blank.png"
-    figure = Figure(figsize=(11, 6.5), dpi=110)
-    figure.savefig(blank)
-    with pytest.raises(AssertionError):
-        assert_readable_png(blank)
 
 
 @pytest.fixture(scope="module")

@@ -62,5 +62,16 @@ def test_cerebro_script_runs_as_shipped():
     done = subprocess.run([sys.executable, "examples/cerebro_script.py"], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert re.search(r"^return -?\d+\.\d\d % \(buy and hold", done.stdout, re.MULTILINE)
-    assert "forecast hit rate" in done.stdout
+    figures = re.search(
+        r"^return (-?\d+\.\d\d) % \(buy and hold (-?\d+\.\d\d) %\), Sortino (\S+), "
+        r"max drawdown (\d+\.\d\d) %, trades (\d+)$", done.stdout, re.MULTILINE)
+    assert figures, done.stdout
+    # Buy and hold needs no model: from the close of the first measured bar (2024-02-01) to
+    # the last one before the end (2024-03-01, exclusive), on the script's own bars.
+    bars = ar1_returns(2_000, interval="1h", start="2024-01-01", seed=7)["close"]
+    held = 100 * (bars["2024-02-29 23:00"] / bars["2024-02-01 00:00"] - 1)
+    assert float(figures[2]) == pytest.approx(held, abs=0.005)
+    assert int(figures[5]) > 0 and float(figures[1]) != float(figures[2])
+    skill = re.search(r"^forecast hit rate (0\.\d{3}) \(p = (\d\.\d{3})\), "
+                      r"repeat-last-move baseline (0\.\d{3})$", done.stdout, re.MULTILINE)
+    assert skill, done.stdout

@@ -102,8 +102,9 @@ def test_annualization_is_crypto_not_252():
 
 
 def test_drawdown_length_counts_consecutive_bars_below_the_peak():
-    # Peak 100 (W_0), down for two bars, new peak, down for three bars.
-    values = [99.0, 98.0, 101.0, 100.0, 90.0, 95.0, 102.0]
+    # Peak 100 (W_0): three bars below it, a new peak 101, two bars below that, a new peak.
+    # The longest stretch starts at W_0, so counting from the first bar would give 2.
+    values = [99.0, 98.0, 97.0, 101.0, 100.0, 90.0, 102.0]
     pct, bars = stats.max_drawdown(values, 100.0)
     assert pct == pytest.approx(100 * (1 - 90 / 101))
     assert bars == 3

@@ -1,0 +1,300 @@
+"""Break each guaranteed behaviour on purpose and check that a test notices.
+
+Each mutant is one deliberate bug (a fit-time leak, a stale cache key, fills at the close, a
+refusal that tracebacks, ...): exact snippets replaced in files of a temporary *copy* of the
+repository, never in the working tree. For each mutant the named test files run in that copy
+(`pytest -x -q`); the mutant is *caught* when a test fails, and the failing test is named.
+
+A mutant whose old snippet is not found exactly once is *stale* (the code moved): the script
+stops with an error naming it, so it gets re-pointed rather than silently skipped.
+
+Usage, from the repository root (a few minutes; pytest does not collect this file):
+
+    python tests/mutants/check_mutants.py            # every mutant
+    python tests/mutants/check_mutants.py --list     # ids and what each breaks
+    python tests/mutants/check_mutants.py fills-at-close drawdown-from-first-bar
+    python tests/mutants/check_mutants.py scaler-refit-with-bar-t+1 --tests tests/test_forecaster.py
+
+Exit status: 0 every mutant caught; 1 some mutant survived or the unmutated tests failed;
+2 a mutant is stale or an id is unknown.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# User data at the top level only: `lstm_bt/feeds/` is code and must be copied.
+_TOP_LEVEL_IGNORED = {"feeds", "runs", "build", "dist", ".venv"}
+_IGNORED = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")
+
+
+def _copy_ignored(folder, names):
+    ignored = set(_IGNORED(folder, names))
+    if Path(folder).resolve() == ROOT:
+        ignored |= _TOP_LEVEL_IGNORED & set(names)
+    return ignored
+
+STRATEGY = "lstm_bt/strategies/lstm_strategy.py"
+FORECASTER = "lstm_bt/models/forecaster.py"
+CACHE = "lstm_bt/forecast_cache.py"
+FLAGS = "lstm_bt/cli/strategy_flags.py"
+
+LOOKAHEAD_TESTS = ("tests/test_no_lookahead.py", "tests/test_forecaster.py",
+                   "tests/test_extra_inputs.py")
+CACHE_TESTS = ("tests/test_cache_key_guards.py",)
+REFUSAL_TESTS = ("tests/test_cli_refusals.py",)
+
+# The strategy reads bars through `line.get(ago=..., size=...)`; a positive `ago` reaches
+# into the future of a preloaded feed, which is how a leak would be written.
+_BARS_WITH_AGO = [
+    (STRATEGY, "    def _bars(self, size):", "    def _bars(self, size, ago=0):"),
+    (STRATEGY, "np.asarray(line.get(size=size), dtype=np.float64)",
+     "np.asarray(line.get(ago=ago, size=size), dtype=np.float64)"),
+]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One deliberate bug: `edits` are (path, old snippet, new snippet), applied in order."""
+
+    id: str
+    breaks: str
+    edits: tuple
+    tests: tuple
+
+
+MUTANTS = (
+    Mutant(
+        "fit-window-ends-at-t+1",
+        "the model fit at the close of bar t trains on bars up to t + 1",
+        (*_BARS_WITH_AGO,
+         (STRATEGY, "self._fit(self._bars(window.train_stop - window.train_start), when)",
+          "self._fit(self._bars(window.train_stop - window.train_start, ago=1), when)")),
+        LOOKAHEAD_TESTS,
+    ),
+    Mutant(
+        "scaler-refit-with-bar-t+1",
+        "the feature scaler is refit on the training window plus bar t + 1",
+        (*_BARS_WITH_AGO,
+         (STRATEGY, "        self._forecaster.fit(bars)\n",
+          "        self._forecaster.fit(bars)\n"
+          "        self._forecaster.features_.fit(self._bars(len(bars) + 1, ago=1))\n")),
+        LOOKAHEAD_TESTS,
+    ),
+    Mutant(
+        "target-inside-input-window",
+        "a training sample's target is the last row of its own input window",
+        ((FORECASTER, "targets = rows[self.seq_len:, target_column]",
+          "targets = rows[self.seq_len - 1:-1, target_column]"),),
+        LOOKAHEAD_TESTS,
+    ),
+    *(
+        Mutant(
+            f"{param}-is-a-trading-param",
+            f"`{param}` is left out of the cache key, so changing it replays stale forecasts",
+            ((CACHE, '"smooth"})', f'"smooth", "{param}"}})'),),
+            CACHE_TESTS,
+        )
+        for param in ("epochs", "features", "train_window")
+    ),
+    Mutant(
+        "model-source-not-in-key",
+        "the model code (lstm_bt/models) is left out of the cache key",
+        ((CACHE, '        "models_source": _models_source_digest(),\n', ""),),
+        CACHE_TESTS,
+    ),
+    Mutant(
+        "cache-trusts-damaged-files",
+        "cache entries are read without checking their checksums",
+        ((CACHE, "if _file_digest(entry / name) != expected:", "if False:"),),
+        CACHE_TESTS,
+    ),
+    Mutant(
+        "fills-at-close",
+        "market orders fill at the signal bar's close (cheat-on-close)",
+        (("lstm_bt/runner.py", '    cerebro.broker.setcash(broker["cash"])\n',
+          '    cerebro.broker.setcash(broker["cash"])\n    cerebro.broker.set_coc(True)\n'),),
+        ("tests/test_guarantees_fills.py",),
+    ),
+    Mutant(
+        "drawdown-from-first-bar",
+        "max drawdown measured from the first bar's value instead of the starting value",
+        (("lstm_bt/stats.py", "path = np.concatenate(([_positive_value(start_value)], values))",
+          "path = np.concatenate(([values[0]], values))"),),
+        ("tests/test_guarantees_drawdown.py",),
+    ),
+    Mutant(
+        "drawdown-analyzer-from-first-bar",
+        "the MaxDrawdown analyzer passes the first measured value as the starting value",
+        (("lstm_bt/analyzers/drawdown.py",
+          "stats.max_drawdown(self.values, self.start_value)",
+          "stats.max_drawdown(self.values, self.values[0])"),),
+        ("tests/test_guarantees_drawdown.py",),
+    ),
+    Mutant(
+        "refusal-demo-with-symbol",
+        "`--demo --symbol X` is no longer refused",
+        (("lstm_bt/cli/backtest.py", "        if args.symbol or args.interval:\n",
+          "        if False:\n"),),
+        REFUSAL_TESTS,
+    ),
+    Mutant(
+        "refusal-param-without-equals",
+        "`--param foo` (no `=`) is not recognised as malformed",
+        ((FLAGS, "if not sep or not name:", "if not name:"),),
+        REFUSAL_TESTS,
+    ),
+    Mutant(
+        "refusal-strategy-file-fails-to-import",
+        "a strategy file that raises while importing gives a traceback",
+        ((FLAGS, "    except Exception as error:  # a user's file may fail in any way",
+          "    except ImportError as error:  # a user's file may fail in any way"),),
+        REFUSAL_TESTS,
+    ),
+    Mutant(
+        "refusal-run-managed-param",
+        "`--param seed=1` is not refused as set by the run",
+        ((FLAGS, "        if name in RUN_MANAGED_PARAMS:\n", "        if False:\n"),),
+        REFUSAL_TESTS,
+    ),
+    Mutant(
+        "refusal-wrongly-typed-param",
+        "`--param epochs=abc` gives a traceback",
+        ((FLAGS, "except (ValueError, argparse.ArgumentTypeError):",
+          "except argparse.ArgumentTypeError:"),),
+        REFUSAL_TESTS,
+    ),
+    Mutant(
+        "refusal-several-strategy-classes",
+        "a file with several strategy classes runs the first one",
+        ((FLAGS, "    if len(found) != 1:\n", "    if not found:\n"),),
+        REFUSAL_TESTS,
+    ),
+    Mutant(
+        "refusal-no-strategy-class",
+        "a file with no strategy class gives a traceback",
+        ((FLAGS, "    if len(found) != 1:\n", "    if len(found) > 1:\n"),),
+        REFUSAL_TESTS,
+    ),
+)
+
+
+class StaleMutant(Exception):
+    """A mutant's old snippet is not in its file exactly once."""
+
+
+def apply(mutant, tree):
+    """Apply `mutant`'s edits to the copy at `tree`."""
+    for path, old, new in mutant.edits:
+        file = tree / path
+        text = file.read_text() if file.is_file() else ""
+        found = text.count(old)
+        if found != 1:
+            raise StaleMutant(
+                f"mutant {mutant.id}: the snippet {old.strip()!r} occurs {found} times in {path} "
+                f"(expected once); re-point the mutant at where that code lives now."
+            )
+        file.write_text(text.replace(old, new))
+
+
+def run_tests(tree, tests):
+    """(exit status, failing test ids, output tail) of pytest over `tests` in `tree`."""
+    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+        cwd=tree, env=env, capture_output=True, text=True,
+    )
+    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", done.stdout, flags=re.MULTILINE)
+    return done.returncode, failed, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def _check_imports_from(tree):
+    """Fail unless `lstm_bt` imports from `tree` and the copy has every module of the working
+    tree: an installed (editable) lstm_bt would otherwise fill in what the copy lacks, and the
+    mutants would be tested against other code."""
+    missing = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "lstm_bt").rglob("*.py"))
+               if not (tree / path.relative_to(ROOT)).is_file()]
+    done = subprocess.run([sys.executable, "-c", "import lstm_bt; print(lstm_bt.__file__)"],
+                          cwd=tree, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(tree)))
+    imported = Path(done.stdout.strip() or "/").resolve()
+    if missing or not imported.is_relative_to(tree.resolve()):
+        raise SystemExit(f"the copy in {tree} is incomplete ({missing}) or imports lstm_bt "
+                         f"from {imported}")
+
+
+def check(mutants, workdir):
+    """Run the unmutated tests, then each mutant; returns the survivors' ids."""
+    tests = sorted({test for mutant in mutants for test in mutant.tests})
+    tree = workdir / "unmutated"
+    shutil.copytree(ROOT, tree, ignore=_copy_ignored)
+    _check_imports_from(tree)
+    status, failed, tail = run_tests(tree, tests)
+    if status != 0:
+        print(f"the unmutated tests fail ({', '.join(failed) or f'exit {status}'}); "
+              f"fix them first:\n{tail}")
+        return [mutant.id for mutant in mutants]
+    survivors = []
+    for mutant in mutants:
+        tree = workdir / mutant.id
+        shutil.copytree(ROOT, tree, ignore=_copy_ignored)
+        apply(mutant, tree)
+        began = time.perf_counter()
+        status, failed, tail = run_tests(tree, mutant.tests)
+        spent = time.perf_counter() - began
+        if status == 1 and failed:
+            print(f"caught    {mutant.id:40} by {failed[0]}  ({spent:.0f} s)")
+        else:
+            survivors.append(mutant.id)
+            why = "every test passed" if status == 0 else f"pytest exit {status}"
+            print(f"SURVIVED  {mutant.id:40} {why}: {mutant.breaks}\n{tail if status else ''}")
+        shutil.rmtree(tree, ignore_errors=True)
+    return survivors
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("ids", nargs="*", help="mutants to run (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--tests", nargs="+", metavar="PATH",
+                        help="run these test files (or node ids) instead of each mutant's own")
+    args = parser.parse_args(argv)
+    known = {mutant.id: mutant for mutant in MUTANTS}
+    if args.list:
+        for mutant in MUTANTS:
+            print(f"{mutant.id:40} {mutant.breaks}  [{', '.join(mutant.tests)}]")
+        return 0
+    unknown = [name for name in args.ids if name not in known]
+    if unknown:
+        print(f"unknown mutant ids {unknown}; see --list", file=sys.stderr)
+        return 2
+    chosen = [known[name] for name in args.ids] or list(MUTANTS)
+    if args.tests:
+        chosen = [replace(mutant, tests=tuple(args.tests)) for mutant in chosen]
+    with tempfile.TemporaryDirectory(prefix="lstm-bt-mutants-") as workdir:
+        try:
+            # Every snippet is checked before anything runs, so a stale one fails at once.
+            for mutant in chosen:
+                probe = Path(workdir) / "probe"
+                shutil.copytree(ROOT / "lstm_bt", probe / "lstm_bt", ignore=_IGNORED)
+                apply(mutant, probe)
+                shutil.rmtree(probe)
+            survivors = check(chosen, Path(workdir))
+        except StaleMutant as error:
+            print(f"STALE: {error}", file=sys.stderr)
+            return 2
+    print(f"{len(chosen) - len(survivors)} of {len(chosen)} mutants caught"
+          + (f"; survived: {', '.join(survivors)}" if survivors else ""))
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
