@@ -17,18 +17,18 @@ import numpy as np
 import pytest
 
 from lstm_bt import run_backtest
-from lstm_bt.forecast_cache import TRADING_PARAMS, ForecastCache, cache_key
+from lstm_bt.forecast_cache import ForecastCache, cache_key
 from lstm_bt.runner import RUN_MANAGED_PARAMS, strategy_params
 from lstm_bt.strategies import LSTMStrategy
 from lstm_bt.synthetic import random_walk
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lstm_bt"
 # Derived from the params, so a new model param is covered without editing this file; the
-# three named in issue 13 are listed as well, so moving one of them into TRADING_PARAMS
+# three named in issue 13 are listed as well, so moving one of them into `trading_params`
 # (which would also drop it from the derived list) still fails a test.
 MODEL_PARAMS = sorted(
     {name for name, _ in LSTMStrategy.params._getitems()
-     if name not in TRADING_PARAMS and name not in RUN_MANAGED_PARAMS}
+     if name not in LSTMStrategy.trading_params and name not in RUN_MANAGED_PARAMS}
     | {"epochs", "features", "train_window"}
 )
 KEY_SCRIPT = """
@@ -80,7 +80,8 @@ def test_every_param_that_shapes_the_forecasts_changes_the_key(frame, name):
 
 
 def test_the_model_params_are_not_trading_params():
-    assert {"epochs", "features", "train_window", "seq_len", "units"}.isdisjoint(TRADING_PARAMS)
+    assert {"epochs", "features", "train_window", "seq_len", "units"}.isdisjoint(
+        LSTMStrategy.trading_params)
 
 
 def test_seed_and_start_change_the_key(frame):

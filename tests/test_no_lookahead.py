@@ -18,6 +18,7 @@ import pytest
 
 from lstm_bt import run_backtest
 from lstm_bt.models import LSTMForecaster, make_features
+from lstm_bt.models.walk_forward import WalkForward
 from lstm_bt.models.schedule import required_history
 from lstm_bt.synthetic import random_walk
 from test_lstm_strategy import Recording
@@ -52,14 +53,10 @@ def strategy_driver(frame):
 def walk_forward_driver(frame):
     """The standalone walk-forward, without backtrader (forecasts only).
 
-    Runs once `lstm_bt.models.walk_forward.WalkForward` exists; until then it is skipped.
     """
-    walk_forward = pytest.importorskip("lstm_bt.models.walk_forward")
-    predicted = walk_forward.WalkForward(**SCHEDULE, **MODEL, seed=0).run(
+    predicted = WalkForward(**SCHEDULE, **MODEL, seed=0).run(
         frame, frame.index[FIRST])
-    if isinstance(predicted, pd.Series):
-        predicted = predicted.rename("predicted_close").to_frame()
-    return Outcome(forecasts=predicted[["predicted_close"]])
+    return Outcome(forecasts=predicted.set_index("datetime")[["close", "predicted_close"]])
 
 
 # Every way of walking forward that must be future-blind. A new engine adds its driver here.

@@ -52,12 +52,16 @@ LOOKAHEAD_TESTS = ("tests/test_no_lookahead.py", "tests/test_forecaster.py",
 CACHE_TESTS = ("tests/test_cache_key_guards.py",)
 REFUSAL_TESTS = ("tests/test_cli_refusals.py",)
 
-# The strategy reads bars through `line.get(ago=..., size=...)`; a positive `ago` reaches
-# into the future of a preloaded feed, which is how a leak would be written.
-_BARS_WITH_AGO = [
-    (STRATEGY, "    def _bars(self, size):", "    def _bars(self, size, ago=0):"),
+WALK = "lstm_bt/models/walk_forward.py"
+
+# Both walk-forwards (the strategy's and `WalkForward.run`) read bars through a `read_bars(size)`
+# callback ending at the current bar; a leak is written as a callback that reads ahead.
+_READ_AHEAD = [
+    (STRATEGY, "    def _bars(self, size):", "    def _bars(self, size, ahead=0):"),
     (STRATEGY, "np.asarray(line.get(size=size), dtype=np.float64)",
-     "np.asarray(line.get(ago=ago, size=size), dtype=np.float64)"),
+     "np.asarray(line.get(ago=ahead, size=size), dtype=np.float64)"),
+    (WALK, "lambda size, bar=bar: bars[bar - size + 1:bar + 1]",
+     "lambda size, ahead=0, bar=bar: bars[bar - size + 1 + ahead:bar + 1 + ahead]"),
 ]
 
 
@@ -75,18 +79,19 @@ MUTANTS = (
     Mutant(
         "fit-window-ends-at-t+1",
         "the model fit at the close of bar t trains on bars up to t + 1",
-        (*_BARS_WITH_AGO,
-         (STRATEGY, "self._fit(self._bars(window.train_stop - window.train_start), when)",
-          "self._fit(self._bars(window.train_stop - window.train_start, ago=1), when)")),
+        (*_READ_AHEAD,
+         (WALK, "self._fit(read_bars(window.train_stop - window.train_start), when)",
+          "self._fit(read_bars(window.train_stop - window.train_start, ahead=1), when)")),
         LOOKAHEAD_TESTS,
     ),
     Mutant(
         "scaler-refit-with-bar-t+1",
         "the feature scaler is refit on the training window plus bar t + 1",
-        (*_BARS_WITH_AGO,
-         (STRATEGY, "        self._forecaster.fit(bars)\n",
-          "        self._forecaster.fit(bars)\n"
-          "        self._forecaster.features_.fit(self._bars(len(bars) + 1, ago=1))\n")),
+        (*_READ_AHEAD,
+         (WALK, "            self._fit(read_bars(window.train_stop - window.train_start), when)\n",
+          "            self._fit(read_bars(window.train_stop - window.train_start), when)\n"
+          "            self._forecaster.features_.fit(\n"
+          "                read_bars(window.train_stop - window.train_start + 1, ahead=1))\n")),
         LOOKAHEAD_TESTS,
     ),
     Mutant(
@@ -100,7 +105,8 @@ MUTANTS = (
         Mutant(
             f"{param}-is-a-trading-param",
             f"`{param}` is left out of the cache key, so changing it replays stale forecasts",
-            ((CACHE, '"smooth"})', f'"smooth", "{param}"}})'),),
+            ((STRATEGY, "    trading_params = tuple(TRADING_DEFAULTS)\n",
+              f"    trading_params = tuple(TRADING_DEFAULTS) + ({param!r},)\n"),),
             CACHE_TESTS,
         )
         for param in ("epochs", "features", "train_window")
