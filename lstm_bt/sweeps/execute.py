@@ -38,7 +38,7 @@ def run_walk_forward(frame, walk, broker):
 
     Args:
         frame: the bars of the walk-forward (`bars_for`): warm-up history, then its period.
-        walk: a `plan.WalkForward` (only the cells still to compute).
+        walk: a `plan.TrainingTask` (only the cells still to compute).
         broker: `cash`, `commission`, `slippage`.
 
     Returns:
@@ -184,7 +184,7 @@ def execute(client, walks, frames, broker, on_result):
 
     Args:
         client: a connected `distributed.Client`.
-        walks: the `WalkForward`s to run (each with only the cells still to compute).
+        walks: the `TrainingTask`s to run (each with only the cells still to compute).
         frames: {symbol: kline frame} for every symbol the walks use; each task gets the
             slice `bars_for` cuts.
         broker: `cash`, `commission`, `slippage`.

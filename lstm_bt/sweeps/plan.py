@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-__all__ = ["Cell", "WalkForward", "plan_sweep"]
+__all__ = ["Cell", "TrainingTask", "plan_sweep"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,8 @@ class Cell:
 
 
 @dataclass
-class WalkForward:
-    """One training run and the cells that replay it.
+class TrainingTask:
+    """One walk-forward to train (a Dask task) and the cells that replay it.
 
     Attributes:
         key: a stable name (digest of data, period, model params and seed).
@@ -66,7 +66,7 @@ def plan_sweep(spec, sources, broker):
 
     Returns:
         (configs: list of {"model": ..., "trading": ...}, cells: list of `Cell` in the fixed
-        order config, symbol, period, seed; walk-forwards: list of `WalkForward`).
+        order config, symbol, period, seed; walk-forwards: list of `TrainingTask`).
     """
     models, tradings = spec.model_configs(), spec.trading_configs()
     configs = [{"model": model, "trading": trading} for model in models for trading in tradings]
@@ -86,7 +86,7 @@ def plan_sweep(spec, sources, broker):
                     cells.append(cell)
                     walk = walks.get(walk_key)
                     if walk is None:
-                        walk = walks[walk_key] = WalkForward(
+                        walk = walks[walk_key] = TrainingTask(
                             key=walk_key, symbol=symbol, interval=interval,
                             period_start=start, period_end=end, seed=seed,
                             model=config["model"])
