@@ -273,3 +273,21 @@ def _same(stored, value):
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return pd.isna(stored)
     return stored == value
+
+
+def test_a_cluster_without_workers_stops_the_sweep_with_a_clear_error(kline_file, tmp_path,
+                                                                      monkeypatch):
+    from distributed import Client, LocalCluster
+
+    from lstm_bt.errors import LstmBtError
+    from lstm_bt.sweeps import execute
+
+    monkeypatch.setattr(execute, "NO_WORKERS_S", 1.0)
+    monkeypatch.setattr(execute, "_POLL_S", 0.2)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty, \
+            Client(empty) as client:
+        began = time.monotonic()
+        with pytest.raises(LstmBtError, match="no worker for 1 s"):
+            sweep(_spec(kline_file), out=tmp_path / "run", client=client)
+        assert time.monotonic() - began < 30
+    assert not list((tmp_path / "run" / "cells").glob("*")), "nothing ran, nothing recorded"

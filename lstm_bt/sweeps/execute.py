@@ -18,7 +18,7 @@ import os
 import time
 from contextlib import contextmanager
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, LstmBtError
 
 __all__ = ["run_walk_forward", "bars_for", "connect", "execute", "thread_environment",
            "RETRIES", "SCHEDULER_CONFIG"]
@@ -26,6 +26,10 @@ __all__ = ["run_walk_forward", "bars_for", "connect", "execute", "thread_environ
 log = logging.getLogger(__name__)
 
 RETRIES = 2
+# A cluster with no worker at all runs nothing: after this long the sweep stops (resumable)
+# instead of waiting forever, e.g. for a remote scheduler whose workers were all shut down.
+NO_WORKERS_S = 120.0
+_POLL_S = 10.0
 THREAD_VARIABLES = ("LSTM_BT_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 # A walk-forward runs for seconds to hours: a worker should hold only the task it runs.
 # Dask's default (1.1) lets a 1-thread worker queue a second task, so the first worker up
@@ -72,6 +76,30 @@ def run_walk_forward(frame, walk, broker):
                         "returns": returns, "train_s": training["train_s"],
                         "total_s": trained + time.perf_counter() - replayed})
     return results
+
+
+def _as_finished(client, pending):
+    """Yield each future as it finishes; raise `LstmBtError` when the cluster has had no
+    worker for `NO_WORKERS_S` seconds (nothing could ever finish)."""
+    from distributed import wait
+
+    pending, idle_since = set(pending), None
+    while pending:
+        try:
+            done, pending = wait(pending, timeout=_POLL_S, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            done = ()
+        yield from done
+        if done or client.scheduler_info().get("workers"):
+            idle_since = None
+            continue
+        idle_since = idle_since or time.monotonic()
+        if time.monotonic() - idle_since >= NO_WORKERS_S:
+            raise LstmBtError(
+                f"the Dask cluster has had no worker for {NO_WORKERS_S:.0f} s, so no cell can "
+                f"run; start workers (`dask worker tcp://SCHEDULER:8786`) or run without "
+                f"--scheduler. Finished cells are kept: run the same command again to resume."
+            )
 
 
 def bars_for(frame, walk):
@@ -192,8 +220,6 @@ def execute(client, walks, frames, broker, on_result):
             walk-forward whose task itself failed (e.g. a worker killed too often) gets one
             failed result per cell.
     """
-    from distributed import as_completed
-
     futures = {}
     for walk in walks:
         bars = bars_for(frames[walk.symbol], walk)
@@ -201,7 +227,7 @@ def execute(client, walks, frames, broker, on_result):
                                key=f"walk-forward-{walk.key}", retries=RETRIES, pure=False)
         futures[future.key] = (future, walk)
     try:
-        for future in as_completed([future for future, _ in futures.values()]):
+        for future in _as_finished(client, [future for future, _ in futures.values()]):
             walk = futures[future.key][1]
             try:
                 results = future.result()
