@@ -68,7 +68,7 @@ def _forecasts_in_a_thread(walk, with_noise):
     result, stop = {}, threading.Event()
 
     def noise():
-        while not stop.is_set():
+        while not stop.wait(0.0005):  # a draw every 0.5 ms, as a Dask worker's event loop might
             random.random()
             np.random.random()
 
