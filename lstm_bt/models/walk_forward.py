@@ -72,8 +72,10 @@ class WalkForward:
 
     @classmethod
     def param_defaults(cls):
-        """Every walk-forward param and its default: the schedule's, then the model's."""
-        return {**_SCHEDULE_DEFAULTS, **LSTMForecaster.param_defaults()}
+        """Every walk-forward param and its default (the model's, with the schedule's)."""
+        model = LSTMForecaster.param_defaults()
+        # seq_len first, then the schedule, then the rest of the model: the order of the flags.
+        return {"seq_len": model.pop("seq_len"), **_SCHEDULE_DEFAULTS, **model}
 
     @classmethod
     def check_params(cls, **params):
