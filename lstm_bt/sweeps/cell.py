@@ -37,14 +37,16 @@ def train_forecasts(bars, model_params, seed):
         {"training_history": [...], "train_s": seconds fitting, "total_s": seconds in all,
         "retrains": fits}).
     """
-    import keras
-
-    from ..models import WalkForward
+    from ..models import WalkForward, runtime
 
     began = time.perf_counter()
     # A worker runs walk-forward after walk-forward: drop the Keras models and graphs the
     # last one left (about 8 MB a tiny walk-forward, measured; half of it goes with this).
-    keras.backend.clear_session(free_memory=True)
+    # Importing Keras here loads the backend: its C++ start-up lines go where a fit's go.
+    with runtime.quiet_backend():
+        import keras
+
+        keras.backend.clear_session(free_memory=True)
     walk = WalkForward(**model_params, seed=seed)
     frame = walk.run(bars.frame, start=bars.start)
     return frame.set_index("datetime")["predicted_close"], {
