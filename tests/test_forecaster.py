@@ -176,3 +176,19 @@ def test_targets_map_back_to_the_next_close(bars, features):
     closes = ohlcv[:, 3]
     np.testing.assert_allclose(transform.to_close(targets[1:], closes[1:-1]), closes[2:],
                                rtol=1e-5)
+
+
+def test_a_cold_refit_equals_a_fresh_forecasters_fit(bars):
+    params = dict(epochs=2, dropout=0.2, warm_start=False, seed=3)
+    refit = tiny(**params).fit(bars[:200]).fit(bars[100:300])
+    fresh = tiny(**params).fit(bars[100:300])
+    assert np.array_equal(refit.predict(bars[250:320]), fresh.predict(bars[250:320]))
+
+
+def test_a_loaded_forecaster_refits_as_the_saved_one_would(bars, tmp_path):
+    saved = tiny(dropout=0.2).fit(bars[:200])
+    saved.save(tmp_path / "m.keras")
+    loaded = LSTMForecaster.load(tmp_path / "m.keras")
+    saved.fit(bars[50:250])
+    loaded.fit(bars[50:250])
+    assert np.array_equal(saved.predict(bars[200:300]), loaded.predict(bars[200:300]))

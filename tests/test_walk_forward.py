@@ -178,3 +178,30 @@ def test_the_default_threshold_covers_a_round_trips_cost(walk, standalone, commi
     # A signal changes only where the predicted move clears the threshold.
     changed = frame["signal"].diff().fillna(frame["signal"]).ne(0)
     assert (moves[changed].abs() > expected).all()
+
+
+def test_a_tz_aware_frame_and_millisecond_bar_times_work_and_replay(walk, standalone):
+    aware = walk.tz_localize("UTC")
+    again = WalkForward(**TINY).run(aware, start=START)
+    pd.testing.assert_frame_equal(again, standalone)
+    from lstm_bt.models import ReplayedForecasts
+
+    shifted = standalone.set_index("datetime")["predicted_close"]
+    shifted.index = shifted.index + pd.Timedelta(microseconds=3)  # float-date drift
+    replay = ReplayedForecasts(shifted)
+    replay.begin(0)
+    assert replay.forecast(0, START, None) == standalone["predicted_close"].iloc[0]
+
+
+def test_extra_inputs_must_have_one_row_per_bar(walk):
+    with pytest.raises(Exception, match="one row per bar"):
+        WalkForward(**TINY).run(walk, start=START, extra_inputs=np.zeros(len(walk) - 1))
+
+
+def test_quiet_backend_works_without_a_stderr(monkeypatch):
+    from lstm_bt.models import runtime
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.setattr(sys, "stderr", None)  # pythonw, daemons, `2>&-`
+    with runtime.quiet_backend():
+        pass

@@ -240,7 +240,12 @@ class LSTMForecaster:
             )
         self.model_.save(path)
         state = {"params": self.get_params(), "features": self.features_.get_state(),
-                 "history": self.history_, "n_fits": self.n_fits_}
+                 "history": self.history_, "n_fits": self.n_fits_,
+                 "random_state": self.random_.bit_generator.state,
+                 # Keras does not save the dropout seed generators' state: a warm refit of the
+                 # loaded model would drop other units than the saved one's next fit.
+                 "seed_states": [np.asarray(v.value).tolist() for v in _seed_variables(
+                     self.model_)]}
         with zipfile.ZipFile(path, "a") as archive:
             archive.writestr(_STATE_ENTRY, json.dumps(state))
 
@@ -258,7 +263,14 @@ class LSTMForecaster:
         params["dense_units"] = tuple(params["dense_units"])
         forecaster = cls(**params)
         forecaster.random_ = np.random.default_rng(forecaster.seed)
+        if "random_state" in state:
+            # Where the saved forecaster's generator stood: a warm refit orders samples as its
+            # next fit would have.
+            forecaster.random_.bit_generator.state = state["random_state"]
         forecaster.model_ = keras.saving.load_model(path)
+        for variable, value in zip(_seed_variables(forecaster.model_),
+                                   state.get("seed_states", [])):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
         forecaster.features_ = FEATURE_SETS[state["features"]["name"]].from_state(
             state["features"])
         forecaster.history_ = state["history"]
@@ -309,8 +321,14 @@ class LSTMForecaster:
                       steps_per_execution=runtime.steps_per_execution())
         # Build the optimizer now so a cold refit can put its state back without recompiling.
         model.optimizer.build(model.trainable_variables)
+        # Everything a cold refit puts back, so it equals a fresh forecaster's fit: the
+        # weights, the optimizer's variables, our generator's position after the build, and the
+        # seed generators' state (a model variable that `get_weights` leaves out).
         self.initial_state_ = ([w.copy() for w in model.get_weights()],
-                               [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables])
+                               [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables],
+                               self.random_.bit_generator.state,
+                               [(v, keras.ops.convert_to_numpy(v))
+                                for v in _seed_variables(model)])
         return model
 
     def _draw_seed(self):
@@ -320,10 +338,13 @@ class LSTMForecaster:
         return int(self.random_.integers(1, 2**31 - 1))
 
     def _reset_weights(self):
-        weights, optimizer_values = self.initial_state_
+        weights, optimizer_values, random_state, seed_states = self.initial_state_
         self.model_.set_weights(weights)
         for variable, value in zip(self.model_.optimizer.variables, optimizer_values):
             variable.assign(value)
+        for variable, value in seed_states:
+            variable.assign(value)
+        self.random_.bit_generator.state = random_state
 
     def _train(self, inputs, targets, epochs):
         n_val = int(len(inputs) * self.validation_split) if self.validation_split else 0
@@ -343,6 +364,11 @@ class LSTMForecaster:
                                   callbacks=callbacks, verbose=0)
         return {"loss": [float(x) for x in history.history["loss"]],
                 "val_loss": held_out.losses if n_val else []}
+
+
+def _seed_variables(model):
+    """The model's dropout seed-generator state variables (not among `get_weights()`)."""
+    return [variable for variable in model.variables if "seed_generator" in variable.path]
 
 
 def _windows(rows, seq_len):

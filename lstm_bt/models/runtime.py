@@ -131,7 +131,7 @@ def quiet_backend():
     to see them (`TF_CPP_MIN_LOG_LEVEL=0`) gets stderr untouched. Thread-safe: concurrent fits
     share one redirection, undone when the last one ends."""
     global _quiet_depth, _captured
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0" or sys.stderr is None:
         yield
         return
     with _quiet_lock:

@@ -171,10 +171,18 @@ class WalkForward:
         """
         bars = frame[list(OHLCV)].to_numpy(dtype=np.float64)
         if extra_inputs is not None:
-            bars = np.column_stack([bars, np.asarray(extra_inputs, dtype=np.float64)])
-        first = self.first_bar_index(frame.index, start)
+            if hasattr(extra_inputs, "reindex"):
+                extra_inputs = extra_inputs.reindex(frame.index)
+            extra = np.asarray(extra_inputs, dtype=np.float64)
+            if len(extra) != len(bars):
+                raise InvalidParameter(
+                    f"Received `extra_inputs` with {len(extra)} rows for {len(bars)} bars; "
+                    f"pass one row per bar of `frame` (a frame or Series on its index).")
+            bars = np.column_stack([bars, extra.reshape(len(bars), -1)])
+        index = _naive_utc(frame.index)
+        first = self.first_bar_index(index, start)
         self.begin(first)
-        times = frame.index.to_pydatetime()
+        times = index.to_pydatetime()
         predicted = [self.forecast(bar, times[bar],
                                    lambda size, bar=bar: bars[bar - size + 1:bar + 1])
                      for bar in range(first, len(bars))]
@@ -229,9 +237,7 @@ class ReplayedForecasts:
                 f"Received an invalid value for `forecasts`, expected a pandas Series of "
                 f"predicted closes indexed by bar datetime, got {type(forecasts).__name__}."
             )
-        index = pd.DatetimeIndex(forecasts.index)
-        if index.tz is not None:
-            index = index.tz_convert("UTC").tz_localize(None)
+        index = _naive_utc(pd.DatetimeIndex(forecasts.index)).round("ms")
         self._table = dict(zip(index.to_pydatetime(), forecasts.to_numpy(dtype=np.float64)))
         self.training_history = list(training_history)
         self.first_tradable = None
@@ -242,7 +248,8 @@ class ReplayedForecasts:
 
     def forecast(self, bar, when, read_bars):
         del bar, read_bars
-        value = self._table.get(when, float("nan"))
+        # To the millisecond: backtrader's float dates move a bar's time by microseconds.
+        value = self._table.get(pd.Timestamp(when).round("ms").to_pydatetime(), float("nan"))
         if not np.isfinite(value):
             raise InvalidParameter(
                 f"Received `forecasts` without a forecast for the tradable bar {when}. Pass "
@@ -257,6 +264,11 @@ def forecast_frame(times, closes, predicted):
     return pd.DataFrame({"datetime": list(times), "close": np.asarray(closes, dtype=np.float64),
                          "predicted_close": np.asarray(predicted, dtype=np.float64)},
                         columns=_FORECAST_COLUMNS)
+
+
+def _naive_utc(index):
+    """A DatetimeIndex as naive UTC (the package's convention for bar times)."""
+    return index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
 
 
 def _fresh_timing():

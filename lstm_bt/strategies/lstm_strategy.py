@@ -191,6 +191,14 @@ class LSTMStrategy(bt.Strategy):
         self._trade(smoothed, close)
         self._rows.append((when, close, predicted, self._signal))
 
+    def stop(self):
+        if self._first_tradable is None:
+            logger.warning(
+                "%s never traded: no bar had the %d bars of history the first model needs "
+                "(train_window + seq_len + input warm-up) before it%s; load more history or "
+                "lower train_window.", type(self).__name__, self._plan.history_needed(self._warmup),
+                f" and at or after start ({self._start})" if self._start else "")
+
     def forecasts_frame(self):
         """One row per tradable bar: `datetime, close, predicted_close, signal`.
 
