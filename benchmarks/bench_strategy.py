@@ -42,7 +42,6 @@ import tempfile
 import warnings
 
 import numpy as np
-import pandas as pd
 
 from _common import (OHLCV, REFERENCE, REFERENCE_CSV, REFERENCE_DATES, machine, median,
                      peak_rss_mb, rss_mb, timed)

@@ -6,7 +6,6 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 
 from lstm_bt.binance import BinanceClient, KlineStore, load_klines, update_store
 from lstm_bt.binance.settings import resolve_base_url, resolve_data_dir

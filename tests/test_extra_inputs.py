@@ -1,7 +1,6 @@
 """Extra model inputs: `LSTMStrategy.extra_inputs()` lines reach the network, scaled on the
 training window, read identically in training and forecasting, and never from the future."""
 
-import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest

@@ -1,6 +1,5 @@
 """Equity curve against buy and hold, with the drawdown underneath."""
 
-import numpy as np
 import pandas as pd
 
 from ._canvas import (THOUSANDS, by_datetime, date_axis, drawdown_pct, heading, new_figure,
