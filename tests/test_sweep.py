@@ -291,3 +291,31 @@ def test_a_cluster_without_workers_stops_the_sweep_with_a_clear_error(kline_file
             sweep(_spec(kline_file), out=tmp_path / "run", client=client)
         assert time.monotonic() - began < 30
     assert not list((tmp_path / "run" / "cells").glob("*")), "nothing ran, nothing recorded"
+
+
+def test_ctrl_c_leaves_a_directory_the_same_command_resumes(cluster, kline_file, tmp_path):
+    # 6 walk-forwards on the 2-worker cluster: SIGINT once the first cell is written.
+    spec = _spec(kline_file, run={"seeds": [10, 11, 12, 13, 14, 15]},
+                 trading={"threshold": 0.0, "sizing": "all_in"})
+    path = tmp_path / "spec.toml"
+    path.write_text(spec_to_toml(spec))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "lstm_bt", "sweep", str(path), "--out", str(out),
+               "--scheduler", cluster[0].scheduler_address, "--quiet"]
+    running = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 120
+    while not list((out / "cells").glob("*.npz")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    running.send_signal(signal.SIGINT)
+    _, stderr = running.communicate(timeout=120)
+    written = {p.name: p.stat().st_mtime_ns for p in (out / "cells").glob("*.npz")}
+    assert running.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "resume" in stderr
+    assert 1 <= len(written) < 6, "interrupted after the first cell, before the last"
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(pd.read_csv(out / "cells.csv")) == 6
+    kept = {p.name: p.stat().st_mtime_ns for p in (out / "cells").glob("*.npz")}
+    assert all(kept[name] == mtime for name, mtime in written.items()), "finished cells rerun"
