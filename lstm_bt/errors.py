@@ -11,6 +11,7 @@ __all__ = [
     "BinanceError",
     "NetworkError",
     "did_you_mean",
+    "fill_params",
 ]
 
 import difflib
@@ -57,3 +58,20 @@ def did_you_mean(name, choices, cutoff=0.6):
     """
     close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=cutoff)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def fill_params(owner, params, defaults, refused=()):
+    """`defaults` overridden by `params`; `InvalidParameter` for the first name in `params`
+    that is no key of `defaults`, or is one of `refused` (e.g. a param a runner sets itself).
+
+    Args:
+        owner: what takes the params, for the message (e.g. `"LSTMStrategy"`).
+        params: the params given.
+        defaults: every param name and its default.
+        refused: names that exist but may not be given here. Defaults to none.
+    """
+    for name in params:
+        if name not in defaults or name in refused:
+            raise InvalidParameter(
+                f"{owner} has no param {name!r}.{did_you_mean(name, defaults)}")
+    return {**defaults, **params}

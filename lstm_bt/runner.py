@@ -16,7 +16,7 @@ import backtrader as bt
 import pandas as pd
 
 from .backtest_data import load_backtest_data
-from .errors import InvalidParameter, did_you_mean
+from .errors import InvalidParameter, fill_params
 from .run_dir import RunRecord, claim_run_dir, write_run_dir
 
 __all__ = [
@@ -120,7 +120,7 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
         ...                       train_window=120, retrain_every=48, epochs=2, units=4)
         >>> result.report["metrics"]["sharpe"]  # doctest: +SKIP
     """
-    from .models.schedule import required_history
+    from .models import WalkForward
     from .strategies import LSTMStrategy
 
     began = time.perf_counter()
@@ -130,8 +130,7 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
     broker = broker_params(cash, commission, slippage)
     bars = load_backtest_data(
         data, symbol=symbol, interval=interval, start=start, end=end,
-        history=required_history(used["train_window"], used["seq_len"])
-        + (used["input_warmup"] or 0),
+        history=WalkForward(**strategy.walk_params({**used, "seed": seed})).history_needed(),
         base_url=base_url, data_dir=data_dir, offline=offline, progress=not quiet,
     )
     head = {
@@ -165,12 +164,8 @@ def strategy_params(strategy, params):
     Raises:
         InvalidParameter: a name in `params` is no param of `strategy` (with a suggestion).
     """
-    defaults = dict(strategy.params._getitems())
-    for name in params:
-        if name not in defaults or name in RUN_MANAGED_PARAMS:
-            raise InvalidParameter(
-                f"{strategy.__name__} has no param {name!r}.{did_you_mean(name, defaults)}")
-    used = {**defaults, **params}
+    used = fill_params(strategy.__name__, params, dict(strategy.params._getitems()),
+                       refused=RUN_MANAGED_PARAMS)
     return {name: value for name, value in used.items() if name not in RUN_MANAGED_PARAMS}
 
 

@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from ..errors import InvalidParameter, did_you_mean
+from ..errors import InvalidParameter, fill_params
 from .forecaster import OHLCV, LSTMForecaster
 from .schedule import check_schedule_params, required_history, window_at
 
@@ -81,12 +81,7 @@ class WalkForward:
     def check_params(cls, **params):
         """Every param with defaults filled in; `InvalidParameter` for the first that cannot
         work (checks that need no data)."""
-        defaults = cls.param_defaults()
-        for name in params:
-            if name not in defaults:
-                raise InvalidParameter(
-                    f"{cls.__name__} has no param {name!r}.{did_you_mean(name, defaults)}")
-        p = {**defaults, **params}
+        p = fill_params(cls.__name__, params, cls.param_defaults())
         check_schedule_params(p["train_window"], p["seq_len"], p["retrain_every"])
         _new_forecaster(p)._validate_params()
         warmup = p["input_warmup"]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..dates import parse_date
-from ..errors import InvalidParameter, did_you_mean
+from ..errors import InvalidParameter, fill_params
 from ..models.walk_forward import ReplayedForecasts, WalkForward
 from .sizing import target_size
 from .trading import TRADING_DEFAULTS, check_trading_params, next_signal, resolve_threshold
@@ -108,12 +108,7 @@ class LSTMStrategy(bt.Strategy):
         Returns:
             Every param as a dict, defaults filled in (for a subclass's own checks).
         """
-        defaults = dict(cls.params._getitems())
-        for name in params:
-            if name not in defaults:
-                raise InvalidParameter(
-                    f"{cls.__name__} has no param {name!r}.{did_you_mean(name, defaults)}")
-        p = {**defaults, **params}
+        p = fill_params(cls.__name__, params, dict(cls.params._getitems()))
         WalkForward.check_params(**cls.walk_params(p))
         check_trading_params(p)
         if p["forecasts"] is not None and not isinstance(p["forecasts"],
