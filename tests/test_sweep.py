@@ -30,6 +30,7 @@ from lstm_bt.sweeps.execute import (
 from lstm_bt.sweeps.plan import plan_sweep
 from lstm_bt.sweeps.spec import load_spec, spec_to_toml
 from lstm_bt.synthetic import ar1_returns
+from test_sweep_spec import _spec as tiny_spec
 
 pytestmark = pytest.mark.slow
 
@@ -54,16 +55,9 @@ def kline_file(tmp_path_factory):
 
 
 def _spec(kline_file, **tables):
-    spec = {
-        "data": {"files": [str(kline_file)], "interval": "1h",
-                 "periods": [["2024-01-04", "2024-01-13"]]},
-        "run": {"seeds": [0, 1]},
-        "model": {"seq_len": 8, "train_window": 60, "retrain_every": 48, "units": [4],
-                  "epochs": 1},
-        "trading": {"threshold": [0.0, 0.001, 0.002], "sizing": ["all_in", "proportional"]},
-    }
-    for table, values in tables.items():
-        spec[table] = {**spec[table], **values}
+    """test_sweep_spec's tiny 6-config spec, on a real kline file."""
+    spec = tiny_spec(**tables)
+    spec["data"] = {**spec["data"], "files": [str(kline_file)]}
     return spec
 
 
