@@ -280,16 +280,15 @@ def test_a_cluster_without_workers_stops_the_sweep_with_a_clear_error(kline_file
     monkeypatch.setattr(execute, "_POLL_S", 0.2)
     with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty, \
             Client(empty) as client:
-        began = time.monotonic()
         with pytest.raises(LstmBtError, match="no worker for 1 s"):
             sweep(_spec(kline_file), out=tmp_path / "run", client=client)
-        assert time.monotonic() - began < 30
     assert not list((tmp_path / "run" / "cells").glob("*")), "nothing ran, nothing recorded"
 
 
 def test_ctrl_c_leaves_a_directory_the_same_command_resumes(cluster, kline_file, tmp_path):
-    # 6 walk-forwards on the 2-worker cluster: SIGINT once the first cell is written.
-    spec = _spec(kline_file, run={"seeds": [10, 11, 12, 13, 14, 15]},
+    # 12 walk-forwards on the 2-worker cluster: SIGINT once the first cell is written, long
+    # before the last can be (each takes about a second).
+    spec = _spec(kline_file, run={"seeds": list(range(10, 22))},
                  trading={"threshold": 0.0, "sizing": "all_in"})
     path = tmp_path / "spec.toml"
     path.write_text(spec_to_toml(spec))
@@ -306,10 +305,10 @@ def test_ctrl_c_leaves_a_directory_the_same_command_resumes(cluster, kline_file,
     written = {p.name: p.stat().st_mtime_ns for p in (out / "cells").glob("*.npz")}
     assert running.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr and "resume" in stderr
-    assert 1 <= len(written) < 6, "interrupted after the first cell, before the last"
+    assert 1 <= len(written) < 12, "interrupted after the first cell, before the last"
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert len(pd.read_csv(out / "cells.csv")) == 6
+    assert len(pd.read_csv(out / "cells.csv")) == 12
     kept = {p.name: p.stat().st_mtime_ns for p in (out / "cells").glob("*.npz")}
     assert all(kept[name] == mtime for name, mtime in written.items()), "finished cells rerun"
