@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ._temp_dirs import make_temp_dir
+from .drawing_ahead import draw
 from .errors import DataError, LstmBtError
 from .report_table import monthly_returns_frame, start_value
 
@@ -319,26 +320,57 @@ def read_run_dir(path):
 
 def write_plots(path, record, log=False):
     """Draw `equity.png` (on a log scale with `log`), `forecasts.png` (with the trades),
-    `training.png` when a model was fit, and `report.html` into `path`; returns the paths."""
-    from .html_report import write_html_report
-    from .plotting import plot_equity, plot_forecasts, plot_training_loss
+    `training.png` when a model was fit, and `report.html` into `path`; returns the paths.
 
+    Inside `drawing_ahead()` they are drawn side by side in processes warmed up beforehand.
+    """
     path = Path(path)
-    data = record.report.get("data", {})
-    market = {"symbol": data.get("symbol"), "interval": data.get("interval"),
-              "report": record.report}
-    plot_equity(record.equity, path / EQUITY_PNG, trades=record.trades,
-                training=record.training, log=log, **market)
-    plot_forecasts(record.forecasts, path / FORECASTS_PNG, trades=record.trades, **market)
-    write_html_report(path / REPORT_HTML, record.equity, forecasts=record.forecasts,
-                      trades=record.trades, report=record.report)
-    if not record.training:
+    # Only what the pictures need travels to a drawing process (not a live strategy).
+    record = RunRecord(report=record.report, equity=record.equity, trades=record.trades,
+                       forecasts=record.forecasts, training=record.training)
+    jobs = [("matplotlib", _draw_equity, path / EQUITY_PNG, record, log),
+            ("matplotlib", _draw_forecasts, path / FORECASTS_PNG, record)]
+    if record.training:
+        jobs.append(("matplotlib", _draw_training, path / TRAINING_PNG, record))
+    else:
         # A replay without history has no loss to draw; a loss plot left by a forced-over
         # run would describe fits this run never made.
         (path / TRAINING_PNG).unlink(missing_ok=True)
-        return [path / EQUITY_PNG, path / FORECASTS_PNG, path / REPORT_HTML]
-    plot_training_loss(record.training, path / TRAINING_PNG, **market)
-    return [path / EQUITY_PNG, path / FORECASTS_PNG, path / TRAINING_PNG, path / REPORT_HTML]
+    jobs.append(("bokeh", _draw_html, path / REPORT_HTML, record))
+    draw(jobs)
+    return [job[2] for job in jobs]
+
+
+def _market(record):
+    data = record.report.get("data", {})
+    return {"symbol": data.get("symbol"), "interval": data.get("interval"),
+            "report": record.report}
+
+
+def _draw_equity(path, record, log):
+    from .plotting import plot_equity
+
+    plot_equity(record.equity, path, trades=record.trades, training=record.training, log=log,
+                **_market(record))
+
+
+def _draw_forecasts(path, record):
+    from .plotting import plot_forecasts
+
+    plot_forecasts(record.forecasts, path, trades=record.trades, **_market(record))
+
+
+def _draw_training(path, record):
+    from .plotting import plot_training_loss
+
+    plot_training_loss(record.training, path, **_market(record))
+
+
+def _draw_html(path, record):
+    from .html_report import write_html_report
+
+    write_html_report(path, record.equity, forecasts=record.forecasts, trades=record.trades,
+                      report=record.report)
 
 
 def _refuse_file_in_the_way(path):

@@ -5,6 +5,7 @@ compact summary, and leaves the run directory to the runner.
 """
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
@@ -94,6 +95,20 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from ..drawing_ahead import drawing_ahead
+
+    # With --out, the pictures' libraries load in other processes while the backtest runs.
+    with drawing_ahead() if args.out else contextlib.nullcontext():
+        result = _run_backtest(args)
+    print(format_summary(result.report, result.forecasts))
+    if args.out:
+        print(f"run directory: {args.out}  (re-draw plots: lstm-bt plot {args.out})")
+    else:
+        print("pass --out DIR to keep report.json, the CSVs and the plots")
+    return 0
+
+
+def _run_backtest(args):
     from ..runner import DEMO_SYMBOL, demo_klines, run_backtest
 
     strategy_class = LSTMStrategy
@@ -101,7 +116,7 @@ def run(args):
         strategy_class = load_strategy_class(args.strategy_path, LSTMStrategy)
     params = _apply_report(args, DEMO_SYMBOL, strategy_class)
     data = _data_argument(args, demo_klines)
-    result = run_backtest(
+    return run_backtest(
         data,
         symbol=DEMO_SYMBOL if args.demo else args.symbol,
         interval=args.interval,
@@ -121,12 +136,6 @@ def run(args):
         cache=args.cache,
         **params,
     )
-    print(format_summary(result.report, result.forecasts))
-    if args.out:
-        print(f"run directory: {args.out}  (re-draw plots: lstm-bt plot {args.out})")
-    else:
-        print("pass --out DIR to keep report.json, the CSVs and the plots")
-    return 0
 
 
 def _seed(text):
