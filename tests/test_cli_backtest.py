@@ -286,3 +286,17 @@ def test_top_level_help_lists_every_subcommand_without_loading_backtrader():
     for name in ("backtest", "fetch", "plot", "sweep"):
         assert f"    {name} " in done.stdout
     assert "loaded: []" in done.stdout
+
+
+def test_a_warning_is_one_line_without_the_librarys_source_line(tmp_path, capsys):
+    from lstm_bt.binance import write_kline_csv
+    from lstm_bt.runner import demo_klines
+
+    bars = demo_klines(bars=200)
+    path = tmp_path / "gap.csv"
+    write_kline_csv(path, bars.drop(bars.index[150]), "1h")
+    assert main(["backtest", "--csv", str(path), "--data-dir", str(tmp_path / "data"),
+                 "--quiet", *TINY, "--epochs", "1"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert warnings == ["lstm-bt: warning: gap.csv: 1 gaps, 1 missing 1h bars (first at "
+                        "2024-01-07 06:00); left as gaps, not filled."]

@@ -12,6 +12,7 @@ import errno
 import importlib
 import logging
 import sys
+import warnings
 
 from ..errors import LstmBtError, did_you_mean
 
@@ -113,7 +114,9 @@ def main(argv=None):
             level=logging.INFO if args.verbose else logging.WARNING,
             format="%(levelname)s %(name)s: %(message)s",
         )
-        return args.run(args) or EXIT_OK
+        with warnings.catch_warnings():  # restored on return: main() may run in a caller's process
+            warnings.showwarning = _show_warning
+            return args.run(args) or EXIT_OK
     except LstmBtError as error:
         return _refuse(error, flags)
     except KeyboardInterrupt:
@@ -125,6 +128,12 @@ def main(argv=None):
         if problem is None:
             raise
         return _refuse(problem, flags)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning as one line, as the command's errors are; not the library's source line."""
+    text = " ".join(str(message).split())
+    print(f"lstm-bt: warning: {text}", file=file or sys.stderr)
 
 
 def _refuse(error, flags):

@@ -21,9 +21,12 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from ..drawing_ahead import drawing_ahead
     from ..run_dir import read_run_dir, write_plots
 
-    for path in write_plots(args.run_dir, read_run_dir(args.run_dir), log=args.log):
+    with drawing_ahead():  # matplotlib and Bokeh load while the CSVs are read
+        drawn = write_plots(args.run_dir, read_run_dir(args.run_dir), log=args.log)
+    for path in drawn:
         if not args.quiet:
             print(path)
     return 0
