@@ -228,15 +228,22 @@ class ReplayedForecasts:
 
     def __init__(self, forecasts, training_history=()):
         if not isinstance(forecasts, pd.Series):
-            raise InvalidParameter(
-                f"Received an invalid value for `forecasts`, expected a pandas Series of "
-                f"predicted closes indexed by bar datetime, got {type(forecasts).__name__}."
-            )
+            self.check(forecasts)
         index = _naive_utc(pd.DatetimeIndex(forecasts.index)).round("ms")
         self._table = dict(zip(index.to_pydatetime(), forecasts.to_numpy(dtype=np.float64)))
         self.training_history = list(training_history)
         self.first_tradable = None
         self.timing = _fresh_timing()
+
+    @staticmethod
+    def check(forecasts):
+        """Raise `InvalidParameter` unless `forecasts` is None, a `ReplayedForecasts` or a
+        pandas Series (the forms a strategy's `forecasts` param takes)."""
+        if forecasts is not None and not isinstance(forecasts, (pd.Series, ReplayedForecasts)):
+            raise InvalidParameter(
+                f"Received an invalid value for `forecasts`, expected a pandas Series of "
+                f"predicted closes indexed by bar datetime, got {type(forecasts).__name__}."
+            )
 
     def begin(self, first_tradable):
         self.first_tradable = first_tradable

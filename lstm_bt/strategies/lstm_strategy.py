@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..dates import parse_date
-from ..errors import InvalidParameter, fill_params
+from ..errors import fill_params
 from ..models.walk_forward import ReplayedForecasts, WalkForward
 from .sizing import target_size
 from .trading import TRADING_DEFAULTS, check_trading_params, next_signal, resolve_threshold
@@ -31,12 +31,9 @@ _RUN_DEFAULTS = {"start": None, "forecasts": None}
 class LSTMStrategy(bt.Strategy):
     """Long (or short) when the LSTM's next-close forecast beats the close by a threshold.
 
-    Model params are every `WalkForward` param (`seq_len`, `train_window`, `retrain_every`,
-    `units`, `dense_units`, `dropout`, `learning_rate`, `batch_size`, `epochs`, `warm_start`,
-    `warm_epochs`, `patience`, `validation_split`, `features`, `seed`, `input_warmup`), with
-    the defaults and meanings documented by `WalkForward` and `LSTMForecaster`; changing one
-    retrains. The trading params (`trading_params`, from `threshold` to `smooth` below) only
-    turn forecasts into orders; changing one never retrains.
+    Model params are `WalkForward`'s (`seq_len`, `train_window`, `retrain_every`, `units`, ...,
+    `seed`, `input_warmup`; see it and `LSTMForecaster`): changing one retrains. The trading
+    params below (`trading_params`) only turn forecasts into orders: changing one never does.
 
     Params:
         threshold: minimum predicted move, as a fraction of the close (0.001 = 0.1 %), to go
@@ -60,24 +57,10 @@ class LSTMStrategy(bt.Strategy):
             a pandas Series of `predicted_close` indexed by bar datetime, or a
             `ReplayedForecasts`. Defaults to `None`.
 
-    A subclass with trading params of its own lists them in `trading_params`
-    (`trading_params = LSTMStrategy.trading_params + ("stop",)`); its other params count as
-    model params (they may shape `extra_inputs`), so changing them retrains.
-
-    Extra model inputs: override `extra_inputs()` to return backtrader lines built in
-    `__init__` (indicators, or line arithmetic such as `macd.macd / self.data.close`); each
-    becomes one more input column, read through `line.get()` (bars <= t) and scaled on the
-    training window only. Declare their warm-up in `input_warmup`. See
-    `strategies/rsi_macd.py`.
-
-    Params are checked by `check_params(**params)`, before any data is read by
-    `run_backtest` and again when a run starts; a subclass with params of its own overrides
-    it: `p = super().check_params(**params)`, then raise `InvalidParameter` naming the param
-    and the fix, and return `p`.
-
-    After (and during) a run: `forecasts_frame()`, `walk` (the `WalkForward` or
-    `ReplayedForecasts`), and from it `model_`, `training_history`, `timing`; `threshold_`
-    (the threshold used, a fraction) and `measure_from` (the first tradable bar's datetime).
+    Subclasses (ARCHITECTURE.md, "Strategy -> analyzers/runner"): list own trading params in
+    `trading_params`; add model inputs by overriding `extra_inputs()` (`strategies/rsi_macd.py`);
+    extend `check_params`. After a run: `forecasts_frame()`, `walk` (and its `model_`,
+    `training_history`, `timing`), `threshold_` and `measure_from` (the first tradable bar).
 
     Example:
         >>> cerebro.addstrategy(LSTMStrategy, seq_len=60, train_window=2000,
@@ -90,7 +73,9 @@ class LSTMStrategy(bt.Strategy):
     def extra_inputs(self):
         """Backtrader lines fed to the model besides OHLCV, one input column each.
 
-        Override to add inputs; called once per run, after `__init__`. Defaults to none.
+        Override to add inputs; called once per run, after `__init__`. Each line is read
+        through `line.get()` (bars <= t) and scaled on the training window only; declare the
+        lines' warm-up in `input_warmup` so enough history is loaded. Defaults to none.
 
         Returns:
             A sequence of lines or single-line indicators made in `__init__`, e.g.
@@ -111,13 +96,7 @@ class LSTMStrategy(bt.Strategy):
         p = fill_params(cls.__name__, params, dict(cls.params._getitems()))
         WalkForward.check_params(**cls.walk_params(p))
         check_trading_params(p)
-        if p["forecasts"] is not None and not isinstance(p["forecasts"],
-                                                         (pd.Series, ReplayedForecasts)):
-            raise InvalidParameter(
-                f"Received an invalid value for `forecasts`, expected a pandas Series of "
-                f"predicted closes indexed by bar datetime, got "
-                f"{type(p['forecasts']).__name__}."
-            )
+        ReplayedForecasts.check(p["forecasts"])
         _start_datetime(p["start"])
         return p
 
