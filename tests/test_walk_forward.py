@@ -2,6 +2,7 @@
 it in any thread or process; model params are declared once; the library stays quiet."""
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -205,3 +206,29 @@ def test_quiet_backend_works_without_a_stderr(monkeypatch):
     monkeypatch.setattr(sys, "stderr", None)  # pythonw, daemons, `2>&-`
     with runtime.quiet_backend():
         pass
+
+
+def test_quiet_backend_passes_other_stderr_lines_on_at_once_so_a_crash_report_survives():
+    """A line that is not the backend's noise reaches stderr while the fit still runs: a
+    process killed mid-fit (a crash in the backend) keeps its last words. The noise does not."""
+    code = textwrap.dedent("""
+        import os, sys
+        from lstm_bt.models import runtime
+        with runtime.quiet_backend():
+            os.write(2, b"I0000 00:00:00.000000 1234 cpu_feature_guard.cc:1] backend noise\\n")
+            os.write(2, b"a crash report\\n")
+            sys.stdin.read()  # the test kills us here, inside the block
+    """)
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+    deadline = threading.Timer(60, child.kill)  # a line never forwarded fails, not hangs
+    deadline.start()
+    try:
+        first = child.stderr.readline()  # blocks until forwarded: no sleep, no race
+    finally:
+        deadline.cancel()
+        child.kill()
+    rest = child.stderr.read()
+    child.wait()
+    assert (first, rest) == (b"a crash report\n", b"")

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import threading
 import weakref
 from pathlib import Path
@@ -29,6 +28,7 @@ _backend_configured = False
 _quiet_lock = threading.Lock()
 _quiet_depth = 0
 _captured = None
+_FORWARD_DRAIN_S = 2.0  # wait at most this long for stderr lines still in the pipe
 
 # absl's "I0000 00:00:... file.cc:123] ..." records and its note about InitializeLog, plus the
 # CPU-instructions note that continues on a second line.
@@ -126,10 +126,11 @@ def configure():
 def quiet_backend():
     """Around a fit: the lines the backend's C++ writes straight to file descriptor 2
     (TensorFlow 2.21's absl/oneDNN/CUDA start-up notes, `failed call to cuInit`, `NodeDef
-    mentions attribute ...`, which no setting silences) are logged at DEBUG instead; anything
-    else written to fd 2 meanwhile is passed on to stderr when the fit ends. A user who asked
-    to see them (`TF_CPP_MIN_LOG_LEVEL=0`) gets stderr untouched. Thread-safe: concurrent fits
-    share one redirection, undone when the last one ends."""
+    mentions attribute ...`, which no setting silences) are logged at DEBUG instead; every
+    other line written to fd 2 meanwhile (a warning, a crash report, a child process's output)
+    is passed on to stderr as it comes, by a thread reading fd 2 through a pipe. A user who
+    asked to see them (`TF_CPP_MIN_LOG_LEVEL=0`) gets stderr untouched. Thread-safe:
+    concurrent fits share one redirection, undone when the last one ends."""
     global _quiet_depth, _captured
     if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0" or sys.stderr is None:
         yield
@@ -137,8 +138,14 @@ def quiet_backend():
     with _quiet_lock:
         if _quiet_depth == 0:
             sys.stderr.flush()
-            _captured = (tempfile.TemporaryFile(), os.dup(2))
-            os.dup2(_captured[0].fileno(), 2)
+            stderr = os.dup(2)
+            reading, writing = os.pipe()
+            os.dup2(writing, 2)
+            os.close(writing)
+            forwarder = threading.Thread(target=_forward_stderr, args=(reading, stderr),
+                                         name="lstm-bt stderr filter", daemon=True)
+            forwarder.start()
+            _captured = (stderr, forwarder)
         _quiet_depth += 1
     try:
         yield
@@ -146,17 +153,25 @@ def quiet_backend():
         with _quiet_lock:
             _quiet_depth -= 1
             if _quiet_depth == 0:
-                captured, saved = _captured
-                os.dup2(saved, 2)
-                os.close(saved)
-                captured.seek(0)
-                text = captured.read().decode(errors="replace")
-                captured.close()
-                for line in text.splitlines(keepends=True):
-                    if _BACKEND_NOISE.match(line):
-                        logger.debug("backend: %s", line.rstrip())
-                    else:
-                        sys.stderr.write(line)
+                sys.stderr.flush()
+                stderr, forwarder = _captured
+                os.dup2(stderr, 2)  # the pipe's last writer closes (unless a child holds it)
+                # A child process still writing to the pipe keeps the thread forwarding.
+                forwarder.join(timeout=_FORWARD_DRAIN_S)
+
+
+def _forward_stderr(reading, stderr):
+    """Copy fd 2's pipe to the real stderr line by line, the backend's noise to the log.
+
+    Reads to the end whatever happens to the output, so no writer ever blocks on a full pipe."""
+    with open(reading, "rb") as pipe, open(stderr, "wb", buffering=0) as out:
+        for line in pipe:
+            text = line.decode(errors="replace")
+            if _BACKEND_NOISE.match(text):
+                logger.debug("backend: %s", text.rstrip())
+                continue
+            with contextlib.suppress(OSError):  # stderr closed: the line has nowhere to go
+                out.write(line)
 
 
 def backend_threads():
