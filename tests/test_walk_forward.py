@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from lstm_bt import analyzers
+from lstm_bt.errors import InvalidParameter
 from lstm_bt.forecast_cache import cache_key
 from lstm_bt.models import LSTMForecaster, WalkForward
 from lstm_bt.strategies import LSTMStrategy
@@ -179,6 +180,22 @@ def test_the_default_threshold_covers_a_round_trips_cost(walk, standalone, commi
     # A signal changes only where the predicted move clears the threshold.
     changed = frame["signal"].diff().fillna(frame["signal"]).ne(0)
     assert (moves[changed].abs() > expected).all()
+
+
+@pytest.mark.parametrize("broker_setting", ["set_slippage_fixed", "fixed_fee"])
+def test_the_default_threshold_refuses_a_cost_that_is_no_fraction(walk, standalone,
+                                                                 broker_setting):
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=walk))
+    if broker_setting == "fixed_fee":
+        cerebro.broker.setcommission(commission=2.0, commtype=bt.CommInfoBase.COMM_FIXED)
+    else:
+        cerebro.broker.set_slippage_fixed(5.0)
+    forecasts = standalone.set_index("datetime")["predicted_close"]
+    cerebro.addstrategy(LSTMStrategy, start=START, forecasts=forecasts, **TINY)
+    name = "commission" if broker_setting == "fixed_fee" else "slippage"
+    with pytest.raises(InvalidParameter, match=f"broker {name} that is not a fraction"):
+        cerebro.run()
 
 
 def test_a_tz_aware_frame_and_millisecond_bar_times_work_and_replay(walk, standalone):

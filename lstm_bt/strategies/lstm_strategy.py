@@ -128,8 +128,11 @@ class LSTMStrategy(bt.Strategy):
         self._check_history_length()
         comm = self.broker.getcommissioninfo(self.data)
         commission = comm.p.commission if comm._commtype == bt.CommInfoBase.COMM_PERC else None
-        self.threshold_ = resolve_threshold(p["threshold"], commission,
-                                            getattr(self.broker.p, "slip_perc", 0.0))
+        broker = self.broker.p
+        # backtrader applies slip_perc when set, else slip_fixed (a price offset).
+        slippage = (None if getattr(broker, "slip_fixed", 0.0) and not broker.slip_perc
+                    else getattr(broker, "slip_perc", 0.0))
+        self.threshold_ = resolve_threshold(p["threshold"], commission, slippage)
         # Everything a run accumulates starts over here, so one instance can run twice.
         self._rows = []
         self._moves = deque(maxlen=p["smooth"])

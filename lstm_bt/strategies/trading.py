@@ -51,6 +51,7 @@ def check_trading_params(p):
 def resolve_threshold(threshold, commission, slippage):
     """The threshold as a fraction of the close: `"cost"` is a round trip's cost,
     2 x (commission + slippage), so a predicted move must at least pay for its trades.
+    `commission` or `slippage` None: the broker's is not a fraction (refused for `"cost"`).
 
     Example:
         >>> resolve_threshold("cost", 0.001, 0.0)
@@ -58,11 +59,13 @@ def resolve_threshold(threshold, commission, slippage):
     """
     if threshold != "cost":
         return float(threshold)
-    if commission is None:
-        raise InvalidParameter(
-            "Received `threshold='cost'` with a broker commission that is not a fraction of "
-            "the trade's value; pass a number for `threshold`, e.g. 0.002."
-        )
+    for name, value in (("commission", commission), ("slippage", slippage)):
+        if value is None:
+            raise InvalidParameter(
+                f"Received `threshold='cost'` with a broker {name} that is not a fraction of "
+                f"the trade's value (a fixed fee or price offset); pass a number for "
+                f"`threshold`, e.g. 0.002."
+            )
     return 2.0 * (float(commission) + float(slippage))
 
 
