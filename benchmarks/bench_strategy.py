@@ -59,6 +59,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="runs of (a) to take the median")
     parser.add_argument("--naive-windows", type=int, default=4,
                         help="windows of (b) actually run")
+    parser.add_argument("--windows", type=int, default=8,
+                        help="retrain: windows each kind of fit is timed on")
     parser.add_argument("--fits", type=int, default=200, help="refits of each kind in memory")
     parser.add_argument("--malloc-trim", action="store_true",
                         help="memory: call glibc's malloc_trim(0) after every fit")
@@ -237,17 +239,27 @@ class Bench:
         ohlcv = self.load().frame[OHLCV].to_numpy()
         size = REFERENCE["train_window"] + REFERENCE["seq_len"] + 1
         step = REFERENCE["retrain_every"]
-        windows = [ohlcv[i * step:i * step + size] for i in range(4)]
+        windows = [ohlcv[i * step:i * step + size] for i in range(self.args.windows + 1)]
         params = {"seq_len": REFERENCE["seq_len"], "seed": 0}
-        rebuilt = [timed(lambda w=w: LSTMForecaster(**params).fit(w))[1] for w in windows[1:]]
-        reused = LSTMForecaster(**params, warm_start=False).fit(windows[0])
-        cold = [timed(lambda w=w: reused.fit(w))[1] for w in windows[1:]]
+
+        def fits(model, kind):
+            """Seconds and epochs of fitting `model` on every window but the first."""
+            runs = []
+            for window in windows[1:]:
+                seconds = timed(lambda w=window: model.fit(w))[1]
+                runs.append((seconds, len(model.history_["loss"])))
+            seconds, epochs = zip(*runs)
+            return (f"{kind} {median(seconds):.2f} s ({median(epochs):.0f} epochs, "
+                    f"{median([s / e for s, e in runs]) * 1000:.0f} ms an epoch)")
+
+        rebuilt = [timed(lambda w=w: LSTMForecaster(**params).fit(w))[1] for w in windows[1:4]]
+        cold = fits(LSTMForecaster(**params, warm_start=False).fit(windows[0]),
+                    "cold, compiled model reused")
         warm_model = LSTMForecaster(**params).fit(windows[0])
-        warm = [timed(lambda w=w: warm_model.fit(w))[1] for w in windows[1:]]
-        print(f"\nretrain: one fit, median of 3 windows of {size} bars")
-        print(f"  cold, rebuilt model {median(rebuilt):.2f} s; cold, compiled model reused "
-              f"{median(cold):.2f} s; warm ({warm_model.warm_epochs} epochs max) "
-              f"{median(warm):.2f} s")
+        warm = fits(warm_model, f"warm ({warm_model.warm_epochs} epochs max)")
+        print(f"\nretrain: one fit of {size} bars, median of {len(windows) - 1} windows "
+              f"(rebuilt: 3)")
+        print(f"  cold, rebuilt model {median(rebuilt):.2f} s; {cold}; {warm}")
 
     def memory(self):
         import ctypes

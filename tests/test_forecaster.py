@@ -117,17 +117,17 @@ def test_scaler_and_weights_are_fit_on_the_training_window_only(features):
             != changed.forecasts_frame()["predicted_close"].iloc[1:]).all()
 
 
-class _RecordingFit:
-    """Stands in for `model.fit` to see the weights each training starts from."""
+class _RecordingTraining:
+    """Stands in for the forecaster's training loop to see the weights it starts from."""
 
     def __init__(self, model):
         self.model = model
         self.starts = []
 
-    def __call__(self, *args, epochs, **kwargs):
+    def __call__(self, inputs, targets, epochs):
         self.starts.append(self.model.get_weights())
         self.epochs = epochs
-        return type("History", (), {"history": {"loss": [0.0], "val_loss": [0.0]}})()
+        return {"loss": [0.0], "val_loss": [0.0]}
 
 
 @pytest.mark.parametrize("warm_start", [True, False])
@@ -136,8 +136,8 @@ def test_refit_keeps_the_compiled_model_and_starts_from_the_right_weights(
     forecaster = tiny(warm_start=warm_start, epochs=3, warm_epochs=1).fit(bars[:200])
     model = forecaster.model_
     trained = model.get_weights()
-    recorder = _RecordingFit(model)
-    monkeypatch.setattr(model, "fit", recorder)
+    recorder = _RecordingTraining(model)
+    monkeypatch.setattr(forecaster, "_train", recorder)
     forecaster.fit(bars[50:250])
     assert forecaster.model_ is model
     expected = trained if warm_start else forecaster.initial_state_[0]

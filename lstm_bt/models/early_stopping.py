@@ -16,8 +16,8 @@ from . import numpy_forward
 __all__ = ["ValidationStopping"]
 
 
-def ValidationStopping(inputs, targets, patience):  # noqa: N802 - a class built lazily
-    """A Keras callback scoring the held-out `(inputs, targets)` after every epoch.
+class ValidationStopping:
+    """Scores the held-out `(inputs, targets)` after every epoch of a training loop.
 
     Args:
         inputs: held-out sequences, `(n, seq_len, n_features)`.
@@ -25,32 +25,29 @@ def ValidationStopping(inputs, targets, patience):  # noqa: N802 - a class built
         patience: epochs without a better loss before training stops; 0 never stops (the
             loss is still recorded).
 
-    Returns:
-        A `keras.callbacks.Callback`; after `fit`, its `losses` hold one loss per epoch.
+    After training, `losses` holds one loss per epoch.
     """
-    import keras
 
-    class _ValidationStopping(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.losses = []
-            self._best, self._best_weights, self._wait = np.inf, None, 0
+    def __init__(self, inputs, targets, patience):
+        self.inputs, self.targets, self.patience = inputs, targets, patience
+        self.losses = []
+        self._best, self._best_weights, self._wait = np.inf, None, 0
 
-        def on_epoch_end(self, epoch, logs=None):
-            predicted = numpy_forward.forward(numpy_forward.extract_layers(self.model), inputs)
-            loss = float(np.mean((predicted - targets) ** 2))
-            self.losses.append(loss)
-            if not patience:
-                return
-            self._wait += 1
-            if loss < self._best:
-                self._best, self._wait = loss, 0
-                self._best_weights = self.model.get_weights()
-            elif self._wait >= patience:
-                self.model.stop_training = True
+    def epoch_end(self, model):
+        """Record the held-out loss of `model` now; True when training should stop."""
+        predicted = numpy_forward.forward(numpy_forward.extract_layers(model), self.inputs)
+        loss = float(np.mean((predicted - self.targets) ** 2))
+        self.losses.append(loss)
+        if not self.patience:
+            return False
+        self._wait += 1
+        if loss < self._best:
+            self._best, self._wait = loss, 0
+            self._best_weights = model.get_weights()
+            return False
+        return self._wait >= self.patience
 
-        def on_train_end(self, logs=None):
-            if self._best_weights is not None and self._wait:
-                self.model.set_weights(self._best_weights)
-
-    return _ValidationStopping()
+    def train_end(self, model):
+        """Put back the weights of the best epoch when a later one was worse."""
+        if self._best_weights is not None and self._wait:
+            model.set_weights(self._best_weights)
