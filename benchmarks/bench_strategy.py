@@ -9,7 +9,7 @@ Prints figures, asserts nothing. One command per scenario (or `all`, the order b
     .venv/bin/python benchmarks/bench_strategy.py rerun
     .venv/bin/python benchmarks/bench_strategy.py retrain
     .venv/bin/python benchmarks/bench_strategy.py all
-    .venv/bin/python benchmarks/bench_strategy.py memory [--fits 200] [--malloc-trim]
+    .venv/bin/python benchmarks/bench_strategy.py memory [--fits 200] [--kind warm] [--malloc-trim]
 
 Prefix `KERAS_BACKEND=jax` (or `torch`) to measure another Keras backend.
 
@@ -62,6 +62,8 @@ def main():
     parser.add_argument("--windows", type=int, default=8,
                         help="retrain: windows each kind of fit is timed on")
     parser.add_argument("--fits", type=int, default=200, help="refits of each kind in memory")
+    parser.add_argument("--kind", choices=("both", "warm", "cold"), default="both",
+                        help="memory: which refits to run")
     parser.add_argument("--malloc-trim", action="store_true",
                         help="memory: call glibc's malloc_trim(0) after every fit")
     args = parser.parse_args()
@@ -275,7 +277,8 @@ class Bench:
         print(f"\nmemory: RSS every 20 of {fits} refits on successive {size}-bar windows"
               f"{', malloc_trim after each' if trim else ''}; "
               f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}")
-        for warm in (True, False):
+        kinds = {"both": (True, False), "warm": (True,), "cold": (False,)}[self.args.kind]
+        for warm in kinds:
             model = LSTMForecaster(seq_len=REFERENCE["seq_len"], seed=0, warm_start=warm)
             model.fit(ohlcv[:size])
             rss, seconds = {0: rss_mb()}, []

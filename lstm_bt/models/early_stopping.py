@@ -1,17 +1,15 @@
-"""Validation loss and early stopping through the NumPy forward pass, once per epoch.
+"""Validation loss and early stopping, once per epoch of the forecaster's training loop.
 
-Keras' own `validation_data` runs `evaluate` after every epoch: a second input pipeline and a
-backend call that cost more than the epoch's few gradient steps on a small LSTM (about 35 ms
-against 120 ms for a whole epoch under TensorFlow on 2 cores). The held-out samples are few,
-so their loss through `numpy_forward` (the pass that makes every forecast) costs a few
-milliseconds. The stopping rule is Keras' `EarlyStopping(monitor="val_loss",
-restore_best_weights=True)`: stop after `patience` epochs without a lower loss, then restore
-the weights of the best epoch.
+Keras' own `validation_data` runs `evaluate` after every epoch: a second input pipeline that
+costs more than the epoch's few gradient steps on a small LSTM (about 35 ms against 120 ms for
+a whole epoch under TensorFlow on 2 cores). The held-out samples are few, so they go through
+the model's compiled forward pass in one call (`predict_on_batch`, no pipeline: about 4 ms for
+200 samples, against 11 ms for the NumPy pass that makes every forecast). The stopping rule is
+Keras' `EarlyStopping(monitor="val_loss", restore_best_weights=True)`: stop after `patience`
+epochs without a lower loss, then restore the weights of the best epoch.
 """
 
 import numpy as np
-
-from . import numpy_forward
 
 __all__ = ["ValidationStopping"]
 
@@ -20,7 +18,7 @@ class ValidationStopping:
     """Scores the held-out `(inputs, targets)` after every epoch of a training loop.
 
     Args:
-        inputs: held-out sequences, `(n, seq_len, n_features)`.
+        inputs: held-out sequences, `(n, seq_len, n_features)`, in the model's dtype.
         targets: their targets, `(n,)`.
         patience: epochs without a better loss before training stops; 0 never stops (the
             loss is still recorded).
@@ -35,7 +33,7 @@ class ValidationStopping:
 
     def epoch_end(self, model):
         """Record the held-out loss of `model` now; True when training should stop."""
-        predicted = numpy_forward.forward(numpy_forward.extract_layers(model), self.inputs)
+        predicted = np.asarray(model.predict_on_batch(self.inputs), dtype=np.float64)[:, 0]
         loss = float(np.mean((predicted - self.targets) ** 2))
         self.losses.append(loss)
         if not self.patience:

@@ -359,7 +359,7 @@ class LSTMForecaster:
             n_val = 1
         held_out = None
         if n_val:
-            held_out = ValidationStopping(inputs[-n_val:].astype(np.float64),
+            held_out = ValidationStopping(inputs[-n_val:].astype(np.float32),
                                           targets[-n_val:].astype(np.float64), self.patience)
             inputs, targets = inputs[:-n_val], targets[:-n_val]
         inputs, targets = inputs.astype(np.float32), targets.astype(np.float32)
