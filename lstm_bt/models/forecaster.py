@@ -317,8 +317,7 @@ class LSTMForecaster:
         stack.append(keras.layers.Dense(
             1, kernel_initializer=init.GlorotUniform(seed=self._draw_seed())))
         model = keras.Sequential(stack)
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse",
-                      steps_per_execution=runtime.steps_per_execution())
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
         # Build the optimizer now so a cold refit can put its state back without recompiling.
         model.optimizer.build(model.trainable_variables)
         # Everything a cold refit puts back, so it equals a fresh forecaster's fit: the
