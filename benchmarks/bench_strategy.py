@@ -2,7 +2,7 @@
 
 Prints figures, asserts nothing. One command per scenario (or `all`, the order below):
 
-    .venv/bin/python benchmarks/bench_strategy.py reference [--repeat 3]
+    .venv/bin/python benchmarks/bench_strategy.py reference [--repeat 3] [--seed 0]
     .venv/bin/python benchmarks/bench_strategy.py naive [--naive-windows 4]
     .venv/bin/python benchmarks/bench_strategy.py per-bar
     .venv/bin/python benchmarks/bench_strategy.py overhead
@@ -64,6 +64,7 @@ def main():
     parser.add_argument("scenario", choices=SCENARIOS + ("all", "memory", "fit-cost"))
     parser.add_argument("--csv", default=str(REFERENCE_CSV))
     parser.add_argument("--repeat", type=int, default=3, help="runs of (a) to take the median")
+    parser.add_argument("--seed", type=int, default=0, help="reference: the model's seed")
     parser.add_argument("--naive-windows", type=int, default=4,
                         help="windows of (b) actually run")
     parser.add_argument("--windows", type=int, default=8,
@@ -110,14 +111,16 @@ class Bench:
     def reference_runs(self):
         if self._reference is None:
             _, data_s = timed(self.load)
-            runs = [timed(lambda: self.run(strategy=_memory_recording(), cache=False))
+            runs = [timed(lambda: self.run(strategy=_memory_recording(), cache=False,
+                                           seed=self.args.seed))
                     for _ in range(self.args.repeat)]
             self._reference = data_s, runs
         return self._reference
 
     def reference(self):
         data_s, runs = self.reference_runs()
-        print(f"\n(a) reference backtest, BTCUSDT 1h 2024, median of {len(runs)} runs")
+        print(f"\n(a) reference backtest, BTCUSDT 1h 2024, seed {self.args.seed}, median of "
+              f"{len(runs)} runs")
         rows = []
         for result, total in runs:
             timing = result.report["timing"]
