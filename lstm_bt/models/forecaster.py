@@ -381,6 +381,7 @@ class LSTMForecaster:
             held_out.train_end(self.model_)
         return {"loss": losses, "val_loss": held_out.losses if held_out else []}
 
+
 def _seed_variables(model):
     """The model's dropout seed-generator state variables (not among `get_weights()`)."""
     return [variable for variable in model.variables if "seed_generator" in variable.path]
