@@ -2,14 +2,15 @@
 
 Prints figures, asserts nothing. One command per scenario (or `all`, the order below):
 
-    .venv/bin/python benchmarks/bench_strategy.py reference [--repeat 3]
+    .venv/bin/python benchmarks/bench_strategy.py reference [--repeat 3] [--seed 0]
     .venv/bin/python benchmarks/bench_strategy.py naive [--naive-windows 4]
     .venv/bin/python benchmarks/bench_strategy.py per-bar
     .venv/bin/python benchmarks/bench_strategy.py overhead
     .venv/bin/python benchmarks/bench_strategy.py rerun
     .venv/bin/python benchmarks/bench_strategy.py retrain
     .venv/bin/python benchmarks/bench_strategy.py all
-    .venv/bin/python benchmarks/bench_strategy.py memory [--fits 200] [--malloc-trim]
+    .venv/bin/python benchmarks/bench_strategy.py memory [--fits 200] [--kind warm] [--malloc-trim]
+    .venv/bin/python benchmarks/bench_strategy.py fit-cost [--op-determinism off]
 
 Prefix `KERAS_BACKEND=jax` (or `torch`) to measure another Keras backend.
 
@@ -29,6 +30,12 @@ Prefix `KERAS_BACKEND=jax` (or `torch`) to measure another Keras backend.
     `threshold`/`sizing` changed (hit), and a hit with the first run's params: same trades?
 retrain: one retrain three ways: cold with a rebuilt model, cold reusing the compiled model,
     warm (previous weights, `warm_epochs`).
+fit-cost (not part of `all`): what a warm fit costs beyond its gradient steps, on one
+    reference-sized window: `LSTMForecaster.fit` (warm), against the same 3 epochs through
+    `model.fit` (Keras' input pipeline, `steps_per_execution` 64, no callbacks), through
+    `train_on_batch` per batch, and (TensorFlow) through a `tf.GradientTape` step in a
+    `tf.function`, called per batch or once per epoch. `--op-determinism off` (for information:
+    the library always turns it on) leaves TensorFlow's op determinism off.
 memory (not part of `all`, several minutes): RSS every 20 fits of one forecaster refitted on
     successive reference-sized windows of synthetic AR(1) bars, warm then cold, to tell growth
     that goes on from growth that levels off; `--malloc-trim` returns glibc's free memory to
@@ -54,12 +61,19 @@ SCENARIOS = ("reference", "naive", "per-bar", "overhead", "rerun", "retrain")
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("scenario", choices=SCENARIOS + ("all", "memory"))
+    parser.add_argument("scenario", choices=SCENARIOS + ("all", "memory", "fit-cost"))
     parser.add_argument("--csv", default=str(REFERENCE_CSV))
     parser.add_argument("--repeat", type=int, default=3, help="runs of (a) to take the median")
+    parser.add_argument("--seed", type=int, default=0, help="reference: the model's seed")
     parser.add_argument("--naive-windows", type=int, default=4,
                         help="windows of (b) actually run")
+    parser.add_argument("--windows", type=int, default=8,
+                        help="retrain: windows each kind of fit is timed on")
     parser.add_argument("--fits", type=int, default=200, help="refits of each kind in memory")
+    parser.add_argument("--kind", choices=("both", "warm", "cold"), default="both",
+                        help="memory: which refits to run")
+    parser.add_argument("--op-determinism", choices=("on", "off"), default="on",
+                        help="fit-cost: TensorFlow's op determinism (always on in the library)")
     parser.add_argument("--malloc-trim", action="store_true",
                         help="memory: call glibc's malloc_trim(0) after every fit")
     args = parser.parse_args()
@@ -97,14 +111,16 @@ class Bench:
     def reference_runs(self):
         if self._reference is None:
             _, data_s = timed(self.load)
-            runs = [timed(lambda: self.run(strategy=_memory_recording(), cache=False))
+            runs = [timed(lambda: self.run(strategy=_memory_recording(), cache=False,
+                                           seed=self.args.seed))
                     for _ in range(self.args.repeat)]
             self._reference = data_s, runs
         return self._reference
 
     def reference(self):
         data_s, runs = self.reference_runs()
-        print(f"\n(a) reference backtest, BTCUSDT 1h 2024, median of {len(runs)} runs")
+        print(f"\n(a) reference backtest, BTCUSDT 1h 2024, seed {self.args.seed}, median of "
+              f"{len(runs)} runs")
         rows = []
         for result, total in runs:
             timing = result.report["timing"]
@@ -237,17 +253,81 @@ class Bench:
         ohlcv = self.load().frame[OHLCV].to_numpy()
         size = REFERENCE["train_window"] + REFERENCE["seq_len"] + 1
         step = REFERENCE["retrain_every"]
-        windows = [ohlcv[i * step:i * step + size] for i in range(4)]
+        windows = [ohlcv[i * step:i * step + size] for i in range(self.args.windows + 1)]
         params = {"seq_len": REFERENCE["seq_len"], "seed": 0}
-        rebuilt = [timed(lambda w=w: LSTMForecaster(**params).fit(w))[1] for w in windows[1:]]
-        reused = LSTMForecaster(**params, warm_start=False).fit(windows[0])
-        cold = [timed(lambda w=w: reused.fit(w))[1] for w in windows[1:]]
+
+        def fits(model, kind):
+            """Seconds and epochs of fitting `model` on every window but the first."""
+            runs = []
+            for window in windows[1:]:
+                seconds = timed(lambda w=window: model.fit(w))[1]
+                runs.append((seconds, len(model.history_["loss"])))
+            seconds, epochs = zip(*runs)
+            return (f"{kind} {median(seconds):.2f} s ({median(epochs):.0f} epochs, "
+                    f"{median([s / e for s, e in runs]) * 1000:.0f} ms an epoch)")
+
+        rebuilt = [timed(lambda w=w: LSTMForecaster(**params).fit(w))[1] for w in windows[1:4]]
+        cold = fits(LSTMForecaster(**params, warm_start=False).fit(windows[0]),
+                    "cold, compiled model reused")
         warm_model = LSTMForecaster(**params).fit(windows[0])
-        warm = [timed(lambda w=w: warm_model.fit(w))[1] for w in windows[1:]]
-        print(f"\nretrain: one fit, median of 3 windows of {size} bars")
-        print(f"  cold, rebuilt model {median(rebuilt):.2f} s; cold, compiled model reused "
-              f"{median(cold):.2f} s; warm ({warm_model.warm_epochs} epochs max) "
-              f"{median(warm):.2f} s")
+        warm = fits(warm_model, f"warm ({warm_model.warm_epochs} epochs max)")
+        print(f"\nretrain: one fit of {size} bars, median of {len(windows) - 1} windows "
+              f"(rebuilt: 3)")
+        print(f"  cold, rebuilt model {median(rebuilt):.2f} s; {cold}; {warm}")
+
+    def fit_cost(self):
+        import keras
+
+        from lstm_bt.models import LSTMForecaster, runtime
+
+        if self.args.op_determinism == "off" and runtime.backend_name() == "tensorflow":
+            import tensorflow as tf
+
+            runtime._backend_configured = True  # what configure() does, minus determinism
+            tf.config.threading.set_intra_op_parallelism_threads(runtime.backend_threads())
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        ohlcv = self.load().frame[OHLCV].to_numpy()
+        size = REFERENCE["train_window"] + REFERENCE["seq_len"] + 1
+        step = REFERENCE["retrain_every"]
+        windows = [ohlcv[i * step:i * step + size] for i in range(17)]
+        forecaster = LSTMForecaster(seq_len=REFERENCE["seq_len"], seed=0).fit(windows[0])
+        model, epochs, batch = forecaster.model_, forecaster.warm_epochs, forecaster.batch_size
+        warm = [timed(lambda w=w: forecaster.fit(w))[1] for w in windows[1:]]
+        features = forecaster.features_
+        inputs, targets = forecaster._samples(features.transform(windows[-1]),
+                                              features.target_column)
+        n_train = len(inputs) - int(len(inputs) * forecaster.validation_split)
+        x, y = inputs[:n_train].astype(np.float32), targets[:n_train].astype(np.float32)
+        batches = [(x[i:i + batch], y[i:i + batch]) for i in range(0, n_train, batch)]
+        steps = epochs * len(batches)
+
+        def per_batch(step_function):
+            def run():
+                for _ in range(epochs):
+                    for bx, by in batches:
+                        loss = step_function(bx, by)
+                float(loss)
+            return run
+
+        piped = keras.models.clone_model(model)
+        piped.compile(optimizer=keras.optimizers.Adam(forecaster.learning_rate), loss="mse",
+                      steps_per_execution=64)
+        ways = {
+            "model.fit (input pipeline, steps_per_execution 64)": lambda: piped.fit(
+                x, y, epochs=epochs, batch_size=batch, shuffle=False, verbose=0),
+            "train_on_batch per batch (the forecaster's loop)": per_batch(model.train_on_batch),
+        }
+        if runtime.backend_name() == "tensorflow":
+            ways.update(_raw_tensorflow_steps(model, x, y, batch, epochs, per_batch))
+        print(f"\nfit-cost: one warm fit of {size} bars ({n_train} training samples, "
+              f"{len(batches)} batches an epoch, {epochs} epochs = {steps} gradient steps), "
+              f"op determinism {self.args.op_determinism}; median of {len(warm)}")
+        print(f"  LSTMForecaster.fit, warm: {median(warm):.3f} s (features, training loop, "
+              f"validation, weights read for forecasting)")
+        for name, run in ways.items():
+            run()  # traces
+            seconds = median([timed(run)[1] for _ in range(len(warm))])
+            print(f"  {name}: {seconds:.3f} s, {1000 * seconds / steps:.2f} ms a step")
 
     def memory(self):
         import ctypes
@@ -263,7 +343,8 @@ class Bench:
         print(f"\nmemory: RSS every 20 of {fits} refits on successive {size}-bar windows"
               f"{', malloc_trim after each' if trim else ''}; "
               f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}")
-        for warm in (True, False):
+        kinds = {"both": (True, False), "warm": (True,), "cold": (False,)}[self.args.kind]
+        for warm in kinds:
             model = LSTMForecaster(seq_len=REFERENCE["seq_len"], seed=0, warm_start=warm)
             model.fit(ohlcv[:size])
             rss, seconds = {0: rss_mb()}, []
@@ -280,6 +361,37 @@ class Bench:
                   f"after N refits: {'; '.join(f'{n} {mb:.1f}' for n, mb in rss.items())}; "
                   f"{(rss[last] - rss[first]) / max(last - first, 1):+.3f} MB per refit "
                   f"from {first} to {last}")
+
+
+def _raw_tensorflow_steps(model, x, y, batch, epochs, per_batch):
+    """The gradient steps alone: Adam on the MSE through `tf.GradientTape`, no Keras trainer."""
+    import tensorflow as tf
+
+    optimizer, variables = model.optimizer, model.trainable_variables
+
+    def gradient_step(bx, by):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(bx, training=True)[:, 0] - by))
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    @tf.function(reduce_retracing=True)
+    def epoch(all_x, all_y):
+        total = tf.constant(0.0)
+        for start in tf.range(0, len(x), batch):
+            total += gradient_step(all_x[start:start + batch], all_y[start:start + batch])
+        return total
+
+    tensors = tf.constant(x), tf.constant(y)
+
+    def by_epoch():
+        for _ in range(epochs):
+            loss = epoch(*tensors)
+        float(loss)
+
+    return {"tf.GradientTape step in a tf.function, per batch": per_batch(
+                tf.function(gradient_step, reduce_retracing=True)),
+            "tf.GradientTape steps, one tf.function an epoch (tf.range)": by_epoch}
 
 
 def _memory_recording():

@@ -117,17 +117,17 @@ def test_scaler_and_weights_are_fit_on_the_training_window_only(features):
             != changed.forecasts_frame()["predicted_close"].iloc[1:]).all()
 
 
-class _RecordingFit:
-    """Stands in for `model.fit` to see the weights each training starts from."""
+class _RecordingTraining:
+    """Stands in for the forecaster's training loop to see the weights it starts from."""
 
     def __init__(self, model):
         self.model = model
         self.starts = []
 
-    def __call__(self, *args, epochs, **kwargs):
+    def __call__(self, inputs, targets, epochs):
         self.starts.append(self.model.get_weights())
         self.epochs = epochs
-        return type("History", (), {"history": {"loss": [0.0], "val_loss": [0.0]}})()
+        return {"loss": [0.0], "val_loss": [0.0]}
 
 
 @pytest.mark.parametrize("warm_start", [True, False])
@@ -136,8 +136,8 @@ def test_refit_keeps_the_compiled_model_and_starts_from_the_right_weights(
     forecaster = tiny(warm_start=warm_start, epochs=3, warm_epochs=1).fit(bars[:200])
     model = forecaster.model_
     trained = model.get_weights()
-    recorder = _RecordingFit(model)
-    monkeypatch.setattr(model, "fit", recorder)
+    recorder = _RecordingTraining(model)
+    monkeypatch.setattr(forecaster, "_train", recorder)
     forecaster.fit(bars[50:250])
     assert forecaster.model_ is model
     expected = trained if warm_start else forecaster.initial_state_[0]
@@ -192,3 +192,40 @@ def test_a_loaded_forecaster_refits_as_the_saved_one_would(bars, tmp_path):
     saved.fit(bars[50:250])
     loaded.fit(bars[50:250])
     assert np.array_equal(saved.predict(bars[200:300]), loaded.predict(bars[200:300]))
+
+
+def test_the_epoch_loss_is_keras_sample_weighted_mean_of_the_batch_losses(bars):
+    """With a negligible learning rate one epoch leaves the weights where they were, so the
+    epoch's loss is the loss of those weights over every training sample; a plain mean of the
+    batch losses (the last batch here has 28 samples, the others 48) would differ."""
+    from lstm_bt.models import numpy_forward
+
+    forecaster = tiny(epochs=1, learning_rate=1e-12, batch_size=48).fit(bars[:200])
+    features = forecaster.features_
+    inputs, targets = forecaster._samples(features.transform(as_ohlcv(bars[:200])),
+                                          features.target_column)
+    n_train = len(inputs) - int(len(inputs) * forecaster.validation_split)
+    assert n_train % 48 == 28
+    predicted = numpy_forward.forward(forecaster.layers_, inputs[:n_train])
+    expected = np.mean((predicted - targets[:n_train]) ** 2)
+    assert forecaster.history_["loss"] == pytest.approx([expected], rel=1e-5)
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_weights(bars):
+    from lstm_bt.models.early_stopping import ValidationStopping
+
+    fitted = tiny().fit(bars[:200])
+    features = fitted.features_
+    inputs, targets = fitted._samples(features.transform(as_ohlcv(bars[200:300])),
+                                      features.target_column)
+    model = fitted.model_
+    best = model.get_weights()
+    stopping = ValidationStopping(inputs.astype(np.float32), targets, patience=2)
+    assert not stopping.epoch_end(model)
+    model.set_weights([w * 3 for w in best])
+    assert not stopping.epoch_end(model)
+    model.set_weights([w * 5 for w in best])
+    assert stopping.epoch_end(model)
+    assert stopping.losses[0] < min(stopping.losses[1:])
+    stopping.train_end(model)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), best, strict=True))

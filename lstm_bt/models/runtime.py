@@ -15,14 +15,9 @@ import weakref
 from pathlib import Path
 
 __all__ = ["backend_name", "backend_threads", "compiled_forward", "configure",
-           "quiet_backend", "steps_per_execution", "usable_cores"]
+           "quiet_backend", "usable_cores"]
 
 logger = logging.getLogger(__name__)
-
-# A training window is a few dozen batches, so 64 steps a call runs a whole epoch in one
-# backend call instead of paying the dispatch once a batch. The updates are the same (same
-# batches, same order); only the overhead goes.
-_STEPS_PER_EXECUTION = 64
 
 _backend_configured = False
 _quiet_lock = threading.Lock()
@@ -60,11 +55,6 @@ def backend_name():
         return json.loads((home / "keras.json").read_text()).get("backend", "tensorflow")
     except (OSError, ValueError, AttributeError):
         return "tensorflow"
-
-
-def steps_per_execution():
-    """Gradient steps per backend call, for `model.compile` (PyTorch's trainer allows only 1)."""
-    return 1 if backend_name() == "torch" else _STEPS_PER_EXECUTION
 
 
 _jitted = weakref.WeakKeyDictionary()
