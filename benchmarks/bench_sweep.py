@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_sweep.py replay
     .venv/bin/python benchmarks/bench_sweep.py memory [--cells 200] [--restart-every N]
                                                       [--lifetime SECONDS]
-    .venv/bin/python benchmarks/bench_sweep.py layouts [--walks 8]
+    .venv/bin/python benchmarks/bench_sweep.py layouts [--walks 8] [--repeat 3]
     .venv/bin/python benchmarks/bench_sweep.py all
 
 throughput: the same sweep (BTCUSDT 1h from ../shared/data, `--walks` walk-forwards of two
@@ -19,8 +19,9 @@ layouts: the same walk-forwards (`throughput`'s, each `execute.run_walk_forward`
     one process running one task per core in threads (the shape `LocalCluster()` picks on
     16 cores: 4 processes x 4 threads), and on the sweep's own cluster (`execute.connect`:
     one single-threaded process per core, `LSTM_BT_THREADS` capped). Every layout warm
-    (TensorFlow imported in each process) before its clock; walk-forwards per minute over
-    serial, and whether every layout's results equal serial's.
+    (TensorFlow imported in each process) before its clock; `--repeat` rounds of every layout
+    in turn; median walk-forwards per minute over serial's, and whether every layout's
+    results equal serial's.
 replay: one walk-forward trained in this process (`sweep.cell.train_forecasts`), then replayed
     with 6 trading configs (`sweep.cell.replay`); replay time as a share of the training run.
 memory: a long sweep (`--cells` cells, each its own walk-forward: tiny models on synthetic
@@ -56,6 +57,7 @@ def main():
     parser.add_argument("--walks", type=int, default=8,
                         help="walk-forwards in throughput and layouts")
     parser.add_argument("--cells", type=int, default=200, help="cells in memory")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds in layouts")
     parser.add_argument("--restart-every", type=int, help="walk-forwards per worker process "
                         "in memory (default: the sweep's; 0 never)")
     parser.add_argument("--lifetime", type=float, help="worker lifetime in memory, seconds")
@@ -178,14 +180,21 @@ def layouts(args):
         (f"the sweep's cluster ({cores} x 1 thread, LSTM_BT_THREADS=1)",
          lambda: dask(lambda: connect(quiet=True))),
     ]
-    serial = None
-    for name, run in runs:
-        results, spent = run()
-        sharpe = [[cell["report"]["metrics"]["sharpe"] for cell in walk] for walk in results]
-        serial = serial or (spent, sharpe)
-        print(f"layouts, {name}: {len(work)} walk-forwards in {spent:.1f} s = "
-              f"{len(work) / spent * 60:.1f}/min, {serial[0] / spent:.2f}x serial, results "
-              f"{'equal' if sharpe == serial[1] else 'DIFFERENT'}; load {_load()}")
+    times, outcomes = {name: [] for name, _ in runs}, {}
+    for _ in range(args.repeat):  # rounds, each layout once a round: load drifts alike
+        for name, run in runs:
+            results, spent = run()
+            times[name].append(spent)
+            outcomes[name] = [[cell["report"]["metrics"]["sharpe"] for cell in walk]
+                              for walk in results]
+    serial = median(times[runs[0][0]])
+    for name, _ in runs:
+        spent = median(times[name])
+        print(f"layouts, {name}: {len(work)} walk-forwards in {spent:.1f} s (median of "
+              f"{', '.join(f'{x:.1f}' for x in times[name])}) = {len(work) / spent * 60:.1f}"
+              f"/min, {serial / spent:.2f}x serial, results "
+              f"{'equal' if outcomes[name] == outcomes[runs[0][0]] else 'DIFFERENT'}")
+    print(f"layouts: load {_load()}")
 
 
 def _submit_all(client, function, work):
