@@ -14,11 +14,12 @@ __all__ = ["CapThreads", "RestartEvery", "WALK_FORWARD_PREFIX"]
 log = logging.getLogger(__name__)
 
 WALK_FORWARD_PREFIX = "walk-forward-"
-# How long a worker due for a restart waits for the client to collect its last result.
-# Past it the scheduler's retirement copies the result to another worker, if there is one.
+# How long a worker due for a restart waits for the client to collect its last result, once
+# computed. Past it the scheduler's retirement copies the result to another worker, if any.
 DRAIN_S = 60.0
 _DRAIN_POLL_S = 0.05
-_BUSY = frozenset({"executing", "long-running", "memory", "flight", "resumed"})
+_RUNNING = frozenset({"executing", "long-running", "resumed"})
+_RESULTS = frozenset({"memory", "flight"})
 
 
 class CapThreads(WorkerPlugin):
@@ -44,7 +45,7 @@ class CapThreads(WorkerPlugin):
 class RestartEvery(WorkerPlugin):
     """Restart the worker process after it has run `walk_forwards` walk-forwards.
 
-    TensorFlow keeps some memory for every model a process trains (about 3 MB a tiny
+    TensorFlow keeps some memory for every model a process trains (about 7 MB a tiny
     walk-forward, measured in benchmarks/README.md) and never gives it back; a fresh process
     is the only way to get it back. Once the N-th walk-forward starts, the worker takes no
     other task (status `closing_gracefully`, as in Dask's own retirement); when that one has
@@ -81,9 +82,10 @@ class RestartEvery(WorkerPlugin):
     async def _restart(self):
         worker = self._worker
         worker.status = Status.closing_gracefully  # no other task starts or is sent here
+        while self._holds(_RUNNING):  # the N-th walk-forward, however long it takes
+            await asyncio.sleep(_DRAIN_POLL_S)
         deadline = time.monotonic() + DRAIN_S
-        while time.monotonic() < deadline and any(
-                task.state in _BUSY for task in worker.state.tasks.values()):
+        while self._holds(_RESULTS) and time.monotonic() < deadline:
             await asyncio.sleep(_DRAIN_POLL_S)
         log.info("worker %s ran %d walk-forwards: restarting it", worker.address, self.started)
         await worker.scheduler.retire_workers(
@@ -96,6 +98,10 @@ class RestartEvery(WorkerPlugin):
         with suppress(OSError):  # the call's connection closes with this process
             async with worker.rpc(worker.nanny) as nanny:
                 await nanny.restart(reason="lstm-bt-restart-every")
+
+
+    def _holds(self, states):
+        return any(task.state in states for task in self._worker.state.tasks.values())
 
 
 def _exit_noise(record):
