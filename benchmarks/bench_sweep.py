@@ -2,7 +2,9 @@
 
     .venv/bin/python benchmarks/bench_sweep.py throughput [--walks 8]
     .venv/bin/python benchmarks/bench_sweep.py replay
-    .venv/bin/python benchmarks/bench_sweep.py memory [--cells 200] [--lifetime SECONDS]
+    .venv/bin/python benchmarks/bench_sweep.py memory [--cells 200] [--restart-every N]
+                                                      [--lifetime SECONDS]
+    .venv/bin/python benchmarks/bench_sweep.py layouts [--walks 8] [--repeat 3]
     .venv/bin/python benchmarks/bench_sweep.py all
 
 throughput: the same sweep (BTCUSDT 1h from ../shared/data, `--walks` walk-forwards of two
@@ -10,11 +12,23 @@ throughput: the same sweep (BTCUSDT 1h from ../shared/data, `--walks` walk-forwa
     one task thread with the thread variables at 1 (`LSTM_BT_THREADS`, `OMP_NUM_THREADS`,
     `TF_NUM_INTRAOP_THREADS`), workers warmed (TensorFlow imported) before the clock starts;
     cells per minute and the ratio.
+layouts: the same walk-forwards (`throughput`'s, each `execute.run_walk_forward` on its own
+    bars) run one after another in one process (serial), then in a plain
+    `ProcessPoolExecutor` of one process per core (thread variables unset, then capped at
+    cores // processes), on a Dask `LocalCluster()` with no arguments, on a LocalCluster of
+    one process running one task per core in threads (the shape `LocalCluster()` picks on
+    16 cores: 4 processes x 4 threads), and on the sweep's own cluster (`execute.connect`:
+    one single-threaded process per core, `LSTM_BT_THREADS` capped). Every layout warm
+    (TensorFlow imported in each process) before its clock; `--repeat` rounds of every layout
+    in turn; median walk-forwards per minute over serial's, and whether every layout's
+    results equal serial's.
 replay: one walk-forward trained in this process (`sweep.cell.train_forecasts`), then replayed
     with 6 trading configs (`sweep.cell.replay`); replay time as a share of the training run.
-memory: a long sweep (`--cells` cells: tiny models on synthetic AR(1) bars, 4 trading configs
-    per walk-forward) on 2 workers; every worker's RSS sampled as cells finish. `--lifetime`
-    restarts workers after that many seconds (`distributed.worker.lifetime`), to compare.
+memory: a long sweep (`--cells` cells, each its own walk-forward: tiny models on synthetic
+    AR(1) bars) on 2 workers; every worker's RSS sampled every 2 s. `--restart-every N`
+    restarts each worker after N walk-forwards (the sweep's `restart_workers_every`; default
+    the sweep's default, 0 never); `--lifetime S` instead restarts workers after S seconds
+    (Dask's `lifetime`, given as worker arguments so restarted workers keep it), to compare.
 """
 
 import argparse
@@ -24,6 +38,7 @@ import tempfile
 import threading
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from _common import REFERENCE_CSV, machine, median, timed
@@ -31,7 +46,7 @@ from _common import REFERENCE_CSV, machine, median, timed
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", message=".*missing 1h bars.*")
 
-SCENARIOS = ("throughput", "replay", "memory")
+SCENARIOS = ("throughput", "layouts", "replay", "memory")
 MODEL = {"seq_len": 30, "train_window": 500, "retrain_every": 168, "units": [16],
          "epochs": 2}
 
@@ -39,14 +54,19 @@ MODEL = {"seq_len": 30, "train_window": 500, "retrain_every": 168, "units": [16]
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("scenario", choices=SCENARIOS + ("all",))
-    parser.add_argument("--walks", type=int, default=8, help="walk-forwards in throughput")
+    parser.add_argument("--walks", type=int, default=8,
+                        help="walk-forwards in throughput and layouts")
     parser.add_argument("--cells", type=int, default=200, help="cells in memory")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds in layouts")
+    parser.add_argument("--restart-every", type=int, help="walk-forwards per worker process "
+                        "in memory (default: the sweep's; 0 never)")
     parser.add_argument("--lifetime", type=float, help="worker lifetime in memory, seconds")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(machine())
     for scenario in SCENARIOS if args.scenario == "all" else (args.scenario,):
-        {"throughput": throughput, "replay": replay, "memory": memory}[scenario](args)
+        {"throughput": throughput, "layouts": layouts, "replay": replay,
+         "memory": memory}[scenario](args)
 
 
 def _cluster(workers, lifetime=None):
@@ -55,15 +75,16 @@ def _cluster(workers, lifetime=None):
 
     from lstm_bt.sweeps.execute import SCHEDULER_CONFIG, thread_environment
 
-    settings = dict(SCHEDULER_CONFIG)
-    if lifetime:
-        settings.update({"distributed.worker.lifetime.duration": f"{lifetime}s",
-                         "distributed.worker.lifetime.stagger": "5s",
-                         "distributed.worker.lifetime.restart": True})
-    with dask.config.set(settings):
+    # As worker arguments, not `dask.config.set(distributed.worker.lifetime...)`: the nanny
+    # keeps a reference to the config, the `with` block's exit undoes it in place, so a
+    # restarted worker had no lifetime (one restart each, then none; measured).
+    restarts = {"lifetime": f"{lifetime}s", "lifetime_stagger": "2s",
+                "lifetime_restart": True} if lifetime else {}
+    with dask.config.set(SCHEDULER_CONFIG):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                env={**thread_environment(1), "TF_CPP_MIN_LOG_LEVEL": "3"},
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=None, silence_logs=logging.ERROR,
+                               **restarts)
     client = Client(cluster)
     client.run(_warm)
     return cluster, client
@@ -108,6 +129,94 @@ def throughput(args):
     print(f"throughput: 2 workers / 1 worker = {rates[2] / rates[1]:.2f}x")
 
 
+def layouts(args):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from distributed import Client, LocalCluster
+
+    from lstm_bt.models.runtime import usable_cores
+    from lstm_bt.sweeps.data import load_sources
+    from lstm_bt.sweeps.execute import bars_for, connect, run_walk_forward, thread_environment
+    from lstm_bt.sweeps.plan import plan_sweep
+    from lstm_bt.sweeps.spec import load_spec
+
+    checked = load_spec(_real_spec(args.walks))
+    frames, sources = load_sources(checked)
+    walks = plan_sweep(checked, sources, checked.broker)[2]
+    work = [(bars_for(frames[walk.symbol], walk), walk, checked.broker) for walk in walks]
+    cores = usable_cores()
+    spawn = multiprocessing.get_context("spawn")  # no fork of this process's threads
+
+    def pool(processes, env):
+        with ProcessPoolExecutor(processes, mp_context=spawn, initializer=_pool_start,
+                                 initargs=(env, spawn.Barrier(processes))) as executor:
+            started = set(executor.map(_hold, range(processes)))
+            assert len(started) == processes, "every pool process started and warm"
+            return timed(lambda: list(executor.map(run_walk_forward, *zip(*work))))
+
+    def dask(make):
+        with make() as client:
+            client.run(_warm)
+            return timed(lambda: _submit_all(client, run_walk_forward, work))
+
+    def local(**shape):
+        @contextmanager
+        def make():
+            with LocalCluster(processes=True, dashboard_address=None,
+                              silence_logs=logging.ERROR, **shape) as cluster, \
+                    Client(cluster) as client:
+                yield client
+        return make
+
+    capped = thread_environment(1)
+    runs = [
+        ("serial: 1 process, backend threads not capped", lambda: pool(1, {})),
+        (f"ProcessPoolExecutor({cores}), not capped", lambda: pool(cores, {})),
+        (f"ProcessPoolExecutor({cores}), LSTM_BT_THREADS=1", lambda: pool(cores, capped)),
+        ("LocalCluster() defaults, not capped", lambda: dask(local())),
+        (f"LocalCluster(1 process x {cores} threads), not capped",
+         lambda: dask(local(n_workers=1, threads_per_worker=cores))),
+        (f"the sweep's cluster ({cores} x 1 thread, LSTM_BT_THREADS=1)",
+         lambda: dask(lambda: connect(quiet=True))),
+    ]
+    times, outcomes = {name: [] for name, _ in runs}, {}
+    for _ in range(args.repeat):  # rounds, each layout once a round: load drifts alike
+        for name, run in runs:
+            results, spent = run()
+            times[name].append(spent)
+            outcomes[name] = [[cell["report"]["metrics"]["sharpe"] for cell in walk]
+                              for walk in results]
+    serial = median(times[runs[0][0]])
+    for name, _ in runs:
+        spent = median(times[name])
+        print(f"layouts, {name}: {len(work)} walk-forwards in {spent:.1f} s (median of "
+              f"{', '.join(f'{x:.1f}' for x in times[name])}) = {len(work) / spent * 60:.1f}"
+              f"/min, {serial / spent:.2f}x serial, results "
+              f"{'equal' if outcomes[name] == outcomes[runs[0][0]] else 'DIFFERENT'}")
+    print(f"layouts: load {_load()}")
+
+
+def _submit_all(client, function, work):
+    return client.gather([client.submit(function, *item, pure=False) for item in work])
+
+
+_barrier = None
+
+
+def _pool_start(env, barrier):
+    global _barrier
+    _barrier = barrier
+    os.environ.update(env)
+    _warm()
+
+
+def _hold(_):
+    """Wait until every pool process holds one of these: all started, all warm."""
+    _barrier.wait(timeout=300)
+    return os.getpid()
+
+
 def replay(args):
     del args
     from lstm_bt.backtest_data import load_backtest_data
@@ -134,19 +243,20 @@ def replay(args):
 def memory(args):
     from lstm_bt import sweep
     from lstm_bt.binance.files import write_kline_csv
+    from lstm_bt.sweeps.execute import RESTART_WORKERS_EVERY
     from lstm_bt.synthetic import ar1_returns
 
-    trading = {"threshold": [0.0, 0.001], "sizing": ["all_in", "proportional"]}
-    walks = max(1, args.cells // 4)
+    every = RESTART_WORKERS_EVERY if args.restart_every is None else args.restart_every
+    every = 0 if args.lifetime else every
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "SYNUSDT.csv"
         write_kline_csv(data, ar1_returns(400, seed=5), "1h")
         spec = {"data": {"files": [str(data)], "interval": "1h",
                          "periods": [["2024-01-04", "2024-01-17"]]},
-                "run": {"seeds": list(range(walks))},
+                "run": {"seeds": list(range(args.cells))},
                 "model": {"seq_len": 8, "train_window": 60, "retrain_every": 48,
                           "units": [4], "epochs": 1},
-                "trading": trading}
+                "trading": {"threshold": 0.0}}
         cluster, client = _cluster(2, lifetime=args.lifetime)
         samples, done = [], threading.Event()
         out = Path(folder) / "out"
@@ -164,7 +274,8 @@ def memory(args):
         sampler = threading.Thread(target=sample)
         sampler.start()
         try:
-            result, spent = timed(lambda: sweep(spec, out=out, client=client))
+            result, spent = timed(lambda: sweep(spec, out=out, client=client,
+                                                restart_workers_every=every))
         finally:
             done.set()
             sampler.join()
@@ -176,9 +287,12 @@ def memory(args):
         if finished >= last + step and rss:
             shown.append(f"{finished}: " + "/".join(f"{x:.0f}" for x in rss))
             last = finished
-    lifetime = f", worker lifetime {args.lifetime:.0f} s" if args.lifetime else ""
-    print(f"memory: {len(result.cells)} cells in {spent:.0f} s{lifetime}; worker RSS MB "
-          f"(cells done: worker/worker): {'; '.join(shown)}; load {_load()}")
+    late = [max(rss) for finished, rss in samples if rss and finished >= args.cells // 10]
+    how = (f"worker lifetime {args.lifetime:.0f} s" if args.lifetime else
+           f"restart every {every} walk-forwards" if every else "no restarts")
+    print(f"memory: {len(result.cells)} cells (one walk-forward each) in {spent:.0f} s, {how}; "
+          f"largest worker RSS after cell {args.cells // 10}: {max(late):.0f} MB; "
+          f"worker RSS MB (cells done: worker/worker): {'; '.join(shown)}; load {_load()}")
 
 
 def _rss_mb():

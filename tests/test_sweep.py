@@ -21,6 +21,7 @@ from lstm_bt import sweep
 from lstm_bt.binance.files import write_kline_csv
 from lstm_bt.stats import METRIC_KEYS
 from lstm_bt.sweeps.data import load_sources
+from lstm_bt.sweeps._worker_plugin import RestartEvery
 from lstm_bt.sweeps.execute import (
     SCHEDULER_CONFIG,
     bars_for,
@@ -232,6 +233,76 @@ def test_a_worker_killed_during_a_task_is_replaced_and_the_sweep_completes(clust
     assert len(cells) == 1 and set(cells["status"]) == {"ok"}
     client.wait_for_workers(2, timeout=120)
     assert pid not in client.run(os.getpid).values()
+
+
+def test_each_worker_process_is_replaced_after_its_n_th_walk_forward_and_results_stay_equal(
+        finished, cluster, kline_file, tmp_path):
+    # restart_workers_every=1: a process runs one walk-forward, then its nanny replaces it.
+    # Three walk-forwards on two workers: the third waits for a fresh process (the one the
+    # scheduler had queued on a retiring worker runs elsewhere), and every result equals the
+    # sweep without restarts (seeds 0 and 1) or a serial run in this process (seed 2).
+    from distributed import get_task_stream
+
+    _, client = cluster
+    _, out, _, _ = finished
+    longer = _spec(kline_file, run={"seeds": [0, 1, 2]})
+    before = set(client.run(os.getpid).values())
+    try:
+        with get_task_stream(client=client) as stream:
+            result = sweep(longer, out=tmp_path / "out", client=client,
+                           restart_workers_every=1)
+        ran = {str(task["key"]): task["worker"] for task in stream.data
+               if str(task["key"]).startswith("walk-forward-")}
+        assert len(ran) == 3 and len(set(ran.values())) == 3, ran
+        assert result.summary["failed"] == 0
+        # The three processes that ran them are all replaced (the last after the sweep).
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            now = client.run(os.getpid)
+            if len(now) == 2 and not set(now) & set(ran.values()):
+                break
+            time.sleep(0.2)
+        assert len(now) == 2 and not set(now) & set(ran.values()), (ran, now)
+        assert not set(now.values()) & before, (before, now)
+    finally:
+        client.register_plugin(RestartEvery(0))  # the other tests' workers stay
+
+    columns = ["threshold", "sizing", "seed"]
+    table = pd.read_csv(tmp_path / "out" / "cells.csv").drop(columns=["train_s", "total_s"])
+    first = pd.read_csv(out / "cells.csv").drop(columns=["train_s", "total_s"])
+    pd.testing.assert_frame_equal(
+        table[table["seed"] < 2].sort_values(columns).reset_index(drop=True),
+        first.sort_values(columns).reset_index(drop=True), check_exact=True)
+    checked = load_spec(longer)
+    frames, sources = load_sources(checked)
+    walks = plan_sweep(checked, sources, checked.broker)[2]
+    walk = next(walk for walk in walks if walk.seed == 2)
+    stored = np.load(tmp_path / "out" / "returns.npz")
+    serial = run_walk_forward(bars_for(frames[walk.symbol], walk), walk, checked.broker)
+    for cell, record in zip(walk.cells, serial):
+        row = table.query(f"seed == 2 and threshold == {cell.trading['threshold']} and "
+                          f"sizing == '{cell.trading['sizing']}'").iloc[0]
+        for key, value in record["report"]["metrics"].items():
+            assert _same(row[key], value), (cell.trading, key, row[key], value)
+        name = f"config{cell.config}__{cell.symbol}__{cell.period_start}__seed{cell.seed}"
+        np.testing.assert_array_equal(stored[name], record["returns"])
+
+
+def test_the_cli_without_workers_or_scheduler_runs_one_single_threaded_worker_per_core(
+        kline_file, tmp_path):
+    spec = _spec(kline_file, run={"seeds": [3]}, trading={"threshold": 0.0,
+                                                          "sizing": "all_in"})
+    path = tmp_path / "spec.toml"
+    path.write_text(spec_to_toml(spec))
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "lstm_bt", "sweep", str(path), "--out",
+                           str(out), "--quiet", "-v"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    cores = len(os.sched_getaffinity(0))
+    assert (f"local Dask cluster: {cores} worker processes, 1 task thread(s) each, "
+            f"LSTM_BT_THREADS=1") in done.stderr, done.stderr[-2000:]
+    assert list(pd.read_csv(out / "cells.csv")["status"]) == ["ok"]
 
 
 def _wait_for_walk_forward_running(client, timeout=120):

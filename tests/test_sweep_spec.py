@@ -125,6 +125,9 @@ def test_lstm_bt_sweep_is_the_function_and_checks_its_arguments_first():
     assert sweep is lstm_bt.sweep is defined
     with pytest.raises(InvalidParameter, match="at most one of"):
         sweep(_spec(), out="unused", workers=2, scheduler="tcp://127.0.0.1:1")
+    for every in (-1, 2.5, True):
+        with pytest.raises(InvalidParameter, match="`restart_workers_every`, expected walk"):
+            sweep(_spec(), out="unused", restart_workers_every=every)
 
 
 def test_the_readme_spec_is_valid_and_plans_what_the_readme_says():

@@ -23,6 +23,10 @@ def add_parser(subparsers):
                        help="local worker processes (default: one per usable core)")
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="run on an existing Dask cluster (`dask scheduler`)")
+    parser.add_argument("--restart-workers-every", type=int, metavar="N",
+                        help="restart each worker process after N walk-forwards, between "
+                             "two tasks, to give back the memory TensorFlow keeps; 0 never "
+                             "(default: 50)")
     parser.add_argument("--data-dir",
                         help="kline store directory (default: $LSTM_BT_DATA_DIR or ./feeds)")
     parser.add_argument("--base-url",
@@ -38,7 +42,8 @@ def run(args):
     from ..sweeps import EXIT_SOME_FAILED, sweep
 
     result = sweep(args.spec, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                   data_dir=args.data_dir, base_url=args.base_url, quiet=args.quiet)
+                   data_dir=args.data_dir, base_url=args.base_url, quiet=args.quiet,
+                   restart_workers_every=args.restart_workers_every)
     print(result.describe())
     print(f"report: {result.out}")
     return EXIT_SOME_FAILED if result.failed else 0

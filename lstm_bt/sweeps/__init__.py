@@ -52,7 +52,7 @@ class SweepResult:
 
 
 def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, base_url=None,
-          quiet=True):
+          quiet=True, restart_workers_every=None):
     """Run a sweep and write its report into `out`.
 
     Args:
@@ -69,6 +69,10 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
             `./feeds`.
         base_url: Binance REST root. Defaults to `$LSTM_BT_BINANCE_URL` or api.binance.com.
         quiet: hide the progress bar and the dashboard link. Defaults to `True`.
+        restart_workers_every: walk-forwards a worker process runs before its Dask nanny
+            replaces it with a fresh one, between two tasks, to give back the memory
+            TensorFlow keeps; 0 never. Applies to the cluster of `client` and `scheduler`
+            too. Defaults to `None`: 50 (`execute.RESTART_WORKERS_EVERY`).
 
     Returns:
         A `SweepResult`.
@@ -90,6 +94,7 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
 
     began = time.perf_counter()
     _check_target(client, workers, scheduler)
+    restart_workers_every = _check_restart(restart_workers_every)
     checked = load_spec(spec)
     directory = SweepDir(out)
     directory.prepare(spec_to_toml(checked.source))
@@ -108,7 +113,9 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
     log.info("sweep: %d cells, %d finished before, %d walk-forwards to train",
              len(cells), len(done), len(todo))
     if todo:
-        _run(todo, frames, checked.broker, directory, client, workers, scheduler, quiet)
+        _run(todo, frames, checked.broker, directory, quiet,
+             dict(client=client, workers=workers, scheduler=scheduler,
+                  restart_workers_every=restart_workers_every))
     records = {cell.key: directory.load(cell.key) for cell in cells}
     timing = {"total_s": round(time.perf_counter() - began, 3), **counts}
     table, config_table, summary = write_report(directory.path, checked, configs, cells,
@@ -117,13 +124,13 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
                        out=directory.path)
 
 
-def _run(walks, frames, broker, directory, client, workers, scheduler, quiet):
+def _run(walks, frames, broker, directory, quiet, where):
     from tqdm import tqdm
 
     from .execute import connect, dashboard_link, execute
 
     total = sum(len(walk.cells) for walk in walks)
-    with connect(client=client, workers=workers, scheduler=scheduler, quiet=quiet) as dask:
+    with connect(quiet=quiet, **where) as dask:
         link = dashboard_link(dask)
         with tqdm(total=total, unit="cell", desc="sweep", disable=quiet,
                   dynamic_ncols=True) as bar:
@@ -140,6 +147,18 @@ def _run(walks, frames, broker, directory, client, workers, scheduler, quiet):
                 bar.set_postfix_str(f"failed {failed}", refresh=True)
 
             execute(dask, walks, frames, broker, on_result)
+
+
+def _check_restart(every):
+    from .execute import RESTART_WORKERS_EVERY
+
+    if every is None:
+        return RESTART_WORKERS_EVERY
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise InvalidParameter(f"Received an invalid value for `restart_workers_every`, "
+                               f"expected walk-forwards per worker process (0: never), "
+                               f"got {every!r}.")
+    return every
 
 
 def _check_target(client, workers, scheduler):

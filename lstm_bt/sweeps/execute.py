@@ -11,6 +11,10 @@ Threads: every worker runs its tasks with `LSTM_BT_THREADS` (and `OMP_NUM_THREAD
 environment before TensorFlow is imported, so N single-threaded workers never run more than
 N busy threads on N cores. A worker process that dies is restarted by its nanny and its task
 runs again (the scheduler's `allowed-failures`); a task raising is retried `RETRIES` times.
+
+Memory: TensorFlow keeps some memory for every model a process trains, so each worker
+process is restarted by its nanny after `restart_workers_every` walk-forwards, between two
+tasks (`_worker_plugin.RestartEvery`).
 """
 
 import logging
@@ -21,11 +25,13 @@ from contextlib import contextmanager
 from ..errors import InvalidParameter, LstmBtError
 
 __all__ = ["run_walk_forward", "bars_for", "connect", "execute", "thread_environment",
-           "RETRIES", "SCHEDULER_CONFIG"]
+           "RETRIES", "RESTART_WORKERS_EVERY", "SCHEDULER_CONFIG"]
 
 log = logging.getLogger(__name__)
 
 RETRIES = 2
+# Walk-forwards a worker process runs before its nanny replaces it (memory TensorFlow keeps).
+RESTART_WORKERS_EVERY = 50
 # A cluster with no worker at all runs nothing: after this long the sweep stops (resumable)
 # instead of waiting forever, e.g. for a remote scheduler whose workers were all shut down.
 NO_WORKERS_S = 120.0
@@ -126,7 +132,8 @@ def thread_environment(threads):
 
 
 @contextmanager
-def connect(client=None, workers=None, scheduler=None, quiet=True):
+def connect(client=None, workers=None, scheduler=None, quiet=True,
+            restart_workers_every=RESTART_WORKERS_EVERY):
     """A dask client to run on: the one given, one to `scheduler`, or a new LocalCluster.
 
     Args:
@@ -135,16 +142,18 @@ def connect(client=None, workers=None, scheduler=None, quiet=True):
             usable cores.
         scheduler: address of a running scheduler, e.g. `"tcp://10.0.0.5:8786"`.
         quiet: hide the LocalCluster's own logs. Defaults to `True`.
+        restart_workers_every: walk-forwards each worker process runs before its nanny
+            replaces it with a fresh one; 0 never. Defaults to `RESTART_WORKERS_EVERY`.
 
     Yields:
-        A connected `distributed.Client`, with the thread-capping plugin registered.
+        A connected `distributed.Client`, with the worker plugins registered.
     """
     from distributed import Client
 
     from ..models.runtime import usable_cores
 
     if client is not None:
-        _register_thread_cap(client)
+        _register_plugins(client, restart_workers_every)
         yield client
         return
     if scheduler is not None:
@@ -155,7 +164,7 @@ def connect(client=None, workers=None, scheduler=None, quiet=True):
                 f"Cannot reach the Dask scheduler {scheduler!r} ({error}); start one with "
                 "`dask scheduler` and give its tcp://HOST:PORT.") from None
         with own:
-            _register_thread_cap(own)
+            _register_plugins(own, restart_workers_every)
             yield own
         return
     import dask
@@ -173,11 +182,26 @@ def connect(client=None, workers=None, scheduler=None, quiet=True):
                                silence_logs=logging.ERROR if quiet else logging.WARNING)
     try:
         with Client(cluster) as own:
-            _register_thread_cap(own)
+            _register_plugins(own, restart_workers_every)
+            _log_layout(own)
             yield own
     finally:
         with _quiet_shutdown():
             cluster.close()
+
+
+def _log_layout(client):
+    """Log what the LocalCluster really runs: processes, task threads, backend threads."""
+    pids = client.run(os.getpid)
+    threads = sorted({info["nthreads"] for info in client.scheduler_info()["workers"].values()})
+    capped = sorted(set(client.run(_backend_threads_setting).values()), key=str)
+    log.info("local Dask cluster: %d worker processes, %s task thread(s) each, "
+             "LSTM_BT_THREADS=%s", len(set(pids.values())), "/".join(map(str, threads)),
+             "/".join(map(str, capped)))
+
+
+def _backend_threads_setting():
+    return os.environ.get("LSTM_BT_THREADS")
 
 
 @contextmanager
@@ -192,10 +216,12 @@ def _quiet_shutdown():
         logger.setLevel(level)
 
 
-def _register_thread_cap(client):
-    from ._worker_plugin import CapThreads
+def _register_plugins(client, restart_workers_every):
+    from ._worker_plugin import CapThreads, RestartEvery
 
     client.register_plugin(CapThreads())
+    # Always registered, so 0 also replaces the count an earlier sweep left on the cluster.
+    client.register_plugin(RestartEvery(restart_workers_every))
 
 
 def dashboard_link(client):
@@ -220,11 +246,13 @@ def execute(client, walks, frames, broker, on_result):
             walk-forward whose task itself failed (e.g. a worker killed too often) gets one
             failed result per cell.
     """
+    from ._worker_plugin import WALK_FORWARD_PREFIX
+
     futures = {}
     for walk in walks:
         bars = bars_for(frames[walk.symbol], walk)
         future = client.submit(run_walk_forward, bars, walk, broker,
-                               key=f"walk-forward-{walk.key}", retries=RETRIES, pure=False)
+                               key=f"{WALK_FORWARD_PREFIX}{walk.key}", retries=RETRIES, pure=False)
         futures[future.key] = (future, walk)
     try:
         for future in _as_finished(client, [future for future, _ in futures.values()]):
