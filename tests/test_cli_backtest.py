@@ -5,6 +5,7 @@ traceback, whatever the mistake.
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -300,3 +301,18 @@ def test_a_warning_is_one_line_without_the_librarys_source_line(tmp_path, capsys
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert warnings == ["lstm-bt: warning: gap.csv: 1 gaps, 1 missing 1h bars (first at "
                         "2024-01-07 06:00); left as gaps, not filled."]
+
+
+def test_the_console_script_exits_with_mains_status_after_the_exit_handlers():
+    """`run_and_exit` skips the interpreter's teardown, not the exit handlers nor any output."""
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('exit handlers ran'))\n"
+            "from lstm_bt.cli import run_and_exit\n"
+            "print('x' * 100_000)\n"  # buffered: lost unless flushed before the exit
+            "run_and_exit(['backtest', '--demo', '--seq-len', '0'])\n")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode == 2
+    assert done.stdout == "x" * 100_000 + "\nexit handlers ran\n"
+    assert done.stderr.startswith("lstm-bt: error: ") and "--seq-len" in done.stderr

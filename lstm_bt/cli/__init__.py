@@ -8,15 +8,17 @@ is a bug and exits 1 with its traceback. The library's messages name Python argu
 """
 
 import argparse
+import atexit
 import errno
 import importlib
 import logging
+import os
 import sys
 import warnings
 
 from ..errors import LstmBtError, did_you_mean
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main", "run_and_exit"]
 
 # Each subcommand and its one-line help. `lstm-bt --help` lists them without importing their
 # modules (the backtest's flags are generated from LSTMStrategy, which loads backtrader and
@@ -128,6 +130,25 @@ def main(argv=None):
         if problem is None:
             raise
         return _refuse(problem, flags)
+
+
+def run_and_exit(argv=None):
+    """The `lstm-bt` console script and `python -m lstm_bt`: `main`, then exit with its status
+    without tearing the interpreter down.
+
+    Clearing every module of pandas and backtrader at exit costs ~0.13 s, a tenth of a re-run
+    that replays cached forecasts; by then the command's files are written and closed, so the
+    exit handlers run (`atexit`: logging, multiprocessing, thread pools), the output is
+    flushed, and the process ends. An unexpected exception still ends it the usual way.
+    """
+    status = main(argv)
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # `lstm-bt ... | head`: the reader left, nothing more to say
+        pass
+    os._exit(status)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
