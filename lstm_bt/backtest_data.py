@@ -11,7 +11,7 @@ flags (`--start`, `--train-window`).
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -53,6 +53,13 @@ class BacktestData:
     def bars(self):
         """Measured bars, from `start`."""
         return len(self.frame) - self.history
+
+    def for_replay(self):
+        """The same bars with one bar of history instead of the model's warm-up: what a replay
+        of forecasts needs when the strategy reads no earlier bar
+        (`LSTMStrategy.replay_from_start`). The one bar is the naive rules' first move."""
+        kept = min(self.history, 1)
+        return replace(self, frame=self.frame.iloc[self.history - kept:], history=kept)
 
     def describe(self):
         """The `data` section of `report.json`."""

@@ -77,6 +77,26 @@ def test_a_hit_with_the_same_params_gives_identical_trades_and_report(first, kli
     pd.testing.assert_frame_equal(again.forecasts, first.forecasts)
     pd.testing.assert_frame_equal(again.equity, first.equity)
     assert again.report["metrics"] == first.report["metrics"]
+    for section in ("benchmark", "forecast", "data", "params"):
+        assert again.report[section] == first.report[section], section
+    # The replay ran over the measured bars and the one before (the naive rules' first move):
+    # LSTMStrategy reads no earlier bar.
+    assert again.strategy.data.buflen() == first.report["data"]["bars"] + 1
+    assert first.strategy.data.buflen() > first.report["data"]["bars"]
+
+
+class TradesOnItsOwnLine(LSTMStrategy):
+    """A subclass that may read its own lines: its replay keeps the warm-up history."""
+
+
+def test_a_subclass_replays_over_the_whole_warm_up_unless_it_says_it_needs_none(klines,
+                                                                                tmp_path):
+    miss = backtest(klines, tmp_path, strategy=TradesOnItsOwnLine)
+    hit = backtest(klines, tmp_path, strategy=TradesOnItsOwnLine)
+    assert (miss.report["timing"]["cache"], hit.report["timing"]["cache"]) == ("miss", "hit")
+    assert hit.strategy.data.buflen() == miss.strategy.data.buflen() > hit.report["data"]["bars"]
+    pd.testing.assert_frame_equal(hit.equity, miss.equity)
+    assert TradesOnItsOwnLine.replay_from_start is False and LSTMStrategy.replay_from_start
 
 
 @pytest.mark.parametrize("change", [

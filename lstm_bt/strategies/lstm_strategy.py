@@ -69,6 +69,13 @@ class LSTMStrategy(bt.Strategy):
 
     params = tuple({**WalkForward.param_defaults(), **TRADING_DEFAULTS, **_RUN_DEFAULTS}.items())
     trading_params = tuple(TRADING_DEFAULTS)
+    # A replay of stored forecasts reads no bar before `start` (but the one before it), so
+    # `run_backtest` feeds it no more. False for a subclass unless it says so: its lines may.
+    replay_from_start = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.replay_from_start = cls.__dict__.get("replay_from_start", False)
 
     def extra_inputs(self):
         """Backtrader lines fed to the model besides OHLCV, one input column each.
