@@ -136,7 +136,7 @@ def run_and_exit(argv=None):
     """The `lstm-bt` console script and `python -m lstm_bt`: `main`, then exit with its status
     without tearing the interpreter down.
 
-    Clearing every module of pandas and backtrader at exit costs ~0.13 s, a tenth of a re-run
+    Clearing every module of pandas and backtrader at exit costs ~0.15-0.2 s of a 1.5 s re-run
     that replays cached forecasts; by then the command's files are written and closed, so the
     exit handlers run (`atexit`: logging, multiprocessing, thread pools), the output is
     flushed, and the process ends. An unexpected exception still ends it the usual way.
