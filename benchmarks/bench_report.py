@@ -135,7 +135,7 @@ def plotly_report(record):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from lstm_bt.plotting._canvas import drawdown_pct, forecast_times
+    from lstm_bt.chart_data import drawdown_pct, forecast_times
 
     equity, forecasts, trades = record.equity, record.forecasts, record.trades
     figure = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.4, 0.2, 0.4],

@@ -2,6 +2,8 @@
 with every chart and table, written into each run directory beside monthly_returns.csv."""
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -76,6 +78,24 @@ def test_a_run_directory_gets_report_html_and_monthly_returns(record, tmp_path):
 
 @pytest.mark.skipif(find_chromium() is None,
                     reason="no Chromium on PATH (Debian: apt-get install chromium)")
+@pytest.mark.parametrize("picture, library", [
+    ("from lstm_bt.html_report import write_html_report\n"
+     "write_html_report(out / 'report.html', run.equity, report=run.report)", "bokeh"),
+    ("from lstm_bt.plotting import plot_equity\n"
+     "plot_equity(run.equity, out / 'equity.png')", "matplotlib")])
+def test_each_picture_imports_only_its_own_plotting_library(record, tmp_path, picture, library):
+    # After a re-run, report.html and the PNGs are drawn in two processes (drawing_ahead): the
+    # other library's import (~0.45 s) would sit on a cache hit's critical path.
+    out = write_run_dir(tmp_path / "run", record)
+    script = (f"import sys; from pathlib import Path\n"
+              f"from lstm_bt.run_dir import read_run_dir\n"
+              f"out = Path({str(out)!r}); run = read_run_dir(out)\n{picture}\n"
+              f"print(sorted(name for name in ('bokeh', 'matplotlib') if name in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == [f"['{library}']"]
+
+
 def test_chromium_opens_the_page_offline_with_every_plot_and_no_console_error(record, tmp_path):
     path = write_html_report(tmp_path / "report.html", record.equity, forecasts=record.forecasts,
                              trades=record.trades, report=record.report)

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from ._canvas import (THOUSANDS, by_datetime, date_axis, drawdown_pct, heading, new_figure,
-                      save, shade_spans)
+from ..chart_data import by_datetime, drawdown_pct, heading
+from ._canvas import THOUSANDS, date_axis, new_figure, save, shade_spans
 
 __all__ = ["plot_equity"]
 

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 
 from .. import stats
-from ._canvas import (THOUSANDS, by_datetime, date_axis, forecast_times, heading, net_pnl,
-                      new_figure, save, shade_spans)
+from ..chart_data import by_datetime, forecast_times, heading, net_pnl
+from ._canvas import THOUSANDS, date_axis, new_figure, save, shade_spans
 
 __all__ = ["plot_forecasts"]
 

@@ -7,8 +7,9 @@ from matplotlib import cm
 from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator
 
+from ..chart_data import heading
 from ..errors import InvalidParameter
-from ._canvas import date_axis, heading, new_figure, save
+from ._canvas import date_axis, new_figure, save
 
 __all__ = ["plot_training_loss"]
 
