@@ -19,7 +19,7 @@ import zipfile
 import numpy as np
 
 from ..errors import InvalidParameter
-from . import numpy_forward, runtime
+from . import numpy_forward, runtime, training_steps
 from .early_stopping import ValidationStopping
 from .features import FEATURE_SETS, make_features
 
@@ -364,6 +364,7 @@ class LSTMForecaster:
                                           targets[-n_val:].astype(np.float64), self.patience)
             inputs, targets = inputs[:-n_val], targets[:-n_val]
         inputs, targets = inputs.astype(np.float32), targets.astype(np.float32)
+        run_epoch = training_steps.epoch_runner(self.model_)
         losses = []
         for _ in range(epochs):
             # A new order every epoch, as Keras' shuffle does, but from our generator: Keras
@@ -371,8 +372,7 @@ class LSTMForecaster:
             order = self.random_.permutation(len(inputs))
             batches = [order[start:start + self.batch_size]
                        for start in range(0, len(order), self.batch_size)]
-            batch_losses = [self.model_.train_on_batch(inputs[rows], targets[rows])
-                            for rows in batches]
+            batch_losses = run_epoch(inputs, targets, batches)
             # Keras' epoch loss: the mean of the batch losses weighted by their sample counts.
             losses.append(float(np.average(batch_losses, weights=[len(b) for b in batches])))
             if held_out is not None and held_out.epoch_end(self.model_):
