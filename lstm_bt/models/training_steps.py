@@ -3,13 +3,14 @@
 Under TensorFlow and PyTorch: `train_on_batch` per batch, Keras' compiled train step called
 from Python. Under JAX that call pays more Python than its gradient step is worth (converting
 the batch, finding the train function, copying every variable back into the model after every
-batch: ~1.9 of ~5 ms a step of the reference model on 2 cores), so there the whole epoch is
+batch: ~2 of ~5 ms a step of the reference model on 2 cores), so there the whole epoch is
 one jitted call: the same stateless step `train_on_batch` compiles (Keras'
 `compute_loss_and_updates`, then `optimizer.stateless_apply`), in a `lax.scan` over the
 equal-size batches and then once more for the smaller last batch. Weights, optimizer state and
 the dropout seed state go in and come out as JAX arrays, written back into the model once an
-epoch (early stopping reads it). Same batches in the same order: same batch losses and
-byte-identical weights as `train_on_batch` (tested). Compiled once per model and batch layout;
+epoch (early stopping reads it). Same batches in the same order: byte-identical weights and
+validation losses as `train_on_batch`, batch losses within float32 rounding (XLA fuses the
+loss differently inside the scan) (tested). Compiled once per model and batch layout;
 the warm fits of a walk-forward all share the first fit's.
 """
 
