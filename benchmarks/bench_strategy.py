@@ -33,8 +33,9 @@ retrain: one retrain three ways: cold with a rebuilt model, cold reusing the com
 fit-cost (not part of `all`): what a warm fit costs beyond its gradient steps, on one
     reference-sized window: `LSTMForecaster.fit` (warm), against the same 3 epochs through
     `model.fit` (Keras' input pipeline, `steps_per_execution` 64, no callbacks), through
-    `train_on_batch` per batch, and (TensorFlow) through a `tf.GradientTape` step in a
-    `tf.function`, called per batch or once per epoch. `--op-determinism off` (for information:
+    `train_on_batch` per batch, (JAX) through one jitted call an epoch (`training_steps`), and
+    (TensorFlow) through a `tf.GradientTape` step in a `tf.function`, called per batch or once
+    per epoch. `--op-determinism off` (for information:
     the library always turns it on) leaves TensorFlow's op determinism off.
 memory (not part of `all`, several minutes): RSS every 20 fits of one forecaster refitted on
     successive reference-sized windows of synthetic AR(1) bars, warm then cold, to tell growth
@@ -278,7 +279,7 @@ class Bench:
     def fit_cost(self):
         import keras
 
-        from lstm_bt.models import LSTMForecaster, runtime
+        from lstm_bt.models import LSTMForecaster, runtime, training_steps
 
         if self.args.op_determinism == "off" and runtime.backend_name() == "tensorflow":
             import tensorflow as tf
@@ -315,10 +316,17 @@ class Bench:
         ways = {
             "model.fit (input pipeline, steps_per_execution 64)": lambda: piped.fit(
                 x, y, epochs=epochs, batch_size=batch, shuffle=False, verbose=0),
-            "train_on_batch per batch (the forecaster's loop)": per_batch(model.train_on_batch),
+            "train_on_batch per batch (the forecaster's loop, JAX aside)": per_batch(
+                model.train_on_batch),
         }
         if runtime.backend_name() == "tensorflow":
             ways.update(_raw_tensorflow_steps(model, x, y, batch, epochs, per_batch))
+        if runtime.backend_name() == "jax":
+            run_epoch = training_steps.epoch_runner(model)
+            rows = [np.arange(start, min(start + batch, n_train))
+                    for start in range(0, n_train, batch)]
+            ways["one jitted call an epoch (the forecaster's loop under JAX)"] = lambda: [
+                run_epoch(x, y, rows) for _ in range(epochs)]
         print(f"\nfit-cost: one warm fit of {size} bars ({n_train} training samples, "
               f"{len(batches)} batches an epoch, {epochs} epochs = {steps} gradient steps), "
               f"op determinism {self.args.op_determinism}; median of {len(warm)}")

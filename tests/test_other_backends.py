@@ -1,5 +1,6 @@
-"""A tiny backtest under Keras' JAX backend: it runs, one seed gives identical forecasts, and
-the compiled forward pass it forecasts with agrees with the NumPy one.
+"""Keras' JAX backend: a tiny backtest runs, one seed gives identical forecasts, the compiled
+forward pass it forecasts with agrees with the NumPy one; training one jitted call an epoch
+gives what `train_on_batch` per batch gives, compiles once per model, keeps no model alive.
 
 Keras fixes its backend at first import, so the run happens in a subprocess with
 `KERAS_BACKEND=jax`. Skipped where jax is not installed (`pip install lstm-bt[jax]`).
@@ -39,15 +40,87 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_a_tiny_backtest_runs_under_jax_with_identical_forecasts_for_one_seed(tmp_path):
+TRAINING_SCRIPT = textwrap.dedent("""
+    import gc
+    import json
+    import weakref
+
+    import numpy as np
+    from lstm_bt.models import LSTMForecaster, runtime, training_steps
+    from lstm_bt.synthetic import ar1_returns
+
+    bars = ar1_returns(400, seed=5)
+    # 200 bars: 172 training samples = 5 batches of 32 and one of 12; patience 1 stops early.
+    params = dict(seq_len=8, units=(4,), dropout=0.2, batch_size=32, epochs=8, warm_epochs=2,
+                  patience=1, learning_rate=0.01, seed=3)
+
+    def walk(runner):
+        training_steps.epoch_runner = runner
+        forecaster = LSTMForecaster(**params)
+        histories, compiled = [], []
+        for start in (0, 50, 100):
+            forecaster.fit(bars[start:start + 200])
+            histories.append(forecaster.history_)
+            epoch = training_steps._jax_epochs.get(forecaster.model_)
+            compiled.append(None if epoch is None else [id(epoch), epoch._epoch._cache_size()])
+        return forecaster, histories, compiled
+
+    jitted, jitted_histories, compiled = walk(training_steps.epoch_runner)
+    per_batch, per_batch_histories, _ = walk(training_steps.batch_by_batch)
+    loss_gap = max(abs(a - b) / b for x, y in zip(jitted_histories, per_batch_histories)
+                   for a, b in zip(x["loss"], y["loss"]))
+    print(json.dumps({
+        "same_weights": all(np.array_equal(a, b) for a, b in zip(
+            jitted.model_.get_weights(), per_batch.model_.get_weights(), strict=True)),
+        "epochs": [[len(h["loss"]) for h in histories]
+                   for histories in (jitted_histories, per_batch_histories)],
+        "same_val_losses": [h["val_loss"] for h in jitted_histories]
+                           == [h["val_loss"] for h in per_batch_histories],
+        "loss_gap": loss_gap,
+        "compiled": compiled,
+    }))
+    # The forecaster is gone: nothing of lstm-bt may keep its model (and its compiled code).
+    model = weakref.ref(jitted.model_)
+    del jitted
+    gc.collect()
+    print(json.dumps({"model_kept": model() is not None}))
+""")
+
+
+def _run_under_jax(script, tmp_path):
     env = {**os.environ, "KERAS_BACKEND": "jax", "LSTM_BT_DATA_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    return [json.loads(line) for line in done.stdout.strip().splitlines()[-2:]]
+
+
+needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                               reason="jax is not installed")
+
+
+@needs_jax
+def test_a_tiny_backtest_runs_under_jax_with_identical_forecasts_for_one_seed(tmp_path):
+    outcome = _run_under_jax(SCRIPT, tmp_path)[-1]
     assert outcome["backend"] == "jax"
     assert outcome["retrains"] == 3
     first, second = outcome["forecasts"]
     assert len(first) == 132 and first == second
     assert outcome["compiled_vs_numpy"] < 1e-4  # predicted moves; float32 against float64
+
+
+@needs_jax
+def test_a_jitted_epoch_trains_as_train_on_batch_compiled_once_per_model(tmp_path):
+    """Cold fit, then two warm fits, with dropout, an uneven last batch and early stopping:
+    byte-identical weights and validation losses, the first fit's compiled epochs reused."""
+    outcome, kept = _run_under_jax(TRAINING_SCRIPT, tmp_path)
+    assert outcome["same_weights"]
+    assert outcome["same_val_losses"]
+    jitted_epochs, per_batch_epochs = outcome["epochs"]
+    assert jitted_epochs == per_batch_epochs
+    assert jitted_epochs[0] < 8  # early stopping took part
+    # The epoch loss sums batch losses in another order inside the compiled scan: float32 ulps.
+    assert outcome["loss_gap"] < 1e-6
+    first, *warm = outcome["compiled"]
+    assert all(fit == first for fit in warm)  # same runner, no new compilation
+    assert not kept["model_kept"]

@@ -4,9 +4,10 @@
 bars it is given (one training window, nothing else) and trains; learned state ends in `_`.
 Calling `fit` again keeps the compiled model: with `warm_start=True` training continues from
 the previous weights for `warm_epochs`; otherwise the weights and optimizer go back to their
-initial values (no rebuild, no recompile). Training is the forecaster's own loop over
-`train_on_batch` (no input pipeline per fit), with early stopping on the most recent samples
-(`early_stopping`). Forecasts run the trained weights through a NumPy
+initial values (no rebuild, no recompile). Training is the forecaster's own loop (no input
+pipeline per fit): it orders and cuts the batches, `training_steps` runs each epoch's gradient
+steps (`train_on_batch` per batch, under JAX one jitted call an epoch), and `early_stopping`
+scores the most recent samples after each epoch. Forecasts run the trained weights through a NumPy
 forward pass (`numpy_forward`), checked against `model.predict`, or under JAX through the
 jitted model (`runtime.compiled_forward`), which is cheaper still.
 """
@@ -19,7 +20,7 @@ import zipfile
 import numpy as np
 
 from ..errors import InvalidParameter
-from . import numpy_forward, runtime
+from . import numpy_forward, runtime, training_steps
 from .early_stopping import ValidationStopping
 from .features import FEATURE_SETS, make_features
 
@@ -350,10 +351,11 @@ class LSTMForecaster:
     def _train(self, inputs, targets, epochs):
         """Train for up to `epochs` epochs; the history as Keras' `fit` would report it.
 
-        Our own loop over `train_on_batch`, not `model.fit`: `fit` builds an input pipeline
-        every call (under TensorFlow a `tf.data` dataset and its iterators, about 0.1 s of a
-        0.5 s warm fit, and native memory TensorFlow never gives back); `train_on_batch` runs
-        the same compiled train step on batches we cut, under every backend.
+        Our own loop, not `model.fit`: `fit` builds an input pipeline every call (under
+        TensorFlow a `tf.data` dataset and its iterators, about 0.1 s of a 0.5 s warm fit, and
+        native memory TensorFlow never gives back). We cut the batches; the backend's epoch
+        runner (`training_steps.epoch_runner`: `train_on_batch` per batch, or under JAX one
+        jitted call an epoch) runs the same compiled train step on them.
         """
         n_val = int(len(inputs) * self.validation_split) if self.validation_split else 0
         if self.validation_split and n_val == 0:
@@ -364,6 +366,7 @@ class LSTMForecaster:
                                           targets[-n_val:].astype(np.float64), self.patience)
             inputs, targets = inputs[:-n_val], targets[:-n_val]
         inputs, targets = inputs.astype(np.float32), targets.astype(np.float32)
+        run_epoch = training_steps.epoch_runner(self.model_)
         losses = []
         for _ in range(epochs):
             # A new order every epoch, as Keras' shuffle does, but from our generator: Keras
@@ -371,8 +374,7 @@ class LSTMForecaster:
             order = self.random_.permutation(len(inputs))
             batches = [order[start:start + self.batch_size]
                        for start in range(0, len(order), self.batch_size)]
-            batch_losses = [self.model_.train_on_batch(inputs[rows], targets[rows])
-                            for rows in batches]
+            batch_losses = run_epoch(inputs, targets, batches)
             # Keras' epoch loss: the mean of the batch losses weighted by their sample counts.
             losses.append(float(np.average(batch_losses, weights=[len(b) for b in batches])))
             if held_out is not None and held_out.epoch_end(self.model_):

@@ -86,8 +86,10 @@ def compiled_forward(model):
         return None
 
     if model not in _jitted:
+        # Through a weak reference: an entry that held its model would keep it alive forever.
+        held = weakref.proxy(model)
         _jitted[model] = jax.jit(
-            lambda weights, state, inputs: model.stateless_call(weights, state, inputs)[0])
+            lambda weights, state, inputs: held.stateless_call(weights, state, inputs)[0])
     call = _jitted[model]
     weights = [variable.value for variable in model.trainable_variables]
     state = [variable.value for variable in model.non_trainable_variables]
