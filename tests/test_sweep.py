@@ -334,7 +334,7 @@ def test_the_cli_without_workers_or_scheduler_runs_one_single_threaded_worker_pe
 
 
 def test_the_sweeps_own_cluster_slows_dasks_housekeeping_in_every_worker_it_starts():
-    # Dask's profiler and 20-ms ticks cost ~8 % of each walk-forward on 2 busy cores
+    # Dask's profiler and 20-ms ticks cost ~9 % of each walk-forward on 2 busy cores
     # (benchmarks/README.md). A nanny restarting a worker (every `restart_workers_every`
     # walk-forwards) must start the fresh process with the same settings.
     from lstm_bt.sweeps.execute import HOUSEKEEPING_CONFIG, connect
