@@ -11,7 +11,7 @@
 throughput: the same sweep (BTCUSDT 1h from ../shared/data, `--walks` walk-forwards of two
     weeks each, 2 trading configs each) on a LocalCluster of 1 worker, then of 2, each worker
     one task thread with the thread variables at 1 (`LSTM_BT_THREADS`, `OMP_NUM_THREADS`,
-    `TF_NUM_INTRAOP_THREADS`), workers warmed (TensorFlow imported) before the clock starts;
+    `TF_NUM_INTRAOP_THREADS`) and the sweep's Dask settings, workers warmed (TensorFlow imported) before the clock starts;
     cells per minute and the ratio.
 layouts: the same walk-forwards (`throughput`'s, each `execute.run_walk_forward` on its own
     bars) run one after another in one process (serial), then in a plain
@@ -84,17 +84,18 @@ def _cluster(workers, lifetime=None):
     import dask
     from distributed import Client, LocalCluster
 
-    from lstm_bt.sweeps.execute import SCHEDULER_CONFIG, thread_environment
+    from lstm_bt.sweeps.execute import HOUSEKEEPING_CONFIG, SCHEDULER_CONFIG, thread_environment
 
-    # As worker arguments, not `dask.config.set(distributed.worker.lifetime...)`: the nanny
+    # The sweep's own cluster's settings (`execute.connect`). As worker arguments, not `dask.config.set(distributed.worker.lifetime...)`: the nanny
     # keeps a reference to the config, the `with` block's exit undoes it in place, so a
     # restarted worker had no lifetime (one restart each, then none; measured).
     restarts = {"lifetime": f"{lifetime}s", "lifetime_stagger": "2s",
                 "lifetime_restart": True} if lifetime else {}
-    with dask.config.set(SCHEDULER_CONFIG):
+    with dask.config.set({**SCHEDULER_CONFIG, **HOUSEKEEPING_CONFIG}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                env={**thread_environment(1), "TF_CPP_MIN_LOG_LEVEL": "3"},
-                               silence_logs=logging.ERROR, **NO_DASHBOARD, **restarts)
+                               config=HOUSEKEEPING_CONFIG, silence_logs=logging.ERROR,
+                               **NO_DASHBOARD, **restarts)
     client = Client(cluster)
     client.run(_warm)
     return cluster, client
