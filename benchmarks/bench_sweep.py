@@ -5,12 +5,13 @@
     .venv/bin/python benchmarks/bench_sweep.py memory [--cells 200] [--restart-every N]
                                                       [--lifetime SECONDS]
     .venv/bin/python benchmarks/bench_sweep.py layouts [--walks 8] [--repeat 3]
+    .venv/bin/python benchmarks/bench_sweep.py housekeeping [--walks 8] [--repeat 3]
     .venv/bin/python benchmarks/bench_sweep.py all
 
 throughput: the same sweep (BTCUSDT 1h from ../shared/data, `--walks` walk-forwards of two
     weeks each, 2 trading configs each) on a LocalCluster of 1 worker, then of 2, each worker
     one task thread with the thread variables at 1 (`LSTM_BT_THREADS`, `OMP_NUM_THREADS`,
-    `TF_NUM_INTRAOP_THREADS`), workers warmed (TensorFlow imported) before the clock starts;
+    `TF_NUM_INTRAOP_THREADS`) and the sweep's Dask settings, workers warmed (TensorFlow imported) before the clock starts;
     cells per minute and the ratio.
 layouts: the same walk-forwards (`throughput`'s, each `execute.run_walk_forward` on its own
     bars) run one after another in one process (serial), then in a plain
@@ -20,8 +21,15 @@ layouts: the same walk-forwards (`throughput`'s, each `execute.run_walk_forward`
     16 cores: 4 processes x 4 threads), and on the sweep's own cluster (`execute.connect`:
     one single-threaded process per core, `LSTM_BT_THREADS` capped). Every layout warm
     (TensorFlow imported in each process) before its clock; `--repeat` rounds of every layout
-    in turn; median walk-forwards per minute over serial's, and whether every layout's
-    results equal serial's.
+    in turn; median walk-forwards per minute over serial's, whether every layout's results
+    equal serial's, and where the time went (median round): seconds inside the task function
+    summed over tasks, CPU seconds of the thread running it, and CPU seconds of the worker
+    process's other threads (Dask's event loop, TensorFlow's) meanwhile. `the sweep's cluster`
+    is run twice: as `connect` makes it, and with Dask's default housekeeping (as before
+    `HOUSEKEEPING_CONFIG`).
+housekeeping: as layouts, the sweep's cluster's shape (2 x 1 thread, capped) with Dask's
+    default housekeeping, with each setting of `execute.HOUSEKEEPING_CONFIG` alone, and with
+    all of them, against the capped process pool.
 replay: one walk-forward trained in this process (`sweep.cell.train_forecasts`), then replayed
     with 6 trading configs (`sweep.cell.replay`); replay time as a share of the training run.
 memory: a long sweep (`--cells` cells, each its own walk-forward: tiny models on synthetic
@@ -46,7 +54,9 @@ from _common import REFERENCE_CSV, machine, median, timed
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", message=".*missing 1h bars.*")
 
-SCENARIOS = ("throughput", "layouts", "replay", "memory")
+SCENARIOS = ("throughput", "layouts", "housekeeping", "replay", "memory")
+# No dashboard, the scheduler's HTTP routes on a free port (8787 may be taken: Dask warns).
+NO_DASHBOARD = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}}
 MODEL = {"seq_len": 30, "train_window": 500, "retrain_every": 168, "units": [16],
          "epochs": 2}
 
@@ -55,9 +65,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("scenario", choices=SCENARIOS + ("all",))
     parser.add_argument("--walks", type=int, default=8,
-                        help="walk-forwards in throughput and layouts")
+                        help="walk-forwards in throughput, layouts and housekeeping")
     parser.add_argument("--cells", type=int, default=200, help="cells in memory")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds in layouts")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds in layouts and housekeeping")
     parser.add_argument("--restart-every", type=int, help="walk-forwards per worker process "
                         "in memory (default: the sweep's; 0 never)")
     parser.add_argument("--lifetime", type=float, help="worker lifetime in memory, seconds")
@@ -65,26 +76,26 @@ def main():
     logging.basicConfig(level=logging.WARNING)
     print(machine())
     for scenario in SCENARIOS if args.scenario == "all" else (args.scenario,):
-        {"throughput": throughput, "layouts": layouts, "replay": replay,
-         "memory": memory}[scenario](args)
+        {"throughput": throughput, "layouts": layouts, "housekeeping": layouts,
+         "replay": replay, "memory": memory}[scenario](args)
 
 
 def _cluster(workers, lifetime=None):
     import dask
     from distributed import Client, LocalCluster
 
-    from lstm_bt.sweeps.execute import SCHEDULER_CONFIG, thread_environment
+    from lstm_bt.sweeps.execute import HOUSEKEEPING_CONFIG, SCHEDULER_CONFIG, thread_environment
 
-    # As worker arguments, not `dask.config.set(distributed.worker.lifetime...)`: the nanny
+    # The sweep's own cluster's settings (`execute.connect`). As worker arguments, not `dask.config.set(distributed.worker.lifetime...)`: the nanny
     # keeps a reference to the config, the `with` block's exit undoes it in place, so a
     # restarted worker had no lifetime (one restart each, then none; measured).
     restarts = {"lifetime": f"{lifetime}s", "lifetime_stagger": "2s",
                 "lifetime_restart": True} if lifetime else {}
-    with dask.config.set(SCHEDULER_CONFIG):
+    with dask.config.set({**SCHEDULER_CONFIG, **HOUSEKEEPING_CONFIG}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                env={**thread_environment(1), "TF_CPP_MIN_LOG_LEVEL": "3"},
-                               dashboard_address=None, silence_logs=logging.ERROR,
-                               **restarts)
+                               config=HOUSEKEEPING_CONFIG, silence_logs=logging.ERROR,
+                               **NO_DASHBOARD, **restarts)
     client = Client(cluster)
     client.run(_warm)
     return cluster, client
@@ -133,11 +144,13 @@ def layouts(args):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from dask import config as dask_config
     from distributed import Client, LocalCluster
 
     from lstm_bt.models.runtime import usable_cores
     from lstm_bt.sweeps.data import load_sources
-    from lstm_bt.sweeps.execute import bars_for, connect, run_walk_forward, thread_environment
+    from lstm_bt.sweeps.execute import (HOUSEKEEPING_CONFIG, SCHEDULER_CONFIG, bars_for,
+                                        connect, thread_environment)
     from lstm_bt.sweeps.plan import plan_sweep
     from lstm_bt.sweeps.spec import load_spec
 
@@ -153,23 +166,37 @@ def layouts(args):
                                  initargs=(env, spawn.Barrier(processes))) as executor:
             started = set(executor.map(_hold, range(processes)))
             assert len(started) == processes, "every pool process started and warm"
-            return timed(lambda: list(executor.map(run_walk_forward, *zip(*work))))
+            return timed(lambda: list(executor.map(_timed_walk_forward, *zip(*work))))
 
     def dask(make):
         with make() as client:
             client.run(_warm)
-            return timed(lambda: _submit_all(client, run_walk_forward, work))
+            return timed(lambda: _submit_all(client, _timed_walk_forward, work))
 
-    def local(**shape):
+    def local(config=None, **shape):
         @contextmanager
         def make():
-            with LocalCluster(processes=True, dashboard_address=None,
-                              silence_logs=logging.ERROR, **shape) as cluster, \
+            with dask_config.set(config or {}), \
+                    LocalCluster(processes=True, silence_logs=logging.ERROR,
+                                 **NO_DASHBOARD, **shape) as cluster, \
                     Client(cluster) as client:
                 yield client
         return make
 
     capped = thread_environment(1)
+
+    def sweep_shape(config):
+        return dask(local({**SCHEDULER_CONFIG, **config}, n_workers=cores,
+                          threads_per_worker=1, env=capped))
+
+    if args.scenario == "housekeeping":
+        runs = [(f"ProcessPoolExecutor({cores}), LSTM_BT_THREADS=1",
+                 lambda: pool(cores, capped)),
+                ("Dask's default housekeeping", lambda: sweep_shape({}))]
+        runs += [(f"{key} = {value} alone", lambda key=key, value=value:
+                  sweep_shape({key: value})) for key, value in HOUSEKEEPING_CONFIG.items()]
+        runs += [("all of HOUSEKEEPING_CONFIG", lambda: sweep_shape(HOUSEKEEPING_CONFIG))]
+        return _compare(args, work, runs)
     runs = [
         ("serial: 1 process, backend threads not capped", lambda: pool(1, {})),
         (f"ProcessPoolExecutor({cores}), not capped", lambda: pool(cores, {})),
@@ -179,22 +206,45 @@ def layouts(args):
          lambda: dask(local(n_workers=1, threads_per_worker=cores))),
         (f"the sweep's cluster ({cores} x 1 thread, LSTM_BT_THREADS=1)",
          lambda: dask(lambda: connect(quiet=True))),
+        ("same, Dask's default housekeeping (the sweep's cluster before)",
+         lambda: sweep_shape({})),
     ]
-    times, outcomes = {name: [] for name, _ in runs}, {}
+    _compare(args, work, runs)
+
+
+def _compare(args, work, runs):
+    """Run each of `runs` once a round, `--repeat` rounds; print medians against the first."""
+    times, inside, outcomes = {name: [] for name, _ in runs}, {name: [] for name, _ in runs}, {}
     for _ in range(args.repeat):  # rounds, each layout once a round: load drifts alike
         for name, run in runs:
-            results, spent = run()
+            timed_results, spent = run()
             times[name].append(spent)
+            inside[name].append([sum(x) for x in zip(*(spent for _, spent in timed_results))])
             outcomes[name] = [[cell["report"]["metrics"]["sharpe"] for cell in walk]
-                              for walk in results]
-    serial = median(times[runs[0][0]])
+                              for walk, _ in timed_results]
+    first = median(times[runs[0][0]])
     for name, _ in runs:
         spent = median(times[name])
-        print(f"layouts, {name}: {len(work)} walk-forwards in {spent:.1f} s (median of "
-              f"{', '.join(f'{x:.1f}' for x in times[name])}) = {len(work) / spent * 60:.1f}"
-              f"/min, {serial / spent:.2f}x serial, results "
-              f"{'equal' if outcomes[name] == outcomes[runs[0][0]] else 'DIFFERENT'}")
-    print(f"layouts: load {_load()}")
+        middle = min(range(len(times[name])), key=lambda i: abs(times[name][i] - spent))
+        wall, task_cpu, other_cpu = inside[name][middle]
+        print(f"{args.scenario}, {name}: {len(work)} walk-forwards in {spent:.1f} s (median "
+              f"of {', '.join(f'{x:.1f}' for x in times[name])}) = "
+              f"{len(work) / spent * 60:.1f}/min, {first / spent:.2f}x the first, results "
+              f"{'equal' if outcomes[name] == outcomes[runs[0][0]] else 'DIFFERENT'}; inside "
+              f"the tasks {wall:.2f} s, task thread CPU {task_cpu:.2f} s, other threads "
+              f"{other_cpu:.2f} s")
+    print(f"{args.scenario}: load {_load()}")
+
+
+def _timed_walk_forward(frame, walk, broker):
+    """`run_walk_forward`, and (seconds, its thread's CPU seconds, the other threads')."""
+    from lstm_bt.sweeps.execute import run_walk_forward
+
+    began, thread, process = time.perf_counter(), time.thread_time(), time.process_time()
+    results = run_walk_forward(frame, walk, broker)
+    thread = time.thread_time() - thread
+    return results, (time.perf_counter() - began, thread,
+                     time.process_time() - process - thread)
 
 
 def _submit_all(client, function, work):

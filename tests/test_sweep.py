@@ -35,6 +35,10 @@ from test_sweep_spec import _spec as tiny_spec
 
 pytestmark = pytest.mark.slow
 
+# No dashboard, and the scheduler's HTTP routes on a free port: Dask's default, 8787, may be
+# held by another cluster (this module's, another suite's), which makes Dask warn.
+NO_DASHBOARD = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}}
+
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -43,7 +47,7 @@ def cluster():
     env = {**thread_environment(1), "TF_CPP_MIN_LOG_LEVEL": "2"}
     with dask.config.set(SCHEDULER_CONFIG), \
             LocalCluster(n_workers=2, processes=True, threads_per_worker=1, env=env,
-                         dashboard_address=None, silence_logs=logging.ERROR) as local, \
+                         silence_logs=logging.ERROR, **NO_DASHBOARD) as local, \
             Client(local) as client:
         yield local, client
 
@@ -236,7 +240,7 @@ def test_a_worker_killed_during_a_task_is_replaced_and_the_sweep_completes(clust
 
 
 def test_each_worker_process_is_replaced_after_its_n_th_walk_forward_and_results_stay_equal(
-        finished, cluster, kline_file, tmp_path):
+        finished, cluster, kline_file, tmp_path, caplog):
     # restart_workers_every=1: a process runs one walk-forward, then its nanny replaces it.
     # Three walk-forwards on two workers: the third waits for a fresh process (the one the
     # scheduler had queued on a retiring worker runs elsewhere), and every result equals the
@@ -247,14 +251,28 @@ def test_each_worker_process_is_replaced_after_its_n_th_walk_forward_and_results
     _, out, _, _ = finished
     longer = _spec(kline_file, run={"seeds": [0, 1, 2]})
     before = set(client.run(os.getpid).values())
+    nanny = _Records()  # what this process's nannies (the LocalCluster's) log
     try:
-        with get_task_stream(client=client) as stream:
+        logging.getLogger("distributed.nanny").addHandler(nanny)
+        with get_task_stream(client=client) as stream, \
+                caplog.at_level(logging.INFO, logger="lstm_bt.sweeps"):
             result = sweep(longer, out=tmp_path / "out", client=client,
                            restart_workers_every=1)
+        logging.getLogger("distributed.nanny").removeHandler(nanny)
         ran = {str(task["key"]): task["worker"] for task in stream.data
                if str(task["key"]).startswith("walk-forward-")}
         assert len(ran) == 3 and len(set(ran.values())) == 3, ran
         assert result.summary["failed"] == 0
+        # A planned restart is one info line in the client, not the nanny's warnings. (The
+        # last worker may restart after the sweep has returned: 2 or 3 lines.)
+        notes = [record for record in caplog.records if "replaced by a fresh process after 1 "
+                 "walk-forward(s), as planned" in record.getMessage()]
+        assert 2 <= len(notes) <= 3, [note.getMessage() for note in notes]
+        assert all(note.levelno == logging.INFO and note.getMessage().split()[1][:-1]
+                   in ran.values() for note in notes), [note.getMessage() for note in notes]
+        warned = [record.getMessage() for record in nanny.records
+                  if record.levelno >= logging.WARNING]
+        assert not warned, warned
         # The three processes that ran them are all replaced (the last after the sweep).
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -265,6 +283,7 @@ def test_each_worker_process_is_replaced_after_its_n_th_walk_forward_and_results
         assert len(now) == 2 and not set(now) & set(ran.values()), (ran, now)
         assert not set(now.values()) & before, (before, now)
     finally:
+        logging.getLogger("distributed.nanny").removeHandler(nanny)
         client.register_plugin(RestartEvery(0))  # the other tests' workers stay
 
     columns = ["threshold", "sizing", "seed"]
@@ -290,19 +309,66 @@ def test_each_worker_process_is_replaced_after_its_n_th_walk_forward_and_results
 
 def test_the_cli_without_workers_or_scheduler_runs_one_single_threaded_worker_per_core(
         kline_file, tmp_path):
-    spec = _spec(kline_file, run={"seeds": [3]}, trading={"threshold": 0.0,
-                                                          "sizing": "all_in"})
+    # Three walk-forwards, each worker process replaced after one: with -v the restarts are
+    # info lines of lstm-bt's own, and the LocalCluster's chatter (Dask's info lines about
+    # retiring and registering workers, the nanny's warning) stays out of the terminal.
+    spec = _spec(kline_file, run={"seeds": [3, 4, 5]}, trading={"threshold": 0.0,
+                                                                "sizing": "all_in"})
     path = tmp_path / "spec.toml"
     path.write_text(spec_to_toml(spec))
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "-m", "lstm_bt", "sweep", str(path), "--out",
-                           str(out), "--quiet", "-v"], capture_output=True, text=True,
-                          timeout=300)
+                           str(out), "--quiet", "-v", "--restart-workers-every", "1"],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     cores = len(os.sched_getaffinity(0))
     assert (f"local Dask cluster: {cores} worker processes, 1 task thread(s) each, "
             f"LSTM_BT_THREADS=1") in done.stderr, done.stderr[-2000:]
-    assert list(pd.read_csv(out / "cells.csv")["status"]) == ["ok"]
+    assert list(pd.read_csv(out / "cells.csv")["status"]) == ["ok"] * 3
+    assert done.stderr.count("as planned (restart_workers_every)") >= 2, done.stderr[-2000:]
+    # Left: at exit, `distributed` may reap a worker its nanny was starting as the cluster
+    # closed (one info line, after the sweep has restored the logger's level).
+    dask_lines = [line for line in done.stderr.splitlines() if "distributed." in line
+                  and "reaping stray process" not in line]
+    assert not dask_lines, dask_lines[:5]
+
+
+def test_the_sweeps_own_cluster_slows_dasks_housekeeping_in_every_worker_it_starts():
+    # Dask's profiler and 20-ms ticks cost ~9 % of each walk-forward on 2 busy cores
+    # (benchmarks/README.md). A nanny restarting a worker (every `restart_workers_every`
+    # walk-forwards) must start the fresh process with the same settings.
+    from lstm_bt.sweeps.execute import HOUSEKEEPING_CONFIG, connect
+
+    own = dask.config.get("distributed.admin.tick.interval")
+    with connect(workers=2, quiet=True, restart_workers_every=0) as client:
+        first = client.run(_housekeeping)
+        client.restart(wait_for_workers=True)
+        again = client.run(_housekeeping)
+    assert not set(first) & set(again), "the workers were replaced"
+    for found in (*first.values(), *again.values()):
+        settings, callbacks = found
+        assert settings == HOUSEKEEPING_CONFIG
+        assert "profile" not in callbacks
+        assert callbacks["tick"] == 1000 and callbacks["memory_monitor"] == 1000
+    assert dask.config.get("distributed.admin.tick.interval") == own, "this process's stays"
+
+
+def _housekeeping(dask_worker):
+    settings = {key: dask.config.get(key) for key in
+                ("distributed.worker.profile.enabled", "distributed.admin.tick.interval",
+                 "distributed.admin.system-monitor.interval",
+                 "distributed.worker.memory.monitor-interval")}
+    return settings, {name: callback.callback_time
+                      for name, callback in dask_worker.periodic_callbacks.items()}
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
 
 
 def _wait_for_walk_forward_running(client, timeout=120):
@@ -349,7 +415,7 @@ def test_a_cluster_without_workers_stops_the_sweep_with_a_clear_error(kline_file
 
     monkeypatch.setattr(execute, "NO_WORKERS_S", 1.0)
     monkeypatch.setattr(execute, "_POLL_S", 0.2)
-    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty, \
+    with LocalCluster(n_workers=0, processes=False, **NO_DASHBOARD) as empty, \
             Client(empty) as client:
         with pytest.raises(LstmBtError, match="no worker for 1 s"):
             sweep(_spec(kline_file), out=tmp_path / "run", client=client)

@@ -9,9 +9,9 @@ from contextlib import suppress
 from distributed.core import Status
 from distributed.diagnostics.plugin import WorkerPlugin
 
-__all__ = ["CapThreads", "RestartEvery", "WALK_FORWARD_PREFIX"]
+from ._cluster_logs import RESTART_TOPIC
 
-log = logging.getLogger(__name__)
+__all__ = ["CapThreads", "RestartEvery", "WALK_FORWARD_PREFIX"]
 
 WALK_FORWARD_PREFIX = "walk-forward-"
 # How long a worker due for a restart waits for the client to collect its last result, once
@@ -20,6 +20,7 @@ DRAIN_S = 60.0
 _DRAIN_POLL_S = 0.05
 _RUNNING = frozenset({"executing", "long-running", "resumed"})
 _RESULTS = frozenset({"memory", "flight"})
+_CLOSING = frozenset({Status.closing, Status.closed, Status.failed})
 
 
 class CapThreads(WorkerPlugin):
@@ -87,10 +88,19 @@ class RestartEvery(WorkerPlugin):
         deadline = time.monotonic() + DRAIN_S
         while self._holds(_RESULTS) and time.monotonic() < deadline:
             await asyncio.sleep(_DRAIN_POLL_S)
-        log.info("worker %s ran %d walk-forwards: restarting it", worker.address, self.started)
-        await worker.scheduler.retire_workers(
-            workers=[worker.address], close_workers=False, remove=True,
-            stimulus_id=f"lstm-bt-restart-{time.time()}")
+        if worker.status in _CLOSING:  # the cluster is shutting down: nothing to restart
+            return
+        # One line in the client (`_cluster_logs.restart_notes`), wherever this worker runs.
+        worker.log_event(RESTART_TOPIC, {"worker": worker.address,
+                                         "walk_forwards": self.started})
+        try:
+            await worker.scheduler.retire_workers(
+                workers=[worker.address], close_workers=False, remove=True,
+                stimulus_id=f"lstm-bt-restart-{time.time()}")
+        except (OSError, RuntimeError):  # "ConnectionPool is closed": shut down meanwhile
+            if worker.status in _CLOSING:
+                return
+            raise
         for name in ("distributed.nanny", "distributed.worker"):
             logging.getLogger(name).addFilter(_exit_noise)
         # The nanny stops this process (killing it if it has not exited 4 s later: a process
@@ -98,7 +108,6 @@ class RestartEvery(WorkerPlugin):
         with suppress(OSError):  # the call's connection closes with this process
             async with worker.rpc(worker.nanny) as nanny:
                 await nanny.restart(reason="lstm-bt-restart-every")
-
 
     def _holds(self, states):
         return any(task.state in states for task in self._worker.state.tasks.values())

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from ..errors import InvalidParameter, LstmBtError
 
 __all__ = ["run_walk_forward", "bars_for", "connect", "execute", "thread_environment",
-           "RETRIES", "RESTART_WORKERS_EVERY", "SCHEDULER_CONFIG"]
+           "RETRIES", "RESTART_WORKERS_EVERY", "SCHEDULER_CONFIG", "HOUSEKEEPING_CONFIG"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,18 @@ THREAD_VARIABLES = ("LSTM_BT_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREAD
 # Dask's default (1.1) lets a 1-thread worker queue a second task, so the first worker up
 # can take two while another idles; tasks are queued on the scheduler instead.
 SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0}
+# Dask's housekeeping, slowed for tasks of seconds. At its defaults each worker's event loop
+# samples the task thread's stack every 10 ms (the statistical profiler), checks its own
+# latency every 20 ms, its memory every 100 ms and the system every 500 ms: on 2 busy cores
+# that CPU, and the GIL the loop takes from the task thread, made each walk-forward ~9 %
+# slower than in a plain process pool (12 of 1.2 s: 16.1 s inside the tasks vs 14.1 s; 14.8 s
+# with these; benchmarks/README.md, "Sweeps on Dask"). The dashboard keeps all but Profile.
+HOUSEKEEPING_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
 
 
 def run_walk_forward(frame, walk, broker):
@@ -151,10 +163,12 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
     from distributed import Client
 
     from ..models.runtime import usable_cores
+    from ._cluster_logs import log_level, restart_notes
 
     if client is not None:
         _register_plugins(client, restart_workers_every)
-        yield client
+        with restart_notes(client):
+            yield client
         return
     if scheduler is not None:
         try:
@@ -163,7 +177,7 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
             raise InvalidParameter(
                 f"Cannot reach the Dask scheduler {scheduler!r} ({error}); start one with "
                 "`dask scheduler` and give its tcp://HOST:PORT.") from None
-        with own:
+        with own, restart_notes(own):
             _register_plugins(own, restart_workers_every)
             yield own
         return
@@ -176,18 +190,23 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
     env = thread_environment(threads)
     if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
         env["TF_CPP_MIN_LOG_LEVEL"] = "2"  # TensorFlow's start-up banner, once per worker
-    with dask.config.set(SCHEDULER_CONFIG):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               env=env, dashboard_address=":0",
-                               silence_logs=logging.ERROR if quiet else logging.WARNING)
-    try:
-        with Client(cluster) as own:
-            _register_plugins(own, restart_workers_every)
-            _log_layout(own)
-            yield own
-    finally:
-        with _quiet_shutdown():
-            cluster.close()
+    level = logging.ERROR if quiet else logging.WARNING
+    # As `silence_logs` intends, also when `distributed` logs through the application's handlers.
+    with log_level(level):
+        # The housekeeping also as the nannies' `config`: a nanny starts each replacement
+        # worker with it, where this block's settings are undone in place once it exits.
+        with dask.config.set({**SCHEDULER_CONFIG, **HOUSEKEEPING_CONFIG}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   env=env, dashboard_address=":0", config=HOUSEKEEPING_CONFIG,
+                                   silence_logs=level)
+        try:
+            with Client(cluster) as own, restart_notes(own):
+                _register_plugins(own, restart_workers_every)
+                _log_layout(own)
+                yield own
+        finally:
+            with log_level(logging.CRITICAL):  # the tracebacks of comms closing under it
+                cluster.close()
 
 
 def _log_layout(client):
@@ -202,18 +221,6 @@ def _log_layout(client):
 
 def _backend_threads_setting():
     return os.environ.get("LSTM_BT_THREADS")
-
-
-@contextmanager
-def _quiet_shutdown():
-    """Hide the tracebacks `distributed` logs while its own cluster closes (closed comms)."""
-    logger = logging.getLogger("distributed")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _register_plugins(client, restart_workers_every):
