@@ -35,6 +35,7 @@ def by_datetime(frame, needed, what):
     frame.index = pd.DatetimeIndex(frame.index)
     return frame.sort_index()
 
+
 def heading(title, symbol, interval, index, subject, report=None):
     """The figure title: the caller's `title`, or symbol, interval and period; then `subject`.
 
@@ -45,6 +46,7 @@ def heading(title, symbol, interval, index, subject, report=None):
         market = " ".join(str(part) for part in (symbol, interval) if part) or "backtest"
         title = f"{market}, {period_text(report, index)}"
     return f"{title}\n{subject}"
+
 
 def period_text(report, index=()):
     """"2024-01-01 00:00 to 2024-03-01 00:00 UTC, end exclusive" from a report's `data`, or
@@ -57,10 +59,12 @@ def period_text(report, index=()):
         return f"{index[0]:%Y-%m-%d %H:%M} to {index[-1]:%Y-%m-%d %H:%M} UTC"
     return "no bars"
 
+
 def drawdown_pct(values):
     """Percent below the running peak of the curve itself (its first value is the peak)."""
     values = np.asarray(values, dtype=float)
     return 100.0 * (1.0 - values / np.maximum.accumulate(values))
+
 
 def forecast_times(index):
     """The datetime of the bar each row's forecast is about: the next row's, and one bar on."""
@@ -68,6 +72,7 @@ def forecast_times(index):
         return index
     step = pd.Series(index).diff().median()
     return index[1:].append(pd.DatetimeIndex([index[-1] + step]))
+
 
 def net_pnl(trades):
     """Each trade's profit after commission (`pnl_net`), or before it (`pnl`) for a trades

@@ -76,8 +76,6 @@ def test_a_run_directory_gets_report_html_and_monthly_returns(record, tmp_path):
     assert read_run_dir(out).report == record.report
 
 
-@pytest.mark.skipif(find_chromium() is None,
-                    reason="no Chromium on PATH (Debian: apt-get install chromium)")
 @pytest.mark.parametrize("picture, library", [
     ("from lstm_bt.html_report import write_html_report\n"
      "write_html_report(out / 'report.html', run.equity, report=run.report)", "bokeh"),
@@ -96,6 +94,8 @@ def test_each_picture_imports_only_its_own_plotting_library(record, tmp_path, pi
     assert done.stdout.split() == [f"['{library}']"]
 
 
+@pytest.mark.skipif(find_chromium() is None,
+                    reason="no Chromium on PATH (Debian: apt-get install chromium)")
 def test_chromium_opens_the_page_offline_with_every_plot_and_no_console_error(record, tmp_path):
     path = write_html_report(tmp_path / "report.html", record.equity, forecasts=record.forecasts,
                              trades=record.trades, report=record.report)

@@ -59,11 +59,6 @@ def date_axis(axis):
     axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
-
-
-
-
-
 def shade_spans(axis, starts, ends, **style):
     """Shade the full height of `axis` from each start to its end (datetimes), as one
     collection of rectangles: cheap for thousands of spans, unlike an `axvspan` each or
