@@ -10,13 +10,17 @@ restart would print some twenty lines, one of them a warning from the nanny
 - the nannies in this process (a LocalCluster's) keep their warnings for unplanned restarts
   (a worker that died) and drop those of the announced ones;
 - the sweep's own LocalCluster logs only warnings (errors when quiet), as Dask's
-  `silence_logs` intends, and nothing while it shuts down.
+  `silence_logs` intends, and nothing while it shuts down;
+- on a cluster the caller brought (`client=`), the sweep returns once the restarts it set off
+  are over (at most `RESTART_WAIT_S`): the last worker due for one restarts after the last
+  result, which would otherwise leave its nanny's warning, and its worker missing, for later.
 
 Each change is undone when the sweep ends; the root logger and its handlers are not touched.
 """
 
 import logging
 import threading
+import time
 from contextlib import contextmanager, suppress
 
 from distributed.client import ClosedClientError
@@ -26,19 +30,26 @@ __all__ = ["RESTART_TOPIC", "restart_notes", "log_level"]
 log = logging.getLogger(__name__)
 
 RESTART_TOPIC = "lstm-bt-restart"
+RESTART_WAIT_S = 30.0
 # What a nanny logs while it replaces a worker process (distributed/nanny.py).
 _NANNY_RESTART_LINES = ("Restarting worker", "Worker process still alive after")
 
 
 @contextmanager
-def restart_notes(client):
-    """Log each planned worker restart as one info line; hide the nannies' warnings about it."""
+def restart_notes(client, wait=False):
+    """Log each planned worker restart as one info line; hide the nannies' warnings about it.
+
+    With `wait`, a block that ends normally then waits (at most `RESTART_WAIT_S`) until no
+    worker is due for a restart and the cluster has as many workers as when it began.
+    """
     nanny = logging.getLogger("distributed.nanny")
     planned = _PlannedRestarts()
+    workers = len(client.scheduler_info()["workers"]) if wait else 0
 
     def announced(event):
         _, message = event
-        planned.expect()
+        if _nanny_here(message["worker"]):  # its nanny's warnings are logged in this process
+            planned.expect()
         log.info("worker %s: replaced by a fresh process after %d walk-forward(s), as planned "
                  "(restart_workers_every)", message["worker"], message["walk_forwards"])
 
@@ -46,10 +57,27 @@ def restart_notes(client):
     nanny.addFilter(planned)
     try:
         yield
+        if wait:
+            _await_restarts(client, workers)
     finally:
         nanny.removeFilter(planned)
         with suppress(ClosedClientError):  # the error that closed it is the one to see
             client.unsubscribe_topic(RESTART_TOPIC)
+
+
+def _nanny_here(address):
+    from distributed import Nanny
+
+    return any(nanny.worker_address == address for nanny in list(Nanny._instances))
+
+
+def _await_restarts(client, workers):
+    deadline = time.monotonic() + RESTART_WAIT_S
+    while time.monotonic() < deadline:
+        now = client.scheduler_info()["workers"].values()
+        if len(now) >= workers and all(w["status"] != "closing_gracefully" for w in now):
+            return
+        time.sleep(0.1)
 
 
 class _PlannedRestarts(logging.Filter):
@@ -76,14 +104,33 @@ class _PlannedRestarts(logging.Filter):
         return False
 
 
+_levels_lock = threading.Lock()
+_raised = {}  # logger name -> (its level before the first open block, effective, open levels)
+
+
 @contextmanager
 def log_level(level, name="distributed"):
-    """Raise logger `name` to `level` for the block (never lower it); restored afterwards."""
+    """Raise logger `name` to `level` for the block (never lower it); restored afterwards.
+
+    Blocks may nest or overlap (two sweeps in threads): the logger stays at the highest level
+    of the blocks still open and goes back to its own level when the last one ends.
+    """
     logger = logging.getLogger(name)
-    before = logger.level
-    if logger.getEffectiveLevel() < level:
-        logger.setLevel(level)
+    with _levels_lock:
+        before, effective, levels = _raised.setdefault(
+            name, (logger.level, logger.getEffectiveLevel(), []))
+        levels.append(level)
+        _set(logger, before, effective, levels)
     try:
         yield
     finally:
-        logger.setLevel(before)
+        with _levels_lock:
+            levels.remove(level)
+            _set(logger, before, effective, levels)
+            if not levels:
+                del _raised[name]
+
+
+def _set(logger, before, effective, levels):
+    top = max(levels, default=logging.NOTSET)
+    logger.setLevel(top if top > effective else before)

@@ -167,7 +167,7 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
 
     if client is not None:
         _register_plugins(client, restart_workers_every)
-        with restart_notes(client):
+        with restart_notes(client, wait=True):
             yield client
         return
     if scheduler is not None:
