@@ -211,6 +211,14 @@ def test_a_tz_aware_frame_and_millisecond_bar_times_work_and_replay(walk, standa
     assert replay.forecast(0, START, None) == standalone["predicted_close"].iloc[0]
 
 
+@pytest.mark.parametrize("value", [None, [1.0, 2.0], pd.DataFrame({"x": [1.0]})])
+def test_replayed_forecasts_are_built_from_a_series_only(value):
+    from lstm_bt.models import ReplayedForecasts
+
+    with pytest.raises(InvalidParameter, match=r"`forecasts`, expected a pandas Series"):
+        ReplayedForecasts(value)
+
+
 def test_extra_inputs_must_have_one_row_per_bar(walk):
     with pytest.raises(Exception, match="one row per bar"):
         WalkForward(**TINY).run(walk, start=START, extra_inputs=np.zeros(len(walk) - 1))

@@ -228,7 +228,7 @@ class ReplayedForecasts:
 
     def __init__(self, forecasts, training_history=()):
         if not isinstance(forecasts, pd.Series):
-            self.check(forecasts)
+            raise _not_forecasts(forecasts)
         index = _naive_utc(pd.DatetimeIndex(forecasts.index)).round("ms")
         self._table = dict(zip(index.to_pydatetime(), forecasts.to_numpy(dtype=np.float64)))
         self.training_history = list(training_history)
@@ -240,10 +240,7 @@ class ReplayedForecasts:
         """Raise `InvalidParameter` unless `forecasts` is None, a `ReplayedForecasts` or a
         pandas Series (the forms a strategy's `forecasts` param takes)."""
         if forecasts is not None and not isinstance(forecasts, (pd.Series, ReplayedForecasts)):
-            raise InvalidParameter(
-                f"Received an invalid value for `forecasts`, expected a pandas Series of "
-                f"predicted closes indexed by bar datetime, got {type(forecasts).__name__}."
-            )
+            raise _not_forecasts(forecasts)
 
     def begin(self, first_tradable):
         self.first_tradable = first_tradable
@@ -259,6 +256,12 @@ class ReplayedForecasts:
                 f"bar datetime."
             )
         return value
+
+
+def _not_forecasts(value):
+    return InvalidParameter(
+        f"Received an invalid value for `forecasts`, expected a pandas Series of predicted "
+        f"closes indexed by bar datetime, got {type(value).__name__}.")
 
 
 def forecast_frame(times, closes, predicted):
