@@ -211,6 +211,8 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
 
 def _log_layout(client):
     """Log what the LocalCluster really runs: processes, task threads, backend threads."""
+    if not log.isEnabledFor(logging.INFO):  # three round trips to every worker, for one line
+        return
     pids = client.run(os.getpid)
     threads = sorted({info["nthreads"] for info in client.scheduler_info()["workers"].values()})
     capped = sorted(set(client.run(_backend_threads_setting).values()), key=str)
