@@ -220,7 +220,8 @@ def _compare(args, work, runs):
             timed_results, spent = run()
             times[name].append(spent)
             inside[name].append([sum(x) for x in zip(*(spent for _, spent in timed_results))])
-            outcomes[name] = [[cell["report"]["metrics"]["sharpe"] for cell in walk]
+            outcomes[name] = [[cell["report"]["metrics"]["sharpe"] if cell["report"] else
+                               f"failed: {cell['error'][:60]}" for cell in walk]
                               for walk, _ in timed_results]
     first = median(times[runs[0][0]])
     for name, _ in runs:
@@ -230,10 +231,17 @@ def _compare(args, work, runs):
         print(f"{args.scenario}, {name}: {len(work)} walk-forwards in {spent:.1f} s (median "
               f"of {', '.join(f'{x:.1f}' for x in times[name])}) = "
               f"{len(work) / spent * 60:.1f}/min, {first / spent:.2f}x the first, results "
-              f"{'equal' if outcomes[name] == outcomes[runs[0][0]] else 'DIFFERENT'}; inside "
+              f"{'equal' if outcomes[name] == outcomes[runs[0][0]] else 'DIFFERENT'}"
+              f"{_failures(outcomes[name])}; inside "
               f"the tasks {wall:.2f} s, task thread CPU {task_cpu:.2f} s, other threads "
               f"{other_cpu:.2f} s")
     print(f"{args.scenario}: load {_load()}")
+
+
+def _failures(outcome):
+    """`, N cells failed (the first error)` or nothing."""
+    failed = [cell for walk in outcome for cell in walk if isinstance(cell, str)]
+    return f", {len(failed)} cells FAILED ({failed[0]})" if failed else ""
 
 
 def _timed_walk_forward(frame, walk, broker):
