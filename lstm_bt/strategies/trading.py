@@ -9,7 +9,8 @@ import math
 from ..errors import InvalidParameter
 from .sizing import check_sizing
 
-__all__ = ["TRADING_DEFAULTS", "check_trading_params", "resolve_threshold", "next_signal"]
+__all__ = ["TRADING_DEFAULTS", "check_trading_params", "resolve_threshold", "broker_costs",
+           "next_signal"]
 
 TRADING_DEFAULTS = {
     "threshold": "cost",
@@ -67,6 +68,21 @@ def resolve_threshold(threshold, commission, slippage):
                 f"`threshold`, e.g. 0.002."
             )
     return 2.0 * (float(commission) + float(slippage))
+
+
+def broker_costs(broker, data):
+    """`(commission, slippage)` of a backtrader broker for `data`, as fractions of a trade's
+    value, each None where it is not one (a fixed fee, a fixed price offset): what
+    `resolve_threshold` takes."""
+    import backtrader as bt
+
+    comm = broker.getcommissioninfo(data)
+    commission = comm.p.commission if comm._commtype == bt.CommInfoBase.COMM_PERC else None
+    settings = broker.p
+    # backtrader applies slip_perc when set, else slip_fixed (a price offset).
+    slippage = (None if getattr(settings, "slip_fixed", 0.0) and not settings.slip_perc
+                else getattr(settings, "slip_perc", 0.0))
+    return commission, slippage
 
 
 def next_signal(move, threshold, allow_short, held):
