@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..dates import parse_date
-from ..errors import InvalidParameter, fill_params
+from ..errors import InvalidParameter, check_int, fill_params
 from .forecaster import OHLCV, LSTMForecaster
 from .schedule import check_schedule_params, required_history, window_at
 
@@ -162,13 +162,8 @@ class WalkForward(_Walk):
         p = fill_params(cls.__name__, params, cls.param_defaults())
         check_schedule_params(p["train_window"], p["seq_len"], p["retrain_every"])
         _new_forecaster(p)._validate_params()
-        warmup = p["input_warmup"]
-        if warmup is not None and (isinstance(warmup, bool) or not isinstance(
-                warmup, (int, np.integer)) or warmup < 0):
-            raise InvalidParameter(
-                f"Received an invalid value for `input_warmup`, expected None or an integer "
-                f">= 0 (bars before the extra inputs have values), got {warmup!r}."
-            )
+        check_int("input_warmup", p["input_warmup"], none_ok=True,
+                  meaning="bars before the extra inputs have values")
         return p
 
     def require_history(self, available, where="", warmup=None):

@@ -6,7 +6,7 @@ forecast cache and sweeps replay the walk-forward's forecasts instead).
 
 import math
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, check_int
 from .sizing import check_sizing
 
 __all__ = ["TRADING_DEFAULTS", "check_trading_params", "resolve_threshold", "broker_costs",
@@ -30,12 +30,7 @@ _NUMBER_BOUNDS = (("threshold", 0.0, None, True), ("fraction", 0.0, 1.0, False),
 def check_trading_params(p):
     """Raise `InvalidParameter` for the first trading param in the dict `p` that cannot work."""
     check_sizing(p["sizing"])
-    smooth = p["smooth"]
-    if isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1:
-        raise InvalidParameter(
-            f"Received an invalid value for `smooth`, expected a positive integer (the "
-            f"number of forecasts to average), got {smooth!r}."
-        )
+    check_int("smooth", p["smooth"], low=1, meaning="the number of forecasts to average")
     for name, low, high, inclusive_low in _NUMBER_BOUNDS:
         value = p[name]
         if name == "threshold" and value == "cost":
