@@ -12,9 +12,11 @@ __all__ = [
     "NetworkError",
     "did_you_mean",
     "fill_params",
+    "check_int",
 ]
 
 import difflib
+import numbers
 
 
 class LstmBtError(Exception):
@@ -75,3 +77,40 @@ def fill_params(owner, params, defaults, refused=()):
             raise InvalidParameter(
                 f"{owner} has no param {name!r}.{did_you_mean(name, defaults)}")
     return {**defaults, **params}
+
+
+def check_int(name, value, low=0, high=None, meaning="", none_ok=False):
+    """`value` as an `int`; `InvalidParameter` naming the argument unless it is an integer
+    from `low` to `high` (a bool is refused; NumPy integers are integers). The one check of
+    integer arguments: every message reads the same, and the command line shows `name` as its
+    flag.
+
+    Args:
+        name: the Python argument, as the message names it (e.g. `"train_window"`).
+        value: what was received.
+        low: the smallest value allowed. Defaults to `0`.
+        high: the largest value allowed, None for no bound. Defaults to `None`.
+        meaning: what the number counts, said after what is expected (e.g. `"worker
+            processes"`). Defaults to none.
+        none_ok: None is allowed too (and returned as is). Defaults to `False`.
+
+    Example:
+        >>> check_int("epochs", 20, low=1)
+        20
+        >>> check_int("epochs", 0, low=1)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        lstm_bt.errors.InvalidParameter: ... `epochs`, expected a positive integer, got 0.
+    """
+    if value is None and none_ok:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low
+            or (high is not None and value > high)):
+        if high is not None:
+            expected = f"an integer in [{low}, {high}]"
+        else:
+            expected = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise InvalidParameter(
+            f"Received an invalid value for `{name}`, expected {'None or ' if none_ok else ''}"
+            f"{expected}{f' ({meaning})' if meaning else ''}, got {value!r}."
+        )
+    return int(value)

@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from .errors import InvalidParameter, check_int
+
 __all__ = ["probabilistic_sharpe_ratio", "deflated_sharpe_ratio", "pbo", "return_moments",
            "EULER_GAMMA"]
 
@@ -140,8 +142,8 @@ def pbo(returns, n_splits=16):
         blocks).
 
     Raises:
-        ValueError: `returns` is not two-dimensional, or `n_splits` is not an even
-            integer >= 2.
+        InvalidParameter: (a `ValueError`) `returns` is not two-dimensional, or `n_splits`
+            is not an even integer >= 2.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -151,10 +153,11 @@ def pbo(returns, n_splits=16):
     """
     matrix = np.asarray(returns, dtype=float)
     if matrix.ndim != 2:
-        raise ValueError(f"`returns` must be a T x N array, got {matrix.ndim} dimension(s).")
-    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) \
-            or n_splits < 2 or n_splits % 2:
-        raise ValueError(f"`n_splits` must be an even integer >= 2, got {n_splits!r}.")
+        raise InvalidParameter(f"Received an invalid value for `returns`, expected a T x N "
+                               f"array, got {matrix.ndim} dimension(s).")
+    if check_int("n_splits", n_splits, low=2, meaning="an even number of blocks") % 2:
+        raise InvalidParameter(f"Received an invalid value for `n_splits`, expected an even "
+                               f"number of blocks (half in sample, half out), got {n_splits!r}.")
     rows, configs = matrix.shape
     block = rows // n_splits
     if configs < 2 or block < 1:

@@ -9,7 +9,7 @@ Both are deterministic for a given `seed` and return kline frames (see `kline_fr
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidParameter
+from .errors import InvalidParameter, check_int
 from .intervals import get_interval
 from .kline_frame import COLUMNS
 
@@ -38,7 +38,7 @@ def random_walk(bars=2000, *, interval="1h", start="2024-01-01", price=30_000.0,
         (500, Timedelta('1 days 00:00:00'))
     """
     rng = np.random.default_rng(seed)
-    log_returns = drift + volatility * rng.standard_normal(_positive("bars", bars))
+    log_returns = drift + volatility * rng.standard_normal(check_int("bars", bars, low=1))
     return _ohlcv(log_returns, interval, start, price, volatility, rng)
 
 
@@ -64,21 +64,13 @@ def ar1_returns(bars=2000, *, phi=0.3, interval="1h", start="2024-01-01", price=
             f"(a stationary AR(1)), got {phi!r}."
         )
     rng = np.random.default_rng(seed)
-    noise = volatility * np.sqrt(1 - phi**2) * rng.standard_normal(_positive("bars", bars))
+    noise = volatility * np.sqrt(1 - phi**2) * rng.standard_normal(check_int("bars", bars, low=1))
     log_returns = np.empty_like(noise)
     previous = 0.0
     for i, shock in enumerate(noise):
         previous = phi * previous + shock
         log_returns[i] = previous
     return _ohlcv(log_returns, interval, start, price, volatility, rng)
-
-
-def _positive(name, value):
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidParameter(
-            f"Received an invalid value for `{name}`, expected a positive integer, got {value!r}."
-        )
-    return int(value)
 
 
 def _ohlcv(log_returns, interval, start, price, volatility, rng):

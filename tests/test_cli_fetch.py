@@ -106,6 +106,16 @@ def test_unparsable_date_exits_2_showing_the_form(tmp_path):
     assert_one_line_error(result, "`--start`: '01/02/2024'", "like 2024-01-01")
 
 
+def test_a_negative_warmup_exits_2_before_any_request(binance_server, tmp_path):
+    result = lstm_bt("fetch", "--symbol", "BTCUSDT", "--interval", "1h", "--start", "2024-01-01",
+                     "--warmup", "-1", "--base-url", binance_server.url,
+                     "--data-dir", str(tmp_path))
+
+    assert_one_line_error(result, "`--warmup`, expected an integer >= 0 (bars of history "
+                                  "before --start, e.g. 2060), got -1.")
+    assert binance_server.log == []
+
+
 def test_unreachable_host_exits_2_pointing_at_base_url(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(fetch_command, "BinanceClient",
                         functools.partial(BinanceClient, backoff=0.001))

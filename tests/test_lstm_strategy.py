@@ -4,6 +4,8 @@ Training runs use a tiny LSTM on a few hundred synthetic bars; trading-only chec
 given forecasts (`forecasts` param), which trains nothing.
 """
 
+import logging
+
 import backtrader as bt
 import numpy as np
 import pandas as pd
@@ -236,6 +238,24 @@ def test_smooth_acts_on_the_mean_of_the_last_forecasts(walk):
     smooth = run(walk, forecasts=forecasts, smooth=2, **TINY).forecasts_frame()["signal"]
     assert set(jittery) == {0, 1}
     assert set(smooth) == {1}
+
+
+def test_a_replay_without_start_trades_from_the_bar_the_walk_starts_at(walk, walk_run):
+    first = walk_run.forecasts_frame()["datetime"].iloc[0]
+    assert first == walk.index[128]  # train_window + seq_len bars of history before it
+    replayed = run(walk, forecasts=replay_series(walk, np.full(len(walk), 0.01)), **TINY)
+    assert replayed.forecasts_frame()["datetime"].iloc[0] == first
+    assert replayed.measure_from == first
+
+
+def test_a_run_that_reaches_no_tradable_bar_warns_that_it_never_traded(walk, caplog):
+    forecasts = replay_series(walk, np.zeros(len(walk)))
+    with caplog.at_level(logging.WARNING, logger="lstm_bt.strategies.lstm_strategy"):
+        strat = run(walk, forecasts=forecasts, start="2030-01-01", **TINY)
+    assert strat.forecasts_frame().empty and strat.measure_from is None
+    assert ("Recording never traded: no bar had the 128 bars of history the first model needs "
+            "(train_window + seq_len + input warm-up) before it and at or after start "
+            "(2030-01-01 00:00:00); load more history or lower train_window.") in caplog.text
 
 
 # Params that are wrong whatever the data, with the message that names them and the fix.

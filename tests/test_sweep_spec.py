@@ -126,7 +126,8 @@ def test_lstm_bt_sweep_is_the_function_and_checks_its_arguments_first():
     with pytest.raises(InvalidParameter, match="at most one of"):
         sweep(_spec(), out="unused", workers=2, scheduler="tcp://127.0.0.1:1")
     for every in (-1, 2.5, True):
-        with pytest.raises(InvalidParameter, match="`restart_workers_every`, expected walk"):
+        with pytest.raises(InvalidParameter, match=r"`restart_workers_every`, expected an "
+                                                   r"integer >= 0 \(walk-forwards per worker"):
             sweep(_spec(), out="unused", restart_workers_every=every)
 
 

@@ -14,7 +14,7 @@ from ..binance import (
 from ..binance.rest import DEFAULT_REQUEST_DEADLINE_S, DEFAULT_RETRY_BUDGET_S
 from ..binance.settings import REQUEST_DEADLINE_ENV, RETRY_BUDGET_ENV, resolve_seconds
 from ..dates import check_range, parse_date, to_ms, utc_now
-from ..errors import InvalidParameter
+from ..errors import check_int
 from ..intervals import INTERVALS, get_interval
 from . import SUBCOMMANDS
 
@@ -63,9 +63,7 @@ def run(args):
     start = parse_date(args.start, "--start")
     end = parse_date(args.end, "--end") if args.end else None
     check_range(start, end, "--start", "--end")
-    if args.warmup < 0:
-        raise InvalidParameter(f"Received an invalid value for `--warmup`: {args.warmup}; "
-                               f"expected a number of bars >= 0, e.g. 2060.")
+    check_int("--warmup", args.warmup, meaning="bars of history before --start, e.g. 2060")
     deadline = resolve_seconds(args.request_deadline, REQUEST_DEADLINE_ENV,
                                DEFAULT_REQUEST_DEADLINE_S, "--request-deadline")
     budget = resolve_seconds(args.retry_budget, RETRY_BUDGET_ENV, DEFAULT_RETRY_BUDGET_S,

@@ -19,7 +19,7 @@ import zipfile
 
 import numpy as np
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, check_int
 from . import numpy_forward, runtime, training_steps
 from .early_stopping import ValidationStopping
 from .features import FEATURE_SETS, make_features
@@ -118,17 +118,10 @@ class LSTMForecaster:
 
     def _validate_params(self):
         """Raise `InvalidParameter` naming the first argument that cannot work."""
-        _positive_int("seq_len", self.seq_len)
-        _positive_int("batch_size", self.batch_size)
-        _positive_int("epochs", self.epochs)
-        _positive_int("warm_epochs", self.warm_epochs)
-        _int_at_least("patience", self.patience, 0)
-        if (isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))
-                or not 0 <= self.seed <= MAX_SEED):
-            raise InvalidParameter(
-                f"Received an invalid value for `seed`, expected an integer in [0, {MAX_SEED}], "
-                f"e.g. 0, got {self.seed!r}."
-            )
+        for name in ("seq_len", "batch_size", "epochs", "warm_epochs"):
+            check_int(name, getattr(self, name), low=1)
+        check_int("patience", self.patience)
+        check_int("seed", self.seed, high=MAX_SEED, meaning="e.g. 0")
         for name in ("units", "dense_units"):
             widths = getattr(self, name)
             if (not isinstance(widths, (tuple, list))
@@ -392,18 +385,6 @@ def _seed_variables(model):
 def _windows(rows, seq_len):
     """All runs of `seq_len` consecutive rows, `(len(rows) - seq_len + 1, seq_len, features)`."""
     return np.lib.stride_tricks.sliding_window_view(rows, seq_len, axis=0).transpose(0, 2, 1)
-
-
-def _positive_int(name, value):
-    _int_at_least(name, value, 1)
-
-
-def _int_at_least(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise InvalidParameter(
-            f"Received an invalid value for `{name}`, expected {kind}, got {value!r}."
-        )
 
 
 def _fraction(name, value):

@@ -18,7 +18,7 @@ in the order the feed delivers them. Terms:
 
 from typing import NamedTuple
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, check_int
 
 __all__ = ["Window", "required_history", "window_at", "rolling_schedule", "check_schedule_params"]
 
@@ -45,11 +45,7 @@ def check_schedule_params(train_window, seq_len, retrain_every):
     """Raise `InvalidParameter` unless the three schedule parameters can work together."""
     for name, value in (("seq_len", seq_len), ("train_window", train_window),
                         ("retrain_every", retrain_every)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidParameter(
-                f"Received an invalid value for `{name}`, expected a positive integer, "
-                f"got {value!r}."
-            )
+        check_int(name, value, low=1)
     if seq_len >= train_window:
         raise InvalidParameter(
             f"Received an invalid value for `seq_len`, expected fewer bars than "

@@ -1,31 +1,36 @@
 """The walk-forward: which model forecasts each bar, trained on bars <= t only, and its record.
 
 `WalkForward` owns the rolling schedule (`models.schedule`), the `LSTMForecaster`, the first
-tradable bar, `training_history` and `timing`. It is driven one bar at a time through
-`forecast(bar, when, read_bars)`, where `read_bars(size)` returns the last `size` bars up to
-and including `bar` (the strategy reads them from backtrader lines; a live feed would read
-them from its buffer), or run over a whole kline frame without backtrader (`run`), e.g. for
-sweeps and notebooks. Both paths call the same `forecast`, so they give identical forecasts.
+tradable bar, `training_history` and `timing`. It is driven one bar at a time: `prepare(start)`
+once, then at every bar `is_tradable(bar, when)` (which decides the first tradable bar and
+checks the history before it) and, from that bar on, `forecast(bar, when, read_bars)`, where
+`read_bars(size)` returns the last `size` bars up to and including `bar` (the strategy reads
+them from backtrader lines; a live feed would read them from its buffer). `run` does the same
+over a whole kline frame without backtrader, e.g. for sweeps and notebooks: the same calls, so
+identical forecasts.
 
 `ReplayedForecasts` is the same interface over forecasts made earlier (the forecast cache, a
-sweep's trading-param grid): nothing is trained.
+sweep's trading-param grid): nothing is trained, so no history is required; it finds the first
+tradable bar by the same rule. `walk_for(params, forecasts)` picks the one a run trades.
 
 Model params are declared once, by `LSTMForecaster`; `WalkForward.param_defaults()` adds the
 schedule's (`train_window`, `retrain_every`) and `input_warmup`, and `LSTMStrategy` composes
 its params from these plus its trading params.
 """
 
+import bisect
 import logging
 import time
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InvalidParameter, fill_params
+from ..dates import parse_date
+from ..errors import InvalidParameter, check_int, fill_params
 from .forecaster import OHLCV, LSTMForecaster
 from .schedule import check_schedule_params, required_history, window_at
 
-__all__ = ["WalkForward", "ReplayedForecasts", "forecast_frame"]
+__all__ = ["WalkForward", "ReplayedForecasts", "walk_for", "forecast_frame"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +39,79 @@ _SCHEDULE_DEFAULTS = {"train_window": 2000, "retrain_every": 168, "input_warmup"
 _FORECAST_COLUMNS = ["datetime", "close", "predicted_close"]
 
 
-class WalkForward:
+class _Walk:
+    """What `WalkForward` and `ReplayedForecasts` share: a run's first tradable bar.
+
+    A run driven bar by bar calls `prepare` once, then `is_tradable(bar, when)` at every bar
+    and, from the first tradable bar on, `forecast(bar, when, read_bars)`. Subclasses set
+    `params` (the walk-forward params) and define `begin`, `forecast` and `require_history`.
+    """
+
+    def prepare(self, start=None, warmup=0, bar_times=None, time_of=None):
+        """Get ready for a run driven bar by bar; refuse too short data known up front.
+
+        Args:
+            start: the first tradable bar (a datetime or date string, UTC); earlier bars
+                only feed the model. None: the first bar with `history_needed()` bars before
+                it. Defaults to `None`.
+            warmup: bars the extra input columns are measured to lack values at the start
+                (e.g. an indicator's minimum period less one); the larger of it and
+                `input_warmup` counts. Defaults to `0`.
+            bar_times: the open times of every bar of the run, in order, when known before
+                it starts (a preloaded feed, a frame): too little history before the first
+                tradable bar is refused now, before any training. Defaults to `None`.
+            time_of: turns an item of `bar_times` into the datetime `is_tradable` will get
+                as `when` (e.g. a feed's `num2date` for backtrader date numbers). Defaults to
+                `None` (the items are datetimes).
+        """
+        self.start = None if start is None else parse_date(start, "start")
+        self.warmup = max(self.params["input_warmup"] or 0, warmup)
+        self.first_tradable = None
+        self.tradable_from = None
+        if bar_times is not None and len(bar_times) > 0:
+            self._require_history_in(bar_times, time_of)
+
+    def is_tradable(self, bar, when):
+        """Whether `bar` (opening at `when`) is the run's first tradable bar or after it.
+
+        The first tradable bar is the bar at or after `start`, or without one the first bar
+        with `history_needed()` bars before it. When it is reached, the history before it is
+        checked (`require_history`), the walk begins there (`begin`) and `tradable_from`
+        becomes `when`.
+        """
+        if self.first_tradable is None:
+            if (bar < self.history_needed(self.warmup) if self.start is None
+                    else when < self.start):
+                return False
+            self.require_history(bar, "", self.warmup)
+            self.begin(bar)
+            self.tradable_from = when
+        return True
+
+    def no_tradable_bar(self):
+        """Why a run reached no tradable bar, with the fix (for a warning at its end)."""
+        after = f" and at or after start ({self.start})" if self.start else ""
+        return (f"no bar had the {self.history_needed(self.warmup)} bars of history the first "
+                f"model needs (train_window + seq_len + input warm-up) before it{after}; load "
+                f"more history or lower train_window.")
+
+    def history_needed(self, warmup=None):
+        """Bars needed before the first tradable bar: `train_window + seq_len` plus the extra
+        inputs' warm-up (`warmup`, else `input_warmup`)."""
+        if warmup is None:
+            warmup = self.params["input_warmup"] or 0
+        return required_history(self.params["train_window"], self.params["seq_len"]) + warmup
+
+    def _require_history_in(self, bar_times, time_of):
+        if self.start is None:
+            self.require_history(len(bar_times) - 1, f" (the data has {len(bar_times)} bars)",
+                                 self.warmup)
+        else:
+            before = bisect.bisect_left(bar_times, self.start, key=time_of)
+            self.require_history(before, f" before `start` ({self.start})", self.warmup)
+
+
+class WalkForward(_Walk):
     """A rolling walk-forward of `LSTMForecaster` models, future-blind by construction.
 
     The model that forecasts from the close of bar t was fit at the close of bar
@@ -49,10 +126,12 @@ class WalkForward:
         **model_params: `LSTMForecaster` arguments (`seq_len`, `units`, `epochs`, `seed`,
             ...); each takes the forecaster's default when left out.
 
-    After `begin` (or during and after `run`): `first_tradable`, `model_` (the last fitted
-    forecaster, None before the first fit), `training_history` (one dict per fit:
-    `window_end`, `loss`, `val_loss`, `warm`, `fit_s`) and `timing` (`train_s`, `predict_s`,
-    `retrains`).
+    Driven bar by bar: `prepare(start)` once, then at every bar `is_tradable(bar, when)` and,
+    from the first tradable bar on, `forecast`; or `run` over a frame. Once the first tradable
+    bar is reached (or during and after `run`): `first_tradable` (its index), `tradable_from`
+    (its datetime), `model_` (the last fitted forecaster, None before the first fit),
+    `training_history` (one dict per fit: `window_end`, `loss`, `val_loss`, `warm`, `fit_s`)
+    and `timing` (`train_s`, `predict_s`, `retrains`).
 
     Example:
         >>> from lstm_bt.synthetic import ar1_returns
@@ -65,10 +144,10 @@ class WalkForward:
 
     def __init__(self, **params):
         self.params = self.check_params(**params)
-        self.first_tradable = None
         self.model_ = None
         self.training_history = []
         self.timing = _fresh_timing()
+        self.prepare()
 
     @classmethod
     def param_defaults(cls):
@@ -84,21 +163,9 @@ class WalkForward:
         p = fill_params(cls.__name__, params, cls.param_defaults())
         check_schedule_params(p["train_window"], p["seq_len"], p["retrain_every"])
         _new_forecaster(p)._validate_params()
-        warmup = p["input_warmup"]
-        if warmup is not None and (isinstance(warmup, bool) or not isinstance(
-                warmup, (int, np.integer)) or warmup < 0):
-            raise InvalidParameter(
-                f"Received an invalid value for `input_warmup`, expected None or an integer "
-                f">= 0 (bars before the extra inputs have values), got {warmup!r}."
-            )
+        check_int("input_warmup", p["input_warmup"], none_ok=True,
+                  meaning="bars before the extra inputs have values")
         return p
-
-    def history_needed(self, warmup=None):
-        """Bars needed before the first tradable bar: `train_window + seq_len` plus the extra
-        inputs' warm-up (`warmup`, else `input_warmup`)."""
-        if warmup is None:
-            warmup = self.params["input_warmup"] or 0
-        return required_history(self.params["train_window"], self.params["seq_len"]) + warmup
 
     def require_history(self, available, where="", warmup=None):
         """Raise `InvalidParameter` when `available` bars before the first tradable bar are too
@@ -174,31 +241,17 @@ class WalkForward:
                     f"Received `extra_inputs` with {len(extra)} rows for {len(bars)} bars; "
                     f"pass one row per bar of `frame` (a frame or Series on its index).")
             bars = np.column_stack([bars, extra.reshape(len(bars), -1)])
-        index = _naive_utc(frame.index)
-        first = self.first_bar_index(index, start)
-        self.begin(first)
-        times = index.to_pydatetime()
-        predicted = [self.forecast(bar, times[bar],
-                                   lambda size, bar=bar: bars[bar - size + 1:bar + 1])
-                     for bar in range(first, len(bars))]
-        return forecast_frame(times[first:], bars[first:, 3], predicted)
-
-    def first_bar_index(self, index, start=None):
-        """Index of the first forecast bar in a DatetimeIndex, checked for enough history."""
-        if start is None:
-            first = self.history_needed()
-            self.require_history(len(index) - 1, f" (the data has {len(index)} bars)")
-            return first
-        from ..dates import parse_date
-
-        first = int(index.searchsorted(pd.Timestamp(parse_date(start, "start"))))
-        if first >= len(index):
+        times = _naive_utc(frame.index).to_pydatetime()
+        if start is not None and len(times) and parse_date(start, "start") > times[-1]:
             raise InvalidParameter(
                 f"Received an invalid value for `start`, expected a bar within the data "
-                f"(up to {index[-1]}), got {start!r}."
+                f"(up to {times[-1]}), got {start!r}."
             )
-        self.require_history(first, f" before `start` ({start})")
-        return first
+        self.prepare(start, bar_times=times)
+        predicted = [self.forecast(bar, when, lambda size, bar=bar: bars[bar - size + 1:bar + 1])
+                     for bar, when in enumerate(times) if self.is_tradable(bar, when)]
+        first = self.first_tradable
+        return forecast_frame(times[first:], bars[first:, 3], predicted)
 
     def _fit(self, bars, when):
         warm = self.model_ is not None and self.params["warm_start"]
@@ -215,25 +268,36 @@ class WalkForward:
         logger.debug("fit at %s (%s) in %.2fs", when, "warm" if warm else "cold", spent)
 
 
-class ReplayedForecasts:
+class ReplayedForecasts(_Walk):
     """The walk-forward interface over forecasts made earlier: nothing is trained.
 
     Args:
         forecasts: predicted closes, a pandas Series indexed by bar open time (the
-            `predicted_close` of a `forecast_frame`).
-        training_history: the history of the walk that made them. Defaults to none.
+            `predicted_close` of a `forecast_frame`), or a `ReplayedForecasts` to share.
+        training_history: the history of the walk that made them. Defaults to `None`
+            (a given `ReplayedForecasts`'s, else none).
+        params: the params of the walk that made them; `train_window`, `seq_len` and
+            `input_warmup` decide where a run without `start` begins. Defaults to `None`
+            (`WalkForward`'s defaults).
     """
 
     model_ = None
 
-    def __init__(self, forecasts, training_history=()):
-        if not isinstance(forecasts, pd.Series):
+    def __init__(self, forecasts, training_history=None, params=None):
+        if isinstance(forecasts, ReplayedForecasts):
+            self._table = forecasts._table
+            training_history = forecasts.training_history if training_history is None \
+                else training_history
+        elif isinstance(forecasts, pd.Series):
+            index = _naive_utc(pd.DatetimeIndex(forecasts.index)).round("ms")
+            self._table = dict(zip(index.to_pydatetime(),
+                                   forecasts.to_numpy(dtype=np.float64)))
+        else:
             raise _not_forecasts(forecasts)
-        index = _naive_utc(pd.DatetimeIndex(forecasts.index)).round("ms")
-        self._table = dict(zip(index.to_pydatetime(), forecasts.to_numpy(dtype=np.float64)))
-        self.training_history = list(training_history)
-        self.first_tradable = None
+        self.training_history = list(training_history or ())
+        self.params = WalkForward.check_params(**(params or {}))
         self.timing = _fresh_timing()
+        self.prepare()
 
     @staticmethod
     def check(forecasts):
@@ -241,6 +305,10 @@ class ReplayedForecasts:
         pandas Series (the forms a strategy's `forecasts` param takes)."""
         if forecasts is not None and not isinstance(forecasts, (pd.Series, ReplayedForecasts)):
             raise _not_forecasts(forecasts)
+
+    def require_history(self, available, where="", warmup=None):
+        """Nothing: a replay trains no model, so it needs no history."""
+        del available, where, warmup
 
     def begin(self, first_tradable):
         self.first_tradable = first_tradable
@@ -256,6 +324,20 @@ class ReplayedForecasts:
                 f"bar datetime."
             )
         return value
+
+
+def walk_for(params, forecasts=None):
+    """A new walk for one run: a `WalkForward` with the walk-forward `params`, or with
+    `forecasts` (a Series or a `ReplayedForecasts`, left as given) their replay, which
+    begins where that walk would.
+
+    Example:
+        >>> walk_for({"seq_len": 8, "train_window": 120}).history_needed()
+        128
+    """
+    if forecasts is None:
+        return WalkForward(**params)
+    return ReplayedForecasts(forecasts, params=params)
 
 
 def _not_forecasts(value):

@@ -7,7 +7,6 @@ fills at the next bar's open. Bars are read through backtrader lines (`line.get`
 at the current bar even when the feed is preloaded, so the future is never in reach.
 """
 
-import bisect
 import logging
 from collections import deque
 
@@ -17,9 +16,10 @@ import pandas as pd
 
 from ..dates import parse_date
 from ..errors import fill_params
-from ..models.walk_forward import ReplayedForecasts, WalkForward
+from ..models.walk_forward import ReplayedForecasts, WalkForward, walk_for
 from .sizing import target_size
-from .trading import TRADING_DEFAULTS, check_trading_params, next_signal, resolve_threshold
+from .trading import (TRADING_DEFAULTS, broker_costs, check_trading_params, next_signal,
+                      resolve_threshold)
 
 __all__ = ["LSTMStrategy"]
 
@@ -104,7 +104,8 @@ class LSTMStrategy(bt.Strategy):
         WalkForward.check_params(**cls.walk_params(p))
         check_trading_params(p)
         ReplayedForecasts.check(p["forecasts"])
-        _start_datetime(p["start"])
+        if p["start"] is not None:
+            parse_date(p["start"], "start")
         return p
 
     @staticmethod
@@ -121,31 +122,19 @@ class LSTMStrategy(bt.Strategy):
 
     def start(self):
         p = self.check_params(**self.p._getkwargs())
-        self._start = _start_datetime(p["start"])
-        # The plan knows how much history the first model needs, in replay too.
-        self._plan = WalkForward(**self.walk_params(p))
-        forecasts = p["forecasts"]
-        if isinstance(forecasts, pd.Series):
-            forecasts = ReplayedForecasts(forecasts)
-        self.walk = self._plan if forecasts is None else forecasts
+        self.walk = walk_for(self.walk_params(p), p["forecasts"])
         self._inputs = tuple(self.extra_inputs())
         # Bars before a line's minimum period hold NaN: the first window must start after them.
-        measured = max((line._minperiod - 1 for line in self._inputs), default=0)
-        self._warmup = max(p["input_warmup"] or 0, measured)
-        self._check_history_length()
-        comm = self.broker.getcommissioninfo(self.data)
-        commission = comm.p.commission if comm._commtype == bt.CommInfoBase.COMM_PERC else None
-        broker = self.broker.p
-        # backtrader applies slip_perc when set, else slip_fixed (a price offset).
-        slippage = (None if getattr(broker, "slip_fixed", 0.0) and not broker.slip_perc
-                    else getattr(broker, "slip_perc", 0.0))
-        self.threshold_ = resolve_threshold(p["threshold"], commission, slippage)
+        warmup = max((line._minperiod - 1 for line in self._inputs), default=0)
+        # A preloaded feed holds every bar's time already: too short data is refused now.
+        preloaded = self.data.buflen() > 0
+        self.walk.prepare(p["start"], warmup, self.data.datetime.array if preloaded else None,
+                          time_of=self.data.num2date)
+        self.threshold_ = resolve_threshold(p["threshold"], *broker_costs(self.broker, self.data))
         # Everything a run accumulates starts over here, so one instance can run twice.
         self._rows = []
         self._moves = deque(maxlen=p["smooth"])
         self._signal = 0
-        self._first_tradable = None
-        self.measure_from = None
 
     @property
     def model_(self):
@@ -162,12 +151,18 @@ class LSTMStrategy(bt.Strategy):
         """`train_s`, `predict_s`, `retrains` of the walk-forward so far."""
         return self.walk.timing
 
+    @property
+    def measure_from(self):
+        """The first tradable bar's datetime once reached (None before): the analyzers
+        measure from it when given no `start` of their own."""
+        return self.walk.tradable_from
+
     def next(self):
         bar = len(self.data) - 1
-        if not self._is_tradable(bar):
+        when = self.data.datetime.datetime(0)
+        if not self.walk.is_tradable(bar, when):
             return
         close = self.data.close[0]
-        when = self.data.datetime.datetime(0)
         predicted = self.walk.forecast(bar, when, self._bars)
         self._moves.append(predicted / close - 1.0)
         smoothed = float(np.mean(self._moves))
@@ -176,12 +171,8 @@ class LSTMStrategy(bt.Strategy):
         self._rows.append((when, close, predicted, self._signal))
 
     def stop(self):
-        if self._first_tradable is None:
-            logger.warning(
-                "%s never traded: no bar had the %d bars of history the first model needs "
-                "(train_window + seq_len + input warm-up) before it%s; load more history or "
-                "lower train_window.", type(self).__name__, self._plan.history_needed(self._warmup),
-                f" and at or after start ({self._start})" if self._start else "")
+        if self.walk.first_tradable is None:
+            logger.warning("%s never traded: %s", type(self).__name__, self.walk.no_tradable_bar())
 
     def forecasts_frame(self):
         """One row per tradable bar: `datetime, close, predicted_close, signal`.
@@ -191,21 +182,6 @@ class LSTMStrategy(bt.Strategy):
         follows the smoothed forecast).
         """
         return pd.DataFrame(self._rows, columns=["datetime", "close", "predicted_close", "signal"])
-
-    def _is_tradable(self, bar):
-        if self._first_tradable is None:
-            when = self.data.datetime.datetime(0)
-            if self._start is None:
-                if bar < self._plan.history_needed(self._warmup):
-                    return False
-            elif when < self._start:
-                return False
-            self._first_tradable = bar
-            self.measure_from = when
-            if not isinstance(self.walk, ReplayedForecasts):
-                self._plan.require_history(bar, "", self._warmup)
-            self.walk.begin(bar)
-        return True
 
     def _bars(self, size):
         """The last `size` bars up to and including the current one: OHLCV, then the extra
@@ -224,20 +200,3 @@ class LSTMStrategy(bt.Strategy):
                              fraction=self.p.fraction, stake=self.p.stake, scale=self.p.scale)
         if target != held:
             self.order_target_size(data=self.data, target=target)
-
-    def _check_history_length(self):
-        """With a preloaded feed, refuse too short data before the run starts (no training)."""
-        if isinstance(self.walk, ReplayedForecasts) or self.data.buflen() <= 0:
-            return
-        numbers = self.data.datetime.array
-        if self._start is None:
-            self._plan.require_history(len(numbers) - 1,
-                                          f" (the feed has {len(numbers)} bars)", self._warmup)
-        else:
-            self._plan.require_history(bisect.bisect_left(numbers, bt.date2num(self._start)),
-                                          f" before `start` ({self._start})", self._warmup)
-
-
-def _start_datetime(start):
-    """`start` as a naive UTC datetime (None stays None)."""
-    return None if start is None else parse_date(start, "start")

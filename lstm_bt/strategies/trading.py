@@ -6,10 +6,11 @@ forecast cache and sweeps replay the walk-forward's forecasts instead).
 
 import math
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, check_int
 from .sizing import check_sizing
 
-__all__ = ["TRADING_DEFAULTS", "check_trading_params", "resolve_threshold", "next_signal"]
+__all__ = ["TRADING_DEFAULTS", "check_trading_params", "resolve_threshold", "broker_costs",
+           "next_signal"]
 
 TRADING_DEFAULTS = {
     "threshold": "cost",
@@ -29,12 +30,7 @@ _NUMBER_BOUNDS = (("threshold", 0.0, None, True), ("fraction", 0.0, 1.0, False),
 def check_trading_params(p):
     """Raise `InvalidParameter` for the first trading param in the dict `p` that cannot work."""
     check_sizing(p["sizing"])
-    smooth = p["smooth"]
-    if isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1:
-        raise InvalidParameter(
-            f"Received an invalid value for `smooth`, expected a positive integer (the "
-            f"number of forecasts to average), got {smooth!r}."
-        )
+    check_int("smooth", p["smooth"], low=1, meaning="the number of forecasts to average")
     for name, low, high, inclusive_low in _NUMBER_BOUNDS:
         value = p[name]
         if name == "threshold" and value == "cost":
@@ -67,6 +63,21 @@ def resolve_threshold(threshold, commission, slippage):
                 f"`threshold`, e.g. 0.002."
             )
     return 2.0 * (float(commission) + float(slippage))
+
+
+def broker_costs(broker, data):
+    """`(commission, slippage)` of a backtrader broker for `data`, as fractions of a trade's
+    value, each None where it is not one (a fixed fee, a fixed price offset): what
+    `resolve_threshold` takes."""
+    import backtrader as bt
+
+    comm = broker.getcommissioninfo(data)
+    commission = comm.p.commission if comm._commtype == bt.CommInfoBase.COMM_PERC else None
+    settings = broker.p
+    # backtrader applies slip_perc when set, else slip_fixed (a price offset).
+    slippage = (None if getattr(settings, "slip_fixed", 0.0) and not settings.slip_perc
+                else getattr(settings, "slip_perc", 0.0))
+    return commission, slippage
 
 
 def next_signal(move, threshold, allow_short, held):

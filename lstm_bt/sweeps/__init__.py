@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, check_int
 
 __all__ = ["sweep", "SweepResult", "EXIT_SOME_FAILED"]
 
@@ -154,21 +154,16 @@ def _check_restart(every):
 
     if every is None:
         return RESTART_WORKERS_EVERY
-    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
-        raise InvalidParameter(f"Received an invalid value for `restart_workers_every`, "
-                               f"expected walk-forwards per worker process (0: never), "
-                               f"got {every!r}.")
-    return every
+    return check_int("restart_workers_every", every,
+                     meaning="walk-forwards per worker process, 0: never")
 
 
 def _check_target(client, workers, scheduler):
     if sum(x is not None for x in (client, workers, scheduler)) > 1:
         raise InvalidParameter("Give at most one of `client`, `workers` and `scheduler` "
                                "(--workers or --scheduler): they pick where the sweep runs.")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise InvalidParameter(f"Received an invalid value for `workers`, expected a positive "
-                               f"integer (worker processes), got {workers!r}.")
+    if workers is not None:
+        check_int("workers", workers, low=1, meaning="worker processes")
     if scheduler is not None and not str(scheduler).startswith(("tcp://", "tls://",
                                                                 "inproc://", "ucx://")):
         raise InvalidParameter(f"Received an invalid value for `scheduler`, expected an "

@@ -1,0 +1,61 @@
+"""One check for integer arguments: every library argument that takes a whole number refuses a
+bool, a float, text and a value out of range in the same words, naming the argument."""
+
+import re
+
+import numpy as np
+import pytest
+
+from lstm_bt.errors import InvalidParameter, check_int
+from lstm_bt.overfitting import pbo
+from lstm_bt.strategies import LSTMStrategy
+from lstm_bt.synthetic import random_walk
+
+# (argument, how a call passes it, what the message says is expected)
+INTEGER_ARGUMENTS = [
+    ("train_window", lambda v: LSTMStrategy.check_params(train_window=v), "a positive integer"),
+    ("epochs", lambda v: LSTMStrategy.check_params(epochs=v), "a positive integer"),
+    ("patience", lambda v: LSTMStrategy.check_params(patience=v), "an integer >= 0"),
+    ("seed", lambda v: LSTMStrategy.check_params(seed=v), "an integer in [0, 4294967295] (e.g. 0)"),
+    ("input_warmup", lambda v: LSTMStrategy.check_params(input_warmup=v),
+     "None or an integer >= 0 (bars before the extra inputs have values)"),
+    ("smooth", lambda v: LSTMStrategy.check_params(smooth=v),
+     "a positive integer (the number of forecasts to average)"),
+    ("bars", lambda v: random_walk(v), "a positive integer"),
+    ("n_splits", lambda v: pbo(np.zeros((100, 3)), n_splits=v),
+     "an integer >= 2 (an even number of blocks)"),
+]
+
+
+@pytest.mark.parametrize("name, call, expected", INTEGER_ARGUMENTS,
+                         ids=[case[0] for case in INTEGER_ARGUMENTS])
+@pytest.mark.parametrize("bad", [True, 2.5, "3", -1])
+def test_an_integer_argument_refuses_anything_but_an_integer_in_range(name, call, expected, bad):
+    with pytest.raises(InvalidParameter, match=re.escape(
+            f"Received an invalid value for `{name}`, expected {expected}, got {bad!r}.")):
+        call(bad)
+
+
+@pytest.mark.parametrize("name, call, expected", INTEGER_ARGUMENTS[:4],
+                         ids=[case[0] for case in INTEGER_ARGUMENTS[:4]])
+def test_a_numpy_integer_is_an_integer(name, call, expected):
+    call(np.int64(130))  # every one of these takes 130 (train_window > the default seq_len)
+
+
+def test_a_seed_above_its_range_is_refused():
+    with pytest.raises(InvalidParameter, match=re.escape(
+            "`seed`, expected an integer in [0, 4294967295] (e.g. 0), got 4294967296.")):
+        LSTMStrategy.check_params(seed=2**32)
+
+
+def test_check_int_returns_a_python_int_and_lets_none_through_only_when_asked():
+    assert type(check_int("n", np.int64(3))) is int
+    assert check_int("n", None, none_ok=True) is None
+    with pytest.raises(InvalidParameter, match=r"`n`, expected an integer >= 0, got None"):
+        check_int("n", None)
+
+
+def test_an_odd_number_of_blocks_is_refused_saying_why():
+    with pytest.raises(InvalidParameter, match=r"`n_splits`, expected an even number of blocks "
+                                               r"\(half in sample, half out\), got 5"):
+        pbo(np.zeros((100, 3)), n_splits=5)
