@@ -287,7 +287,7 @@ class LSTMForecaster:
         """Take the trained weights for forecasting: the NumPy layers and, where the backend
         compiles a cheaper pass (JAX), that pass. Once per fit, not once per forecast."""
         self.layers_ = numpy_forward.extract_layers(self.model_)
-        self.compiled_forward_ = runtime.compiled_forward(self.model_)
+        self.compiled_forward_ = runtime.compiled_forward(self.model_, self._programs())
 
     def _check_fitted(self):
         if getattr(self, "layers_", None) is None:
@@ -304,25 +304,7 @@ class LSTMForecaster:
     def _build(self, n_features):
         import keras
 
-        init = keras.initializers
-        stack = [keras.Input((self.seq_len, n_features))]
-        for index, width in enumerate(self.units):
-            stack.append(keras.layers.LSTM(
-                width, return_sequences=index < len(self.units) - 1,
-                kernel_initializer=init.GlorotUniform(seed=self._draw_seed()),
-                recurrent_initializer=init.Orthogonal(seed=self._draw_seed()),
-                seed=self._draw_seed()))
-            if self.dropout:
-                stack.append(keras.layers.Dropout(self.dropout, seed=self._draw_seed()))
-        stack += [keras.layers.Dense(width, activation="relu",
-                                     kernel_initializer=init.GlorotUniform(seed=self._draw_seed()))
-                  for width in self.dense_units]
-        stack.append(keras.layers.Dense(
-            1, kernel_initializer=init.GlorotUniform(seed=self._draw_seed())))
-        model = keras.Sequential(stack)
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
-        # Build the optimizer now so a cold refit can put its state back without recompiling.
-        model.optimizer.build(model.trainable_variables)
+        model = self._network(self.seq_len, n_features, self._draw_seed)
         # Everything a cold refit puts back, so it equals a fresh forecaster's fit: the
         # weights, the optimizer's variables, our generator's position after the build, and the
         # seed generators' state (a model variable that `get_weights` leaves out).
@@ -332,6 +314,45 @@ class LSTMForecaster:
                                [(v, keras.ops.convert_to_numpy(v))
                                 for v in _seed_variables(model)])
         return model
+
+    def _network(self, seq_len, n_features, draw_seed):
+        """The compiled model, its optimizer built (so a cold refit can put its state back
+        without recompiling); `draw_seed()` seeds each initializer and random layer."""
+        import keras
+
+        init = keras.initializers
+        stack = [keras.Input((seq_len, n_features))]
+        for index, width in enumerate(self.units):
+            stack.append(keras.layers.LSTM(
+                width, return_sequences=index < len(self.units) - 1,
+                kernel_initializer=init.GlorotUniform(seed=draw_seed()),
+                recurrent_initializer=init.Orthogonal(seed=draw_seed()),
+                seed=draw_seed()))
+            if self.dropout:
+                stack.append(keras.layers.Dropout(self.dropout, seed=draw_seed()))
+        stack += [keras.layers.Dense(width, activation="relu",
+                                     kernel_initializer=init.GlorotUniform(seed=draw_seed()))
+                  for width in self.dense_units]
+        stack.append(keras.layers.Dense(
+            1, kernel_initializer=init.GlorotUniform(seed=draw_seed())))
+        model = keras.Sequential(stack)
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
+        model.optimizer.build(model.trainable_variables)
+        return model
+
+    def _programs(self):
+        """Under JAX, the jitted programs (epoch, forecast and validation passes) that every
+        model of this architecture in the process shares (`jax_programs`); else None."""
+        if runtime.backend_name() != "jax":
+            return None
+        from . import jax_programs
+
+        seq_len, n_features = self.model_.input_shape[1:]
+        # Seeds are left out: they only set initial values, which are variables, not code.
+        key = (seq_len, n_features, tuple(self.units), tuple(self.dense_units),
+               float(self.dropout), float(self.learning_rate))
+        return jax_programs.shared(key, lambda: self._network(seq_len, n_features, lambda: 1),
+                                   self.model_)
 
     def _draw_seed(self):
         """A seed for one Keras initializer or layer, from the forecaster's own generator:
@@ -360,13 +381,15 @@ class LSTMForecaster:
         n_val = int(len(inputs) * self.validation_split) if self.validation_split else 0
         if self.validation_split and n_val == 0:
             n_val = 1
+        programs = self._programs()
         held_out = None
         if n_val:
-            held_out = ValidationStopping(inputs[-n_val:].astype(np.float32),
-                                          targets[-n_val:].astype(np.float64), self.patience)
+            held_out = ValidationStopping(
+                inputs[-n_val:].astype(np.float32), targets[-n_val:].astype(np.float64),
+                self.patience, predict=programs and programs.predict_on_batch)
             inputs, targets = inputs[:-n_val], targets[:-n_val]
         inputs, targets = inputs.astype(np.float32), targets.astype(np.float32)
-        run_epoch = training_steps.epoch_runner(self.model_)
+        run_epoch = training_steps.epoch_runner(self.model_, programs)
         losses = []
         for _ in range(epochs):
             # A new order every epoch, as Keras' shuffle does, but from our generator: Keras
