@@ -100,7 +100,7 @@ class ReturnFeatures(_Scaled):
             np.log(rows[:, HIGH] / rows[:, LOW]),
             np.log(rows[:, CLOSE] / rows[:, OPEN]),
             # Feeds without volume deliver NaN; a constant column then carries no signal.
-            np.log1p(np.nan_to_num(rows[:, VOLUME])),
+            np.log1p(_finite(rows[:, VOLUME])),
         ])
 
     @staticmethod
@@ -153,6 +153,12 @@ def make_features(name):
             f"Received an invalid value for `features`, expected one of "
             f"{', '.join(map(repr, FEATURE_SETS))}, got {name!r}.{hint}"
         ) from None
+
+
+def _finite(values):
+    """`np.nan_to_num(values)`, skipped (5 us of a forecast's 15 us of features) where every
+    value is finite already."""
+    return values if np.isfinite(values).all() else np.nan_to_num(values)
 
 
 def _check_bars(bars):

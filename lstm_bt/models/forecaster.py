@@ -214,23 +214,30 @@ class LSTMForecaster:
                 f"Received {len(bars)} bars to forecast from, expected at least "
                 f"seq_len + 1 = {self.seq_len + 1}."
             )
-        sequences = _windows(self.features_.transform(bars), self.seq_len)
-        if engine == "auto" and self.compiled_forward_ is not None:
-            outputs = self.compiled_forward_(sequences)
-        elif engine in ("numpy", "auto"):
-            outputs = numpy_forward.forward(self.layers_, sequences)
-        elif engine == "keras":
-            outputs = self.model_.predict(sequences, verbose=0)[:, 0]
-        else:
-            raise InvalidParameter(
-                f"Received an invalid value for `engine`, expected 'auto', 'numpy' or 'keras', "
-                f"got {engine!r}."
-            )
+        outputs = self._forward(_windows(self.features_.transform(bars), self.seq_len), engine)
         return self.features_.to_close(outputs, bars[self.seq_len:, 3])
 
     def predict_next(self, bars):
         """Forecast the close of the bar after the last of `bars` (reads the last seq_len + 1)."""
-        return float(self.predict(as_ohlcv(bars)[-(self.seq_len + 1):])[-1])
+        bars = as_ohlcv(bars)[-(self.seq_len + 1):]
+        if len(bars) <= self.seq_len or getattr(self, "layers_", None) is None:
+            return float(self.predict(bars)[-1])  # raises predict's error
+        # Once a bar in a backtest, so without predict's sliding windows: the one sequence is
+        # the feature rows themselves (the same values; each forward pass copies its input).
+        outputs = self._forward(self.features_.transform(bars)[None], "auto")
+        return float(self.features_.to_close(outputs, bars[-1:, 3])[0])
+
+    def _forward(self, sequences, engine):
+        if engine == "auto" and self.compiled_forward_ is not None:
+            return self.compiled_forward_(sequences)
+        if engine in ("numpy", "auto"):
+            return numpy_forward.forward(self.layers_, sequences)
+        if engine == "keras":
+            return self.model_.predict(sequences, verbose=0)[:, 0]
+        raise InvalidParameter(
+            f"Received an invalid value for `engine`, expected 'auto', 'numpy' or 'keras', "
+            f"got {engine!r}."
+        )
 
     def save(self, path):
         """Write the model, its feature scaling and its arguments to one `.keras` file."""
