@@ -18,7 +18,8 @@ alive. One architecture is held at a time (its template and compiled code, a few
 of another architecture replaces it.
 
 Tracing touches the template's Python state (Keras builds its loss tracker on the first call),
-so the first call of each input shape traces under a lock; later calls run side by side.
+so the first call of each input shape and dtype traces under a lock; later calls run side by
+side.
 """
 
 import threading
@@ -88,21 +89,24 @@ class Programs:
     def forward(self, weights, state, inputs):
         """The model's output for `inputs` (`(batch, seq_len, n_features)` float32), as a
         forecast computes it (Keras' default `training`)."""
-        return self._call(self._forward, ("forward", inputs.shape), weights, state, inputs)
+        return self._call(self._forward, ("forward", inputs.shape, inputs.dtype), weights, state,
+                          inputs)
 
     def predict_on_batch(self, model, inputs):
         """`model.predict_on_batch(inputs)` with `model`'s current variables, byte for byte
         (`training=False`), without compiling a predict function for `model`."""
         weights = [variable.value for variable in model.trainable_variables]
         state = [variable.value for variable in model.non_trainable_variables]
-        return self._call(self._predict, ("predict", inputs.shape), weights, state, inputs)
+        return self._call(self._predict, ("predict", inputs.shape, inputs.dtype), weights, state,
+                          inputs)
 
     def epoch(self, state, stacked, rest):
         """One epoch of gradient steps: over the equal-size batches `stacked`
         (`(inputs, targets)` with a leading batch axis) in a `lax.scan`, then over each
         `(inputs, targets)` of `rest`. `state` is `(trainable, non_trainable, optimizer)`
         values; returns the new state and the batch losses."""
-        shapes = ("epoch", stacked[0].shape, tuple(inputs.shape for inputs, _ in rest))
+        shapes = ("epoch", stacked[0].shape, stacked[0].dtype,
+                  tuple(inputs.shape for inputs, _ in rest))
         metrics = [variable.value for variable in self.template.metrics_variables]
         return self._call(self._epoch, shapes, state, metrics, stacked, rest)
 
