@@ -50,7 +50,8 @@ class _Scaled:
         raise NotImplementedError
 
     def _raw(self, bars):
-        return np.column_stack([self._own_raw(bars), bars[1:, N_OHLCV:]])
+        own = self._own_raw(bars)
+        return own if bars.shape[1] == N_OHLCV else np.column_stack([own, bars[1:, N_OHLCV:]])
 
     def fit(self, bars):
         """Learn the scaling from the bars of one training window; returns self."""
