@@ -82,6 +82,9 @@ TRAINING_SCRIPT = textwrap.dedent("""
     # Another model of the same layers (another seed) runs the first one's compiled programs:
     # exactly what programs of its own give.
     shared, alone = walk(seed=4), walk(seed=4, shared=False)
+    # A model of other layers in between (its forecaster alive, as in a sweep's other thread)
+    # leaves the first architecture's programs to the next model of it.
+    other, again = walk(units=(5,)), walk(seed=5)
     print(json.dumps({
         "same_weights": all(np.array_equal(a, b) for a, b in zip(
             jitted[0].model_.get_weights(), per_batch[0].model_.get_weights(), strict=True)),
@@ -89,14 +92,14 @@ TRAINING_SCRIPT = textwrap.dedent("""
         "same_val_losses": [h["val_loss"] for h in jitted[1]]
                            == [h["val_loss"] for h in per_batch[1]],
         "loss_gap": loss_gap,
-        "compiled": jitted[2] + shared[2],
+        "compiled": jitted[2] + shared[2] + again[2],
         "shared_as_alone": same(shared, alone),
     }))
-    # The forecasters are gone: nothing of lstm-bt may keep a model; the shared programs keep
-    # only their template, until another architecture takes its place.
+    # The forecasters are gone: nothing of lstm-bt may keep a model; the last programs handed
+    # out keep only their template, until another architecture's take their place.
     model = weakref.ref(jitted[0].model_)
-    template = weakref.ref(jax_programs._held[1].template)
-    del jitted, per_batch, shared, alone
+    template = weakref.ref(again[0]._programs().template)
+    del jitted, per_batch, shared, alone, other, again
     gc.collect()
     model_kept = model() is not None
     walk(units=(5,))
@@ -131,8 +134,9 @@ def test_a_tiny_backtest_runs_under_jax_with_identical_forecasts_for_one_seed(tm
 def test_a_jitted_epoch_trains_as_train_on_batch_compiled_once_per_architecture(tmp_path):
     """Cold fit, then two warm fits, with dropout, an uneven last batch and early stopping:
     byte-identical weights and validation losses, the first fit's compiled epochs reused,
-    also by another model of the same layers, which trains and forecasts byte for byte as
-    with programs of its own; one architecture's template held at a time, no model kept."""
+    also by other models of the same layers (with one of other layers in between), which
+    train and forecast byte for byte as with programs of their own; no model kept, and of
+    the programs no model runs, only the last handed out."""
     outcome, kept = _run_under_jax(TRAINING_SCRIPT, tmp_path)
     assert outcome["same_weights"]
     assert outcome["same_val_losses"]

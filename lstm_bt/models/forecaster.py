@@ -352,14 +352,18 @@ class LSTMForecaster:
         model of this architecture in the process shares (`jax_programs`); else None."""
         if runtime.backend_name() != "jax":
             return None
-        from . import jax_programs
+        held = getattr(self, "_jax_programs", None)
+        if held is None or held[0] is not self.model_:
+            from . import jax_programs
 
-        seq_len, n_features = self.model_.input_shape[1:]
-        # Seeds are left out: they only set initial values, which are variables, not code.
-        key = (seq_len, n_features, tuple(self.units), tuple(self.dense_units),
-               float(self.dropout), float(self.learning_rate))
-        return jax_programs.shared(key, lambda: self._network(seq_len, n_features, lambda: 1),
-                                   self.model_)
+            seq_len, n_features = self.model_.input_shape[1:]
+            # Seeds are left out: they only set initial values, which are variables, not code.
+            key = (seq_len, n_features, tuple(self.units), tuple(self.dense_units),
+                   float(self.dropout), float(self.learning_rate))
+            # Kept with the model it serves: its programs live as long as it does.
+            held = self._jax_programs = (self.model_, jax_programs.shared(
+                key, lambda: self._network(seq_len, n_features, lambda: 1), self.model_))
+        return held[1]
 
     def _draw_seed(self):
         """A seed for one Keras initializer or layer, from the forecaster's own generator:

@@ -14,8 +14,9 @@ its own variables: the same XLA programs on the same inputs, hence byte-identica
 forecasts to a model with programs of its own (tested). A model is admitted only when its
 variables have the template's shapes and dtypes; otherwise, or when no template is offered,
 it gets programs of its own (`own`), traced through a weak reference so no cache keeps a model
-alive. One architecture is held at a time (its template and compiled code, a few MB): a model
-of another architecture replaces it.
+alive. Programs live while a caller holds them (a forecaster keeps its model's); of those no
+caller holds, only the last one handed out is kept, so threads training models of different
+architectures side by side never evict each other's.
 
 Tracing touches the template's Python state (Keras builds its loss tracker on the first call),
 so the first call of each input shape and dtype traces under a lock; later calls run side by
@@ -28,30 +29,36 @@ import weakref
 __all__ = ["Programs", "own", "shared"]
 
 _lock = threading.Lock()
-_held = None  # (architecture key, Programs): the one architecture whose template is kept
+_live = weakref.WeakValueDictionary()  # architecture key -> Programs some caller still holds
+_last = None  # the programs last handed out, kept for the next model when nobody holds them
 _own = weakref.WeakKeyDictionary()
 
 
 def shared(key, make_template, model):
     """The programs of `model`'s architecture, shared with every model of it.
 
+    Callers keep what they get for as long as their model lives (the forecaster does), so
+    every architecture in use keeps its programs; of those no longer in use, only the last
+    one handed out is kept (its template and compiled code, a few MB), for the next model.
+
     Args:
         key: a hashable description of the architecture: everything the builder is given
             except seeds (e.g. the forecaster's layer widths, input shape, dtype policy).
         make_template: builds a compiled model of that architecture with a built optimizer
-            (called once per architecture; its weights are never used).
+            (called when no programs of `key` are alive; its weights are never used).
         model: the model that will run them; checked against the template.
 
     Returns:
         A `Programs`; `model`'s own (`own(model)`) when its variables do not match the
         template's.
     """
-    global _held
+    global _last
     with _lock:
-        if _held is None or _held[0] != key:
-            _held = None  # let the old template go before building the next
-            _held = (key, Programs(make_template()))
-        programs = _held[1]
+        programs = _live.get(key)
+        if programs is None:
+            _last = None  # let an unused template go before building the next
+            programs = _live[key] = Programs(make_template())
+        _last = programs
     return programs if programs.fits(model) else own(model)
 
 
