@@ -98,6 +98,30 @@ def test_start_leaves_warm_up_bars_out_of_every_figure():
         late_trades["close_datetime"].dt.to_pydatetime())
 
 
+class _MeasuresEveryOtherBar(analyzers.EquityCurve):
+    """An analyzer whose `next` skips the shared one on every other bar."""
+
+    def next(self):
+        if len(self.data) % 2:
+            super().next()
+
+
+def test_analyzers_sharing_each_bar_record_what_one_alone_records():
+    """The first measured analyzer reads each bar for the others; where it skipped a bar, the
+    others read it themselves rather than take its last one."""
+    frame = sma_frame()
+    alone = run(frame, analyzers=[("equity", analyzers.EquityCurve, {})])
+    shared = run(frame, analyzers=[
+        ("sometimes", _MeasuresEveryOtherBar, {}),
+        ("drawdown", analyzers.MaxDrawdown, {}),
+        ("equity", analyzers.EquityCurve, {}),
+    ])
+    expected = alone.analyzers.equity.get_analysis()
+    assert len(expected["value"]) == len(frame)
+    assert shared.analyzers.equity.get_analysis() == expected
+    assert len(shared.analyzers.sometimes.get_analysis()["value"]) == len(frame) // 2
+
+
 def test_metrics_on_an_sma_strategy_match_backtraders_own_trade_count():
     frame = sma_frame()
     strat = run(frame, analyzers=[

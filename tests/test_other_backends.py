@@ -1,6 +1,7 @@
 """Keras' JAX backend: a tiny backtest runs, one seed gives identical forecasts, the compiled
 forward pass it forecasts with agrees with the NumPy one; training one jitted call an epoch
-gives what `train_on_batch` per batch gives, compiles once per model, keeps no model alive.
+gives what `train_on_batch` per batch gives, compiles once per architecture (models of the same
+layers share the compiled programs, byte for byte as their own), keeps no model alive.
 
 Keras fixes its backend at first import, so the run happens in a subprocess with
 `KERAS_BACKEND=jax`. Skipped where jax is not installed (`pip install lstm-bt[jax]`).
@@ -46,44 +47,64 @@ TRAINING_SCRIPT = textwrap.dedent("""
     import weakref
 
     import numpy as np
-    from lstm_bt.models import LSTMForecaster, runtime, training_steps
+    from lstm_bt.models import LSTMForecaster, jax_programs, training_steps
     from lstm_bt.synthetic import ar1_returns
 
     bars = ar1_returns(400, seed=5)
     # 200 bars: 172 training samples = 5 batches of 32 and one of 12; patience 1 stops early.
     params = dict(seq_len=8, units=(4,), dropout=0.2, batch_size=32, epochs=8, warm_epochs=2,
                   patience=1, learning_rate=0.01, seed=3)
+    jitted_epoch, share = training_steps.epoch_runner, jax_programs.shared
 
-    def walk(runner):
+    def walk(runner=jitted_epoch, shared=True, **changes):
         training_steps.epoch_runner = runner
-        forecaster = LSTMForecaster(**params)
+        jax_programs.shared = share if shared else (
+            lambda key, make_template, model: jax_programs.own(model))
+        forecaster = LSTMForecaster(**{**params, **changes})
         histories, compiled = [], []
         for start in (0, 50, 100):
             forecaster.fit(bars[start:start + 200])
             histories.append(forecaster.history_)
-            epoch = training_steps._jax_epochs.get(forecaster.model_)
-            compiled.append(None if epoch is None else [id(epoch), epoch._epoch._cache_size()])
+            programs = forecaster._programs()
+            compiled.append([id(programs), programs._epoch._cache_size()])
         return forecaster, histories, compiled
 
-    jitted, jitted_histories, compiled = walk(training_steps.epoch_runner)
-    per_batch, per_batch_histories, _ = walk(training_steps.batch_by_batch)
-    loss_gap = max(abs(a - b) / b for x, y in zip(jitted_histories, per_batch_histories)
+    def same(a, b):
+        return (all(np.array_equal(x, y) for x, y in zip(
+                    a[0].model_.get_weights(), b[0].model_.get_weights(), strict=True))
+                and a[1] == b[1]
+                and np.array_equal(a[0].predict(bars[200:]), b[0].predict(bars[200:])))
+
+    jitted = walk()
+    per_batch = walk(lambda model, programs=None: training_steps.batch_by_batch(model))
+    loss_gap = max(abs(a - b) / b for x, y in zip(jitted[1], per_batch[1])
                    for a, b in zip(x["loss"], y["loss"]))
+    # Another model of the same layers (another seed) runs the first one's compiled programs:
+    # exactly what programs of its own give.
+    shared, alone = walk(seed=4), walk(seed=4, shared=False)
+    # A model of other layers in between (its forecaster alive, as in a sweep's other thread)
+    # leaves the first architecture's programs to the next model of it.
+    other, again = walk(units=(5,)), walk(seed=5)
     print(json.dumps({
         "same_weights": all(np.array_equal(a, b) for a, b in zip(
-            jitted.model_.get_weights(), per_batch.model_.get_weights(), strict=True)),
-        "epochs": [[len(h["loss"]) for h in histories]
-                   for histories in (jitted_histories, per_batch_histories)],
-        "same_val_losses": [h["val_loss"] for h in jitted_histories]
-                           == [h["val_loss"] for h in per_batch_histories],
+            jitted[0].model_.get_weights(), per_batch[0].model_.get_weights(), strict=True)),
+        "epochs": [[len(h["loss"]) for h in run[1]] for run in (jitted, per_batch)],
+        "same_val_losses": [h["val_loss"] for h in jitted[1]]
+                           == [h["val_loss"] for h in per_batch[1]],
         "loss_gap": loss_gap,
-        "compiled": compiled,
+        "compiled": jitted[2] + shared[2] + again[2],
+        "shared_as_alone": same(shared, alone),
     }))
-    # The forecaster is gone: nothing of lstm-bt may keep its model (and its compiled code).
-    model = weakref.ref(jitted.model_)
-    del jitted
+    # The forecasters are gone: nothing of lstm-bt may keep a model; the last programs handed
+    # out keep only their template, until another architecture's take their place.
+    model = weakref.ref(jitted[0].model_)
+    template = weakref.ref(again[0]._programs().template)
+    del jitted, per_batch, shared, alone, other, again
     gc.collect()
-    print(json.dumps({"model_kept": model() is not None}))
+    model_kept = model() is not None
+    walk(units=(5,))
+    gc.collect()
+    print(json.dumps({"model_kept": model_kept, "template_kept": template() is not None}))
 """)
 
 
@@ -110,9 +131,12 @@ def test_a_tiny_backtest_runs_under_jax_with_identical_forecasts_for_one_seed(tm
 
 
 @needs_jax
-def test_a_jitted_epoch_trains_as_train_on_batch_compiled_once_per_model(tmp_path):
+def test_a_jitted_epoch_trains_as_train_on_batch_compiled_once_per_architecture(tmp_path):
     """Cold fit, then two warm fits, with dropout, an uneven last batch and early stopping:
-    byte-identical weights and validation losses, the first fit's compiled epochs reused."""
+    byte-identical weights and validation losses, the first fit's compiled epochs reused,
+    also by other models of the same layers (with one of other layers in between), which
+    train and forecast byte for byte as with programs of their own; no model kept, and of
+    the programs no model runs, only the last handed out."""
     outcome, kept = _run_under_jax(TRAINING_SCRIPT, tmp_path)
     assert outcome["same_weights"]
     assert outcome["same_val_losses"]
@@ -121,6 +145,8 @@ def test_a_jitted_epoch_trains_as_train_on_batch_compiled_once_per_model(tmp_pat
     assert jitted_epochs[0] < 8  # early stopping took part
     # The epoch loss sums batch losses in another order inside the compiled scan: float32 ulps.
     assert outcome["loss_gap"] < 1e-6
-    first, *warm = outcome["compiled"]
-    assert all(fit == first for fit in warm)  # same runner, no new compilation
+    first, *later = outcome["compiled"]
+    assert all(fit == first for fit in later)  # same programs, no new compilation
+    assert outcome["shared_as_alone"]
     assert not kept["model_kept"]
+    assert not kept["template_kept"]

@@ -45,6 +45,10 @@ class MeasuredAnalyzer(bt.Analyzer):
         self._first_bar = None if self.p.start is None else parse_date(self.p.start, "start")
         self._value_before = self.strategy.broker.getvalue()
         self._start_value = None
+        # Every analyzer of a strategy reads the same bar from the same broker, in the order of
+        # `strategy.analyzers`, every pass: the first measured one reads it for the others.
+        self._reader = next(a for a in self.strategy.analyzers if isinstance(a, MeasuredAnalyzer))
+        self._bar, self._reads = None, 0
 
     @property
     def start_value(self):
@@ -61,9 +65,7 @@ class MeasuredAnalyzer(bt.Analyzer):
         return first is None or when >= first
 
     def next(self):
-        when = self.data.datetime.datetime(0)
-        broker = self.strategy.broker
-        value = broker.getvalue()
+        when, value, exposed, close = self._read_bar()
         if not self.measuring(when):
             self._value_before = value
             return
@@ -71,8 +73,24 @@ class MeasuredAnalyzer(bt.Analyzer):
             self._start_value = self._value_before
         self.datetimes.append(when)
         self.values.append(value)
-        self.exposed.append(any(broker.getposition(d).size for d in self.strategy.datas))
-        self.closes.append(self.data.close[0])
+        self.exposed.append(exposed)
+        self.closes.append(close)
+
+    def _read_bar(self):
+        """This bar's datetime, portfolio value, exposure and close: read by the strategy's
+        first measured analyzer, taken from it by the others (8 analyzers reading the same
+        broker cost ~0.2 s over a year of hourly bars). One that finds the reader has not read
+        since it last took a bar (a subclass whose `next` skips this one's) reads for itself."""
+        reader = self._reader
+        if reader is not self and reader._reads != self._reads:
+            self._reads = reader._reads
+            return reader._bar
+        broker = self.strategy.broker
+        bar = (self.data.datetime.datetime(0), broker.getvalue(),
+               any(broker.getposition(d).size for d in self.strategy.datas), self.data.close[0])
+        if reader is self:
+            self._bar, self._reads = bar, self._reads + 1
+        return bar
 
     def notify_trade(self, trade):
         if trade.isclosed and self.measuring(trade.close_datetime()):

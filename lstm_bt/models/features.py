@@ -50,7 +50,8 @@ class _Scaled:
         raise NotImplementedError
 
     def _raw(self, bars):
-        return np.column_stack([self._own_raw(bars), bars[1:, N_OHLCV:]])
+        own = self._own_raw(bars)
+        return own if bars.shape[1] == N_OHLCV else np.column_stack([own, bars[1:, N_OHLCV:]])
 
     def fit(self, bars):
         """Learn the scaling from the bars of one training window; returns self."""
@@ -100,7 +101,7 @@ class ReturnFeatures(_Scaled):
             np.log(rows[:, HIGH] / rows[:, LOW]),
             np.log(rows[:, CLOSE] / rows[:, OPEN]),
             # Feeds without volume deliver NaN; a constant column then carries no signal.
-            np.log1p(np.nan_to_num(rows[:, VOLUME])),
+            np.log1p(_finite(rows[:, VOLUME])),
         ])
 
     @staticmethod
@@ -153,6 +154,12 @@ def make_features(name):
             f"Received an invalid value for `features`, expected one of "
             f"{', '.join(map(repr, FEATURE_SETS))}, got {name!r}.{hint}"
         ) from None
+
+
+def _finite(values):
+    """`np.nan_to_num(values)`, skipped (5 us of a forecast's 15 us of features) where every
+    value is finite already."""
+    return values if np.isfinite(values).all() else np.nan_to_num(values)
 
 
 def _check_bars(bars):

@@ -207,23 +207,30 @@ class LSTMForecaster:
                 f"Received {len(bars)} bars to forecast from, expected at least "
                 f"seq_len + 1 = {self.seq_len + 1}."
             )
-        sequences = _windows(self.features_.transform(bars), self.seq_len)
-        if engine == "auto" and self.compiled_forward_ is not None:
-            outputs = self.compiled_forward_(sequences)
-        elif engine in ("numpy", "auto"):
-            outputs = numpy_forward.forward(self.layers_, sequences)
-        elif engine == "keras":
-            outputs = self.model_.predict(sequences, verbose=0)[:, 0]
-        else:
-            raise InvalidParameter(
-                f"Received an invalid value for `engine`, expected 'auto', 'numpy' or 'keras', "
-                f"got {engine!r}."
-            )
+        outputs = self._forward(_windows(self.features_.transform(bars), self.seq_len), engine)
         return self.features_.to_close(outputs, bars[self.seq_len:, 3])
 
     def predict_next(self, bars):
         """Forecast the close of the bar after the last of `bars` (reads the last seq_len + 1)."""
-        return float(self.predict(as_ohlcv(bars)[-(self.seq_len + 1):])[-1])
+        bars = as_ohlcv(bars)[-(self.seq_len + 1):]
+        if len(bars) <= self.seq_len or getattr(self, "layers_", None) is None:
+            return float(self.predict(bars)[-1])  # raises predict's error
+        # Once a bar in a backtest, so without predict's sliding windows: the one sequence is
+        # the feature rows themselves (the same values; each forward pass copies its input).
+        outputs = self._forward(self.features_.transform(bars)[None], "auto")
+        return float(self.features_.to_close(outputs, bars[-1:, 3])[0])
+
+    def _forward(self, sequences, engine):
+        if engine == "auto" and self.compiled_forward_ is not None:
+            return self.compiled_forward_(sequences)
+        if engine in ("numpy", "auto"):
+            return numpy_forward.forward(self.layers_, sequences)
+        if engine == "keras":
+            return self.model_.predict(sequences, verbose=0)[:, 0]
+        raise InvalidParameter(
+            f"Received an invalid value for `engine`, expected 'auto', 'numpy' or 'keras', "
+            f"got {engine!r}."
+        )
 
     def save(self, path):
         """Write the model, its feature scaling and its arguments to one `.keras` file."""
@@ -280,7 +287,7 @@ class LSTMForecaster:
         """Take the trained weights for forecasting: the NumPy layers and, where the backend
         compiles a cheaper pass (JAX), that pass. Once per fit, not once per forecast."""
         self.layers_ = numpy_forward.extract_layers(self.model_)
-        self.compiled_forward_ = runtime.compiled_forward(self.model_)
+        self.compiled_forward_ = runtime.compiled_forward(self.model_, self._programs())
 
     def _check_fitted(self):
         if getattr(self, "layers_", None) is None:
@@ -297,25 +304,7 @@ class LSTMForecaster:
     def _build(self, n_features):
         import keras
 
-        init = keras.initializers
-        stack = [keras.Input((self.seq_len, n_features))]
-        for index, width in enumerate(self.units):
-            stack.append(keras.layers.LSTM(
-                width, return_sequences=index < len(self.units) - 1,
-                kernel_initializer=init.GlorotUniform(seed=self._draw_seed()),
-                recurrent_initializer=init.Orthogonal(seed=self._draw_seed()),
-                seed=self._draw_seed()))
-            if self.dropout:
-                stack.append(keras.layers.Dropout(self.dropout, seed=self._draw_seed()))
-        stack += [keras.layers.Dense(width, activation="relu",
-                                     kernel_initializer=init.GlorotUniform(seed=self._draw_seed()))
-                  for width in self.dense_units]
-        stack.append(keras.layers.Dense(
-            1, kernel_initializer=init.GlorotUniform(seed=self._draw_seed())))
-        model = keras.Sequential(stack)
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
-        # Build the optimizer now so a cold refit can put its state back without recompiling.
-        model.optimizer.build(model.trainable_variables)
+        model = self._network(self.seq_len, n_features, self._draw_seed)
         # Everything a cold refit puts back, so it equals a fresh forecaster's fit: the
         # weights, the optimizer's variables, our generator's position after the build, and the
         # seed generators' state (a model variable that `get_weights` leaves out).
@@ -325,6 +314,49 @@ class LSTMForecaster:
                                [(v, keras.ops.convert_to_numpy(v))
                                 for v in _seed_variables(model)])
         return model
+
+    def _network(self, seq_len, n_features, draw_seed):
+        """The compiled model, its optimizer built (so a cold refit can put its state back
+        without recompiling); `draw_seed()` seeds each initializer and random layer."""
+        import keras
+
+        init = keras.initializers
+        stack = [keras.Input((seq_len, n_features))]
+        for index, width in enumerate(self.units):
+            stack.append(keras.layers.LSTM(
+                width, return_sequences=index < len(self.units) - 1,
+                kernel_initializer=init.GlorotUniform(seed=draw_seed()),
+                recurrent_initializer=init.Orthogonal(seed=draw_seed()),
+                seed=draw_seed()))
+            if self.dropout:
+                stack.append(keras.layers.Dropout(self.dropout, seed=draw_seed()))
+        stack += [keras.layers.Dense(width, activation="relu",
+                                     kernel_initializer=init.GlorotUniform(seed=draw_seed()))
+                  for width in self.dense_units]
+        stack.append(keras.layers.Dense(
+            1, kernel_initializer=init.GlorotUniform(seed=draw_seed())))
+        model = keras.Sequential(stack)
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
+        model.optimizer.build(model.trainable_variables)
+        return model
+
+    def _programs(self):
+        """Under JAX, the jitted programs (epoch, forecast and validation passes) that every
+        model of this architecture in the process shares (`jax_programs`); else None."""
+        if runtime.backend_name() != "jax":
+            return None
+        held = getattr(self, "_jax_programs", None)
+        if held is None or held[0] is not self.model_:
+            from . import jax_programs
+
+            seq_len, n_features = self.model_.input_shape[1:]
+            # Seeds are left out: they only set initial values, which are variables, not code.
+            key = (seq_len, n_features, tuple(self.units), tuple(self.dense_units),
+                   float(self.dropout), float(self.learning_rate))
+            # Kept with the model it serves: its programs live as long as it does.
+            held = self._jax_programs = (self.model_, jax_programs.shared(
+                key, lambda: self._network(seq_len, n_features, lambda: 1), self.model_))
+        return held[1]
 
     def _draw_seed(self):
         """A seed for one Keras initializer or layer, from the forecaster's own generator:
@@ -353,13 +385,15 @@ class LSTMForecaster:
         n_val = int(len(inputs) * self.validation_split) if self.validation_split else 0
         if self.validation_split and n_val == 0:
             n_val = 1
+        programs = self._programs()
         held_out = None
         if n_val:
-            held_out = ValidationStopping(inputs[-n_val:].astype(np.float32),
-                                          targets[-n_val:].astype(np.float64), self.patience)
+            held_out = ValidationStopping(
+                inputs[-n_val:].astype(np.float32), targets[-n_val:].astype(np.float64),
+                self.patience, predict=programs and programs.predict_on_batch)
             inputs, targets = inputs[:-n_val], targets[:-n_val]
         inputs, targets = inputs.astype(np.float32), targets.astype(np.float32)
-        run_epoch = training_steps.epoch_runner(self.model_)
+        run_epoch = training_steps.epoch_runner(self.model_, programs)
         losses = []
         for _ in range(epochs):
             # A new order every epoch, as Keras' shuffle does, but from our generator: Keras

@@ -11,7 +11,6 @@ import os
 import re
 import sys
 import threading
-import weakref
 from pathlib import Path
 
 __all__ = ["backend_name", "backend_threads", "compiled_forward", "configure",
@@ -57,10 +56,7 @@ def backend_name():
         return "tensorflow"
 
 
-_jitted = weakref.WeakKeyDictionary()
-
-
-def compiled_forward(model):
+def compiled_forward(model, programs=None):
     """`model`'s forward pass with its current weights, compiled by the backend, or None.
 
     Under JAX a jitted `stateless_call` runs one sequence in about 40 us, against about
@@ -70,6 +66,8 @@ def compiled_forward(model):
 
     Args:
         model: a built Keras model.
+        programs: under JAX, the `jax_programs.Programs` to run (shared by the models of one
+            architecture); None: `model`'s own. Defaults to `None`.
 
     Returns:
         A function of `(batch, seq_len, n_features)` sequences returning `(batch,)` float64
@@ -85,16 +83,14 @@ def compiled_forward(model):
         # ~0.35 ms for the NumPy pass on one CPU core): forecast on the CPU instead.
         return None
 
-    if model not in _jitted:
-        # Through a weak reference: an entry that held its model would keep it alive forever.
-        held = weakref.proxy(model)
-        _jitted[model] = jax.jit(
-            lambda weights, state, inputs: held.stateless_call(weights, state, inputs)[0])
-    call = _jitted[model]
+    if programs is None:
+        from . import jax_programs
+
+        programs = jax_programs.own(model)
     weights = [variable.value for variable in model.trainable_variables]
     state = [variable.value for variable in model.non_trainable_variables]
-    return lambda sequences: np.asarray(
-        call(weights, state, np.asarray(sequences, dtype=np.float32)), dtype=np.float64)[:, 0]
+    return lambda sequences: np.asarray(programs.forward(
+        weights, state, np.asarray(sequences, dtype=np.float32)), dtype=np.float64)[:, 0]
 
 
 def configure():
