@@ -489,8 +489,8 @@ def test_a_walk_forward_never_clears_keras_state_while_another_thread_runs_one(
     seen, fitting = [], threading.Event()
     epoch_runner, clear_session = training_steps.epoch_runner, keras.backend.clear_session
 
-    def watched_runner(model):
-        run = epoch_runner(model)
+    def watched_runner(*args, **kwargs):
+        run = epoch_runner(*args, **kwargs)
 
         def run_epoch(*args):
             if threading.current_thread().name != "first" or fitting.is_set():
