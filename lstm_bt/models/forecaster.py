@@ -169,7 +169,7 @@ class LSTMForecaster:
         features = make_features(self.features).fit(bars)
         inputs, targets = self._samples(features.transform(bars), features.target_column)
         warm = self.warm_start and getattr(self, "model_", None) is not None
-        with runtime.quiet_backend():
+        with runtime.keras_in_use(), runtime.quiet_backend():
             if not warm and getattr(self, "initial_state_", None) is None:
                 runtime.configure()
                 self.random_ = np.random.default_rng(self.seed)
@@ -178,8 +178,8 @@ class LSTMForecaster:
                 self._reset_weights()
             epochs = min(self.warm_epochs, self.epochs) if warm else self.epochs
             self.history_ = self._train(inputs, targets, epochs)
+            self._read_weights()
         self.features_ = features
-        self._read_weights()
         self.n_fits_ = getattr(self, "n_fits_", 0) + 1
         logger.debug("fit %d (%s) on %d samples: loss %s", self.n_fits_,
                      "warm" if warm else "cold", len(inputs), self.history_["loss"][-1:])
@@ -222,11 +222,13 @@ class LSTMForecaster:
 
     def _forward(self, sequences, engine):
         if engine == "auto" and self.compiled_forward_ is not None:
-            return self.compiled_forward_(sequences)
+            with runtime.keras_in_use():  # a new input shape traces the model
+                return self.compiled_forward_(sequences)
         if engine in ("numpy", "auto"):
             return numpy_forward.forward(self.layers_, sequences)
         if engine == "keras":
-            return self.model_.predict(sequences, verbose=0)[:, 0]
+            with runtime.keras_in_use():
+                return self.model_.predict(sequences, verbose=0)[:, 0]
         raise InvalidParameter(
             f"Received an invalid value for `engine`, expected 'auto', 'numpy' or 'keras', "
             f"got {engine!r}."
@@ -241,7 +243,8 @@ class LSTMForecaster:
                 f"Received an invalid value for `path`, expected a name ending in '.keras', "
                 f"got {path!r}."
             )
-        self.model_.save(path)
+        with runtime.keras_in_use():
+            self.model_.save(path)
         state = {"params": self.get_params(), "features": self.features_.get_state(),
                  "history": self.history_, "n_fits": self.n_fits_,
                  "random_state": self.random_.bit_generator.state,
@@ -270,15 +273,16 @@ class LSTMForecaster:
             # Where the saved forecaster's generator stood: a warm refit orders samples as its
             # next fit would have.
             forecaster.random_.bit_generator.state = state["random_state"]
-        forecaster.model_ = keras.saving.load_model(path)
-        for variable, value in zip(_seed_variables(forecaster.model_),
-                                   state.get("seed_states", [])):
-            variable.assign(np.asarray(value, dtype=variable.dtype))
+        with runtime.keras_in_use():
+            forecaster.model_ = keras.saving.load_model(path)
+            for variable, value in zip(_seed_variables(forecaster.model_),
+                                       state.get("seed_states", [])):
+                variable.assign(np.asarray(value, dtype=variable.dtype))
+            forecaster._read_weights()
         forecaster.features_ = FEATURE_SETS[state["features"]["name"]].from_state(
             state["features"])
         forecaster.history_ = state["history"]
         forecaster.n_fits_ = state["n_fits"]
-        forecaster._read_weights()
         # A cold refit of a loaded model builds afresh: its initial weights were not saved.
         forecaster.initial_state_ = None
         return forecaster

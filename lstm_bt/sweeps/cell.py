@@ -10,9 +10,7 @@ another engine means editing this file alone.
   training), and return the report and per-bar returns.
 """
 
-import threading
 import time
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -39,53 +37,20 @@ def train_forecasts(bars, model_params, seed):
         {"training_history": [...], "train_s": seconds fitting, "total_s": seconds in all,
         "retrains": fits}).
     """
-    from ..models import WalkForward
+    from ..models import WalkForward, runtime
 
     began = time.perf_counter()
-    with _walk_forward_running():
-        walk = WalkForward(**model_params, seed=seed)
-        frame = walk.run(bars.frame, start=bars.start)
+    # A worker runs walk-forward after walk-forward: drop what the last ones left, unless
+    # another task thread of the worker is using Keras now (see the function).
+    runtime.clear_session_unless_in_use()
+    walk = WalkForward(**model_params, seed=seed)
+    frame = walk.run(bars.frame, start=bars.start)
     return frame.set_index("datetime")["predicted_close"], {
         "training_history": walk.training_history,
         "train_s": walk.timing["train_s"],
         "retrains": walk.timing["retrains"],
         "total_s": time.perf_counter() - began,
     }
-
-
-_walks_lock = threading.Lock()
-_walks_running = 0
-
-
-@contextmanager
-def _walk_forward_running():
-    """Around one walk-forward: first drop the Keras models and graphs the last ones left
-    (about 8 MB a tiny walk-forward, measured; half of it goes with this), unless another
-    walk-forward is running in this process.
-
-    `keras.backend.clear_session()` replaces the Keras state of every thread at once (its
-    thread-locals): in a Dask worker with several task threads it landed inside another
-    thread's epoch and broke it (`UnexpectedTracerError` under JAX, a loss of the wrong shape
-    from `train_on_batch`; 16 threads on 16 cores, benchmarks/README.md). A worker whose
-    threads are never all idle then keeps those megabytes until `restart_workers_every`
-    replaces it; the sweep's own workers have one thread and always clear.
-    """
-    global _walks_running
-    from ..models import runtime
-
-    with _walks_lock:
-        if _walks_running == 0:
-            # Importing Keras loads the backend: its C++ start-up lines go where a fit's go.
-            with runtime.quiet_backend():
-                import keras
-
-                keras.backend.clear_session(free_memory=True)
-        _walks_running += 1
-    try:
-        yield
-    finally:
-        with _walks_lock:
-            _walks_running -= 1
 
 
 def replay(bars, forecasts, model_params, trading_params, broker):
