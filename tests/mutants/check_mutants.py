@@ -106,6 +106,13 @@ MUTANTS = (
         ("tests/test_walk_forward.py",),
     ),
     Mutant(
+        "session-cleared-under-another-fit",
+        "a sweep walk-forward clears Keras' session while another thread of the process fits "
+        "(found with 16 task threads: the other fit broke)",
+        (("lstm_bt/models/runtime.py", "        if _in_use:\n            return False\n", ""),),
+        ("tests/test_sweep.py",),
+    ),
+    Mutant(
         "target-inside-input-window",
         "a training sample's target is the last row of its own input window",
         ((FORECASTER, "targets = rows[self.seq_len:, target_column]",
