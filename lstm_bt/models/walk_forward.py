@@ -158,13 +158,17 @@ class WalkForward(_Walk):
 
     @classmethod
     def check_params(cls, **params):
-        """Every param with defaults filled in; `InvalidParameter` for the first that cannot
-        work (checks that need no data)."""
+        """Every param with defaults filled in, integers as Python ints (a NumPy integer
+        would reach `deque`, JSON and the cache key as given); `InvalidParameter` for the
+        first that cannot work (checks that need no data)."""
         p = fill_params(cls.__name__, params, cls.param_defaults())
-        check_schedule_params(p["train_window"], p["seq_len"], p["retrain_every"])
-        _new_forecaster(p)._validate_params()
-        check_int("input_warmup", p["input_warmup"], none_ok=True,
-                  meaning="bars before the extra inputs have values")
+        p["train_window"], p["seq_len"], p["retrain_every"] = check_schedule_params(
+            p["train_window"], p["seq_len"], p["retrain_every"])
+        model = _new_forecaster(p)
+        model._validate_params()
+        p.update(model.get_params())
+        p["input_warmup"] = check_int("input_warmup", p["input_warmup"], none_ok=True,
+                                      meaning="bars before the extra inputs have values")
         return p
 
     def require_history(self, available, where="", warmup=None):
