@@ -219,6 +219,11 @@ def test_replayed_forecasts_are_built_from_a_series_only(value):
         ReplayedForecasts(value)
 
 
+def test_an_empty_frame_is_refused_as_too_little_data(walk):
+    with pytest.raises(InvalidParameter, match=r"too little data.*\(the data has 0 bars\)"):
+        WalkForward(**TINY).run(walk.iloc[:0])
+
+
 def test_extra_inputs_must_have_one_row_per_bar(walk):
     with pytest.raises(Exception, match="one row per bar"):
         WalkForward(**TINY).run(walk, start=START, extra_inputs=np.zeros(len(walk) - 1))

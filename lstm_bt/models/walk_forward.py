@@ -68,7 +68,7 @@ class _Walk:
         self.warmup = max(self.params["input_warmup"] or 0, warmup)
         self.first_tradable = None
         self.tradable_from = None
-        if bar_times is not None and len(bar_times) > 0:
+        if bar_times is not None:
             self._require_history_in(bar_times, time_of)
 
     def is_tradable(self, bar, when):
