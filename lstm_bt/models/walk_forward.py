@@ -332,8 +332,10 @@ class ReplayedForecasts(_Walk):
 
 def walk_for(params, forecasts=None):
     """A new walk for one run: a `WalkForward` with the walk-forward `params`, or with
-    `forecasts` (a Series or a `ReplayedForecasts`, left as given) their replay, which
-    begins where that walk would.
+    `forecasts` their replay, which begins where that walk would. A Series is replayed; a
+    `ReplayedForecasts` is wrapped in a new one that shares its forecasts and training
+    history but not its run state (start, first tradable bar, timing), so strategies given
+    the same one each begin at their own bar.
 
     Example:
         >>> walk_for({"seq_len": 8, "train_window": 120}).history_needed()
