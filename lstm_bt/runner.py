@@ -126,7 +126,9 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
     began = time.perf_counter()
     strategy = strategy or LSTMStrategy
     used = strategy_params(strategy, params)
-    strategy.check_params(**used, seed=seed)
+    # As checked: a NumPy integer param becomes the int that keys the cache and is reported.
+    checked = strategy.check_params(**used, seed=seed)
+    used, seed = {name: checked[name] for name in used}, checked["seed"]
     broker = broker_params(cash, commission, slippage)
     bars = load_backtest_data(
         data, symbol=symbol, interval=interval, start=start, end=end,

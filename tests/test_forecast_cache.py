@@ -6,6 +6,7 @@ import subprocess
 import sys
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -188,3 +189,17 @@ def test_a_cache_hit_from_the_command_line_imports_no_tensorflow(klines, tmp_pat
         outputs.append(done.stdout)
     assert "forecast cache miss" in outputs[0] and "tensorflow loaded: True" in outputs[0]
     assert "forecast cache hit" in outputs[1] and "tensorflow loaded: False" in outputs[1]
+
+
+def test_numpy_integer_params_run_store_and_key_like_plain_ints(klines, tmp_path):
+    as_numpy = {"seq_len": np.int64(8), "train_window": np.int64(120),
+                "retrain_every": np.int32(48), "epochs": np.int64(1), "smooth": np.int64(2),
+                "seed": np.uint32(3)}
+    as_ints = {name: int(value) for name, value in as_numpy.items()}
+    runs = [run_backtest(klines, symbol="TEST", start=START, end=END, data_dir=tmp_path,
+                         units=(4,), **params) for params in (as_numpy, as_ints)]
+    assert [run.report["timing"]["cache"] for run in runs] == ["miss", "hit"]
+    assert len(entries(tmp_path)) == 1
+    pd.testing.assert_frame_equal(runs[1].forecasts, runs[0].forecasts)
+    assert runs[0].report["params"] == runs[1].report["params"]
+    assert type(runs[0].report["params"]["seq_len"]) is int

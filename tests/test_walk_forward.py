@@ -219,6 +219,27 @@ def test_replayed_forecasts_are_built_from_a_series_only(value):
         ReplayedForecasts(value)
 
 
+def test_one_replay_shared_by_two_strategies_keeps_a_start_of_its_own_in_each(walk):
+    from lstm_bt.models import ReplayedForecasts
+
+    shared = ReplayedForecasts(pd.Series(walk["close"].to_numpy() * 1.001, index=walk.index))
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=walk))
+    for start in (START, None):
+        cerebro.addstrategy(LSTMStrategy, start=start, forecasts=shared, **TINY)
+    from_start, from_history = cerebro.run()
+    first_without_start = walk.index[128]  # train_window + seq_len bars before it
+    for strategy, first in ((from_start, START), (from_history, first_without_start)):
+        assert strategy.forecasts_frame()["datetime"].iloc[0] == first
+        assert strategy.measure_from == first
+    assert shared.first_tradable is None  # the given replay itself never ran
+
+
+def test_an_empty_frame_is_refused_as_too_little_data(walk):
+    with pytest.raises(InvalidParameter, match=r"too little data.*\(the data has 0 bars\)"):
+        WalkForward(**TINY).run(walk.iloc[:0])
+
+
 def test_extra_inputs_must_have_one_row_per_bar(walk):
     with pytest.raises(Exception, match="one row per bar"):
         WalkForward(**TINY).run(walk, start=START, extra_inputs=np.zeros(len(walk) - 1))

@@ -117,11 +117,12 @@ class LSTMForecaster:
         return {name: getattr(self, name) for name in self.param_defaults()}
 
     def _validate_params(self):
-        """Raise `InvalidParameter` naming the first argument that cannot work."""
+        """Raise `InvalidParameter` naming the first argument that cannot work; integer
+        arguments become Python ints (a NumPy integer is not JSON, for `save`)."""
         for name in ("seq_len", "batch_size", "epochs", "warm_epochs"):
-            check_int(name, getattr(self, name), low=1)
-        check_int("patience", self.patience)
-        check_int("seed", self.seed, high=MAX_SEED, meaning="e.g. 0")
+            setattr(self, name, check_int(name, getattr(self, name), low=1))
+        self.patience = check_int("patience", self.patience)
+        self.seed = check_int("seed", self.seed, high=MAX_SEED, meaning="e.g. 0")
         for name in ("units", "dense_units"):
             widths = getattr(self, name)
             if (not isinstance(widths, (tuple, list))

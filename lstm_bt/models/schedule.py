@@ -42,16 +42,18 @@ class Window(NamedTuple):
 
 
 def check_schedule_params(train_window, seq_len, retrain_every):
-    """Raise `InvalidParameter` unless the three schedule parameters can work together."""
-    for name, value in (("seq_len", seq_len), ("train_window", train_window),
-                        ("retrain_every", retrain_every)):
-        check_int(name, value, low=1)
+    """`(train_window, seq_len, retrain_every)` as Python ints; `InvalidParameter` unless the
+    three schedule parameters can work together."""
+    seq_len = check_int("seq_len", seq_len, low=1)
+    train_window = check_int("train_window", train_window, low=1)
+    retrain_every = check_int("retrain_every", retrain_every, low=1)
     if seq_len >= train_window:
         raise InvalidParameter(
             f"Received an invalid value for `seq_len`, expected fewer bars than "
             f"`train_window` ({train_window}), got {seq_len}. Lower `seq_len` or raise "
             f"`train_window` (the number of training samples per model)."
         )
+    return train_window, seq_len, retrain_every
 
 
 def required_history(train_window, seq_len):

@@ -68,7 +68,7 @@ class _Walk:
         self.warmup = max(self.params["input_warmup"] or 0, warmup)
         self.first_tradable = None
         self.tradable_from = None
-        if bar_times is not None and len(bar_times) > 0:
+        if bar_times is not None:
             self._require_history_in(bar_times, time_of)
 
     def is_tradable(self, bar, when):
@@ -158,13 +158,17 @@ class WalkForward(_Walk):
 
     @classmethod
     def check_params(cls, **params):
-        """Every param with defaults filled in; `InvalidParameter` for the first that cannot
-        work (checks that need no data)."""
+        """Every param with defaults filled in, integers as Python ints (a NumPy integer
+        would reach `deque`, JSON and the cache key as given); `InvalidParameter` for the
+        first that cannot work (checks that need no data)."""
         p = fill_params(cls.__name__, params, cls.param_defaults())
-        check_schedule_params(p["train_window"], p["seq_len"], p["retrain_every"])
-        _new_forecaster(p)._validate_params()
-        check_int("input_warmup", p["input_warmup"], none_ok=True,
-                  meaning="bars before the extra inputs have values")
+        p["train_window"], p["seq_len"], p["retrain_every"] = check_schedule_params(
+            p["train_window"], p["seq_len"], p["retrain_every"])
+        model = _new_forecaster(p)
+        model._validate_params()
+        p.update(model.get_params())
+        p["input_warmup"] = check_int("input_warmup", p["input_warmup"], none_ok=True,
+                                      meaning="bars before the extra inputs have values")
         return p
 
     def require_history(self, available, where="", warmup=None):
@@ -328,8 +332,10 @@ class ReplayedForecasts(_Walk):
 
 def walk_for(params, forecasts=None):
     """A new walk for one run: a `WalkForward` with the walk-forward `params`, or with
-    `forecasts` (a Series or a `ReplayedForecasts`, left as given) their replay, which
-    begins where that walk would.
+    `forecasts` their replay, which begins where that walk would. A Series is replayed; a
+    `ReplayedForecasts` is wrapped in a new one that shares its forecasts and training
+    history but not its run state (start, first tradable bar, timing), so strategies given
+    the same one each begin at their own bar.
 
     Example:
         >>> walk_for({"seq_len": 8, "train_window": 120}).history_needed()

@@ -98,10 +98,11 @@ class LSTMStrategy(bt.Strategy):
             **params: strategy params; the rest take their defaults.
 
         Returns:
-            Every param as a dict, defaults filled in (for a subclass's own checks).
+            Every param as a dict, defaults filled in and integers as Python ints (for a
+            subclass's own checks, and what a run keys and reports).
         """
         p = fill_params(cls.__name__, params, dict(cls.params._getitems()))
-        WalkForward.check_params(**cls.walk_params(p))
+        p.update(WalkForward.check_params(**cls.walk_params(p)))
         check_trading_params(p)
         ReplayedForecasts.check(p["forecasts"])
         if p["start"] is not None:

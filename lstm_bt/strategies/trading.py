@@ -28,9 +28,11 @@ _NUMBER_BOUNDS = (("threshold", 0.0, None, True), ("fraction", 0.0, 1.0, False),
 
 
 def check_trading_params(p):
-    """Raise `InvalidParameter` for the first trading param in the dict `p` that cannot work."""
+    """Raise `InvalidParameter` for the first trading param in the dict `p` that cannot work;
+    `smooth` becomes a Python int in `p`."""
     check_sizing(p["sizing"])
-    check_int("smooth", p["smooth"], low=1, meaning="the number of forecasts to average")
+    p["smooth"] = check_int("smooth", p["smooth"], low=1,
+                            meaning="the number of forecasts to average")
     for name, low, high, inclusive_low in _NUMBER_BOUNDS:
         value = p[name]
         if name == "threshold" and value == "cost":
