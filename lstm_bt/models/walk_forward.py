@@ -104,7 +104,8 @@ class _Walk:
 
     def _require_history_in(self, bar_times, time_of):
         if self.start is None:
-            self.require_history(len(bar_times) - 1, f" (the data has {len(bar_times)} bars)",
+            self.require_history(max(len(bar_times) - 1, 0),
+                                 f" (the data has {len(bar_times)} bars)",
                                  self.warmup)
         else:
             before = bisect.bisect_left(bar_times, self.start, key=time_of)
