@@ -11,7 +11,8 @@
 throughput: the same sweep (BTCUSDT 1h from ../shared/data, `--walks` walk-forwards of two
     weeks each, 2 trading configs each) on a LocalCluster of 1 worker, then of 2, each worker
     one task thread with the thread variables at 1 (`LSTM_BT_THREADS`, `OMP_NUM_THREADS`,
-    `TF_NUM_INTRAOP_THREADS`) and the sweep's Dask settings, workers warmed (TensorFlow imported) before the clock starts;
+    `TF_NUM_INTRAOP_THREADS`) and the sweep's Dask settings, workers warmed (TensorFlow
+    imported) before the clock starts;
     cells per minute and the ratio.
 layouts: the same walk-forwards (`throughput`'s, each `execute.run_walk_forward` on its own
     bars) run one after another in one process (serial), then in a plain
@@ -86,7 +87,8 @@ def _cluster(workers, lifetime=None):
 
     from lstm_bt.sweeps.execute import HOUSEKEEPING_CONFIG, SCHEDULER_CONFIG, thread_environment
 
-    # The sweep's own cluster's settings (`execute.connect`). As worker arguments, not `dask.config.set(distributed.worker.lifetime...)`: the nanny
+    # The sweep's own cluster's settings (`execute.connect`). As worker arguments, not
+    # `dask.config.set(distributed.worker.lifetime...)`: the nanny
     # keeps a reference to the config, the `with` block's exit undoes it in place, so a
     # restarted worker had no lifetime (one restart each, then none; measured).
     restarts = {"lifetime": f"{lifetime}s", "lifetime_stagger": "2s",

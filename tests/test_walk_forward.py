@@ -236,7 +236,8 @@ def test_one_replay_shared_by_two_strategies_keeps_a_start_of_its_own_in_each(wa
 
 
 def test_an_empty_frame_is_refused_as_too_little_data(walk):
-    with pytest.raises(InvalidParameter, match=r"too little data.*there are 0 \(the data has 0 bars\)"):
+    with pytest.raises(InvalidParameter,
+                       match=r"too little data.*there are 0 \(the data has 0 bars\)"):
         WalkForward(**TINY).run(walk.iloc[:0])
 
 

@@ -152,6 +152,8 @@ class Programs:
 
 
 def _variable_signature(model):
-    return (model.dtype_policy.name,) + tuple(tuple((tuple(variable.shape), str(variable.dtype)) for variable in group)
-                 for group in (model.trainable_variables, model.non_trainable_variables,
-                               model.optimizer.variables))
+    groups = (model.trainable_variables, model.non_trainable_variables,
+              model.optimizer.variables)
+    return (model.dtype_policy.name,) + tuple(
+        tuple((tuple(variable.shape), str(variable.dtype)) for variable in group)
+        for group in groups)
