@@ -74,6 +74,7 @@ def test_spec_round_trips_through_toml():
     ({"data": {"periods": [["2024-02-01", "2024-01-01"]]}}, ["periods"]),
     ({"data": {"periodz": []}}, ["[data] has no key 'periodz'", "Did you mean 'periods'"]),
     ({"run": {"seeds": [0, 0]}}, ["seeds", "distinct"]),
+    ({"run": {"seeds": [0, 2**32]}}, ["seeds", "from 0 to 4294967295", "4294967296"]),
     ({"run": {"commission": 2}}, ["commission"]),
     ({"data": {"symbols": ["BTCUSDT"]}}, ["either `symbols`", "or `files`"]),
     ({"model": {"seq_len": [8, 200]}}, ["seq_len = 200"]),

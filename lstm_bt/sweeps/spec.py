@@ -210,10 +210,12 @@ def _run(run):
                                    f" Use {', '.join(_RUN_DEFAULTS)}.")
     seeds = run.get("seeds", _RUN_DEFAULTS["seeds"])
     seeds = seeds if isinstance(seeds, list) else [seeds]
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+    from ..models.forecaster import MAX_SEED
+
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED
                             for s in seeds) or len(set(seeds)) != len(seeds):
-        raise InvalidParameter(f"[run] `seeds` must be distinct integers >= 0, e.g. seeds = "
-                               f"[0, 1, 2]; got {run.get('seeds')!r}.")
+        raise InvalidParameter(f"[run] `seeds` must be distinct integers from 0 to {MAX_SEED}, "
+                               f"e.g. seeds = [0, 1, 2]; got {run.get('seeds')!r}.")
     broker = {}
     for name in ("cash", "commission", "slippage"):
         value = run.get(name, _RUN_DEFAULTS[name])
