@@ -59,3 +59,11 @@ def test_an_odd_number_of_blocks_is_refused_saying_why():
     with pytest.raises(InvalidParameter, match=r"`n_splits`, expected an even number of blocks "
                                                r"\(half in sample, half out\), got 5"):
         pbo(np.zeros((100, 3)), n_splits=5)
+
+
+def test_a_sweeps_worker_count_is_kept_as_the_python_int_it_was_checked_as():
+    from lstm_bt.sweeps import _check_target
+
+    workers = _check_target(None, np.int64(2), None)
+    assert workers == 2 and type(workers) is int
+    assert _check_target(None, None, None) is None

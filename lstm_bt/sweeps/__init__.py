@@ -93,7 +93,7 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
     from .spec import load_spec, spec_to_toml
 
     began = time.perf_counter()
-    _check_target(client, workers, scheduler)
+    workers = _check_target(client, workers, scheduler)
     restart_workers_every = _check_restart(restart_workers_every)
     checked = load_spec(spec)
     directory = SweepDir(out)
@@ -159,12 +159,15 @@ def _check_restart(every):
 
 
 def _check_target(client, workers, scheduler):
+    """`workers` as a Python int (or None); `InvalidParameter` unless the three pick one
+    place to run."""
     if sum(x is not None for x in (client, workers, scheduler)) > 1:
         raise InvalidParameter("Give at most one of `client`, `workers` and `scheduler` "
                                "(--workers or --scheduler): they pick where the sweep runs.")
     if workers is not None:
-        check_int("workers", workers, low=1, meaning="worker processes")
+        workers = check_int("workers", workers, low=1, meaning="worker processes")
     if scheduler is not None and not str(scheduler).startswith(("tcp://", "tls://",
                                                                 "inproc://", "ucx://")):
         raise InvalidParameter(f"Received an invalid value for `scheduler`, expected an "
                                f"address like tcp://HOST:8786, got {scheduler!r}.")
+    return workers
