@@ -16,6 +16,7 @@ import backtrader as bt
 import pandas as pd
 
 from .backtest_data import load_backtest_data
+from .bar_times import bar_time
 from .errors import InvalidParameter, fill_params
 from .run_dir import RunRecord, claim_run_dir, write_run_dir
 
@@ -283,7 +284,7 @@ class _Progress(bt.Analyzer):
         self._retrains = -1
 
     def next(self):
-        if self.p.start is not None and self.strategy.datetime.datetime(0) < self.p.start:
+        if self.p.start is not None and bar_time(self.strategy.data) < self.p.start:
             return  # warm-up: nothing traded yet
         if self._bar is None:
             # Opened on the first bar, not in start(): a strategy refusing its params in its

@@ -68,6 +68,20 @@ def test_fromdate_is_inclusive_and_todate_exclusive(hourly):
     assert seen == as_seen(hourly.loc["2024-01-02 00:00":"2024-01-02 23:00"])
 
 
+@pytest.mark.parametrize("tz", ["America/New_York", "Asia/Tokyo"])
+def test_fromdate_and_todate_stay_utc_with_backtraders_tz(hourly, tz):
+    pytest.importorskip("pytz")  # backtrader reads a `tz` name through pytz
+    data = BinanceKlines(dataname=hourly, interval="1h", fromdate=datetime(2024, 1, 2),
+                         todate=datetime(2024, 1, 3), tz=tz)
+
+    seen = run(data)
+
+    day = hourly.loc["2024-01-02 00:00":"2024-01-02 23:00"]
+    assert [bt.num2date(number) for number in data.datetime.array] == \
+        day.index.to_pydatetime().tolist()
+    assert [bar[1:] for bar in seen] == [bar[1:] for bar in as_seen(day)]
+
+
 def test_a_kline_file_feeds_the_same_bars_with_the_interval_inferred(hourly, tmp_path):
     write_kline_csv(tmp_path / "btc.csv", hourly, "1h")
     data = BinanceKlines(dataname=str(tmp_path / "btc.csv"))

@@ -8,6 +8,7 @@ it, as DESIGN defines r.
 
 import backtrader as bt
 
+from ..bar_times import bar_time, utc_datetime
 from ..dates import parse_date
 from ..errors import InvalidParameter
 from ..intervals import bars_per_year as interval_bars_per_year
@@ -86,14 +87,14 @@ class MeasuredAnalyzer(bt.Analyzer):
             self._reads = reader._reads
             return reader._bar
         broker = self.strategy.broker
-        bar = (self.data.datetime.datetime(0), broker.getvalue(),
+        bar = (bar_time(self.data), broker.getvalue(),
                any(broker.getposition(d).size for d in self.strategy.datas), self.data.close[0])
         if reader is self:
             self._bar, self._reads = bar, self._reads + 1
         return bar
 
     def notify_trade(self, trade):
-        if trade.isclosed and self.measuring(trade.close_datetime()):
+        if trade.isclosed and self.measuring(utc_datetime(trade.dtclose)):
             self.trade_pnls.append(trade.pnlcomm)
 
     def get_analysis(self):

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from .. import stats
+from ..bar_times import bar_time
 from ._measured import MeasuredAnalyzer
 
 __all__ = ["ForecastSkill"]
@@ -33,7 +34,7 @@ class ForecastSkill(MeasuredAnalyzer):
     def next(self):
         super().next()
         # All bars, warm-up included: the first measured forecast needs the move before it.
-        self._every_datetime.append(self.data.datetime.datetime(0))
+        self._every_datetime.append(bar_time(self.data))
         self._every_close.append(self.data.close[0])
 
     def stop(self):

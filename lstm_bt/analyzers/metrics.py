@@ -1,9 +1,9 @@
 """All of DESIGN's metrics for the strategy, and the same for buy and hold on the same bars."""
 
-import backtrader as bt
 import numpy as np
 
 from .. import stats
+from ..bar_times import utc_datetime
 from ._measured import MeasuredAnalyzer
 from .trade_log import OpenedSizes
 
@@ -36,13 +36,13 @@ class Metrics(MeasuredAnalyzer):
         self._opened = OpenedSizes()
 
     def notify_order(self, order):
-        if order.status == order.Completed and self.measuring(bt.num2date(order.executed.dt)):
+        if order.status == order.Completed and self.measuring(utc_datetime(order.executed.dt)):
             self.fees += order.executed.comm
 
     def notify_trade(self, trade):
         super().notify_trade(trade)
         size = self._opened.update(trade)
-        if trade.isclosed and self.measuring(trade.close_datetime()):
+        if trade.isclosed and self.measuring(utc_datetime(trade.dtclose)):
             self.trade_entry_values.append(float("nan") if size is None else size * trade.price)
             self.trade_bars_held.append(trade.barlen)
 

@@ -1,5 +1,6 @@
 """One row per closed trade (the runner's trades.csv)."""
 
+from ..bar_times import utc_datetime
 from ._measured import MeasuredAnalyzer
 
 __all__ = ["TradeLog", "TRADE_COLUMNS", "OpenedSizes"]
@@ -60,12 +61,15 @@ class TradeLog(MeasuredAnalyzer):
     def notify_trade(self, trade):
         super().notify_trade(trade)
         size = self._opened.update(trade)
-        if not trade.isclosed or not self.measuring(trade.close_datetime()):
+        if not trade.isclosed:
+            return
+        closed = utc_datetime(trade.dtclose)
+        if not self.measuring(closed):
             return
         sign = 1.0 if trade.long else -1.0
         row = {
-            "open_datetime": trade.open_datetime(),
-            "close_datetime": trade.close_datetime(),
+            "open_datetime": utc_datetime(trade.dtopen),
+            "close_datetime": closed,
             "data": self._data_name(trade.data),
             "side": "long" if trade.long else "short",
             "size": size,

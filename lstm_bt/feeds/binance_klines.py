@@ -29,8 +29,10 @@ class BinanceKlines(bt.feed.DataBase):
       shared by several runs.
 
     `timeframe`/`compression` come from the interval (1h -> Minutes, 60). `fromdate` is
-    inclusive and `todate` exclusive, like `--start`/`--end`: `todate=datetime(2025, 1, 1)`
-    stops after the last bar of 2024. Data is loaded in `start()`, so an instance can be reused.
+    inclusive and `todate` exclusive, like `--start`/`--end`, and both are UTC, also with
+    backtrader's `tz` param set (which changes only what backtrader shows):
+    `todate=datetime(2025, 1, 1)` stops after the last bar of 2024. Data is loaded in
+    `start()`, so an instance can be reused.
 
     Lines: `datetime, open, high, low, close, volume, openinterest` (always 0) plus
     `quote_volume`, `trades`, `taker_buy_base_volume`, `taker_buy_quote_volume`.
@@ -97,6 +99,15 @@ class BinanceKlines(bt.feed.DataBase):
         for name in COLUMNS:
             self._columns.append((getattr(self.lines, name), frame[name].to_numpy(float).tolist()))
         self._size, self._row = len(frame), 0
+
+    def _start_finish(self):
+        super()._start_finish()
+        # backtrader reads `fromdate`/`todate` in the feed's `tz` and would drop bars of the
+        # range; here they are UTC, like `--start`/`--end`, as `start()` cut the frame.
+        if self.p.fromdate is not None:
+            self.fromdate = bt.date2num(self.p.fromdate)
+        if self.p.todate is not None:
+            self.todate = bt.date2num(self.p.todate)
 
     def _load(self):
         if self._row >= self._size:

@@ -60,9 +60,10 @@ class _Walk:
             bar_times: the open times of every bar of the run, in order, when known before
                 it starts (a preloaded feed, a frame): too little history before the first
                 tradable bar is refused now, before any training. Defaults to `None`.
-            time_of: turns an item of `bar_times` into the datetime `is_tradable` will get
-                as `when` (e.g. a feed's `num2date` for backtrader date numbers). Defaults to
-                `None` (the items are datetimes).
+            time_of: turns an item of `bar_times` into the naive UTC datetime
+                `is_tradable` will get as `when` (`bar_times.utc_datetime` for backtrader
+                date numbers, not a feed's `num2date`, which gives its `tz`'s local time).
+                Defaults to `None` (the items are datetimes).
         """
         self.start = None if start is None else parse_date(start, "start")
         self.warmup = max(self.params["input_warmup"] or 0, warmup)

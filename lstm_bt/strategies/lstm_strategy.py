@@ -14,6 +14,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
+from ..bar_times import bar_time, utc_datetime
 from ..dates import parse_date
 from ..errors import fill_params
 from ..models.walk_forward import ReplayedForecasts, WalkForward, walk_for
@@ -130,7 +131,7 @@ class LSTMStrategy(bt.Strategy):
         # A preloaded feed holds every bar's time already: too short data is refused now.
         preloaded = self.data.buflen() > 0
         self.walk.prepare(p["start"], warmup, self.data.datetime.array if preloaded else None,
-                          time_of=self.data.num2date)
+                          time_of=utc_datetime)
         self.threshold_ = resolve_threshold(p["threshold"], *broker_costs(self.broker, self.data))
         # Everything a run accumulates starts over here, so one instance can run twice.
         self._rows = []
@@ -160,7 +161,7 @@ class LSTMStrategy(bt.Strategy):
 
     def next(self):
         bar = len(self.data) - 1
-        when = self.data.datetime.datetime(0)
+        when = bar_time(self.data)
         if not self.walk.is_tradable(bar, when):
             return
         close = self.data.close[0]

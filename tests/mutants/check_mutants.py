@@ -208,6 +208,14 @@ MUTANTS = (
         ((FLAGS, "    if len(found) != 1:\n", "    if len(found) > 1:\n"),),
         REFUSAL_TESTS,
     ),
+    Mutant(
+        "bar-times-in-the-feed-tz",
+        "bar times are read in the feed's `tz` (backtrader's local time), not UTC: `start` "
+        "picks another bar and stored forecasts meet the wrong bars",
+        (("lstm_bt/bar_times.py", "    return num2date(data.datetime[0])",
+          "    return data.datetime.datetime(0)"),),
+        ("tests/test_bar_times.py",),
+    ),
 )
 
 
