@@ -118,7 +118,7 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
         >>> from lstm_bt import run_backtest
         >>> from lstm_bt.runner import demo_klines
         >>> result = run_backtest(demo_klines(), symbol="DEMO", seq_len=8,  # doctest: +SKIP
-        ...                       train_window=120, retrain_every=48, epochs=2, units=4)
+        ...                       train_window=120, retrain_every=48, epochs=2, units=(4,))
         >>> result.report["metrics"]["sharpe"]  # doctest: +SKIP
     """
     from .models import WalkForward

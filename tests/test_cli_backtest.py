@@ -227,6 +227,8 @@ def test_every_refusal_is_exit_2_with_one_line_and_no_traceback(tmp_path):
     (["--slippage", "nan"], "argument --slippage: expected a finite number"),
     (["--param", "fraction=nan"], "invalid value for `--param fraction`: 'nan'"),
     (["--units", "4,,4"], "argument --units: expected positive layer widths like 64 or 64,32"),
+    (["--units", "none"], "invalid value for `--units`, expected a tuple of positive integers "
+                          "(at least one LSTM layer)"),
 ])
 def test_out_of_range_numbers_and_typos_are_refused_before_any_data_is_read(args, message,
                                                                             capsys):

@@ -42,6 +42,31 @@ def test_a_numpy_integer_is_an_integer(name, call, expected):
     call(np.int64(130))  # every one of these takes 130 (train_window > the default seq_len)
 
 
+@pytest.mark.parametrize("name", ["units", "dense_units"])
+@pytest.mark.parametrize("bad", [True, 2.5, "3", 0])
+def test_a_layer_width_refuses_anything_but_a_positive_integer(name, bad):
+    widths = (8, bad)
+    with pytest.raises(InvalidParameter, match=re.escape(
+            f"Received an invalid value for `{name}`, expected a positive integer (each layer "
+            f"width in {widths!r}), got {bad!r}.")):
+        LSTMStrategy.check_params(**{name: widths})
+
+
+@pytest.mark.parametrize("name", ["units", "dense_units"])
+def test_layer_widths_take_numpy_integers_and_keep_python_ints(name):
+    widths = LSTMStrategy.check_params(**{name: [np.int64(16), np.int32(8)]})[name]
+
+    assert widths == (16, 8) and all(type(width) is int for width in widths)
+
+
+@pytest.mark.parametrize("widths", [8, "8", None, ()])
+def test_units_is_a_sequence_of_at_least_one_width(widths):
+    with pytest.raises(InvalidParameter, match=re.escape(
+            f"Received an invalid value for `units`, expected a tuple of positive integers (at "
+            f"least one LSTM layer), e.g. (64,) or (64, 32), got {widths!r}.")):
+        LSTMStrategy.check_params(units=widths)
+
+
 def test_a_seed_above_its_range_is_refused():
     with pytest.raises(InvalidParameter, match=re.escape(
             "`seed`, expected an integer in [0, 4294967295] (e.g. 0), got 4294967296.")):

@@ -61,9 +61,10 @@ class LSTMForecaster:
 
     Args:
         seq_len: bars in one input sequence. Defaults to `60`.
-        units: LSTM layer widths, e.g. `(64,)`, `(64, 32)`. Defaults to `(32,)`.
-        dense_units: relu Dense layers between the last LSTM and the output, e.g. `(25,)`.
-            Defaults to `()`.
+        units: LSTM layer widths, e.g. `(64,)`, `(64, 32)` (a list is kept as a tuple).
+            Defaults to `(32,)`.
+        dense_units: relu Dense layers' widths between the last LSTM and the output, e.g.
+            `(25,)`. Defaults to `()`.
         dropout: dropout rate after each LSTM layer, in [0, 1). Defaults to `0.0`.
         learning_rate: Adam learning rate. Defaults to `0.001`.
         batch_size: samples per gradient step. Defaults to `128`.
@@ -123,16 +124,8 @@ class LSTMForecaster:
             setattr(self, name, check_int(name, getattr(self, name), low=1))
         self.patience = check_int("patience", self.patience)
         self.seed = check_int("seed", self.seed, high=MAX_SEED, meaning="e.g. 0")
-        for name in ("units", "dense_units"):
-            widths = getattr(self, name)
-            if (not isinstance(widths, (tuple, list))
-                    or not all(isinstance(w, int) and w > 0 for w in widths)
-                    or (name == "units" and not widths)):
-                raise InvalidParameter(
-                    f"Received an invalid value for `{name}`, expected a tuple of positive "
-                    f"integers{' (at least one LSTM layer)' if name == 'units' else ''}, "
-                    f"e.g. (64,) or (64, 32), got {widths!r}."
-                )
+        self.units = _layer_widths("units", self.units, at_least_one=True)
+        self.dense_units = _layer_widths("dense_units", self.dense_units)
         _fraction("dropout", self.dropout)
         _fraction("validation_split", self.validation_split)
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
@@ -424,6 +417,18 @@ def _seed_variables(model):
 def _windows(rows, seq_len):
     """All runs of `seq_len` consecutive rows, `(len(rows) - seq_len + 1, seq_len, features)`."""
     return np.lib.stride_tricks.sliding_window_view(rows, seq_len, axis=0).transpose(0, 2, 1)
+
+
+def _layer_widths(name, widths, at_least_one=False):
+    """`widths` as a tuple of Python ints, each a positive integer by `check_int`."""
+    if not isinstance(widths, (tuple, list)) or (at_least_one and not widths):
+        raise InvalidParameter(
+            f"Received an invalid value for `{name}`, expected a tuple of positive integers"
+            f"{' (at least one LSTM layer)' if at_least_one else ''}, e.g. (64,) or (64, 32), "
+            f"got {widths!r}."
+        )
+    return tuple(check_int(name, width, low=1, meaning=f"each layer width in {widths!r}")
+                 for width in widths)
 
 
 def _fraction(name, value):
