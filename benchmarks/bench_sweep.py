@@ -73,6 +73,8 @@ def main():
     parser.add_argument("--restart-every", type=int, help="walk-forwards per worker process "
                         "in memory (default: the sweep's; 0 never)")
     parser.add_argument("--lifetime", type=float, help="worker lifetime in memory, seconds")
+    parser.add_argument("--only", help="layouts: run only the layouts whose name contains one "
+                        "of these comma-separated words (serial always runs first)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(machine())
@@ -199,6 +201,13 @@ def layouts(args):
                   sweep_shape({key: value})) for key, value in HOUSEKEEPING_CONFIG.items()]
         runs += [("all of HOUSEKEEPING_CONFIG", lambda: sweep_shape(HOUSEKEEPING_CONFIG))]
         return _compare(args, work, runs)
+    jax_cache = {"JAX_COMPILATION_CACHE_DIR": tempfile.mkdtemp(prefix="jax-cache-"),
+                 "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+
+    def cached_shape():
+        return dask(local({**SCHEDULER_CONFIG, **HOUSEKEEPING_CONFIG}, n_workers=cores,
+                          threads_per_worker=1, env={**capped, **jax_cache}))
+
     runs = [
         ("serial: 1 process, backend threads not capped", lambda: pool(1, {})),
         (f"ProcessPoolExecutor({cores}), not capped", lambda: pool(cores, {})),
@@ -210,7 +219,12 @@ def layouts(args):
          lambda: dask(lambda: connect(quiet=True))),
         ("same, Dask's default housekeeping (the sweep's cluster before)",
          lambda: sweep_shape({})),
+        ("the sweep's cluster, JAX's compilation cache on disk, empty", cached_shape),
+        ("same, the cache filled by the run before", cached_shape),
     ]
+    if args.only:
+        words = args.only.split(",")
+        runs = runs[:1] + [run for run in runs[1:] if any(word in run[0] for word in words)]
     _compare(args, work, runs)
 
 

@@ -108,12 +108,42 @@ TRAINING_SCRIPT = textwrap.dedent("""
 """)
 
 
+CACHE_SCRIPT = textwrap.dedent("""
+    import json
+    import os
+
+    from lstm_bt.models.runtime import compile_cache_environment
+
+    os.environ.update(compile_cache_environment())  # as the command line does for itself
+    import jax
+
+    hits = []
+    jax.monitoring.register_event_listener(
+        lambda event, **_: hits.append(event) if event.endswith("/cache_hits") else None)
+    from lstm_bt.models import LSTMForecaster
+    from lstm_bt.synthetic import ar1_returns
+
+    bars = ar1_returns(300, seed=5)
+    forecaster = LSTMForecaster(seq_len=8, units=(4,), epochs=2, seed=3).fit(bars[:200])
+    forecaster.fit(bars[20:220])  # warm
+    print(json.dumps({"forecasts": forecaster.predict(bars[200:]).tolist(), "hits": len(hits),
+                      "cache": os.environ.get("JAX_COMPILATION_CACHE_DIR")}))
+""")
+
+
 def _run_under_jax(script, tmp_path):
-    env = {**os.environ, "KERAS_BACKEND": "jax", "LSTM_BT_DATA_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = _jax_process(["-c", script], tmp_path)
     return [json.loads(line) for line in done.stdout.strip().splitlines()[-2:]]
+
+
+def _jax_process(args, tmp_path):
+    """`python ARGS` under JAX with `tmp_path` as its data directory, exited 0."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "LSTM_BT_DATA_DIR": str(tmp_path)}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
 
 
 needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
@@ -150,3 +180,32 @@ def test_a_jitted_epoch_trains_as_train_on_batch_compiled_once_per_architecture(
     assert outcome["shared_as_alone"]
     assert not kept["model_kept"]
     assert not kept["template_kept"]
+
+
+@needs_jax
+def test_processes_share_compiled_programs_through_the_data_directory(tmp_path):
+    """A second process reads the programs the first compiled (JAX's cache in
+    `<data dir>/jax_cache`) and forecasts byte for byte as the first; damaged entries cost
+    compiling again, never a different result (a directory that cannot be made or written:
+    test_compile_cache.py)."""
+    cache = tmp_path / "jax_cache"
+    first = _run_under_jax(CACHE_SCRIPT, tmp_path)[-1]
+    assert first["cache"] == str(cache.resolve()) and first["hits"] == 0
+    entries = sorted(cache.glob("*-cache"))
+    assert entries, "the first process stored what it compiled"
+    second = _run_under_jax(CACHE_SCRIPT, tmp_path)[-1]
+    assert second["hits"] >= 3  # the epoch, the forecast pass and the validation pass at least
+    assert second["forecasts"] == first["forecasts"]
+    for entry in entries:  # as a process killed while writing them would leave them
+        entry.write_bytes(entry.read_bytes()[:100])
+    damaged = _run_under_jax(CACHE_SCRIPT, tmp_path)[-1]
+    assert damaged["forecasts"] == first["forecasts"]
+
+
+@needs_jax
+def test_the_command_line_fills_the_compilation_cache_of_its_data_directory(tmp_path):
+    _jax_process([
+        "-m", "lstm_bt", "backtest", "--demo", "--units", "4", "--seq-len", "8",
+        "--train-window", "120", "--retrain-every", "2000", "--epochs", "1", "--no-cache",
+        "--quiet"], tmp_path)
+    assert any((tmp_path / "jax_cache").glob("*-cache"))

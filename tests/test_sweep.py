@@ -333,23 +333,28 @@ def test_the_cli_without_workers_or_scheduler_runs_one_single_threaded_worker_pe
     assert not dask_lines, dask_lines[:5]
 
 
-def test_the_sweeps_own_cluster_slows_dasks_housekeeping_in_every_worker_it_starts():
-    # Dask's profiler and 20-ms ticks cost ~9 % of each walk-forward on 2 busy cores
-    # (benchmarks/README.md). A nanny restarting a worker (every `restart_workers_every`
-    # walk-forwards) must start the fresh process with the same settings.
+def test_the_sweeps_own_cluster_sets_up_every_worker_it_starts(tmp_path, monkeypatch):
+    # Dask's profiler and 20-ms ticks cost ~9 % of each walk-forward on 2 busy cores; under
+    # JAX every worker process would compile every program again without the data
+    # directory's compilation cache (benchmarks/README.md). A nanny restarting a worker
+    # (every `restart_workers_every` walk-forwards) must start it with the same settings.
+    from lstm_bt.models import runtime
     from lstm_bt.sweeps.execute import HOUSEKEEPING_CONFIG, connect
 
+    monkeypatch.setattr(runtime, "backend_name", lambda: "jax")  # only the variables: no JAX
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
     own = dask.config.get("distributed.admin.tick.interval")
-    with connect(workers=2, quiet=True, restart_workers_every=0) as client:
+    with connect(workers=2, quiet=True, restart_workers_every=0, data_dir=tmp_path) as client:
         first = client.run(_housekeeping)
         client.restart(wait_for_workers=True)
         again = client.run(_housekeeping)
     assert not set(first) & set(again), "the workers were replaced"
     for found in (*first.values(), *again.values()):
-        settings, callbacks = found
+        settings, callbacks, compile_cache = found
         assert settings == HOUSEKEEPING_CONFIG
         assert "profile" not in callbacks
         assert callbacks["tick"] == 1000 and callbacks["memory_monitor"] == 1000
+        assert compile_cache == str((tmp_path / runtime.COMPILE_CACHE_DIR).resolve())
     assert dask.config.get("distributed.admin.tick.interval") == own, "this process's stays"
 
 
@@ -359,7 +364,8 @@ def _housekeeping(dask_worker):
                  "distributed.admin.system-monitor.interval",
                  "distributed.worker.memory.monitor-interval")}
     return settings, {name: callback.callback_time
-                      for name, callback in dask_worker.periodic_callbacks.items()}
+                      for name, callback in dask_worker.periodic_callbacks.items()}, \
+        os.environ.get("JAX_COMPILATION_CACHE_DIR")
 
 
 class _Records(logging.Handler):
@@ -524,3 +530,15 @@ def test_a_walk_forward_never_clears_keras_state_while_another_thread_fits(
     assert second.notna().all() and len(second) == 24
     cell.train_forecasts(bars, model, seed=1)  # alone now: clears
     assert seen[-1] == "MainThread: clear_session"
+
+
+def test_a_sweep_gives_its_workers_the_compilation_cache_of_its_data_directory(
+        kline_file, tmp_path, monkeypatch):
+    from lstm_bt.models import runtime
+
+    monkeypatch.setattr(runtime, "backend_name", lambda: "jax")  # the variables only
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    spec = _spec(kline_file, run={"seeds": [3]}, trading={"threshold": 0.0, "sizing": "all_in"})
+    result = sweep(spec, out=tmp_path / "out", workers=1, data_dir=tmp_path / "data")
+    assert list(result.cells["status"]) == ["ok"]
+    assert (tmp_path / "data" / runtime.COMPILE_CACHE_DIR).is_dir()

@@ -7,6 +7,8 @@ compact summary, and leaves the run directory to the runner.
 import argparse
 import contextlib
 import json
+import os
+import sys
 from pathlib import Path
 
 from ..errors import InvalidParameter
@@ -56,8 +58,8 @@ def add_parser(subparsers):
                       help="synthetic hourly data with learnable AR(1) returns, offline")
     data.add_argument("--base-url", help="Binance REST root (default: $LSTM_BT_BINANCE_URL "
                       "or https://api.binance.com)")
-    data.add_argument("--data-dir", help="kline store and forecast cache directory "
-                      "(default: $LSTM_BT_DATA_DIR or ./feeds)")
+    data.add_argument("--data-dir", help="kline store, forecast cache and (JAX) compiled "
+                      "programs (default: $LSTM_BT_DATA_DIR or ./feeds)")
     data.add_argument("--offline", action="store_true",
                       help="read Binance bars from the kline store only, never the network "
                            "(fill it first with lstm-bt fetch)")
@@ -109,7 +111,11 @@ def run(args):
 
 
 def _run_backtest(args):
+    from ..models.runtime import compile_cache_environment
     from ..runner import DEMO_SYMBOL, demo_klines, run_backtest
+
+    if "jax" not in sys.modules:  # JAX reads it on import; the command's process is ours
+        os.environ.update(compile_cache_environment(args.data_dir))
 
     strategy_class = LSTMStrategy
     if args.strategy_path:

@@ -115,7 +115,7 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
     if todo:
         _run(todo, frames, checked.broker, directory, quiet,
              dict(client=client, workers=workers, scheduler=scheduler,
-                  restart_workers_every=restart_workers_every))
+                  restart_workers_every=restart_workers_every, data_dir=data_dir))
     records = {cell.key: directory.load(cell.key) for cell in cells}
     timing = {"total_s": round(time.perf_counter() - began, 3), **counts}
     table, config_table, summary = write_report(directory.path, checked, configs, cells,

@@ -145,7 +145,7 @@ def thread_environment(threads):
 
 @contextmanager
 def connect(client=None, workers=None, scheduler=None, quiet=True,
-            restart_workers_every=RESTART_WORKERS_EVERY):
+            restart_workers_every=RESTART_WORKERS_EVERY, data_dir=None):
     """A dask client to run on: the one given, one to `scheduler`, or a new LocalCluster.
 
     Args:
@@ -156,13 +156,15 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
         quiet: hide the LocalCluster's own logs. Defaults to `True`.
         restart_workers_every: walk-forwards each worker process runs before its nanny
             replaces it with a fresh one; 0 never. Defaults to `RESTART_WORKERS_EVERY`.
+        data_dir: the data directory whose JAX compilation cache the LocalCluster's workers
+            share (`runtime.compile_cache_environment`). Defaults to `None`: the default one.
 
     Yields:
         A connected `distributed.Client`, with the worker plugins registered.
     """
     from distributed import Client
 
-    from ..models.runtime import usable_cores
+    from ..models.runtime import compile_cache_environment, usable_cores
     from ._cluster_logs import log_level, restart_notes
 
     if client is not None:
@@ -187,7 +189,7 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
     cores = usable_cores()
     workers = workers or cores
     threads = max(1, cores // workers)
-    env = thread_environment(threads)
+    env = {**thread_environment(threads), **compile_cache_environment(data_dir)}
     if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
         env["TF_CPP_MIN_LOG_LEVEL"] = "2"  # TensorFlow's start-up banner, once per worker
     level = logging.ERROR if quiet else logging.WARNING

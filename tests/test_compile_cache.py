@@ -1,0 +1,48 @@
+"""Where JAX's compilation cache goes, for the processes lstm-bt starts itself.
+
+`runtime.compile_cache_environment` decides in Python, before any JAX import, so these tests
+need no JAX: the backend is only named. That a second process really reads the programs, with
+byte-identical forecasts, also after damage, is in test_other_backends.py (under JAX).
+"""
+
+import pytest
+
+from fs_faults import read_only_dir
+from lstm_bt.models import runtime
+
+
+@pytest.fixture
+def under_jax(monkeypatch):
+    monkeypatch.setattr(runtime, "backend_name", lambda: "jax")
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+
+
+def test_the_cache_lives_in_the_data_directory_and_keeps_every_program(tmp_path, under_jax):
+    env = runtime.compile_cache_environment(tmp_path / "data")
+    cache = tmp_path / "data" / runtime.COMPILE_CACHE_DIR
+    assert env == {"JAX_COMPILATION_CACHE_DIR": str(cache.resolve()),
+                   "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    assert cache.is_dir()
+
+
+def test_the_users_own_cache_directory_or_another_backend_sets_nothing(tmp_path, monkeypatch,
+                                                                       under_jax):
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "theirs"))
+    assert runtime.compile_cache_environment(tmp_path) == {}
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
+    monkeypatch.setattr(runtime, "backend_name", lambda: "tensorflow")
+    assert runtime.compile_cache_environment(tmp_path) == {}
+    assert not (tmp_path / runtime.COMPILE_CACHE_DIR).exists(), "nothing made for nothing"
+
+
+def test_a_cache_directory_that_cannot_be_made_or_written_is_left_off(tmp_path, under_jax,
+                                                                      caplog):
+    (tmp_path / "file").write_text("a data directory that is a file")
+    with caplog.at_level("INFO", logger=runtime.__name__):
+        assert runtime.compile_cache_environment(tmp_path / "file") == {}
+    assert "compilation cache is off" in caplog.text
+    with read_only_dir(tmp_path / "read-only") as read_only:
+        assert runtime.compile_cache_environment(read_only) == {}  # cannot be made
+    (tmp_path / "data" / runtime.COMPILE_CACHE_DIR).mkdir(parents=True)
+    with read_only_dir(tmp_path / "data" / runtime.COMPILE_CACHE_DIR):
+        assert runtime.compile_cache_environment(tmp_path / "data") == {}  # made, read-only
