@@ -33,6 +33,10 @@ SUBCOMMANDS = {
 EXIT_OK = 0
 EXIT_BUG = 1
 EXIT_BAD_INPUT = 2
+# True in the `lstm-bt` console script and `python -m lstm_bt` (`run_and_exit`), whose process
+# the command owns: only there may a command change the process, e.g. its environment. Not
+# when `main()` is called from a caller's own Python.
+owns_process = False
 
 # errno -> what to do, for the failures that come from the machine, not from lstm-bt.
 _ENVIRONMENT_FIXES = {
@@ -141,6 +145,8 @@ def run_and_exit(argv=None):
     exit handlers run (`atexit`: logging, multiprocessing, thread pools), the output is
     flushed, and the process ends. An unexpected exception still ends it the usual way.
     """
+    global owns_process
+    owns_process = True
     status = main(argv)
     atexit._run_exitfuncs()
     try:
@@ -153,7 +159,9 @@ def run_and_exit(argv=None):
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     """A warning as one line, as the command's errors are; not the library's source line."""
-    text = " ".join(str(message).split())
+    from ..models.runtime import mend_compile_cache
+
+    text = mend_compile_cache(message) or " ".join(str(message).split())
     print(f"lstm-bt: warning: {text}", file=file or sys.stderr)
 
 

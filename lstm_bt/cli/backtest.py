@@ -111,10 +111,11 @@ def run(args):
 
 
 def _run_backtest(args):
+    from .. import cli
     from ..models.runtime import compile_cache_environment
     from ..runner import DEMO_SYMBOL, demo_klines, run_backtest
 
-    if "jax" not in sys.modules:  # JAX reads it on import; the command's process is ours
+    if cli.owns_process and "jax" not in sys.modules:  # JAX reads them on import
         os.environ.update(compile_cache_environment(args.data_dir))
 
     strategy_class = LSTMStrategy

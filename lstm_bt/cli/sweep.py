@@ -28,7 +28,8 @@ def add_parser(subparsers):
                              "two tasks, to give back the memory TensorFlow keeps; 0 never "
                              "(default: 50)")
     parser.add_argument("--data-dir",
-                        help="kline store directory (default: $LSTM_BT_DATA_DIR or ./feeds)")
+                        help="kline store and (JAX) compiled programs (default: "
+                             "$LSTM_BT_DATA_DIR or ./feeds)")
     parser.add_argument("--base-url",
                         help="Binance REST root (default: $LSTM_BT_BINANCE_URL or "
                              "https://api.binance.com)")

@@ -11,10 +11,12 @@ import os
 import re
 import sys
 import threading
+from glob import escape as glob_escape
 from pathlib import Path
 
 __all__ = ["backend_name", "backend_threads", "clear_session_unless_in_use",
            "compile_cache_environment", "compiled_forward", "configure", "keras_in_use",
+           "mend_compile_cache",
            "quiet_backend", "usable_cores", "COMPILE_CACHE_DIR"]
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ _FORWARD_DRAIN_S = 2.0  # wait at most this long for stderr lines still in the p
 
 # absl's "I0000 00:00:... file.cc:123] ..." records and its note about InitializeLog, plus the
 # CPU-instructions note that continues on a second line.
+# JAX's warning when a cache entry cannot be read: "... cache entry for 'jit_sign': ...".
+_UNREADABLE_ENTRY = re.compile(r"Error reading persistent compilation cache entry for '([^']+)'")
 _BACKEND_NOISE = re.compile(r"^([IWE]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\]|WARNING: All log "
                             r"messages before absl|To enable the following instructions)")
 
@@ -76,9 +80,10 @@ def compile_cache_environment(data_dir=None):
 
     Empty (nothing to set) under another backend, when `$JAX_COMPILATION_CACHE_DIR` is
     already set (the caller's own choice, inherited by the processes it starts), or when the
-    directory cannot be made writable (logged: compiling is only slower, never different).
-    A damaged entry (a process killed while writing it) costs that program a compile and JAX
-    a warning in each process that reads it; delete the directory to clear it.
+    folder could not be made or written (logged: compiling is only slower, never different).
+    Nothing is created here: JAX makes the folder at its first compile. An entry JAX cannot
+    read (a full disk, a process killed while writing it) is deleted by `mend_compile_cache`
+    in the processes that set these, and written again.
 
     Args:
         data_dir: the data directory. Defaults to `None`: `$LSTM_BT_DATA_DIR`, else `./feeds`.
@@ -90,20 +95,59 @@ def compile_cache_environment(data_dir=None):
         return {}
     from ..binance.settings import resolve_data_dir
 
-    directory = resolve_data_dir(data_dir) / COMPILE_CACHE_DIR
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        writable = os.access(directory, os.W_OK | os.X_OK)
-    except OSError as error:
-        writable, reason = False, error
-    else:
-        reason = "not writable"
-    if not writable:
+    directory = (resolve_data_dir(data_dir) / COMPILE_CACHE_DIR).absolute()
+    reason = _unwritable(directory)
+    if reason:
         logger.info("JAX's compilation cache is off: %s (%s)", directory, reason)
         return {}
-    # Our programs compile in 0.2-1.5 s; JAX's default keeps only those over 1 s.
-    return {"JAX_COMPILATION_CACHE_DIR": str(directory.resolve()),
-            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    return {"JAX_COMPILATION_CACHE_DIR": str(directory),
+            # Our programs compile in 0.2-1.5 s; JAX's default keeps only those over 1 s.
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+            # JAX's default puts a GPU autotuning folder inside the cache into every key,
+            # so a moved or copied data directory would never hit: keys without it.
+            "JAX_PERSISTENT_CACHE_ENABLE_XLA_CACHES": ""}
+
+
+def mend_compile_cache(message):
+    """Delete the entries JAX just failed to read, so this process writes them again.
+
+    JAX writes an entry in place and never over an existing one, so an entry cut short (a
+    full disk, a process killed while writing) would cost a compile and a warning in every
+    later process. Its warning names the program, not the file: every entry of that
+    program's name goes (the others are written again too).
+
+    Args:
+        message: a warning's text.
+
+    Returns:
+        The one line to show instead of JAX's warning, or None when `message` is not JAX's
+        about a cache entry it could not read, or no cache is set.
+    """
+    found = _UNREADABLE_ENTRY.search(str(message))
+    folder = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    if not found or not folder:
+        return None
+    deleted = 0
+    for entry in Path(folder).glob(f"{glob_escape(found.group(1))}-*"):
+        with contextlib.suppress(OSError):
+            entry.unlink()
+            deleted += 1
+    return (f"JAX's compilation cache in {folder} held a damaged entry for "
+            f"{found.group(1)!r}: {'deleted, ' if deleted else ''}compiled again")
+
+
+def _unwritable(directory):
+    """Why JAX could not keep its cache in `directory` (made at its first compile), or ''."""
+    existing = directory
+    while not existing.exists():
+        if existing.parent == existing:
+            return "no existing parent"
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return "not writable"
+    return ""
 
 
 def compiled_forward(model, programs=None):

@@ -65,8 +65,9 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
             one task thread each. Defaults to `None`: the usable cores.
         scheduler: address of a running Dask scheduler, e.g. `"tcp://10.0.0.5:8786"`.
             Defaults to `None`.
-        data_dir: kline store directory for `symbols`. Defaults to `$LSTM_BT_DATA_DIR` or
-            `./feeds`.
+        data_dir: kline store directory for `symbols`; under JAX, the workers of the
+            cluster the sweep starts also share its compiled programs (`jax_cache/`).
+            Defaults to `$LSTM_BT_DATA_DIR` or `./feeds`.
         base_url: Binance REST root. Defaults to `$LSTM_BT_BINANCE_URL` or api.binance.com.
         quiet: hide the progress bar and the dashboard link. Defaults to `True`.
         restart_workers_every: walk-forwards a worker process runs before its Dask nanny

@@ -166,6 +166,7 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
 
     from ..models.runtime import compile_cache_environment, usable_cores
     from ._cluster_logs import log_level, restart_notes
+    from ._worker_plugin import MendCompileCache
 
     if client is not None:
         _register_plugins(client, restart_workers_every)
@@ -204,6 +205,7 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
         try:
             with Client(cluster) as own, restart_notes(own):
                 _register_plugins(own, restart_workers_every)
+                own.register_plugin(MendCompileCache())
                 _log_layout(own)
                 yield own
         finally:
