@@ -33,8 +33,9 @@ class ForecastSkill(MeasuredAnalyzer):
     def next(self):
         super().next()
         # All bars, warm-up included: the first measured forecast needs the move before it.
-        self._every_datetime.append(self.data.datetime.datetime(0))
-        self._every_close.append(self.data.close[0])
+        when, _, _, close = self._now
+        self._every_datetime.append(when)
+        self._every_close.append(close)
 
     def stop(self):
         frame = self._forecasts()
