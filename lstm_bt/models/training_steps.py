@@ -82,8 +82,7 @@ class _JaxEpochs:
         self.model, self.programs = model, programs
         self._variables = (model.trainable_variables, model.non_trainable_variables,
                            model.optimizer.variables)
-        self._state = tuple([variable.value for variable in group]
-                            for group in self._variables)
+        self._state = None  # read from the model when first needed, written back by `finish`
         # Where `get_weights` reads: the model's weights (not the seed generators' state nor
         # the optimizer's), as positions in the first two groups of the state.
         weights = {id(variable) for variable in model.weights}
@@ -101,22 +100,35 @@ class _JaxEpochs:
             self._samples = (inputs, jax.device_put(inputs), jax.device_put(targets))
         _, on_device, target_values = self._samples
         order = np.concatenate(batches)
-        self._state, losses = self.programs.epoch(self._state, on_device, target_values, order,
-                                                  len(batches[0]))
+        self._state, losses = self.programs.epoch(self._values(), on_device, target_values,
+                                                  order, len(batches[0]))
         return np.asarray(losses).tolist()
 
     def predict_on_batch(self, inputs):
-        trainable, non_trainable, _ = self._state
+        trainable, non_trainable, _ = self._values()
         return self.programs.predict(trainable, non_trainable, inputs)
 
     def get_weights(self):
-        return [self._state[group][index] for group, index in self._weight_places]
+        state = self._values()
+        return [state[group][index] for group, index in self._weight_places]
 
     def set_weights(self, weights):
+        state = self._values()
         for (group, index), value in zip(self._weight_places, weights, strict=True):
-            self._state[group][index] = value
+            state[group][index] = value
 
     def finish(self):
+        if self._state is None:
+            return
         for group, values in zip(self._variables, self._state):
             for variable, value in zip(group, values):
                 variable.assign(value)
+        self._state = None
+
+    def _values(self):
+        # Read when the fit starts, not when the runner is made: a Keras train step run on the
+        # model in between (`train_on_batch` donates its buffers) would delete what was read.
+        if self._state is None:
+            self._state = tuple([variable.value for variable in group]
+                                for group in self._variables)
+        return self._state
