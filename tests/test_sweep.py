@@ -508,19 +508,27 @@ def test_a_walk_forward_never_clears_keras_state_while_another_thread_fits(
     seen, fitting = [], threading.Event()
     epoch_runner, clear_session = training_steps.epoch_runner, keras.backend.clear_session
 
-    def watched_runner(*args, **kwargs):
-        run = epoch_runner(*args, **kwargs)
+    class WatchedRunner:
+        """The fit's runner, its first epoch in the thread "first" slowed down and noted."""
 
-        def run_epoch(*args):
+        def __init__(self, run):
+            self.run = run
+
+        def __getattr__(self, name):  # the rest of the runner (validation, finish) as it is
+            return getattr(self.run, name)
+
+        def __call__(self, *args):
             if threading.current_thread().name != "first" or fitting.is_set():
-                return run(*args)
+                return self.run(*args)
             seen.append("first: epoch begins")
             fitting.set()
             time.sleep(1.0)  # room for the other thread's clear_session, were it let in
-            losses = run(*args)
+            losses = self.run(*args)
             seen.append("first: epoch ends")
             return losses
-        return run_epoch
+
+    def watched_runner(*args, **kwargs):
+        return WatchedRunner(epoch_runner(*args, **kwargs))
 
     def watched_clear_session(*args, **kwargs):
         seen.append(f"{threading.current_thread().name}: clear_session")

@@ -211,6 +211,22 @@ def test_a_tz_aware_frame_and_millisecond_bar_times_work_and_replay(walk, standa
     assert replay.forecast(0, START, None) == standalone["predicted_close"].iloc[0]
 
 
+def test_a_replay_rounds_bar_times_to_the_millisecond_as_pandas_does():
+    """Ties to the even millisecond, carries into the next second, day and year."""
+    from datetime import datetime, timedelta
+
+    from lstm_bt.models.walk_forward import _to_millisecond
+
+    rng = np.random.default_rng(0)
+    micros = [0, 1, 499, 500, 501, 999, 1000, 1499, 1500, 1501, 2500, 3500, 998500, 999499,
+              999500, 999501, 999999, *rng.integers(0, 1_000_000, 300)]
+    for base in (datetime(2024, 3, 5, 7, 8, 9), datetime(2024, 12, 31, 23, 59, 59),
+                 datetime(1969, 12, 31, 23, 59, 58)):
+        for micro in micros:
+            when = base + timedelta(microseconds=int(micro))
+            assert _to_millisecond(when) == pd.Timestamp(when).round("ms").to_pydatetime(), when
+
+
 @pytest.mark.parametrize("value", [None, [1.0, 2.0], pd.DataFrame({"x": [1.0]})])
 def test_replayed_forecasts_are_built_from_a_series_only(value):
     from lstm_bt.models import ReplayedForecasts

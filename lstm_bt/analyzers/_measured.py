@@ -50,6 +50,7 @@ class MeasuredAnalyzer(bt.Analyzer):
         # `strategy.analyzers`, every pass: the first measured one reads it for the others.
         self._reader = next(a for a in self.strategy.analyzers if isinstance(a, MeasuredAnalyzer))
         self._bar, self._reads = None, 0
+        self._now = None
 
     @property
     def start_value(self):
@@ -66,7 +67,8 @@ class MeasuredAnalyzer(bt.Analyzer):
         return first is None or when >= first
 
     def next(self):
-        when, value, exposed, close = self._read_bar()
+        # Kept for subclasses that record every bar (`ForecastSkill`), so they read it once.
+        self._now = when, value, exposed, close = self._read_bar()
         if not self.measuring(when):
             self._value_before = value
             return

@@ -4,12 +4,13 @@ Keras' own `validation_data` runs `evaluate` after every epoch: a second input p
 costs more than the epoch's few gradient steps on a small LSTM (about 35 ms against 120 ms for
 a whole epoch under TensorFlow on 2 cores). The held-out samples are few, so they go through
 the model's compiled forward pass in one call (`predict_on_batch`, no pipeline: about 4 ms for
-200 samples, against 11 ms for the NumPy pass that makes every forecast); under JAX the
-forecaster passes the same pass from the programs its architecture shares
-(`jax_programs.Programs.predict`, byte-identical outputs, nothing compiled per model). The
-stopping rule is
-Keras' `EarlyStopping(monitor="val_loss", restore_best_weights=True)`: stop after `patience`
-epochs without a lower loss, then restore the weights of the best epoch.
+200 samples, against 11 ms for the NumPy pass that makes every forecast). The forecaster hands
+it the epoch runner (`training_steps.epoch_runner`) in the model's place: under JAX that runs
+the pass from the programs its architecture shares (`jax_programs.Programs.predict`,
+byte-identical outputs, nothing compiled per model) on the values the fit holds, and keeps the
+best epoch's weights without copying them. The stopping rule is Keras'
+`EarlyStopping(monitor="val_loss", restore_best_weights=True)`: stop after `patience` epochs
+without a lower loss, then restore the weights of the best epoch.
 """
 
 import numpy as np
@@ -25,21 +26,20 @@ class ValidationStopping:
         targets: their targets, `(n,)`.
         patience: epochs without a better loss before training stops; 0 never stops (the
             loss is still recorded).
-        predict: `predict(model, inputs)` -> the model's outputs, `(n, 1)`; None:
-            `model.predict_on_batch(inputs)`. Defaults to `None`.
 
-    After training, `losses` holds one loss per epoch.
+    `epoch_end` and `train_end` take the model being trained, or anything with its
+    `predict_on_batch`, `get_weights` and `set_weights` (an epoch runner). After training,
+    `losses` holds one loss per epoch.
     """
 
-    def __init__(self, inputs, targets, patience, predict=None):
+    def __init__(self, inputs, targets, patience):
         self.inputs, self.targets, self.patience = inputs, targets, patience
-        self._predict = predict or (lambda model, inputs: model.predict_on_batch(inputs))
         self.losses = []
         self._best, self._best_weights, self._wait = np.inf, None, 0
 
     def epoch_end(self, model):
         """Record the held-out loss of `model` now; True when training should stop."""
-        predicted = np.asarray(self._predict(model, self.inputs), dtype=np.float64)[:, 0]
+        predicted = np.asarray(model.predict_on_batch(self.inputs), dtype=np.float64)[:, 0]
         loss = float(np.mean((predicted - self.targets) ** 2))
         self.losses.append(loss)
         if not self.patience:

@@ -169,7 +169,7 @@ def _check_bars(bars):
             f"Received invalid `bars`, expected an (n >= 2, 5 + k) array of open, high, low, "
             f"close, volume and k extra input columns, got shape {bars.shape}."
         )
-    if not np.isfinite(bars[1:, N_OHLCV:]).all():
+    if bars.shape[1] > N_OHLCV and not np.isfinite(bars[1:, N_OHLCV:]).all():
         raise InvalidParameter(
             "Received extra input columns with NaN or infinite values, e.g. an indicator "
             "still in its warm-up; start the bars after the warm-up (LSTMStrategy: raise "

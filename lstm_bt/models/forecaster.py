@@ -383,15 +383,14 @@ class LSTMForecaster:
         n_val = int(len(inputs) * self.validation_split) if self.validation_split else 0
         if self.validation_split and n_val == 0:
             n_val = 1
-        programs = self._programs()
         held_out = None
         if n_val:
             held_out = ValidationStopping(
                 inputs[-n_val:].astype(np.float32), targets[-n_val:].astype(np.float64),
-                self.patience, predict=programs and programs.predict_on_batch)
+                self.patience)
             inputs, targets = inputs[:-n_val], targets[:-n_val]
         inputs, targets = inputs.astype(np.float32), targets.astype(np.float32)
-        run_epoch = training_steps.epoch_runner(self.model_, programs)
+        run_epoch = training_steps.epoch_runner(self.model_, self._programs())
         losses = []
         for _ in range(epochs):
             # A new order every epoch, as Keras' shuffle does, but from our generator: Keras
@@ -402,10 +401,12 @@ class LSTMForecaster:
             batch_losses = run_epoch(inputs, targets, batches)
             # Keras' epoch loss: the mean of the batch losses weighted by their sample counts.
             losses.append(float(np.average(batch_losses, weights=[len(b) for b in batches])))
-            if held_out is not None and held_out.epoch_end(self.model_):
+            # The runner stands for the model between epochs (under JAX it holds the values).
+            if held_out is not None and held_out.epoch_end(run_epoch):
                 break
         if held_out is not None:
-            held_out.train_end(self.model_)
+            held_out.train_end(run_epoch)
+        run_epoch.finish()
         return {"loss": losses, "val_loss": held_out.losses if held_out else []}
 
 

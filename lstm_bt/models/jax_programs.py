@@ -87,7 +87,7 @@ class Programs:
             weights, state, inputs)[0])
         self._predict = jax.jit(lambda weights, state, inputs: template.stateless_call(
             weights, state, inputs, training=False)[0])
-        self._epoch = jax.jit(self._steps)
+        self._epoch = jax.jit(self._steps, static_argnames="size")
 
     def fits(self, model):
         """Whether `model`'s variables have the template's shapes and dtypes, in order."""
@@ -99,23 +99,22 @@ class Programs:
         return self._call(self._forward, ("forward", inputs.shape, inputs.dtype), weights, state,
                           inputs)
 
-    def predict_on_batch(self, model, inputs):
-        """`model.predict_on_batch(inputs)` with `model`'s current variables, byte for byte
-        (`training=False`), without compiling a predict function for `model`."""
-        weights = [variable.value for variable in model.trainable_variables]
-        state = [variable.value for variable in model.non_trainable_variables]
+    def predict(self, weights, state, inputs):
+        """The model's outputs for `inputs` with the variable values `weights` (trainable) and
+        `state` (non-trainable), as `predict_on_batch` computes them (`training=False`)."""
         return self._call(self._predict, ("predict", inputs.shape, inputs.dtype), weights, state,
                           inputs)
 
-    def epoch(self, state, stacked, rest):
-        """One epoch of gradient steps: over the equal-size batches `stacked`
-        (`(inputs, targets)` with a leading batch axis) in a `lax.scan`, then over each
-        `(inputs, targets)` of `rest`. `state` is `(trainable, non_trainable, optimizer)`
-        values; returns the new state and the batch losses."""
-        shapes = ("epoch", stacked[0].shape, stacked[0].dtype,
-                  tuple(inputs.shape for inputs, _ in rest))
+    def epoch(self, state, inputs, targets, order, size):
+        """One epoch of gradient steps over the batches `order` cuts from `(inputs,
+        targets)`: its first `size` row numbers, the next `size`, ..., the last batch holding
+        what is left. The rows are gathered inside the program (the samples go to it once a
+        fit, not once an epoch); the equal-size batches run in a `lax.scan`, then the smaller
+        last one. `state` is `(trainable, non_trainable, optimizer)` values; returns the new
+        state and the batch losses."""
+        shapes = ("epoch", inputs.shape, inputs.dtype, targets.shape, order.shape, size)
         metrics = [variable.value for variable in self.template.metrics_variables]
-        return self._call(self._epoch, shapes, state, metrics, stacked, rest)
+        return self._call(self._epoch, shapes, state, metrics, inputs, targets, order, size)
 
     def _call(self, function, shapes, *args):
         if shapes in self._traced:
@@ -125,14 +124,17 @@ class Programs:
             self._traced.add(shapes)
         return result
 
-    def _steps(self, state, metrics, stacked, rest):
+    def _steps(self, state, metrics, inputs, targets, order, size):
         import jax
         import jax.numpy as jnp
 
+        equal = len(order) // size
+        rows = order[:equal * size].reshape(equal, size)
         state, losses = jax.lax.scan(lambda now, batch: self._step(now, metrics, *batch),
-                                     state, stacked)
-        for inputs, targets in rest:
-            state, loss = self._step(state, metrics, inputs, targets)
+                                     state, (inputs[rows], targets[rows]))
+        if equal * size < len(order):
+            rows = order[equal * size:]
+            state, loss = self._step(state, metrics, inputs[rows], targets[rows])
             losses = jnp.append(losses, loss)
         return state, losses
 

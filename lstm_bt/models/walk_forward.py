@@ -21,6 +21,7 @@ its params from these plus its trading params.
 import bisect
 import logging
 import time
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -322,7 +323,7 @@ class ReplayedForecasts(_Walk):
     def forecast(self, bar, when, read_bars):
         del bar, read_bars
         # To the millisecond: backtrader's float dates move a bar's time by microseconds.
-        value = self._table.get(pd.Timestamp(when).round("ms").to_pydatetime(), float("nan"))
+        value = self._table.get(_to_millisecond(when), float("nan"))
         if not np.isfinite(value):
             raise InvalidParameter(
                 f"Received `forecasts` without a forecast for the tradable bar {when}. Pass "
@@ -359,6 +360,22 @@ def forecast_frame(times, closes, predicted):
     return pd.DataFrame({"datetime": list(times), "close": np.asarray(closes, dtype=np.float64),
                          "predicted_close": np.asarray(predicted, dtype=np.float64)},
                         columns=_FORECAST_COLUMNS)
+
+
+def _to_millisecond(when):
+    """`pd.Timestamp(when).round("ms").to_pydatetime()`: the nearest millisecond, ties to the
+    even one. A naive `datetime` (what backtrader gives a strategy) is rounded without pandas:
+    ~1 µs instead of ~12 µs, once a bar of every replay."""
+    if type(when) is not datetime or when.tzinfo is not None:
+        return pd.Timestamp(when).round("ms").to_pydatetime()
+    rest = when.microsecond % 1000
+    if not rest:
+        return when
+    down = when - timedelta(microseconds=rest)
+    # A tie goes to the even millisecond; whole seconds are an even number of them.
+    if rest > 500 or (rest == 500 and when.microsecond // 1000 % 2):
+        return down + timedelta(milliseconds=1)
+    return down
 
 
 def _naive_utc(index):

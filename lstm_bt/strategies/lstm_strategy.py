@@ -126,6 +126,9 @@ class LSTMStrategy(bt.Strategy):
         p = self.check_params(**self.p._getkwargs())
         self.walk = walk_for(self.walk_params(p), p["forecasts"])
         self._inputs = tuple(self.extra_inputs())
+        data = self.data
+        # The lines the model reads, looked up once (backtrader's attribute lookup is slow).
+        self._lines = (data.open, data.high, data.low, data.close, data.volume, *self._inputs)
         # Bars before a line's minimum period hold NaN: the first window must start after them.
         warmup = max((line._minperiod - 1 for line in self._inputs), default=0)
         # A preloaded feed holds every bar's time already: too short data is refused now.
@@ -166,8 +169,11 @@ class LSTMStrategy(bt.Strategy):
             return
         close = self.data.close[0]
         predicted = self.walk.forecast(bar, when, self._bars)
-        self._moves.append(predicted / close - 1.0)
-        smoothed = float(np.mean(self._moves))
+        moves = self._moves
+        moves.append(predicted / close - 1.0)
+        # One move is its own mean (np.mean, ~5 us a bar, would give 0.0 for -0.0: the same
+        # signal and size either way).
+        smoothed = moves[0] if len(moves) == 1 else float(np.mean(moves))
         self._signal = next_signal(smoothed, self.threshold_, self.p.allow_short, self._signal)
         self._trade(smoothed, close)
         self._rows.append((when, close, predicted, self._signal))
@@ -188,10 +194,9 @@ class LSTMStrategy(bt.Strategy):
     def _bars(self, size):
         """The last `size` bars up to and including the current one: OHLCV, then the extra
         input lines, as one array."""
-        data = self.data
-        lines = (data.open, data.high, data.low, data.close, data.volume, *self._inputs)
-        return np.column_stack([np.asarray(line.get(size=size), dtype=np.float64)
-                                for line in lines])
+        # One row per bar, C-ordered as a frame's `to_numpy()` (`WalkForward.run`'s bars).
+        return np.ascontiguousarray(
+            np.array([line.get(size=size) for line in self._lines], dtype=np.float64).T)
 
     def _trade(self, move, close):
         held = self.getposition(self.data).size

@@ -58,8 +58,8 @@ WALK = "lstm_bt/models/walk_forward.py"
 # callback ending at the current bar; a leak is written as a callback that reads ahead.
 _READ_AHEAD = [
     (STRATEGY, "    def _bars(self, size):", "    def _bars(self, size, ahead=0):"),
-    (STRATEGY, "np.asarray(line.get(size=size), dtype=np.float64)",
-     "np.asarray(line.get(ago=ahead, size=size), dtype=np.float64)"),
+    (STRATEGY, "[line.get(size=size) for line in self._lines]",
+     "[line.get(ago=ahead, size=size) for line in self._lines]"),
     (WALK, "lambda size, bar=bar: bars[bar - size + 1:bar + 1]",
      "lambda size, ahead=0, bar=bar: bars[bar - size + 1 + ahead:bar + 1 + ahead]"),
 ]
