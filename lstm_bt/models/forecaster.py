@@ -71,8 +71,8 @@ class LSTMForecaster:
         epochs: maximum epochs of a cold fit. Defaults to `20`.
         warm_start: when `fit` is called again, continue from the previous weights for
             `warm_epochs` instead of starting over. Defaults to `True`.
-        warm_epochs: maximum epochs of a warm fit, at most `epochs` (a larger value is
-            clamped to `epochs`). Defaults to `3`.
+        warm_epochs: maximum epochs of a warm fit, at most `epochs` (a larger value becomes
+            `epochs` when `fit` validates the params). Defaults to `3`.
         patience: epochs without a better validation loss before training stops (the best
             weights are kept); 0 turns early stopping off. Defaults to `3`.
         validation_split: share of the most recent samples held out for early stopping
@@ -119,9 +119,13 @@ class LSTMForecaster:
 
     def _validate_params(self):
         """Raise `InvalidParameter` naming the first argument that cannot work; integer
-        arguments become Python ints (a NumPy integer is not JSON, for `save`)."""
+        arguments become Python ints (a NumPy integer is not JSON, for `save`), and
+        `warm_epochs` the epochs a warm fit runs, at most `epochs`."""
         for name in ("seq_len", "batch_size", "epochs", "warm_epochs"):
             setattr(self, name, check_int(name, getattr(self, name), low=1))
+        # One value for what runs, what is reported and what keys the forecast cache: a
+        # report's params given back (`--from`) then find the same entry.
+        self.warm_epochs = min(self.warm_epochs, self.epochs)
         self.patience = check_int("patience", self.patience)
         self.seed = check_int("seed", self.seed, high=MAX_SEED, meaning="e.g. 0")
         self.units = _layer_widths("units", self.units, at_least_one=True)
@@ -170,7 +174,7 @@ class LSTMForecaster:
                 self.model_ = self._build(features.n_features)
             elif not warm:
                 self._reset_weights()
-            epochs = min(self.warm_epochs, self.epochs) if warm else self.epochs
+            epochs = self.warm_epochs if warm else self.epochs
             self.history_ = self._train(inputs, targets, epochs)
             self._read_weights()
         self.features_ = features
