@@ -78,8 +78,8 @@ def test_spec_round_trips_through_toml():
     ({"run": {"commission": 2}}, ["commission"]),
     ({"data": {"symbols": ["BTCUSDT"]}}, ["either `symbols`", "or `files`"]),
     ({"model": {"seq_len": [8, 200]}}, ["seq_len = 200"]),
-    ({"model": {"units": [[8, True]]}}, ["units = [8, true]", "`units`, expected a positive "
-                                        "integer (each layer width in (8, True)), got True"]),
+    ({"model": {"units": [[8, True]]}}, ["units = [8, true]", "`units`, expected an integer in "
+                                        "[1, 4096] (each layer width in (8, True)), got True"]),
     ({"trading": {"threshold": [-0.1]}}, ["threshold = -0.1"]),
     ({"trading": {"threshold": []}}, ["`threshold` is an empty list"]),
 ])
