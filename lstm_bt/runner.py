@@ -138,10 +138,8 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
     )
     head = {
         "data": bars.describe(),
-        # Warm fits run at most `epochs` epochs; the report says what ran.
-        "params": {"strategy": strategy.__name__, **used,
-                   "warm_epochs": min(used["warm_epochs"], used["epochs"]),
-                   **broker, "seed": seed},
+        # As checked, `warm_epochs` is at most `epochs`: the report says what ran.
+        "params": {"strategy": strategy.__name__, **used, **broker, "seed": seed},
     }
     with claim_run_dir(out, head, force=force) if out is not None else nullcontext():
         store, key, cached = _cache_lookup(cache and forecasts is None, data_dir, bars,

@@ -225,10 +225,22 @@ def test_every_refusal_is_exit_2_with_one_line_and_no_traceback(tmp_path):
     (["--threshold", "inf"], "argument --threshold: expected a finite number"),
     (["--scale", "inf"], "argument --scale: expected a finite number"),
     (["--slippage", "nan"], "argument --slippage: expected a finite number"),
-    (["--param", "fraction=nan"], "invalid value for `--param fraction`: 'nan'"),
-    (["--units", "4,,4"], "argument --units: expected positive layer widths like 64 or 64,32"),
-    (["--units", "none"], "invalid value for `--units`, expected a tuple of positive integers "
-                          "(at least one LSTM layer)"),
+    (["--param", "fraction=nan"], "invalid value for `--param fraction`: expected a finite "
+                                  "number, got 'nan'."),
+    (["--units", "4,,4"], "argument --units: expected at least one layer width from 1 to "
+                          "4096 like 64 or 64,32, got '4,,4'"),
+    (["--units", "none"], "argument --units: expected at least one layer width from 1 to 4096 "
+                          "like 64 or 64,32, got 'none'"),
+    (["--units", "\u00b2"], "argument --units: expected at least one layer width"),
+    (["--units", "99999999999999999999"], "argument --units: expected at least one layer "
+                                          "width from 1 to 4096"),
+    (["--units", "4097"], "argument --units: expected at least one layer width"),
+    (["--dense-units", "8,5000"], "argument --dense-units: expected layer widths from 1 to "
+                                  "4096 like 64 or 64,32 (or none), got '8,5000'"),
+    (["--param", "units=none"], "invalid value for `--param units`: expected at least one "
+                                "layer width from 1 to 4096 like 64 or 64,32, got 'none'."),
+    (["--param", "seq_len=x"], "invalid value for `--param seq_len`: 'x'; expected int like "
+                               "its default 60."),
 ])
 def test_out_of_range_numbers_and_typos_are_refused_before_any_data_is_read(args, message,
                                                                             capsys):
@@ -266,10 +278,14 @@ def test_every_subcommand_takes_verbose_and_quiet():
 def test_help_shows_values_as_typed_on_the_command_line():
     help_text = build_parser()._subparsers._group_actions[0].choices["backtest"].format_help()
     assert "`" not in help_text and '"' not in help_text and "(64," not in help_text
-    assert "LSTM layer widths, e.g. 64 or 64,32" in " ".join(help_text.split())
+    assert "LSTM layer widths, e.g. 64 or 64,32; at least one, each from 1 to 4096" in " ".join(
+        help_text.split())
+    assert "tuple" not in help_text
     assert "min(--warm-epochs, --epochs)" in " ".join(help_text.split())
     args = build_parser().parse_args(["backtest", "--units", "64", "--dense-units", "64,32"])
     assert (args.units, args.dense_units) == ((64,), (64, 32))
+    args = build_parser().parse_args(["backtest", "--units", "4096", "--dense-units", "none"])
+    assert (args.units, args.dense_units) == ((4096,), ())
 
 
 def test_plot_refuses_a_directory_that_is_no_run(tmp_path):

@@ -43,13 +43,18 @@ def test_a_numpy_integer_is_an_integer(name, call, expected):
 
 
 @pytest.mark.parametrize("name", ["units", "dense_units"])
-@pytest.mark.parametrize("bad", [True, 2.5, "3", 0])
-def test_a_layer_width_refuses_anything_but_a_positive_integer(name, bad):
+@pytest.mark.parametrize("bad", [True, 2.5, "3", 0, 4097, 2**40])
+def test_a_layer_width_refuses_anything_but_an_integer_from_1_to_4096(name, bad):
     widths = (8, bad)
     with pytest.raises(InvalidParameter, match=re.escape(
-            f"Received an invalid value for `{name}`, expected a positive integer (each layer "
-            f"width in {widths!r}), got {bad!r}.")):
+            f"Received an invalid value for `{name}`, expected an integer in [1, 4096] (each "
+            f"layer width in {widths!r}), got {bad!r}.")):
         LSTMStrategy.check_params(**{name: widths})
+
+
+@pytest.mark.parametrize("name", ["units", "dense_units"])
+def test_the_widest_layer_width_is_taken(name):
+    assert LSTMStrategy.check_params(**{name: (4096, 1)})[name] == (4096, 1)
 
 
 @pytest.mark.parametrize("name", ["units", "dense_units"])

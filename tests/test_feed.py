@@ -1,6 +1,6 @@
 """BinanceKlines inside a real cerebro: over a frame, a file and REST + store."""
 
-from datetime import datetime
+from datetime import date, datetime, timedelta, timezone
 
 import backtrader as bt
 import pytest
@@ -80,6 +80,40 @@ def test_fromdate_and_todate_stay_utc_with_backtraders_tz(hourly, tz):
     assert [bt.num2date(number) for number in data.datetime.array] == \
         day.index.to_pydatetime().tolist()
     assert [bar[1:] for bar in seen] == [bar[1:] for bar in as_seen(day)]
+
+
+@pytest.mark.parametrize("fromdate, todate", [
+    (datetime(2024, 1, 2, 9, tzinfo=timezone(timedelta(hours=9))),
+     datetime(2024, 1, 2, 19, tzinfo=timezone(timedelta(hours=-5)))),
+    ("2024-01-02", "2024-01-03T00:00Z"),
+    ("2024-01-02T01:00+01:00", datetime(2024, 1, 3, tzinfo=timezone.utc)),
+])
+@pytest.mark.parametrize("tz", [None, "Asia/Tokyo"])
+def test_aware_and_text_dates_are_read_as_utc(hourly, fromdate, todate, tz):
+    if tz:
+        pytest.importorskip("pytz")
+    data = BinanceKlines(dataname=hourly, interval="1h", fromdate=fromdate, todate=todate, tz=tz)
+
+    seen = run(data)
+
+    day = hourly.loc["2024-01-02 00:00":"2024-01-02 23:00"]
+    assert [bt.num2date(number) for number in data.datetime.array] == \
+        day.index.to_pydatetime().tolist()
+    assert [bar[1:] for bar in seen] == [bar[1:] for bar in as_seen(day)]
+    assert (data.p.fromdate, data.p.todate) == (datetime(2024, 1, 2), datetime(2024, 1, 3))
+
+
+def test_a_date_that_is_no_date_is_refused_naming_the_param(hourly):
+    with pytest.raises(InvalidParameter, match=r"`todate`: 'soon'. Write a UTC date"):
+        BinanceKlines(dataname=hourly, interval="1h", todate="soon")
+
+
+def test_a_date_todate_keeps_backtraders_meaning_the_end_of_that_day(hourly):
+    data = BinanceKlines(dataname=hourly, interval="1h", fromdate=date(2024, 1, 2),
+                         todate=date(2024, 1, 2))
+
+    assert [bar[0] for bar in run(data)] == \
+        hourly.loc["2024-01-02 00:00":"2024-01-02 23:00"].index.to_pydatetime().tolist()
 
 
 def test_a_kline_file_feeds_the_same_bars_with_the_interval_inferred(hourly, tmp_path):

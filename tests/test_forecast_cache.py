@@ -203,3 +203,24 @@ def test_numpy_integer_params_run_store_and_key_like_plain_ints(klines, tmp_path
     pd.testing.assert_frame_equal(runs[1].forecasts, runs[0].forecasts)
     assert runs[0].report["params"] == runs[1].report["params"]
     assert type(runs[0].report["params"]["seq_len"]) is int
+
+
+@pytest.mark.parametrize("epochs", ["1", "2"])
+def test_a_from_rerun_of_a_run_with_fewer_epochs_than_warm_epochs_hits(klines, tmp_path,
+                                                                      capsys, epochs):
+    csv = tmp_path / "TEST-1h.csv"
+    write_kline_csv(csv, klines, "1h")
+    data = ["--csv", str(csv), "--data-dir", str(tmp_path / "data"), "--quiet"]
+    assert main(["backtest", *data, "--start", "2024-01-08", "--end", "2024-01-12",
+                 "--seq-len", "8", "--train-window", "120", "--retrain-every", "500",
+                 "--epochs", epochs, "--units", "4", "--out", str(tmp_path / "r1")]) == 0
+    assert "forecast cache miss" in capsys.readouterr().out
+    assert main(["backtest", "--from", str(tmp_path / "r1" / "report.json"), *data,
+                 "--out", str(tmp_path / "r2")]) == 0
+    assert "forecast cache hit" in capsys.readouterr().out
+    assert len(entries(tmp_path / "data")) == 1
+
+
+def test_checked_params_hold_the_warm_epochs_that_run():
+    assert LSTMStrategy.check_params(epochs=1)["warm_epochs"] == 1
+    assert LSTMStrategy.check_params(epochs=5, warm_epochs=4)["warm_epochs"] == 4

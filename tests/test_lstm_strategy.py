@@ -263,8 +263,8 @@ BAD_PARAMS = [
     ({"seq_len": 120}, r"`seq_len`.*fewer bars than `train_window` \(120\)"),
     ({"epochs": 0}, r"`epochs`, expected a positive integer, got 0"),
     ({"warm_epochs": -1}, r"`warm_epochs`"),
-    ({"units": (0,)}, r"`units`, expected a positive integer \(each layer width in \(0,\)\), "
-                      r"got 0"),
+    ({"units": (0,)}, r"`units`, expected an integer in \[1, 4096\] \(each layer width in "
+                      r"\(0,\)\), got 0"),
     ({"sizing": "allin"}, r"`sizing`.*Did you mean 'all_in'\?"),
     ({"threshold": -0.1}, r"`threshold`"),
     ({"fraction": 1.5}, r"`fraction`, expected a number in \(0.0, 1.0\]"),

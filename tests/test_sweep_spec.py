@@ -4,6 +4,7 @@ import subprocess
 import sys
 import tomllib
 
+import numpy as np
 import pytest
 
 from lstm_bt.errors import InvalidParameter
@@ -50,6 +51,28 @@ def test_widths_one_value_or_a_sweep():
     assert load_spec(_spec(model={"units": [[32], [64, 32]]})).model["units"] == [(32,), (64, 32)]
 
 
+@pytest.mark.parametrize("model", [{"seq_len": [np.int64(8), 8]},
+                                   {"units": [[4], [np.int64(4)]]},
+                                   {"epochs": np.array([1, 1])}])
+def test_a_numpy_value_equal_to_another_is_listed_twice(model):
+    with pytest.raises(InvalidParameter, match="lists a value twice"):
+        load_spec(_spec(model=model))
+
+
+def test_numpy_values_in_a_dict_spec_are_read_as_python_values():
+    spec = load_spec(_spec(run={"seeds": np.arange(2), "cash": np.float64(5000.0)},
+                           model={"seq_len": [np.int64(8), np.int32(12)],
+                                  "units": [np.int64(4)], "dropout": np.float32(0.5)},
+                           trading={"allow_short": np.bool_(True),
+                                    "sizing": [np.str_("all_in")]}))
+    values = [*spec.seeds, spec.broker["cash"], *spec.model["seq_len"], *spec.model["units"][0],
+              *spec.model["dropout"], *spec.trading["allow_short"], *spec.trading["sizing"]]
+    assert [type(value) for value in values] == [int, int, float, int, int, int, float, bool,
+                                                 str]
+    assert values == [0, 1, 5000.0, 8, 12, 4, 0.5, True, "all_in"]
+    assert tomllib.loads(spec_to_toml(spec.source)) == spec.source
+
+
 def test_cell_keys_are_stable_and_change_with_what_decides_the_cell():
     spec = load_spec(_spec())
     keys = [c.key for c in plan_sweep(spec, SOURCES, spec.broker)[1]]
@@ -78,8 +101,8 @@ def test_spec_round_trips_through_toml():
     ({"run": {"commission": 2}}, ["commission"]),
     ({"data": {"symbols": ["BTCUSDT"]}}, ["either `symbols`", "or `files`"]),
     ({"model": {"seq_len": [8, 200]}}, ["seq_len = 200"]),
-    ({"model": {"units": [[8, True]]}}, ["units = [8, true]", "`units`, expected a positive "
-                                        "integer (each layer width in (8, True)), got True"]),
+    ({"model": {"units": [[8, True]]}}, ["units = [8, true]", "`units`, expected an integer in "
+                                        "[1, 4096] (each layer width in (8, True)), got True"]),
     ({"trading": {"threshold": [-0.1]}}, ["threshold = -0.1"]),
     ({"trading": {"threshold": []}}, ["`threshold` is an empty list"]),
 ])

@@ -58,7 +58,7 @@ def add_strategy_flags(parser, strategy_class):
             group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
                                default=None, help=help_text)
         else:
-            group.add_argument(flag, dest=name, type=_converter(default), default=None,
+            group.add_argument(flag, dest=name, type=_converter(default, name), default=None,
                                metavar=_metavar(default), help=help_text)
     group.add_argument(
         "--param", dest="extra_params", action="append", default=[], metavar="NAME=VALUE",
@@ -98,11 +98,15 @@ def strategy_kwargs(args, strategy_class):
                 f"See `lstm-bt backtest --help` for the params."
             )
         try:
-            kwargs[name] = _converter(defaults[name])(text)
-        except (ValueError, argparse.ArgumentTypeError):
+            kwargs[name] = _converter(defaults[name], name)(text)
+        except argparse.ArgumentTypeError as error:
+            raise InvalidParameter(
+                f"Received an invalid value for `--param {name}`: {error}.") from None
+        except ValueError:
             raise InvalidParameter(
                 f"Received an invalid value for `--param {name}`: {text!r}; expected "
-                f"{_metavar(defaults[name]).lower()} like its default {defaults[name]!r}."
+                f"{_metavar(defaults[name]).lower()} like its default "
+                f"{_shown(defaults[name])}."
             ) from None
     return kwargs
 
@@ -221,7 +225,7 @@ def _plain_help(text, names):
                       else word.group(0), code)
 
     # Two examples side by side read as alternatives: `(64,)`, `(64, 32)` -> 64 or 64,32.
-    text = re.sub(r"(`[^`]+`), (`[^`]+`)(?=\)|$|\s|\.)", r"\1 or \2", text)
+    text = re.sub(r"(`[^`]+`), (`[^`]+`)(?=\)|$|\s|[.;])", r"\1 or \2", text)
     return re.sub(r"`([^`]*)`", plain, text)
 
 
@@ -236,7 +240,7 @@ def finite_float(text):
     return value
 
 
-def _converter(default):
+def _converter(default, name):
     if isinstance(default, bool):
         return _boolean
     if isinstance(default, int):
@@ -244,7 +248,9 @@ def _converter(default):
     if isinstance(default, float):
         return finite_float
     if isinstance(default, tuple):
-        return _int_tuple
+        from ..models.forecaster import LAYER_WIDTHS
+
+        return _layer_widths_type(LAYER_WIDTHS.get(name, 0))
     if default is None:
         return _literal
     return _number_or_text
@@ -287,16 +293,26 @@ def _shown(default):
     return default
 
 
-def _int_tuple(text):
-    """Layer widths such as `64` or `64,32`; `none` (or nothing) is no layers."""
-    text = text.replace(" ", "")
-    if text.lower() in ("", "none"):
-        return ()
-    parts = text.split(",")
-    if not all(part.isdigit() and int(part) > 0 for part in parts):
-        raise argparse.ArgumentTypeError(
-            f"expected positive layer widths like 64 or 64,32 (or none), got {text!r}")
-    return tuple(int(part) for part in parts)
+def _layer_widths_type(fewest=0):
+    """argparse type: layer widths such as `64` or `64,32`, each from 1 to `MAX_LAYER_WIDTH`;
+    `none` (or nothing) is no layers, refused where `fewest` layers are needed. The messages
+    show the flag's own syntax, not the Python tuple the library's would."""
+    from ..models.forecaster import MAX_LAYER_WIDTH
+
+    def layer_widths(text):
+        text = text.replace(" ", "")
+        widths = () if text.lower() in ("", "none") else text.split(",")
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+        if (len(widths) < fewest
+                or not all(re.fullmatch(r"[0-9]+", width) and 1 <= int(width) <= MAX_LAYER_WIDTH
+                           for width in widths)):
+            raise argparse.ArgumentTypeError(
+                f"expected {'at least one layer width' if fewest else 'layer widths'} from 1 "
+                f"to {MAX_LAYER_WIDTH} like 64 or 64,32{'' if fewest else ' (or none)'}, "
+                f"got {text!r}")
+        return tuple(int(width) for width in widths)
+
+    return layer_widths
 
 
 def _literal(text):

@@ -1,13 +1,14 @@
 """`BinanceKlines`: a backtrader data feed of Binance klines from REST, a file or a frame."""
 
 import os
-from datetime import datetime
+from datetime import date, datetime
 
 import backtrader as bt
 import numpy as np
 import pandas as pd
 
 from ..binance import infer_interval, load_klines, read_kline_file
+from ..dates import parse_date
 from ..errors import DataError, InvalidParameter
 from ..intervals import get_interval
 from ..kline_frame import COLUMNS, validate_kline_frame
@@ -31,7 +32,10 @@ class BinanceKlines(bt.feed.DataBase):
     `timeframe`/`compression` come from the interval (1h -> Minutes, 60). `fromdate` is
     inclusive and `todate` exclusive, like `--start`/`--end`, and both are UTC, also with
     backtrader's `tz` param set (which changes only what backtrader shows):
-    `todate=datetime(2025, 1, 1)` stops after the last bar of 2024. Data is loaded in
+    `todate=datetime(2025, 1, 1)` stops after the last bar of 2024. A timezone-aware datetime
+    is converted to UTC and ISO text (`"2024-01-01"`, `"2024-01-01T12:00Z"`) is read as
+    `lstm_bt.dates.parse_date` reads it; a `date` keeps backtrader's meaning (`todate`: the end
+    of that day). Data is loaded in
     `start()`, so an instance can be reused.
 
     Lines: `datetime, open, high, low, close, volume, openinterest` (always 0) plus
@@ -64,6 +68,8 @@ class BinanceKlines(bt.feed.DataBase):
     )
 
     def __init__(self):
+        for name in ("fromdate", "todate"):
+            setattr(self.p, name, _utc_bound(name, getattr(self.p, name)))
         source = self.p.dataname
         if source is None and self.p.symbol is None:
             raise InvalidParameter(
@@ -146,6 +152,14 @@ class BinanceKlines(bt.feed.DataBase):
 
     def _describe(self):
         return self.p.symbol or (self.p.dataname if isinstance(self.p.dataname, str) else "data")
+
+
+def _utc_bound(name, value):
+    """`fromdate`/`todate` as a naive UTC datetime, as every bar time here is; None and a
+    `date` as given (backtrader turns a date into the start or end of its day)."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    return parse_date(value, name)
 
 
 def _in_range(index, fromdate, todate):

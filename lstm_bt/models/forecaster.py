@@ -31,6 +31,11 @@ logger = logging.getLogger(__name__)
 OHLCV = ("open", "high", "low", "close", "volume")
 # The largest seed every backend accepts (NumPy's and TensorFlow's seeds are 32-bit).
 MAX_SEED = 2**32 - 1
+# The widest layer a width param takes: far beyond what a bar series can train (a 4096-unit
+# LSTM has 67 million weights), yet below what the backends fail to build with a traceback.
+MAX_LAYER_WIDTH = 4096
+# The layer-width params and the fewest layers each takes (the command line checks them too).
+LAYER_WIDTHS = {"units": 1, "dense_units": 0}
 _STATE_ENTRY = "lstm_bt_forecaster.json"
 
 
@@ -61,18 +66,18 @@ class LSTMForecaster:
 
     Args:
         seq_len: bars in one input sequence. Defaults to `60`.
-        units: LSTM layer widths, e.g. `(64,)`, `(64, 32)` (a list is kept as a tuple).
-            Defaults to `(32,)`.
+        units: LSTM layer widths, e.g. `(64,)`, `(64, 32)`; at least one, each from 1 to
+            4096. Defaults to `(32,)`.
         dense_units: relu Dense layers' widths between the last LSTM and the output, e.g.
-            `(25,)`. Defaults to `()`.
+            `(25,)`; each from 1 to 4096. Defaults to `()`.
         dropout: dropout rate after each LSTM layer, in [0, 1). Defaults to `0.0`.
         learning_rate: Adam learning rate. Defaults to `0.001`.
         batch_size: samples per gradient step. Defaults to `128`.
         epochs: maximum epochs of a cold fit. Defaults to `20`.
         warm_start: when `fit` is called again, continue from the previous weights for
             `warm_epochs` instead of starting over. Defaults to `True`.
-        warm_epochs: maximum epochs of a warm fit, at most `epochs` (a larger value is
-            clamped to `epochs`). Defaults to `3`.
+        warm_epochs: maximum epochs of a warm fit, at most `epochs` (a larger value becomes
+            `epochs` when `fit` validates the params). Defaults to `3`.
         patience: epochs without a better validation loss before training stops (the best
             weights are kept); 0 turns early stopping off. Defaults to `3`.
         validation_split: share of the most recent samples held out for early stopping
@@ -119,13 +124,17 @@ class LSTMForecaster:
 
     def _validate_params(self):
         """Raise `InvalidParameter` naming the first argument that cannot work; integer
-        arguments become Python ints (a NumPy integer is not JSON, for `save`)."""
+        arguments become Python ints (a NumPy integer is not JSON, for `save`), and
+        `warm_epochs` the epochs a warm fit runs, at most `epochs`."""
         for name in ("seq_len", "batch_size", "epochs", "warm_epochs"):
             setattr(self, name, check_int(name, getattr(self, name), low=1))
+        # One value for what runs, what is reported and what keys the forecast cache: a
+        # report's params given back (`--from`) then find the same entry.
+        self.warm_epochs = min(self.warm_epochs, self.epochs)
         self.patience = check_int("patience", self.patience)
         self.seed = check_int("seed", self.seed, high=MAX_SEED, meaning="e.g. 0")
-        self.units = _layer_widths("units", self.units, at_least_one=True)
-        self.dense_units = _layer_widths("dense_units", self.dense_units)
+        for name, fewest in LAYER_WIDTHS.items():
+            setattr(self, name, _layer_widths(name, getattr(self, name), fewest))
         _fraction("dropout", self.dropout)
         _fraction("validation_split", self.validation_split)
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
@@ -170,7 +179,7 @@ class LSTMForecaster:
                 self.model_ = self._build(features.n_features)
             elif not warm:
                 self._reset_weights()
-            epochs = min(self.warm_epochs, self.epochs) if warm else self.epochs
+            epochs = self.warm_epochs if warm else self.epochs
             self.history_ = self._train(inputs, targets, epochs)
             self._read_weights()
         self.features_ = features
@@ -420,16 +429,17 @@ def _windows(rows, seq_len):
     return np.lib.stride_tricks.sliding_window_view(rows, seq_len, axis=0).transpose(0, 2, 1)
 
 
-def _layer_widths(name, widths, at_least_one=False):
-    """`widths` as a tuple of Python ints, each a positive integer by `check_int`."""
-    if not isinstance(widths, (tuple, list)) or (at_least_one and not widths):
+def _layer_widths(name, widths, fewest=0):
+    """`widths` (a tuple or list, at least `fewest` long) as a tuple of Python ints, each from
+    1 to `MAX_LAYER_WIDTH` by `check_int`."""
+    if not isinstance(widths, (tuple, list)) or len(widths) < fewest:
         raise InvalidParameter(
             f"Received an invalid value for `{name}`, expected a tuple of positive integers"
-            f"{' (at least one LSTM layer)' if at_least_one else ''}, e.g. (64,) or (64, 32), "
+            f"{' (at least one LSTM layer)' if fewest else ''}, e.g. (64,) or (64, 32), "
             f"got {widths!r}."
         )
-    return tuple(check_int(name, width, low=1, meaning=f"each layer width in {widths!r}")
-                 for width in widths)
+    return tuple(check_int(name, width, low=1, high=MAX_LAYER_WIDTH,
+                           meaning=f"each layer width in {widths!r}") for width in widths)
 
 
 def _fraction(name, value):

@@ -100,7 +100,7 @@ def load_spec(spec):
     if isinstance(spec, (str, Path)):
         source = _read_toml(Path(spec))
     elif isinstance(spec, dict):
-        source = spec
+        source = _python_values(spec)
     else:
         raise InvalidParameter(
             f"Received an invalid sweep spec, expected a path to a TOML file or a dict, got "
@@ -126,6 +126,18 @@ def load_spec(spec):
                         source=_plain(source))
     _check_configs(checked)
     return checked
+
+
+def _python_values(value):
+    """A spec dict with NumPy scalars as the Python values they hold and arrays as lists, so
+    `np.int64(8)` and `8` are one value (to the duplicate check, the configs and the TOML)."""
+    if isinstance(value, dict):
+        return {key: _python_values(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_python_values(item) for item in value]
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return _python_values(value.tolist())  # np.int64 -> int, np.ndarray -> list
+    return value
 
 
 def spec_to_toml(source):
