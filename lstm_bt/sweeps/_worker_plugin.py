@@ -114,10 +114,17 @@ class RestartEvery(WorkerPlugin):
 
 
 def _exit_noise(record):
-    """False for the two errors `distributed` logs in a worker closing itself to restart
-    (Dask's lifetime restarts log them too): the scheduler's echo of `closing_gracefully`
-    arriving after the worker began closing, and the nanny's stop-queue thread reading a
-    queue closed under it as the process exits ("died unexpectedly": it did not)."""
+    """False for the errors `distributed` logs in a worker closing itself to restart (Dask's
+    lifetime restarts log them too): the scheduler's echo of `closing_gracefully` arriving
+    after the worker began closing, the nanny's stop-queue thread reading a queue closed under
+    it as the process exits ("died unexpectedly": it did not), and a heartbeat still waiting
+    for the scheduler's answer when the closing worker closes its connections (an error with
+    a traceback, so shown even at the quiet level; more often on a loaded machine, where a
+    heartbeat takes longer)."""
     message = record.getMessage()
-    return not (message == "Worker process died unexpectedly"
+    return not (message in _EXIT_ERRORS
                 or message.startswith("Invalid Worker.status transition: Status.closing ->"))
+
+
+_EXIT_ERRORS = frozenset({"Worker process died unexpectedly",
+                          "Failed to communicate with scheduler during heartbeat."})
