@@ -369,6 +369,28 @@ def test_a_planned_restart_logs_no_error_for_the_heartbeat_its_worker_cuts_short
     assert "Failed to communicate with scheduler during heartbeat" not in printed, printed
 
 
+def test_the_sweeps_own_cluster_closes_without_an_error_for_a_heartbeat_it_cuts_short(capfd):
+    # The same error from the workers of the sweep's own cluster as it closes (after the last
+    # result, every worker idle); the scheduler answers every heartbeat 10 s late.
+    import asyncio
+
+    from lstm_bt.sweeps.execute import connect
+
+    with connect(workers=1, quiet=True, restart_workers_every=0) as client:
+        handlers = client.cluster.scheduler.handlers
+        answer = handlers["heartbeat_worker"]
+
+        async def late_heartbeat(**message):
+            await asyncio.sleep(10.0)
+            return answer(**message)
+
+        handlers["heartbeat_worker"] = late_heartbeat
+        time.sleep(1.0)  # the first late heartbeat is sent
+        capfd.readouterr()
+    printed = capfd.readouterr().err  # the cluster is closed, its worker process exited
+    assert "Failed to communicate with scheduler during heartbeat" not in printed, printed
+
+
 def test_a_restart_slower_than_dasks_lost_worker_timeout_leaves_no_stray_process(kline_file,
                                                                                  tmp_path):
     # Dask's LocalCluster closes the nanny of a worker gone for `lost-worker-timeout` (15 s;

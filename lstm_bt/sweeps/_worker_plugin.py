@@ -11,7 +11,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from ._cluster_logs import RESTART_TOPIC
 
-__all__ = ["CapThreads", "RestartEvery", "WALK_FORWARD_PREFIX"]
+__all__ = ["CapThreads", "RestartEvery", "WALK_FORWARD_PREFIX", "quiet_exit"]
 
 WALK_FORWARD_PREFIX = "walk-forward-"
 # How long a worker due for a restart waits for the client to collect its last result, once
@@ -101,8 +101,7 @@ class RestartEvery(WorkerPlugin):
             if worker.status in _CLOSING:
                 return
             raise
-        for name in ("distributed.nanny", "distributed.worker"):
-            logging.getLogger(name).addFilter(_exit_noise)
+        quiet_exit()
         # The nanny stops this process (killing it if it has not exited 4 s later: a process
         # that imported TensorFlow can be slow to) and starts a fresh one.
         with suppress(OSError):  # the call's connection closes with this process
@@ -111,6 +110,13 @@ class RestartEvery(WorkerPlugin):
 
     def _holds(self, states):
         return any(task.state in states for task in self._worker.state.tasks.values())
+
+
+def quiet_exit(dask_worker=None):
+    """In a worker process about to exit (restarting, or its cluster closing): drop the
+    errors Dask logs as it closes (`_exit_noise`). `dask_worker` lets `Client.run` call it."""
+    for name in ("distributed.nanny", "distributed.worker"):
+        logging.getLogger(name).addFilter(_exit_noise)
 
 
 def _exit_noise(record):

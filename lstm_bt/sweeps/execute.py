@@ -167,6 +167,7 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
 
     from ..models.runtime import compile_cache_environment, usable_cores
     from ._cluster_logs import log_level, restart_notes
+    from ._worker_plugin import quiet_exit
 
     if client is not None:
         _register_plugins(client, restart_workers_every)
@@ -208,10 +209,13 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
             # Nanny.restart does not check), a stray that waits for the gone scheduler until
             # the interpreter exits (`_cluster_logs`; `_lost_worker_grace` for the other
             # way a nanny was closed under a restart).
-            with _lost_worker_grace(), Client(cluster) as own, restart_notes(own, wait=True):
-                _register_plugins(own, restart_workers_every)
-                _log_layout(own)
-                yield own
+            with _lost_worker_grace(), Client(cluster) as own:
+                with restart_notes(own, wait=True):
+                    _register_plugins(own, restart_workers_every)
+                    _log_layout(own)
+                    yield own
+                # The workers close next: a heartbeat cut short is an error with a traceback.
+                own.run(quiet_exit)
         finally:
             with log_level(logging.CRITICAL):  # the tracebacks of comms closing under it
                 cluster.close()
