@@ -11,9 +11,13 @@ restart would print some twenty lines, one of them a warning from the nanny
   (a worker that died) and drop those of the announced ones;
 - the sweep's own LocalCluster logs only warnings (errors when quiet), as Dask's
   `silence_logs` intends, and nothing while it shuts down;
-- on a cluster the caller brought (`client=`), the sweep returns once the restarts it set off
-  are over (at most `RESTART_WAIT_S`): the last worker due for one restarts after the last
-  result, which would otherwise leave its nanny's warning, and its worker missing, for later.
+- the sweep returns once the restarts it set off are over (at most `RESTART_WAIT_S`): the
+  last worker due for one restarts after the last result. On a cluster the caller brought
+  (`client=`) that would otherwise leave its nanny's warning, and its worker missing, for
+  later; on the sweep's own LocalCluster, closed right after, a nanny closed in the middle of
+  the restart starts the fresh process once closed (Dask's `Nanny.restart` does not check),
+  and that process waits for the gone scheduler until the interpreter exits, which reaps it
+  ("reaping stray process", sometimes "exit status was already read").
 
 Each change is undone when the sweep ends; the root logger and its handlers are not touched.
 """

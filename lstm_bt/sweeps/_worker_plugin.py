@@ -11,7 +11,8 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from ._cluster_logs import RESTART_TOPIC
 
-__all__ = ["CapThreads", "MendCompileCache", "RestartEvery", "WALK_FORWARD_PREFIX"]
+__all__ = ["CapThreads", "MendCompileCache", "RestartEvery", "WALK_FORWARD_PREFIX",
+           "quiet_exit"]
 
 WALK_FORWARD_PREFIX = "walk-forward-"
 # How long a worker due for a restart waits for the client to collect its last result, once
@@ -129,8 +130,7 @@ class RestartEvery(WorkerPlugin):
             if worker.status in _CLOSING:
                 return
             raise
-        for name in ("distributed.nanny", "distributed.worker"):
-            logging.getLogger(name).addFilter(_exit_noise)
+        quiet_exit()
         # The nanny stops this process (killing it if it has not exited 4 s later: a process
         # that imported TensorFlow can be slow to) and starts a fresh one.
         with suppress(OSError):  # the call's connection closes with this process
@@ -141,11 +141,25 @@ class RestartEvery(WorkerPlugin):
         return any(task.state in states for task in self._worker.state.tasks.values())
 
 
+def quiet_exit(dask_worker=None):
+    """In a worker process about to exit (restarting, or its cluster closing): drop the
+    errors Dask logs as it closes (`_exit_noise`). `dask_worker` lets `Client.run` call it."""
+    for name in ("distributed.nanny", "distributed.worker"):
+        logging.getLogger(name).addFilter(_exit_noise)
+
+
 def _exit_noise(record):
-    """False for the two errors `distributed` logs in a worker closing itself to restart
-    (Dask's lifetime restarts log them too): the scheduler's echo of `closing_gracefully`
-    arriving after the worker began closing, and the nanny's stop-queue thread reading a
-    queue closed under it as the process exits ("died unexpectedly": it did not)."""
+    """False for the errors `distributed` logs in a worker closing itself to restart (Dask's
+    lifetime restarts log them too): the scheduler's echo of `closing_gracefully` arriving
+    after the worker began closing, the nanny's stop-queue thread reading a queue closed under
+    it as the process exits ("died unexpectedly": it did not), and a heartbeat still waiting
+    for the scheduler's answer when the closing worker closes its connections (an error with
+    a traceback, so shown even at the quiet level; more often on a loaded machine, where a
+    heartbeat takes longer)."""
     message = record.getMessage()
-    return not (message == "Worker process died unexpectedly"
+    return not (message in _EXIT_ERRORS
                 or message.startswith("Invalid Worker.status transition: Status.closing ->"))
+
+
+_EXIT_ERRORS = frozenset({"Worker process died unexpectedly",
+                          "Failed to communicate with scheduler during heartbeat."})

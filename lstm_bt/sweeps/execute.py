@@ -19,6 +19,7 @@ tasks (`_worker_plugin.RestartEvery`).
 
 import logging
 import os
+import threading
 import time
 from contextlib import contextmanager
 
@@ -166,7 +167,7 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
 
     from ..models.runtime import compile_cache_environment, usable_cores
     from ._cluster_logs import log_level, restart_notes
-    from ._worker_plugin import MendCompileCache
+    from ._worker_plugin import MendCompileCache, quiet_exit
 
     if client is not None:
         _register_plugins(client, restart_workers_every)
@@ -203,14 +204,57 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
                                    env=env, dashboard_address=":0", config=HOUSEKEEPING_CONFIG,
                                    silence_logs=level)
         try:
-            with Client(cluster) as own, restart_notes(own):
-                _register_plugins(own, restart_workers_every)
-                own.register_plugin(MendCompileCache())
-                _log_layout(own)
-                yield own
+            # Closed only once the restarts the sweep set off are over: a nanny closed while
+            # it replaces its worker starts the fresh process after closing (Dask's
+            # Nanny.restart does not check), a stray that waits for the gone scheduler until
+            # the interpreter exits (`_cluster_logs`; `_lost_worker_grace` for the other
+            # way a nanny was closed under a restart).
+            with _lost_worker_grace(), Client(cluster) as own:
+                with restart_notes(own, wait=True):
+                    _register_plugins(own, restart_workers_every)
+                    own.register_plugin(MendCompileCache())
+                    _log_layout(own)
+                    yield own
+                # The workers close next: a heartbeat cut short is an error with a traceback.
+                own.run(quiet_exit)
         finally:
             with log_level(logging.CRITICAL):  # the tracebacks of comms closing under it
                 cluster.close()
+
+
+# How long the sweep's own LocalCluster waits for a worker that left the scheduler to come
+# back before it closes that worker's nanny (Dask's `distributed.deploy.lost-worker-timeout`,
+# 15 s, meant for a lost batch job). A planned restart takes longer on a busy machine (the
+# nanny kills a process that imported TensorFlow after 4 s, then a fresh one starts: over 15 s
+# at load 7 on 2 cores); the nanny closed in the middle of it then starts a worker that no
+# nanny and no cluster close stops, a stray process until the interpreter exits.
+LOST_WORKER_GRACE_S = 600.0
+_grace_lock = threading.Lock()
+_grace = {"open": 0, "before": None}
+
+
+@contextmanager
+def _lost_worker_grace():
+    """Raise `distributed.deploy.lost-worker-timeout` to `LOST_WORKER_GRACE_S` for the block
+    (never lower it); the value before the first of overlapping blocks comes back after the
+    last. Dask reads it when a worker leaves, so it must hold while the sweep runs."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    key = "distributed.deploy.lost-worker-timeout"
+    with _grace_lock:
+        if not _grace["open"]:
+            _grace["before"] = dask.config.get(key)
+            if parse_timedelta(_grace["before"]) < LOST_WORKER_GRACE_S:
+                dask.config.set({key: f"{LOST_WORKER_GRACE_S}s"})
+        _grace["open"] += 1
+    try:
+        yield
+    finally:
+        with _grace_lock:
+            _grace["open"] -= 1
+            if not _grace["open"]:
+                dask.config.set({key: _grace["before"]})
 
 
 def _log_layout(client):
