@@ -2,7 +2,7 @@
 
 from . import SUBCOMMANDS
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "not_dasks_interrupt_race"]
 
 
 def add_parser(subparsers):
@@ -40,11 +40,28 @@ def add_parser(subparsers):
 
 def run(args):
     """Run the sweep, print its summary in plain words, return 0, or 3 if cells failed."""
+    import logging
+
+    from .. import cli
     from ..sweeps import EXIT_SOME_FAILED, sweep
 
+    if cli.owns_process:  # a logger of the process: only where the command owns it
+        logging.getLogger("tornado.application").addFilter(not_dasks_interrupt_race)
     result = sweep(args.spec, out=args.out, workers=args.workers, scheduler=args.scheduler,
                    data_dir=args.data_dir, base_url=args.base_url, quiet=args.quiet,
                    restart_workers_every=args.restart_workers_every)
     print(result.describe())
     print(f"report: {result.out}")
     return EXIT_SOME_FAILED if result.failed else 0
+
+
+def not_dasks_interrupt_race(record):
+    """False for the error Dask's `sync` logs when Ctrl-C lands at the start of a call.
+
+    `distributed.utils.sync` schedules its `cancel` when a KeyboardInterrupt stops the wait;
+    landing before the call's future exists, `cancel` fails with a NameError ("cannot access
+    free variable 'future'"), which tornado logs with a traceback though the interrupt is
+    handled: the command prints that it was interrupted and what it kept.
+    """
+    error = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(error, NameError) and "free variable 'future'" in str(error))
