@@ -192,8 +192,10 @@ MUTANTS = (
     Mutant(
         "refusal-wrongly-typed-param",
         "`--param epochs=abc` gives a traceback",
-        ((FLAGS, "except (ValueError, argparse.ArgumentTypeError):",
-          "except argparse.ArgumentTypeError:"),),
+        ((FLAGS, "        except ValueError:\n            raise InvalidParameter(\n"
+                 "                f\"Received an invalid value for `--param {name}`: {text!r}",
+          "        except KeyError:\n            raise InvalidParameter(\n"
+          "                f\"Received an invalid value for `--param {name}`: {text!r}"),),
         REFUSAL_TESTS,
     ),
     Mutant(
