@@ -16,8 +16,7 @@ from pathlib import Path
 
 __all__ = ["backend_name", "backend_threads", "clear_session_unless_in_use",
            "compile_cache_environment", "compiled_forward", "configure", "keras_in_use",
-           "mend_compile_cache",
-           "quiet_backend", "usable_cores", "COMPILE_CACHE_DIR"]
+           "mend_compile_cache", "quiet_backend", "usable_cores", "COMPILE_CACHE_DIR"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +31,10 @@ _quiet_depth = 0
 _captured = None
 _FORWARD_DRAIN_S = 2.0  # wait at most this long for stderr lines still in the pipe
 
-# absl's "I0000 00:00:... file.cc:123] ..." records and its note about InitializeLog, plus the
-# CPU-instructions note that continues on a second line.
 # JAX's warning when a cache entry cannot be read: "... cache entry for 'jit_sign': ...".
 _UNREADABLE_ENTRY = re.compile(r"Error reading persistent compilation cache entry for '([^']+)'")
+# absl's "I0000 00:00:... file.cc:123] ..." records and its note about InitializeLog, plus the
+# CPU-instructions note that continues on a second line.
 _BACKEND_NOISE = re.compile(r"^([IWE]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\]|WARNING: All log "
                             r"messages before absl|To enable the following instructions)")
 

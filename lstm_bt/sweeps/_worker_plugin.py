@@ -62,11 +62,8 @@ class MendCompileCache(WorkerPlugin):
             return
 
         def show(message, category, filename, lineno, file=None, line=None):
-            mended = mend_compile_cache(message)
-            if mended is None:
-                shown(message, category, filename, lineno, file, line)
-            else:
-                shown(mended, category, filename, lineno, file, line)
+            shown(mend_compile_cache(message) or message, category, filename, lineno, file,
+                  line)
 
         show.mends_compile_cache = True
         warnings.showwarning = show
