@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from _common import REFERENCE_CSV as REAL_FILE  # noqa: E402
-from binance_server import BinanceTestServer  # noqa: E402
+from helpers.binance_server import BinanceTestServer  # noqa: E402
 
 from lstm_bt.binance import BinanceClient, KlineStore, read_kline_file, update_store  # noqa: E402
-from lstm_bt.dates import to_ms  # noqa: E402
-from lstm_bt.synthetic import random_walk  # noqa: E402
+from lstm_bt.data.dates import to_ms  # noqa: E402
+from lstm_bt.data.synthetic import random_walk  # noqa: E402
 
 YEAR = (to_ms(datetime(2024, 1, 1)), to_ms(datetime(2025, 1, 1)))
 

@@ -66,7 +66,7 @@ def write_csv(path, rows):
     import pandas as pd
 
     from lstm_bt.binance import CSV_HEADER
-    from lstm_bt.synthetic import random_walk
+    from lstm_bt.data.synthetic import random_walk
 
     frame = random_walk(rows, interval="1m", start="2023-01-01", seed=7)
     open_ms = frame.index.values.astype("datetime64[ms]").astype(np.int64)

@@ -40,14 +40,14 @@ PLOTLY_READY = """(() => { const g = document.querySelector('.js-plotly-plot');
 def synthetic_run(bars, cash=10_000.0, commission=0.001):
     """A `RunRecord` of `bars` hourly bars with forecasts, trades, equity and 1 fit / 168 bars."""
     from lstm_bt import stats
-    from lstm_bt.run_dir import RunRecord
+    from lstm_bt.run.run_dir import RunRecord
 
     if REFERENCE_CSV.exists():
         from lstm_bt.binance.files import read_kline_file
 
         close = read_kline_file(REFERENCE_CSV)["close"].iloc[-bars:]
     else:
-        from lstm_bt.synthetic import random_walk
+        from lstm_bt.data.synthetic import random_walk
 
         close = random_walk(bars, interval="1h", seed=1)["close"]
     close.index.name = "datetime"
@@ -94,7 +94,7 @@ def synthetic_run(bars, cash=10_000.0, commission=0.001):
 
 
 def time_pngs(record, out, repeat):
-    from lstm_bt.plotting import plot_equity, plot_forecasts, plot_training_loss
+    from lstm_bt.report.plotting import plot_equity, plot_forecasts, plot_training_loss
 
     market = {"symbol": "BTCUSDT", "interval": "1h"}
     calls = {
@@ -135,7 +135,7 @@ def plotly_report(record):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from lstm_bt.chart_data import drawdown_pct, forecast_times
+    from lstm_bt.report.chart_data import drawdown_pct, forecast_times
 
     equity, forecasts, trades = record.equity, record.forecasts, record.trades
     figure = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.4, 0.2, 0.4],
@@ -160,9 +160,9 @@ def plotly_report(record):
 
 
 def time_html(record, out, skip_plotly, skip_browser):
-    from browser_helpers import find_chromium, visit
+    from helpers.browser import find_chromium, visit
 
-    from lstm_bt.html_report import html_report
+    from lstm_bt.report.html import html_report
 
     makers = {"bokeh": lambda: html_report(record.equity, forecasts=record.forecasts,
                                            trades=record.trades, report=record.report)}

@@ -95,7 +95,7 @@ class Bench:
 
     def load(self):
         """The reference bars (warm-up included), as the runner loads them."""
-        from lstm_bt.backtest_data import load_backtest_data
+        from lstm_bt.run.backtest_data import load_backtest_data
         from lstm_bt.models import required_history
 
         return load_backtest_data(self.args.csv, interval="1h", **REFERENCE_DATES,
@@ -341,7 +341,7 @@ class Bench:
         import ctypes
 
         from lstm_bt.models import LSTMForecaster
-        from lstm_bt.synthetic import ar1_returns
+        from lstm_bt.data.synthetic import ar1_returns
 
         size = REFERENCE["train_window"] + REFERENCE["seq_len"] + 1
         step = REFERENCE["retrain_every"]

@@ -293,7 +293,7 @@ def _hold(_):
 
 def replay(args):
     del args
-    from lstm_bt.backtest_data import load_backtest_data
+    from lstm_bt.run.backtest_data import load_backtest_data
     from lstm_bt.sweeps import cell
 
     model = {**MODEL, "units": tuple(MODEL["units"]), "train_window": 1000, "epochs": 3}
@@ -318,7 +318,7 @@ def memory(args):
     from lstm_bt import sweep
     from lstm_bt.binance.files import write_kline_csv
     from lstm_bt.sweeps.execute import RESTART_WORKERS_EVERY
-    from lstm_bt.synthetic import ar1_returns
+    from lstm_bt.data.synthetic import ar1_returns
 
     every = RESTART_WORKERS_EVERY if args.restart_every is None else args.restart_every
     every = 0 if args.lifetime else every

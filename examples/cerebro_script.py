@@ -17,7 +17,7 @@ from lstm_bt import analyzers
 from lstm_bt.feeds import BinanceKlines
 from lstm_bt.models.schedule import required_history
 from lstm_bt.strategies import LSTMStrategy
-from lstm_bt.synthetic import ar1_returns
+from lstm_bt.data.synthetic import ar1_returns
 
 MODEL = {"seq_len": 30, "train_window": 500, "retrain_every": 168, "epochs": 10}
 START = datetime(2024, 2, 1)  # first bar traded and measured

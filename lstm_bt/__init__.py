@@ -7,7 +7,7 @@ Importing this package is cheap: TensorFlow and matplotlib load only when first 
 
 from .errors import BinanceError, DataError, InvalidParameter, LstmBtError, NetworkError
 from ._version import __version__
-from .intervals import INTERVALS, Interval, get_interval
+from .data.intervals import INTERVALS, Interval, get_interval
 
 __all__ = [
     "run_backtest",
@@ -27,11 +27,11 @@ __all__ = [
 
 def __getattr__(name):
     if name == "run_backtest":
-        from .runner import run_backtest
+        from .run.runner import run_backtest
 
         return run_backtest
     if name == "demo_klines":
-        from .runner import demo_klines
+        from .run.runner import demo_klines
 
         return demo_klines
     if name == "sweep":

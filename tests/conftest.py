@@ -34,7 +34,7 @@ def shared_data():
 def served_btcusdt_1h():
     """The deterministic BTCUSDT 1h bars the `binance_server` fixture serves: 20,000 bars from
     2023-07-01, so the year 2024 (8,784 bars) is complete and closed."""
-    from lstm_bt.synthetic import random_walk
+    from lstm_bt.data.synthetic import random_walk
 
     return random_walk(20_000, interval="1h", start="2023-07-01", seed=42)
 
@@ -46,7 +46,7 @@ def binance_server(served_btcusdt_1h):
     Give `binance_server.url` as the base URL; script faults with `fail`, `drop` and
     `go_down_after`; read `klines_requests` for what the client asked (see binance_server.py).
     """
-    from binance_server import BinanceTestServer
+    from helpers.binance_server import BinanceTestServer
 
     with BinanceTestServer() as server:
         server.serve("BTCUSDT", "1h", served_btcusdt_1h)

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest_helpers import DAILY, HOURLY, PublishesForecasts, run, sma_frame
+from helpers.backtest import DAILY, HOURLY, PublishesForecasts, run, sma_frame
 from lstm_bt import analyzers, stats
 from lstm_bt.errors import InvalidParameter
 
 START_CASH = 10_000.0
-HELPERS = Path(__file__).with_name("backtest_helpers.py")
+HELPERS = Path(__file__).parent / "helpers" / "backtest.py"
 ANALYZERS_FILE = Path(analyzers.__file__)
 
 

@@ -1,7 +1,7 @@
 """A feed's backtrader `tz` changes what backtrader shows, never what lstm-bt computes.
 
 backtrader stores bar times in UTC and converts them to the feed's `tz` when asked through
-`data.datetime.datetime()`; lstm-bt reads them in UTC (`lstm_bt.bar_times`), so `start` (UTC)
+`data.datetime.datetime()`; lstm-bt reads them in UTC (`lstm_bt.data.bar_times`), so `start` (UTC)
 picks the same bar, stored forecasts meet the same bars, and the times written are UTC: a run
 with `tz=` is the run without it. Tiny LSTMs on a few hundred synthetic bars.
 """
@@ -14,10 +14,10 @@ import pytest
 
 from lstm_bt import analyzers, run_backtest
 from lstm_bt.feeds import BinanceKlines
-from lstm_bt.forecast_cache import ForecastCache
+from lstm_bt.run.forecast_cache import ForecastCache
 from lstm_bt.models import ReplayedForecasts
 from lstm_bt.strategies import LSTMStrategy
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.synthetic import random_walk
 
 pytest.importorskip("pytz")  # backtrader reads a `tz` name through pytz
 

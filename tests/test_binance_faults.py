@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from lstm_bt.binance import BinanceClient, KlineStore, load_klines, update_store
-from lstm_bt.dates import to_ms
+from lstm_bt.data.dates import to_ms
 from lstm_bt.errors import BinanceError, DataError, InvalidParameter, NetworkError
 from lstm_bt.strategies import LSTMStrategy
 

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from lstm_bt.binance import BinanceClient, KlineStore, load_klines, update_store
-from lstm_bt.binance.settings import resolve_base_url, resolve_data_dir
-from lstm_bt.dates import to_ms
+from lstm_bt.settings import resolve_base_url, resolve_data_dir
+from lstm_bt.data.dates import to_ms
 from lstm_bt.errors import BinanceError, InvalidParameter, NetworkError
-from lstm_bt.intervals import INTERVALS
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.intervals import INTERVALS
+from lstm_bt.data.synthetic import random_walk
 
 YEAR_2024 = (to_ms(pd.Timestamp("2024-01-01")), to_ms(pd.Timestamp("2025-01-01")))
 HOUR_MS = 3_600_000
@@ -142,7 +142,7 @@ def test_the_candle_in_progress_is_never_stored_and_is_fetched_once_closed(
 
 
 def test_fetching_up_to_now_stops_before_the_current_hour(tmp_path):
-    from binance_server import BinanceTestServer
+    from helpers.binance_server import BinanceTestServer
 
     # The server's clock is pinned (its `Date` header follows it) and the client takes the
     # earlier of its own clock and the server's, so "now" is 10:30 whatever the time of day.
@@ -164,7 +164,7 @@ def test_fetching_up_to_now_stops_before_the_current_hour(tmp_path):
     ("2024-03-24 14:00", "2024-03-24 16:00"),  # the range is all outage
 ])
 def test_an_exchange_outage_gap_is_requested_only_once(served_btcusdt_1h, tmp_path, start, end):
-    from binance_server import BinanceTestServer
+    from helpers.binance_server import BinanceTestServer
 
     outage = served_btcusdt_1h.loc["2024-03-24 13:00":"2024-03-24 17:00"].index
     wanted = (to_ms(pd.Timestamp(start)), to_ms(pd.Timestamp(end)))
@@ -355,7 +355,7 @@ def test_a_smaller_page_size_walks_the_range_in_more_requests(binance_server, tm
 
 @pytest.mark.parametrize("interval, bars", [("15m", 3000), ("1d", 400), ("1w", 60), ("1M", 30)])
 def test_every_kind_of_interval_arrives_complete(tmp_path, interval, bars):
-    from binance_server import BinanceTestServer
+    from helpers.binance_server import BinanceTestServer
 
     served = random_walk(bars, interval=interval, start="2019-01-07")
     with BinanceTestServer() as server:

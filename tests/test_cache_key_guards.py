@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from lstm_bt import run_backtest
-from lstm_bt.forecast_cache import ForecastCache, cache_key
-from lstm_bt.runner import RUN_MANAGED_PARAMS, strategy_params
+from lstm_bt.run.forecast_cache import ForecastCache, cache_key
+from lstm_bt.run.runner import RUN_MANAGED_PARAMS, strategy_params
 from lstm_bt.strategies import LSTMStrategy
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.synthetic import random_walk
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lstm_bt"
 # Derived from the params, so a new model param is covered without editing this file; the
@@ -32,10 +32,10 @@ MODEL_PARAMS = sorted(
     | {"epochs", "features", "train_window"}
 )
 KEY_SCRIPT = """
-from lstm_bt.forecast_cache import cache_key
-from lstm_bt.runner import strategy_params
+from lstm_bt.run.forecast_cache import cache_key
+from lstm_bt.run.runner import strategy_params
 from lstm_bt.strategies import LSTMStrategy
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.synthetic import random_walk
 
 def key():
     frame = random_walk(60, seed=1)
@@ -137,7 +137,7 @@ def entry(stored_entry, tmp_path):
 
 
 def _load(entry, caplog):
-    with caplog.at_level(logging.WARNING, logger="lstm_bt.forecast_cache"):
+    with caplog.at_level(logging.WARNING, logger="lstm_bt.run.forecast_cache"):
         return ForecastCache(entry.parent).load(entry.name)
 
 

@@ -11,13 +11,13 @@ import sys
 
 import numpy as np
 import pytest
-from cli_runs import lstm_bt, lstm_bt_all, refusal_problem
+from helpers.cli_runs import lstm_bt, lstm_bt_all, refusal_problem
 from matplotlib.image import imread
 
 from lstm_bt.cli import build_parser, main
 from lstm_bt.cli.backtest import format_summary
 from lstm_bt.cli.strategy_flags import flag_params, strategy_kwargs
-from lstm_bt.runner import RUN_MANAGED_PARAMS
+from lstm_bt.run.runner import RUN_MANAGED_PARAMS
 from lstm_bt.strategies import LSTMStrategy
 
 TINY = ["--seq-len", "8", "--train-window", "120", "--retrain-every", "48", "--epochs", "2",
@@ -309,7 +309,7 @@ def test_top_level_help_lists_every_subcommand_without_loading_backtrader():
 
 def test_a_warning_is_one_line_without_the_librarys_source_line(tmp_path, capsys):
     from lstm_bt.binance import write_kline_csv
-    from lstm_bt.runner import demo_klines
+    from lstm_bt.run.runner import demo_klines
 
     bars = demo_klines(bars=200)
     path = tmp_path / "gap.csv"

@@ -12,8 +12,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
-from cli_runs import ROOT, lstm_bt_all, refusal_problem
-from fs_faults import read_only_dir, small_disk
+from helpers.cli_runs import ROOT, lstm_bt_all, refusal_problem
+from helpers.fs_faults import read_only_dir, small_disk
 from lstm_bt.cli import main
 
 TINY = ["--seq-len", "8", "--train-window", "120", "--retrain-every", "48", "--epochs", "1",

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from fs_faults import read_only_dir
+from helpers.fs_faults import read_only_dir
 from lstm_bt.models import runtime
 
 

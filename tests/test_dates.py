@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from lstm_bt.dates import check_range, from_ms, parse_date, to_ms
+from lstm_bt.data.dates import check_range, from_ms, parse_date, to_ms
 from lstm_bt.errors import InvalidParameter
 
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from lstm_bt.run_dir import EQUITY_PNG, FORECASTS_PNG, REPORT_HTML, TRAINING_PNG, write_run_dir
+from lstm_bt.run.run_dir import EQUITY_PNG, FORECASTS_PNG, REPORT_HTML, TRAINING_PNG, write_run_dir
 from test_run_dir import TRAINING, _record
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
 
 PRELUDE = """
 import json, os, sys, threading
-from lstm_bt import drawing_ahead
-from lstm_bt.run_dir import read_run_dir, write_plots
+from lstm_bt.report import drawing_ahead
+from lstm_bt.run.run_dir import read_run_dir, write_plots
 record = read_run_dir(sys.argv[1])
 """
 

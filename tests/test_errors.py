@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from lstm_bt.errors import InvalidParameter, check_int
-from lstm_bt.overfitting import pbo
+from lstm_bt.stats.overfitting import pbo
 from lstm_bt.strategies import LSTMStrategy
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.synthetic import random_walk
 
 # (argument, how a call passes it, what the message says is expected)
 INTEGER_ARGUMENTS = [

@@ -10,7 +10,7 @@ from lstm_bt.cli.strategy_flags import load_strategy_class
 from lstm_bt.errors import InvalidParameter
 from lstm_bt.models import LSTMForecaster
 from lstm_bt.strategies import LSTMStrategy
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.synthetic import random_walk
 from test_lstm_strategy import TINY, Recording, hit_rate, run
 
 RsiMacdInputs = load_strategy_class("strategies/rsi_macd.py", LSTMStrategy)
@@ -150,7 +150,7 @@ def test_extra_columns_are_scaled_on_the_training_window_only():
     """The extra input's scaling comes from exactly the walk-forward model's window (fit by
     the strategy at one bar), and changing every bar before and after the window moves
     neither the scaling nor the weights."""
-    from training_window import WINDOW, fit_once, outside_window_changed, weights
+    from helpers.training_window import WINDOW, fit_once, outside_window_changed, weights
 
     frame = hinted_walk(120, seed=2)
     model = fit_once(frame, strategy=ReadsOpenInterest)

@@ -8,7 +8,7 @@ import pytest
 from lstm_bt.binance import write_kline_csv
 from lstm_bt.errors import DataError, InvalidParameter
 from lstm_bt.feeds import BinanceKlines
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.synthetic import random_walk
 
 
 class Recorder(bt.Strategy):

@@ -13,9 +13,9 @@ import pytest
 from lstm_bt import run_backtest
 from lstm_bt.binance import write_kline_csv
 from lstm_bt.cli import main
-from lstm_bt.forecast_cache import ForecastCache, cache_key
+from lstm_bt.run.forecast_cache import ForecastCache, cache_key
 from lstm_bt.strategies import LSTMStrategy
-from lstm_bt.synthetic import ar1_returns
+from lstm_bt.data.synthetic import ar1_returns
 
 pytestmark = pytest.mark.slow
 
@@ -144,7 +144,7 @@ def test_a_truncated_entry_is_rebuilt_not_trusted(klines, tmp_path, caplog, dama
     (entry,) = entries(tmp_path)
     path = entry / damaged
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with caplog.at_level(logging.WARNING, logger="lstm_bt.forecast_cache"):
+    with caplog.at_level(logging.WARNING, logger="lstm_bt.run.forecast_cache"):
         rebuilt = backtest(klines, tmp_path)
     assert rebuilt.report["timing"]["cache"] == "miss"
     assert "damaged" in caplog.text

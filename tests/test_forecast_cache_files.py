@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from lstm_bt.forecast_cache import ForecastCache
+from lstm_bt.run.forecast_cache import ForecastCache
 
 KEY = "ab" * 32
 

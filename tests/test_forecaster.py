@@ -6,7 +6,7 @@ import pytest
 from lstm_bt.errors import InvalidParameter
 from lstm_bt.models import LSTMForecaster, NotFittedError, make_features
 from lstm_bt.models.forecaster import as_ohlcv
-from lstm_bt.synthetic import ar1_returns
+from lstm_bt.data.synthetic import ar1_returns
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +98,7 @@ def test_scaler_and_weights_are_fit_on_the_training_window_only(features):
     """A walk-forward model (fit by LSTMStrategy at one bar) learns its scaling from exactly
     its window, and neither the scaling nor the weights move when every bar before and after
     the window changes: a scaler or a fit that saw one bar more fails here."""
-    from training_window import (OHLCV_COLUMNS, fit_once, outside_window_changed,
+    from helpers.training_window import (OHLCV_COLUMNS, fit_once, outside_window_changed,
                                  weights, window_bars)
 
     frame = ar1_returns(120, phi=0.4, seed=5)

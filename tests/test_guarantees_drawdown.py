@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lstm_bt import analyzers
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.synthetic import random_walk
 
 CASH = 10_000.0
 # Bar 0 buys (filled at bar 1's open, 100); bar 1 closes at 95 and bar 2 at 80; then prices

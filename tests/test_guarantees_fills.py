@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from lstm_bt import run_backtest
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.synthetic import random_walk
 
 SLIPPAGE = 0.0005
 

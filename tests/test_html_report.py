@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest_helpers import run, sma_frame
-from browser_helpers import find_chromium, visit
+from helpers.backtest import run, sma_frame
+from helpers.browser import find_chromium, visit
 from lstm_bt import analyzers
-from lstm_bt.html_report import write_html_report
-from lstm_bt.run_dir import RunRecord, read_run_dir, write_run_dir
+from lstm_bt.report.html import write_html_report
+from lstm_bt.run.run_dir import RunRecord, read_run_dir, write_run_dir
 
 CASH = 10_000.0
 # Every Bokeh figure the page rendered, found by walking BokehJS's views once they exist.
@@ -77,16 +77,16 @@ def test_a_run_directory_gets_report_html_and_monthly_returns(record, tmp_path):
 
 
 @pytest.mark.parametrize("picture, library", [
-    ("from lstm_bt.html_report import write_html_report\n"
+    ("from lstm_bt.report.html import write_html_report\n"
      "write_html_report(out / 'report.html', run.equity, report=run.report)", "bokeh"),
-    ("from lstm_bt.plotting import plot_equity\n"
+    ("from lstm_bt.report.plotting import plot_equity\n"
      "plot_equity(run.equity, out / 'equity.png')", "matplotlib")])
 def test_each_picture_imports_only_its_own_plotting_library(record, tmp_path, picture, library):
     # After a re-run, report.html and the PNGs are drawn in two processes (drawing_ahead): the
     # other library's import (~0.45 s) would sit on a cache hit's critical path.
     out = write_run_dir(tmp_path / "run", record)
     script = (f"import sys; from pathlib import Path\n"
-              f"from lstm_bt.run_dir import read_run_dir\n"
+              f"from lstm_bt.run.run_dir import read_run_dir\n"
               f"out = Path({str(out)!r}); run = read_run_dir(out)\n{picture}\n"
               f"print(sorted(name for name in ('bokeh', 'matplotlib') if name in sys.modules))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -4,7 +4,7 @@ import backtrader as bt
 import pytest
 
 from lstm_bt.errors import InvalidParameter
-from lstm_bt.intervals import INTERVALS, bars_per_year, get_interval
+from lstm_bt.data.intervals import INTERVALS, bars_per_year, get_interval
 
 
 def test_every_binance_interval_is_in_the_table():
@@ -53,7 +53,7 @@ def test_bars_per_year_of_a_backtrader_timeframe_matches_the_table(interval):
 def test_the_timeframe_values_are_backtraders():
     import backtrader as bt
 
-    from lstm_bt.intervals import _TF
+    from lstm_bt.data.intervals import _TF
 
     for name in ("Seconds", "Minutes", "Days", "Weeks", "Months", "Years"):
         assert getattr(_TF, name) == getattr(bt.TimeFrame, name)

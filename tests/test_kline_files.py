@@ -9,7 +9,7 @@ import pytest
 
 from lstm_bt.binance import find_gaps, infer_interval, read_kline_file, write_kline_csv
 from lstm_bt.errors import DataError
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.synthetic import random_walk
 
 HEADER = ("open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,"
           "taker_buy_quote_volume,ignore")

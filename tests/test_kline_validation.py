@@ -1,4 +1,4 @@
-"""One rule for every kline source (`lstm_bt.kline_frame`): files, a user's frame, the feed and
+"""One rule for every kline source (`lstm_bt.data.kline_frame`): files, a user's frame, the feed and
 the command refuse a bar that cannot be one, naming the first bad row and the fix."""
 
 import re
@@ -16,8 +16,8 @@ from lstm_bt import run_backtest
 from lstm_bt.binance import read_kline_file, write_kline_csv
 from lstm_bt.errors import DataError
 from lstm_bt.feeds import BinanceKlines
-from lstm_bt.kline_frame import validate_kline_frame
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.kline_frame import validate_kline_frame
+from lstm_bt.data.synthetic import random_walk
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD_FIELDS = {

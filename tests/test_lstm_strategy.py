@@ -15,7 +15,7 @@ from scipy.stats import binomtest
 from lstm_bt.errors import InvalidParameter
 from lstm_bt.models import LSTMForecaster
 from lstm_bt.strategies import LSTMStrategy
-from lstm_bt.synthetic import ar1_returns, random_walk
+from lstm_bt.data.synthetic import ar1_returns, random_walk
 
 TINY = dict(seq_len=8, train_window=120, retrain_every=60, units=(4,), epochs=3,
             warm_epochs=1, batch_size=32, learning_rate=0.01)

@@ -20,7 +20,7 @@ from lstm_bt import run_backtest
 from lstm_bt.models import LSTMForecaster, make_features
 from lstm_bt.models.walk_forward import WalkForward
 from lstm_bt.models.schedule import required_history
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.synthetic import random_walk
 from test_lstm_strategy import Recording
 
 SCHEDULE = dict(seq_len=4, train_window=40, retrain_every=40)

@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent("""
     import json
     import keras
     from lstm_bt import run_backtest
-    from lstm_bt.synthetic import ar1_returns
+    from lstm_bt.data.synthetic import ar1_returns
 
     klines = ar1_returns(300, interval="1h", seed=5)
     params = dict(seq_len=8, train_window=120, retrain_every=48, epochs=2, units=(4,))
@@ -48,7 +48,7 @@ TRAINING_SCRIPT = textwrap.dedent("""
 
     import numpy as np
     from lstm_bt.models import LSTMForecaster, jax_programs, training_steps
-    from lstm_bt.synthetic import ar1_returns
+    from lstm_bt.data.synthetic import ar1_returns
 
     bars = ar1_returns(400, seed=5)
     # 200 bars: 172 training samples = 5 batches of 32 and one of 12; patience 1 stops early.
@@ -121,7 +121,7 @@ CACHE_SCRIPT = textwrap.dedent("""
     jax.monitoring.register_event_listener(
         lambda event, **_: hits.append(event) if event.endswith("/cache_hits") else None)
     from lstm_bt.models import LSTMForecaster
-    from lstm_bt.synthetic import ar1_returns
+    from lstm_bt.data.synthetic import ar1_returns
 
     bars = ar1_returns(300, seed=5)
     forecaster = LSTMForecaster(seq_len=8, units=(4,), epochs=2, seed=3).fit(bars[:200])

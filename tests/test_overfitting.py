@@ -9,7 +9,7 @@ from scipy.stats import norm
 from scipy.stats import skew as scipy_skew
 
 from lstm_bt import stats
-from lstm_bt.overfitting import (
+from lstm_bt.stats.overfitting import (
     deflated_sharpe_ratio,
     expected_max_sharpe,
     pbo,

@@ -1,4 +1,4 @@
-"""lstm_bt.plotting: PNGs a person can read, drawn without a display and without touching
+"""lstm_bt.report.plotting: PNGs a person can read, drawn without a display and without touching
 matplotlib's global state."""
 
 import subprocess
@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from backtest_helpers import run, sma_frame
+from helpers.backtest import run, sma_frame
 from lstm_bt import analyzers, stats
 from lstm_bt.errors import InvalidParameter
-from lstm_bt.plotting import plot_equity, plot_forecasts, plot_training_loss
+from lstm_bt.report.plotting import plot_equity, plot_forecasts, plot_training_loss
 
 TESTS = Path(__file__).parent
 
@@ -188,7 +188,7 @@ def test_importing_plotting_changes_no_matplotlib_state():
                     if key != "backend"}
         before = settings()
         backend = matplotlib.get_backend(auto_select=False)
-        import lstm_bt.plotting
+        import lstm_bt.report.plotting
         assert settings() == before
         assert matplotlib.get_backend(auto_select=False) == backend
         assert "matplotlib.pyplot" not in sys.modules
@@ -202,8 +202,8 @@ def test_cerebro_plot_renders_headless_without_switching_backend(tmp_path):
         import matplotlib
         use, backend = matplotlib.use, matplotlib.get_backend(auto_select=False)
         import backtrader as bt
-        from backtest_helpers import HOURLY, SmaCross, sma_frame
-        from lstm_bt.plotting import save_cerebro_plot
+        from helpers.backtest import HOURLY, SmaCross, sma_frame
+        from lstm_bt.report.plotting import save_cerebro_plot
         cerebro = bt.Cerebro()
         cerebro.adddata(bt.feeds.PandasData(dataname=sma_frame(300), **HOURLY))
         cerebro.addstrategy(SmaCross)
@@ -221,7 +221,7 @@ def test_cerebro_plot_renders_headless_without_switching_backend(tmp_path):
 def test_cerebro_plot_needs_a_finished_run(tmp_path):
     import backtrader as bt
 
-    from lstm_bt.plotting import save_cerebro_plot
+    from lstm_bt.report.plotting import save_cerebro_plot
 
     with pytest.raises(InvalidParameter, match="cerebro.run"):
         save_cerebro_plot(bt.Cerebro(), tmp_path / "never.png")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lstm_bt.synthetic import ar1_returns
+from lstm_bt.data.synthetic import ar1_returns
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ import pytest
 
 from lstm_bt import stats
 from lstm_bt.cli.backtest import format_summary
-from lstm_bt.report_table import METRIC_ROWS, stats_series, zero_trade_reason
+from lstm_bt.report.table import METRIC_ROWS, stats_series, zero_trade_reason
 
 
 def report(start="2024-01-01T00:00:00", end="2024-01-11T00:00:00", trades=3, forecast=None,

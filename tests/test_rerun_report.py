@@ -7,8 +7,8 @@ import pytest
 
 from lstm_bt.cli import build_parser, main
 from lstm_bt.cli.backtest import _apply_report
-from lstm_bt.run_dir import to_json_value
-from lstm_bt.runner import DEMO_SYMBOL, strategy_params
+from lstm_bt.run.run_dir import to_json_value
+from lstm_bt.run.runner import DEMO_SYMBOL, strategy_params
 from lstm_bt.strategies import LSTMStrategy
 
 def report_of_a_run(tmp_path, symbol="BTCUSDT"):

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from lstm_bt.errors import DataError
-from lstm_bt.run_dir import (
+from lstm_bt.run.run_dir import (
     RUN_FILES,
     RunDirInUse,
     RunRecord,
@@ -25,7 +25,7 @@ from lstm_bt.run_dir import (
     write_run_dir,
 )
 
-from fs_faults import small_disk
+from helpers.fs_faults import small_disk
 
 # Two fits as `LSTMStrategy.training_history` records them: a cold one with validation, a warm
 # one without (an empty `val_loss`), and a diverged epoch (NaN).
@@ -228,7 +228,7 @@ def test_the_run_directory_follows_the_umask(tmp_path):
 
 _HOLD = """
 import sys, time
-from lstm_bt.run_dir import claim_run_dir
+from lstm_bt.run.run_dir import claim_run_dir
 claim = claim_run_dir(sys.argv[1], {"data": {}, "params": {}})
 print("held", flush=True)
 time.sleep(60)

@@ -9,7 +9,7 @@ from lstm_bt import run_backtest
 from lstm_bt.binance import write_kline_csv
 from lstm_bt.errors import DataError, InvalidParameter
 from lstm_bt.stats import FORECAST_KEYS, METRIC_KEYS
-from lstm_bt.synthetic import ar1_returns
+from lstm_bt.data.synthetic import ar1_returns
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +67,7 @@ def test_report_carries_every_documented_key_and_the_params_used(result):
 def test_same_data_params_and_seed_give_byte_identical_files(result, klines, tmp_path):
     again = run_backtest(klines, symbol="TEST", start=START, end=END, seed=3, **TINY,
                          out=tmp_path / "b", cache=False)
-    from lstm_bt.run_dir import write_run_dir
+    from lstm_bt.run.run_dir import write_run_dir
 
     write_run_dir(tmp_path / "a", result, plots=False)
     for name in ("forecasts.csv", "trades.csv", "equity.csv"):

@@ -10,7 +10,7 @@ import pytest
 import pandas as pd
 from scipy.stats import binomtest, spearmanr
 
-from backtest_helpers import run, sma_frame
+from helpers.backtest import run, sma_frame
 from lstm_bt import stats
 from lstm_bt.analyzers import EquityCurve
 from lstm_bt.errors import InvalidParameter

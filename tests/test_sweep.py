@@ -30,7 +30,7 @@ from lstm_bt.sweeps.execute import (
 )
 from lstm_bt.sweeps.plan import plan_sweep
 from lstm_bt.sweeps.spec import load_spec, spec_to_toml
-from lstm_bt.synthetic import ar1_returns
+from lstm_bt.data.synthetic import ar1_returns
 from test_sweep_spec import _spec as tiny_spec
 
 pytestmark = pytest.mark.slow
@@ -575,7 +575,7 @@ def test_a_walk_forward_never_clears_keras_state_while_another_thread_fits(
     # skipped.
     import keras
 
-    from lstm_bt.backtest_data import load_backtest_data
+    from lstm_bt.run.backtest_data import load_backtest_data
     from lstm_bt.models import WalkForward, training_steps
     from lstm_bt.sweeps import cell
 

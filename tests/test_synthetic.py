@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from lstm_bt.errors import InvalidParameter
-from lstm_bt.kline_frame import COLUMNS
-from lstm_bt.synthetic import ar1_returns, random_walk
+from lstm_bt.data.kline_frame import COLUMNS
+from lstm_bt.data.synthetic import ar1_returns, random_walk
 
 
 @pytest.mark.parametrize("make", [random_walk, ar1_returns])

@@ -17,10 +17,10 @@ import pytest
 
 from lstm_bt import analyzers
 from lstm_bt.errors import InvalidParameter
-from lstm_bt.forecast_cache import cache_key
+from lstm_bt.run.forecast_cache import cache_key
 from lstm_bt.models import LSTMForecaster, WalkForward
 from lstm_bt.strategies import LSTMStrategy
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.synthetic import random_walk
 
 pytestmark = pytest.mark.slow
 

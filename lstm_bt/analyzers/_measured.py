@@ -8,10 +8,10 @@ it, as DESIGN defines r.
 
 import backtrader as bt
 
-from ..bar_times import bar_time, utc_datetime
-from ..dates import parse_date
+from ..data.bar_times import bar_time, utc_datetime
+from ..data.dates import parse_date
 from ..errors import InvalidParameter
-from ..intervals import bars_per_year as interval_bars_per_year
+from ..data.intervals import bars_per_year as interval_bars_per_year
 
 __all__ = ["MeasuredAnalyzer"]
 

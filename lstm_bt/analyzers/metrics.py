@@ -3,7 +3,7 @@
 import numpy as np
 
 from .. import stats
-from ..bar_times import utc_datetime
+from ..data.bar_times import utc_datetime
 from ._measured import MeasuredAnalyzer
 from .trade_log import OpenedSizes
 

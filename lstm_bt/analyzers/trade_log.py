@@ -1,6 +1,6 @@
 """One row per closed trade (the runner's trades.csv)."""
 
-from ..bar_times import utc_datetime
+from ..data.bar_times import utc_datetime
 from ._measured import MeasuredAnalyzer
 
 __all__ = ["TradeLog", "TRADE_COLUMNS", "OpenedSizes"]

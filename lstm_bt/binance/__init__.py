@@ -7,7 +7,7 @@ bars and returns a kline frame. `read_kline_file` does the same for a CSV or ZIP
 from .download import load_klines, update_store
 from .files import CSV_HEADER, find_gaps, infer_interval, read_kline_file, write_kline_csv
 from .rest import BinanceClient, KlinePage
-from .settings import (
+from ..settings import (
     ALTERNATIVE_BASE_URL,
     DEFAULT_BASE_URL,
     resolve_base_url,

@@ -1,9 +1,9 @@
-"""Binance kline rows (REST order) to and from the kline frame (see `lstm_bt.kline_frame`)."""
+"""Binance kline rows (REST order) to and from the kline frame (see `lstm_bt.data.kline_frame`)."""
 
 import numpy as np
 import pandas as pd
 
-from ..kline_frame import COLUMNS
+from ..data.kline_frame import COLUMNS
 
 # The 11 meaningful fields of a Binance kline row, in REST order (the 12th, "ignore", is dropped).
 ROW_FIELDS = (

@@ -5,11 +5,11 @@ import sys
 
 from tqdm import tqdm
 
-from ..dates import check_range, from_ms, parse_date, to_ms, utc_now
+from ..data.dates import check_range, from_ms, parse_date, to_ms, utc_now
 from ..errors import BinanceError, DataError, NetworkError
-from ..intervals import get_interval
+from ..data.intervals import get_interval
 from .rest import BinanceClient
-from .settings import validate_symbol
+from ..settings import validate_symbol
 from .store import KlineStore
 
 __all__ = ["load_klines", "update_store"]
@@ -38,7 +38,7 @@ def load_klines(symbol, interval, start, end=None, *, base_url=None, data_dir=No
             `None`: `LSTM_BT_RETRY_BUDGET`, else 120.
 
     Returns:
-        A kline frame (see `lstm_bt.kline_frame`) of the closed bars in the range.
+        A kline frame (see `lstm_bt.data.kline_frame`) of the closed bars in the range.
 
     Raises:
         InvalidParameter: bad symbol, interval or dates.

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..intervals import INTERVALS, get_interval
-from ..kline_frame import check_klines
+from ..data.intervals import INTERVALS, get_interval
+from ..data.kline_frame import check_klines
 from ._frames import ROW_FIELDS, frame_from_array
 
 __all__ = ["read_kline_file", "write_kline_csv", "infer_interval", "find_gaps", "CSV_HEADER"]
@@ -43,7 +43,7 @@ def read_kline_file(path, interval=None):
 
     Raises:
         DataError: the file is missing, is not 12-column Binance klines, or has a row that
-            cannot be a bar (see `lstm_bt.kline_frame.check_klines`); the message names the
+            cannot be a bar (see `lstm_bt.data.kline_frame.check_klines`); the message names the
             file and line.
 
     Warns:

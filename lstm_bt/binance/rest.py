@@ -13,7 +13,7 @@ tried.
 
 No answer is trusted as is: a page with rows outside the asked `[startTime, endTime]`, out of
 order, more than `limit`, in the future, or a row that cannot be a bar
-(`lstm_bt.kline_frame.kline_problem`) is asked for once more, then refused with a
+(`lstm_bt.data.kline_frame.kline_problem`) is asked for once more, then refused with a
 `BinanceError`; so nothing wrong is stored and no range is marked fetched beyond what arrived.
 
 The candle still in progress is never returned: a page only carries bars that had closed when
@@ -31,10 +31,10 @@ import urllib3
 
 from .._version import __version__
 from ..errors import BinanceError, InvalidParameter, NetworkError
-from ..intervals import INTERVALS, get_interval
-from ..kline_frame import format_open_time, kline_problem
+from ..data.intervals import INTERVALS, get_interval
+from ..data.kline_frame import format_open_time, kline_problem
 from ._frames import ROW_FIELDS
-from .settings import (
+from ..settings import (
     ALTERNATIVE_BASE_URL,
     REQUEST_DEADLINE_ENV,
     RETRY_BUDGET_ENV,

@@ -13,9 +13,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..intervals import get_interval
+from ..data.intervals import get_interval
 from ._frames import ROW_FIELDS, frame_from_array
-from .settings import resolve_data_dir, validate_symbol
+from ..settings import resolve_data_dir, validate_symbol
 
 __all__ = ["KlineStore"]
 

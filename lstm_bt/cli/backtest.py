@@ -1,6 +1,6 @@
 """`lstm-bt backtest`: a walk-forward LSTM backtest from Binance, a kline file or demo data.
 
-A thin layer over `lstm_bt.runner.run_backtest`: it turns flags into arguments, prints a
+A thin layer over `lstm_bt.run.runner.run_backtest`: it turns flags into arguments, prints a
 compact summary, and leaves the run directory to the runner.
 """
 
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InvalidParameter
-from ..report_table import (METRIC_ROWS, format_number, format_p_value, naive_rule_verdict,
+from ..report.table import (METRIC_ROWS, format_number, format_p_value, naive_rule_verdict,
                             short_window_warning, zero_trade_reason)
 from ..strategies import LSTMStrategy
 from .strategy_flags import add_strategy_flags, finite_float, load_strategy_class, strategy_kwargs
@@ -97,7 +97,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from ..drawing_ahead import drawing_ahead
+    from ..report.drawing_ahead import drawing_ahead
 
     # With --out, the pictures' libraries load in other processes while the backtest runs.
     with drawing_ahead() if args.out else contextlib.nullcontext():
@@ -113,7 +113,7 @@ def run(args):
 def _run_backtest(args):
     from .. import cli
     from ..models.runtime import compile_cache_environment
-    from ..runner import DEMO_SYMBOL, demo_klines, run_backtest
+    from ..run.runner import DEMO_SYMBOL, demo_klines, run_backtest
 
     if cli.owns_process and "jax" not in sys.modules:  # JAX reads them on import
         os.environ.update(compile_cache_environment(args.data_dir))

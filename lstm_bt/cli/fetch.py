@@ -12,10 +12,10 @@ from ..binance import (
     write_kline_csv,
 )
 from ..binance.rest import DEFAULT_REQUEST_DEADLINE_S, DEFAULT_RETRY_BUDGET_S
-from ..binance.settings import REQUEST_DEADLINE_ENV, RETRY_BUDGET_ENV, resolve_seconds
-from ..dates import check_range, parse_date, to_ms, utc_now
+from ..settings import REQUEST_DEADLINE_ENV, RETRY_BUDGET_ENV, resolve_seconds
+from ..data.dates import check_range, parse_date, to_ms, utc_now
 from ..errors import check_int
-from ..intervals import INTERVALS, get_interval
+from ..data.intervals import INTERVALS, get_interval
 from . import SUBCOMMANDS
 
 __all__ = ["add_parser", "run"]

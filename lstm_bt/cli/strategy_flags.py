@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InvalidParameter, did_you_mean
-from ..runner import RUN_MANAGED_PARAMS
+from ..run.runner import RUN_MANAGED_PARAMS
 
 __all__ = [
     "add_strategy_flags",

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from ..binance import infer_interval, load_klines, read_kline_file
-from ..dates import parse_date
+from ..data.dates import parse_date
 from ..errors import DataError, InvalidParameter
-from ..intervals import get_interval
-from ..kline_frame import COLUMNS, validate_kline_frame
+from ..data.intervals import get_interval
+from ..data.kline_frame import COLUMNS, validate_kline_frame
 
 __all__ = ["BinanceKlines"]
 
@@ -26,7 +26,7 @@ class BinanceKlines(bt.feed.DataBase):
     - `symbol=` (and no `dataname`): Binance REST through the local kline store; only bars the
       store lacks are fetched (see `lstm_bt.binance.load_klines`). Needs `fromdate`.
     - `dataname="path.csv"` or `"path.zip"`: a Binance kline file (`read_kline_file`).
-    - `dataname=frame`: a kline DataFrame (see `lstm_bt.kline_frame`), e.g. loaded once and
+    - `dataname=frame`: a kline DataFrame (see `lstm_bt.data.kline_frame`), e.g. loaded once and
       shared by several runs.
 
     `timeframe`/`compression` come from the interval (1h -> Minutes, 60). `fromdate` is
@@ -34,7 +34,7 @@ class BinanceKlines(bt.feed.DataBase):
     backtrader's `tz` param set (which changes only what backtrader shows):
     `todate=datetime(2025, 1, 1)` stops after the last bar of 2024. A timezone-aware datetime
     is converted to UTC and ISO text (`"2024-01-01"`, `"2024-01-01T12:00Z"`) is read as
-    `lstm_bt.dates.parse_date` reads it; a `date` keeps backtrader's meaning (`todate`: the end
+    `lstm_bt.data.dates.parse_date` reads it; a `date` keeps backtrader's meaning (`todate`: the end
     of that day). Data is loaded in
     `start()`, so an instance can be reused.
 

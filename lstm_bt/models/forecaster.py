@@ -90,7 +90,7 @@ class LSTMForecaster:
             in [0, 2**32). Defaults to `0`.
 
     Example:
-        >>> from lstm_bt.synthetic import ar1_returns
+        >>> from lstm_bt.data.synthetic import ar1_returns
         >>> bars = ar1_returns(400, seed=1)
         >>> model = LSTMForecaster(seq_len=10, units=(8,), epochs=2, seed=0).fit(bars[:300])
         >>> model.predict_next(bars[:301]) > 0

@@ -92,7 +92,7 @@ def compile_cache_environment(data_dir=None):
     """
     if backend_name() != "jax" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return {}
-    from ..binance.settings import resolve_data_dir
+    from ..settings import resolve_data_dir
 
     directory = (resolve_data_dir(data_dir) / COMPILE_CACHE_DIR).absolute()
     reason = _unwritable(directory)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from ..dates import parse_date
+from ..data.dates import parse_date
 from ..errors import InvalidParameter, check_int, fill_params
 from .forecaster import OHLCV, LSTMForecaster
 from .schedule import check_schedule_params, required_history, window_at
@@ -137,7 +137,7 @@ class WalkForward(_Walk):
     and `timing` (`train_s`, `predict_s`, `retrains`).
 
     Example:
-        >>> from lstm_bt.synthetic import ar1_returns
+        >>> from lstm_bt.data.synthetic import ar1_returns
         >>> walk = WalkForward(seq_len=8, train_window=120, retrain_every=48, units=(4,),
         ...                    epochs=1)
         >>> forecasts = walk.run(ar1_returns(300, seed=1))   # doctest: +SKIP

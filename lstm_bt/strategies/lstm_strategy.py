@@ -14,8 +14,8 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from ..bar_times import bar_time, utc_datetime
-from ..dates import parse_date
+from ..data.bar_times import bar_time, utc_datetime
+from ..data.dates import parse_date
 from ..errors import fill_params
 from ..models.walk_forward import ReplayedForecasts, WalkForward, walk_for
 from .sizing import target_size

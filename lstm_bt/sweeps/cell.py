@@ -69,7 +69,7 @@ def replay(bars, forecasts, model_params, trading_params, broker):
         (report dict with `metrics`, `benchmark`, `forecast` and `timing`, per-bar simple
         returns of the portfolio from `start` as a float array, the first against the cash).
     """
-    from ..runner import run_backtest
+    from ..run.runner import run_backtest
     from ..stats import simple_returns
 
     result = run_backtest(bars.frame, symbol=bars.symbol, interval=bars.interval,

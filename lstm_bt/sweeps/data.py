@@ -30,7 +30,7 @@ def load_sources(spec, data_dir=None, base_url=None, progress=False):
         DataError, BinanceError, NetworkError: a source cannot be read.
         InvalidParameter: two files hold the same symbol.
     """
-    from ..backtest_data import load_backtest_data
+    from ..run.backtest_data import load_backtest_data
     from .cell import required_history
 
     frames, sources = {}, []

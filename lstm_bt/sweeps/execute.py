@@ -69,7 +69,7 @@ def run_walk_forward(frame, walk, broker):
         `report` (None when failed), `returns` (per-bar, None when failed), `train_s`,
         `total_s` (training plus this cell's replay).
     """
-    from ..backtest_data import load_backtest_data
+    from ..run.backtest_data import load_backtest_data
     from . import cell as engine
 
     began = time.perf_counter()

@@ -21,7 +21,7 @@ def draw(path, spec, cells, configs):
 
 def heatmap(cells, a, b, path):
     """Median Sharpe of the finished cells for each (a, b) pair of values."""
-    from ..plotting._canvas import new_figure, save
+    from ..report.plotting._canvas import new_figure, save
 
     values = cells.assign(sharpe=pd.to_numeric(cells.get("sharpe"), errors="coerce"),
                           **{a: cells[a].astype(str), b: cells[b].astype(str)})
@@ -48,7 +48,7 @@ def heatmap(cells, a, b, path):
 
 def sharpe_distribution(cells, configs, swept, path):
     """Box and points of each config's cell Sharpe ratios, beside buy and hold's."""
-    from ..plotting._canvas import new_figure, save
+    from ..report.plotting._canvas import new_figure, save
 
     numbers = list(configs["config"])
     samples = [pd.to_numeric(cells.loc[cells["config"] == n, "sharpe"], errors="coerce")

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..overfitting import deflated_sharpe_ratio, pbo, probabilistic_sharpe_ratio, return_moments
+from ..stats.overfitting import deflated_sharpe_ratio, pbo, probabilistic_sharpe_ratio, return_moments
 
 __all__ = ["build_tables", "write_report", "describe_summary"]
 

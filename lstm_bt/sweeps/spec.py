@@ -183,7 +183,7 @@ def _data(data):
     if symbols and interval is None:
         raise InvalidParameter('[data] `interval` is missing; set it, e.g. interval = "1h".')
     if interval is not None:
-        from ..intervals import get_interval
+        from ..data.intervals import get_interval
 
         interval = get_interval(interval).name
     if "periods" not in data:
@@ -196,7 +196,7 @@ def _data(data):
 
 
 def _periods(value):
-    from ..dates import check_range, parse_date
+    from ..data.dates import check_range, parse_date
 
     if not isinstance(value, list) or not value:
         raise InvalidParameter(f"[data] `periods` must be a list of [start, end] pairs, e.g. "
@@ -234,7 +234,7 @@ def _run(run):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidParameter(f"[run] `{name}` must be one number, got {value!r}.")
         broker[name] = float(value)
-    from ..runner import broker_params
+    from ..run.runner import broker_params
 
     broker_params(**broker)
     return tuple(seeds), broker

@@ -44,7 +44,7 @@ def _copy_ignored(folder, names):
 
 STRATEGY = "lstm_bt/strategies/lstm_strategy.py"
 FORECASTER = "lstm_bt/models/forecaster.py"
-CACHE = "lstm_bt/forecast_cache.py"
+CACHE = "lstm_bt/run/forecast_cache.py"
 FLAGS = "lstm_bt/cli/strategy_flags.py"
 
 LOOKAHEAD_TESTS = ("tests/test_no_lookahead.py", "tests/test_forecaster.py",
@@ -144,14 +144,14 @@ MUTANTS = (
     Mutant(
         "fills-at-close",
         "market orders fill at the signal bar's close (cheat-on-close)",
-        (("lstm_bt/runner.py", '    cerebro.broker.setcash(broker["cash"])\n',
+        (("lstm_bt/run/runner.py", '    cerebro.broker.setcash(broker["cash"])\n',
           '    cerebro.broker.setcash(broker["cash"])\n    cerebro.broker.set_coc(True)\n'),),
         ("tests/test_guarantees_fills.py",),
     ),
     Mutant(
         "drawdown-from-first-bar",
         "max drawdown measured from the first bar's value instead of the starting value",
-        (("lstm_bt/stats.py", "path = np.concatenate(([_positive_value(start_value)], values))",
+        (("lstm_bt/stats/performance.py", "path = np.concatenate(([_positive_value(start_value)], values))",
           "path = np.concatenate(([values[0]], values))"),),
         ("tests/test_guarantees_drawdown.py",),
     ),
@@ -214,7 +214,7 @@ MUTANTS = (
         "bar-times-in-the-feed-tz",
         "bar times are read in the feed's `tz` (backtrader's local time), not UTC: `start` "
         "picks another bar and stored forecasts meet the wrong bars",
-        (("lstm_bt/bar_times.py", "    return num2date(data.datetime[0])",
+        (("lstm_bt/data/bar_times.py", "    return num2date(data.datetime[0])",
           "    return data.datetime.datetime(0)"),),
         ("tests/test_bar_times.py",),
     ),

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from .errors import InvalidParameter, check_int
+from ..errors import InvalidParameter, check_int
 
 __all__ = ["probabilistic_sharpe_ratio", "deflated_sharpe_ratio", "pbo", "return_moments",
            "EULER_GAMMA"]

@@ -7,7 +7,7 @@ turns user text such as `2024-01-01` into a date, with an error that says how to
 
 from datetime import date, datetime, timezone
 
-from .errors import InvalidParameter
+from ..errors import InvalidParameter
 
 __all__ = ["parse_date", "check_range", "to_ms", "from_ms", "utc_now"]
 

@@ -8,7 +8,7 @@ from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator
 
 from ..chart_data import heading
-from ..errors import InvalidParameter
+from ...errors import InvalidParameter
 from ._canvas import date_axis, new_figure, save
 
 __all__ = ["plot_training_loss"]

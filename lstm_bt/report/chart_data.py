@@ -8,7 +8,7 @@ nor the PNGs' Bokeh's.
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidParameter
+from ..errors import InvalidParameter
 
 __all__ = ["by_datetime", "heading", "period_text", "drawdown_pct", "forecast_times", "net_pnl"]
 

@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import InvalidParameter
+from .errors import InvalidParameter
 
 __all__ = [
     "DEFAULT_BASE_URL",

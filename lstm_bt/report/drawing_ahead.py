@@ -172,7 +172,7 @@ def _warm_up_matplotlib():
 
 
 def _warm_up_bokeh():
-    from .html_report import html_report
+    from .html import html_report
 
     html_report(_tiny_equity())
 

@@ -5,7 +5,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from lstm_bt.synthetic import random_walk
+from lstm_bt.data.synthetic import random_walk
 
 HOURLY = {"timeframe": bt.TimeFrame.Minutes, "compression": 60}
 DAILY = {"timeframe": bt.TimeFrame.Days, "compression": 1}

@@ -17,7 +17,7 @@ from matplotlib.artist import setp
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..errors import InvalidParameter
+from ...errors import InvalidParameter
 
 __all__ = ["save_cerebro_plot"]
 

@@ -4,7 +4,7 @@ an honest panel: the forecast's rolling hit rate against the best naive rule's."
 import numpy as np
 import pandas as pd
 
-from .. import stats
+from ... import stats
 from ..chart_data import by_datetime, forecast_times, heading, net_pnl
 from ._canvas import THOUSANDS, date_axis, new_figure, save, shade_spans
 

@@ -11,8 +11,7 @@ import math
 
 import numpy as np
 
-from .errors import InvalidParameter
-from .overfitting import deflated_sharpe_ratio, pbo, probabilistic_sharpe_ratio  # noqa: F401
+from ..errors import InvalidParameter
 
 __all__ = [
     "METRIC_KEYS",

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .chart_data import by_datetime, drawdown_pct, forecast_times, heading, net_pnl
-from .report_table import (FORECAST_ROWS, METRIC_ROWS, format_number, monthly_returns_frame,
+from .table import (FORECAST_ROWS, METRIC_ROWS, format_number, monthly_returns_frame,
                            naive_rule_verdict, short_window_warning, start_value,
                            zero_trade_reason)
 

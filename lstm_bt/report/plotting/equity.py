@@ -75,7 +75,7 @@ def plot_equity(equity, path=None, *, title=None, symbol=None, interval=None, tr
 
 
 def _stats_box(report):
-    from ..report_table import format_number
+    from ..table import format_number
 
     metrics, hold = report["metrics"], report.get("benchmark", {})
     rows = (("return %", "total_return_pct", 1), ("Sharpe", "sharpe", 2),

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .dates import check_range, from_ms, parse_date, to_ms
-from .errors import DataError, InvalidParameter
-from .intervals import get_interval
-from .kline_frame import COLUMNS, validate_kline_frame
+from ..data.dates import check_range, from_ms, parse_date, to_ms
+from ..errors import DataError, InvalidParameter
+from ..data.intervals import get_interval
+from ..data.kline_frame import COLUMNS, validate_kline_frame
 
 __all__ = ["BacktestData", "load_backtest_data"]
 
@@ -117,7 +117,7 @@ def load_backtest_data(data=None, *, symbol=None, interval=None, start=None, end
 
 def _from_binance(symbol, interval, start, end, history, base_url, data_dir, offline,
                   progress):
-    from .binance import load_klines
+    from ..binance import load_klines
 
     if not symbol or not interval or start is None:
         raise InvalidParameter(
@@ -140,7 +140,7 @@ def _from_binance(symbol, interval, start, end, history, base_url, data_dir, off
 
 
 def _from_file(path, symbol, interval):
-    from .binance import read_kline_file
+    from ..binance import read_kline_file
 
     named = _ARCHIVE_NAME.match(path.name)
     if interval is None and named:
@@ -157,7 +157,7 @@ def _checked_frame(frame):
         raise DataError(
             f"A kline frame needs a DatetimeIndex and the columns {', '.join(COLUMNS)}; "
             f"missing {missing or 'the DatetimeIndex'}. Build it with lstm_bt.binance or "
-            "lstm_bt.synthetic."
+            "lstm_bt.data.synthetic."
         )
     if frame.empty:
         raise DataError("The kline frame has no rows.")
@@ -167,7 +167,7 @@ def _checked_frame(frame):
 def _interval_of(frame, interval):
     if interval is not None:
         return get_interval(interval).name
-    from .binance.files import infer_interval
+    from ..binance.files import infer_interval
 
     return infer_interval(frame.index).name
 

@@ -16,8 +16,8 @@ import backtrader as bt
 import pandas as pd
 
 from .backtest_data import load_backtest_data
-from .bar_times import bar_time
-from .errors import InvalidParameter, fill_params
+from ..data.bar_times import bar_time
+from ..errors import InvalidParameter, fill_params
 from .run_dir import RunRecord, claim_run_dir, write_run_dir
 
 __all__ = [
@@ -58,7 +58,7 @@ def demo_klines(bars=4_000, seed=7):
     The structure is real but synthetic: a working forecaster should find it, which markets
     rarely allow. It is there to see the machinery work offline, not to promise profits.
     """
-    from .synthetic import ar1_returns
+    from ..data.synthetic import ar1_returns
 
     return ar1_returns(bars, phi=0.3, interval=DEMO_INTERVAL, seed=seed)
 
@@ -97,7 +97,7 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
         quiet: hide the progress bars. Defaults to `True`.
         cache: reuse the forecasts of an earlier run over the same bars with the same model
             params, seed and strategy code (only trading params changed: no training), and
-            store this run's for the next one; see `lstm_bt.forecast_cache`. The report's
+            store this run's for the next one; see `lstm_bt.run.forecast_cache`. The report's
             `timing.cache` says `"hit"`, `"miss"` or `"off"`. Defaults to `True`.
         forecasts: forecasts made earlier (a `models.ReplayedForecasts`, or a Series of
             predicted closes by bar open time, e.g. `WalkForward.run(...)`'s) to trade instead
@@ -116,13 +116,13 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
 
     Example:
         >>> from lstm_bt import run_backtest
-        >>> from lstm_bt.runner import demo_klines
+        >>> from lstm_bt.run.runner import demo_klines
         >>> result = run_backtest(demo_klines(), symbol="DEMO", seq_len=8,  # doctest: +SKIP
         ...                       train_window=120, retrain_every=48, epochs=2, units=(4,))
         >>> result.report["metrics"]["sharpe"]  # doctest: +SKIP
     """
-    from .models import WalkForward
-    from .strategies import LSTMStrategy
+    from ..models import WalkForward
+    from ..strategies import LSTMStrategy
 
     began = time.perf_counter()
     strategy = strategy or LSTMStrategy
@@ -146,7 +146,7 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
                                            strategy, used, seed)
         replay = forecasts
         if cached:
-            from .models.walk_forward import ReplayedForecasts
+            from ..models.walk_forward import ReplayedForecasts
 
             replay = ReplayedForecasts(cached.forecasts, cached.training_history)
         # Nothing is trained in a replay: the warm-up history is needed only by a strategy
@@ -239,7 +239,7 @@ def _cache_lookup(enabled, data_dir, bars, strategy, used, seed):
     if not enabled:
         return None, None, None
     from .forecast_cache import ForecastCache, cache_key
-    from .models.runtime import backend_name
+    from ..models.runtime import backend_name
 
     store = ForecastCache.in_data_dir(data_dir)
     key = cache_key(bars.frame, strategy, used, seed, bars.start, backend_name())
@@ -249,8 +249,8 @@ def _cache_lookup(enabled, data_dir, bars, strategy, used, seed):
 
 
 def _run_cerebro(bars, strategy, used, broker, seed, quiet, forecasts=None):
-    from . import analyzers
-    from .feeds import BinanceKlines
+    from .. import analyzers
+    from ..feeds import BinanceKlines
 
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.broker.setcash(broker["cash"])

@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
-from lstm_bt.intervals import INTERVALS
+from lstm_bt.data.intervals import INTERVALS
 
 KLINES_PATH = "/api/v3/klines"
 KLINES_WEIGHT = 2
@@ -109,7 +109,7 @@ class BinanceTestServer:
         self.stop()
 
     def serve(self, symbol, interval, frame):
-        """Serve a kline frame (see `lstm_bt.kline_frame`) as `symbol` at `interval`."""
+        """Serve a kline frame (see `lstm_bt.data.kline_frame`) as `symbol` at `interval`."""
         step = INTERVALS[interval]
         open_ms = frame.index.values.astype("datetime64[ms]").astype(np.int64)
         values = frame.to_numpy()

@@ -11,7 +11,7 @@ times present and between 1970 and 2100. The first bad row is named in a `DataEr
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 __all__ = [
     "COLUMNS",

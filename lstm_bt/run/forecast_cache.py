@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._temp_dirs import make_temp_dir, stale_temp_dirs
+from .._temp_dirs import make_temp_dir, stale_temp_dirs
 
 __all__ = ["ForecastCache", "CachedRun", "cache_key"]
 
@@ -51,7 +51,7 @@ FORMAT = 1
 # A temporary entry older than this is a leftover even if its process id is alive again.
 STALE_TEMP_S = 15 * 60
 
-_MODELS_DIR = Path(__file__).resolve().parent / "models"
+_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,8 @@ class ForecastCache:
         Raises:
             InvalidParameter: the data directory is a file (said before any training).
         """
-        from .binance.settings import resolve_data_dir
-        from .errors import InvalidParameter
+        from ..settings import resolve_data_dir
+        from ..errors import InvalidParameter
 
         directory = resolve_data_dir(data_dir)
         if directory.exists() and not directory.is_dir():
@@ -214,7 +214,7 @@ class ForecastCache:
 
 def _strategy_lineage(strategy):
     """The strategy class and its parents that are LSTM strategies (not backtrader's own)."""
-    from .strategies import LSTMStrategy
+    from ..strategies import LSTMStrategy
 
     return [cls for cls in strategy.__mro__ if isinstance(cls, type)
             and issubclass(cls, LSTMStrategy)]

@@ -38,10 +38,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._temp_dirs import make_temp_dir
-from .drawing_ahead import draw
-from .errors import DataError, LstmBtError
-from .report_table import monthly_returns_frame, start_value
+from .._temp_dirs import make_temp_dir
+from ..report.drawing_ahead import draw
+from ..errors import DataError, LstmBtError
+from ..report.table import monthly_returns_frame, start_value
 
 __all__ = [
     "RunRecord",
@@ -104,14 +104,14 @@ class RunRecord:
     @property
     def stats(self):
         """The report as a labelled `pandas.Series`, units in the keys (`"Fees [quote]"`),
-        like backtesting.py's `Backtest.run()`; see `lstm_bt.report_table.stats_series`."""
-        from .report_table import stats_series
+        like backtesting.py's `Backtest.run()`; see `lstm_bt.report.table.stats_series`."""
+        from ..report.table import stats_series
 
         return stats_series(self.report)
 
     def plot(self, log=False):
         """equity.png as a matplotlib `Figure`, shown inline when a notebook cell ends with it."""
-        from .plotting import plot_equity
+        from ..report.plotting import plot_equity
 
         data = self.report.get("data", {})
         return plot_equity(self.equity, trades=self.trades, training=self.training, log=log,
@@ -348,26 +348,26 @@ def _market(record):
 
 
 def _draw_equity(path, record, log):
-    from .plotting import plot_equity
+    from ..report.plotting import plot_equity
 
     plot_equity(record.equity, path, trades=record.trades, training=record.training, log=log,
                 **_market(record))
 
 
 def _draw_forecasts(path, record):
-    from .plotting import plot_forecasts
+    from ..report.plotting import plot_forecasts
 
     plot_forecasts(record.forecasts, path, trades=record.trades, **_market(record))
 
 
 def _draw_training(path, record):
-    from .plotting import plot_training_loss
+    from ..report.plotting import plot_training_loss
 
     plot_training_loss(record.training, path, **_market(record))
 
 
 def _draw_html(path, record):
-    from .html_report import write_html_report
+    from ..report.html import write_html_report
 
     write_html_report(path, record.equity, forecasts=record.forecasts, trades=record.trades,
                       report=record.report)

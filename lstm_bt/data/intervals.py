@@ -8,7 +8,7 @@ fixed length; `Interval.next_open` walks calendar months for it.
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .errors import InvalidParameter
+from ..errors import InvalidParameter
 
 __all__ = ["Interval", "INTERVALS", "get_interval", "bars_per_year"]
 

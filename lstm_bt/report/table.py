@@ -7,7 +7,7 @@ all come from here, so the three say the same thing in the same words.
 import math
 from datetime import datetime
 
-from . import stats
+from .. import stats
 
 __all__ = [
     "METRIC_ROWS",

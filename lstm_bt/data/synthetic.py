@@ -9,7 +9,7 @@ Both are deterministic for a given `seed` and return kline frames (see `kline_fr
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidParameter, check_int
+from ..errors import InvalidParameter, check_int
 from .intervals import get_interval
 from .kline_frame import COLUMNS
 
