@@ -10,6 +10,7 @@ __all__ = [
     "DataError",
     "BinanceError",
     "NetworkError",
+    "SendStatusUnknown",
     "did_you_mean",
     "fill_params",
     "check_int",
@@ -48,6 +49,14 @@ class BinanceError(LstmBtError):
 
 class NetworkError(LstmBtError):
     """The Binance host could not be reached, or kept failing after every retry."""
+
+
+class SendStatusUnknown(BinanceError):
+    """A request that may have acted (a new order) lost its answer: a timeout, a 5xx, -1007.
+
+    Binance's word for it: "send status unknown; execution status unknown". The request is not
+    sent again; what happened is asked for instead.
+    """
 
 
 def did_you_mean(name, choices, cutoff=0.6):
