@@ -39,12 +39,14 @@ class BinanceError(LstmBtError):
         message: what went wrong and what to do about it.
         code: Binance's numeric error code, when the answer carried one.
         status: the HTTP status of the answer, when there was one.
+        reason: Binance's own message (`msg`), when the answer carried one.
     """
 
-    def __init__(self, message, code=None, status=None):
+    def __init__(self, message, code=None, status=None, reason=None):
         super().__init__(message)
         self.code = code
         self.status = status
+        self.reason = reason
 
 
 class NetworkError(LstmBtError):
