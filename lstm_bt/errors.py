@@ -11,6 +11,7 @@ __all__ = [
     "BinanceError",
     "NetworkError",
     "SendStatusUnknown",
+    "ReconcileError",
     "did_you_mean",
     "fill_params",
     "check_int",
@@ -59,6 +60,11 @@ class SendStatusUnknown(BinanceError):
     Binance's word for it: "send status unknown; execution status unknown". The request is not
     sent again; what happened is asked for instead.
     """
+
+
+class ReconcileError(LstmBtError):
+    """Binance holds an order, an execution or a balance the session's journal cannot explain;
+    the session stops instead of trading on."""
 
 
 def did_you_mean(name, choices, cutoff=0.6):
