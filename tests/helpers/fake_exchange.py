@@ -352,3 +352,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_DELETE = _serve
 
+
+
+API_KEY, SECRET = "test-api-key", "test-secret-0123456789"
+
+
+def hmac_client(exchange, **options):
+    """A `SignedClient` with an HMAC key the exchange knows, quick to give up in tests."""
+    from lstm_bt.binance.account import SignedClient
+    from lstm_bt.binance.signing import ApiKey
+
+    exchange.add_hmac_key(API_KEY, SECRET)
+    options = {"retries": 2, "backoff": 0.01, "deadline": 5, **options}
+    return SignedClient(ApiKey(API_KEY, hmac_secret=SECRET), exchange.url, **options)
