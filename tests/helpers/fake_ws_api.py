@@ -37,6 +37,7 @@ class FakeWsApi:
         self._queues = []
         self._connections = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._server = serve(self._handle, "127.0.0.1", 0, process_request=self._gate,
                              ping_interval=None)
         self.url = f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}/ws-api/v3"
@@ -45,6 +46,7 @@ class FakeWsApi:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self):
+        self._stopping.set()
         self._server.shutdown()
 
     def push(self, event):
@@ -82,7 +84,7 @@ class FakeWsApi:
             with self._lock:
                 self._queues.append(events)
                 self._connections.append(connection)
-            while True:
+            while not self._stopping.is_set():
                 try:
                     event = events.get(timeout=0.05)
                 except queue.Empty:
