@@ -132,7 +132,8 @@ class SqliteOrderJournal:
         self._db.executescript(_SCHEMA)
 
     def close(self):
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def _write(self, sql, values):
         with self._lock:
