@@ -1,23 +1,10 @@
 """A small client for Binance's public `GET /api/v3/klines`.
 
-It walks a time range in pages of up to 1000 rows (next start = last open time + interval, so
-no boundary candle is fetched twice), retries connection errors and 5xx with exponential
-backoff, waits out `429`/`418` for as long as `Retry-After` says (up to a bound, then a clear
-error), and pauses before Binance's 6000-per-minute request weight runs out. Binance's error
-JSON becomes a `BinanceError` whose message says what to change.
-
-Time is bounded twice: each request has a total deadline (connecting, waiting and reading the
-whole body: a server that trickles bytes is cut off), and the client a retry budget (seconds of
-failed requests and waits, `Retry-After` included), after which it stops and says how long it
-tried.
-
-No answer is trusted as is: a page with rows outside the asked `[startTime, endTime]`, out of
-order, more than `limit`, in the future, or a row that cannot be a bar
-(`lstm_bt.data.kline_frame.kline_problem`) is asked for once more, then refused with a
-`BinanceError`; so nothing wrong is stored and no range is marked fetched beyond what arrived.
-
-The candle still in progress is never returned: a page only carries bars that had closed when
-Binance answered (by the earlier of our clock and the server's `Date`).
+It walks a range in pages of up to 1000 rows, retries connection errors, 5xx and 429/418
+(after `Retry-After`) with backoff, and pauses before the request weight per minute runs out.
+Each request has a total deadline, body included, and the client a retry budget. A page with
+rows outside the range asked, out of order, too many, in the future, or not bars is asked for
+once more, then refused; the candle still in progress is never returned.
 """
 
 import email.utils
@@ -61,12 +48,10 @@ class KlinePage:
     """One answer from `/api/v3/klines`, reduced to closed candles.
 
     Attributes:
-        rows: closed candles in open-time order, each a tuple `(open_time, open, high, low,
-            close, volume, close_time, quote_volume, trades, taker_buy_base_volume,
-            taker_buy_quote_volume)` with times in ms.
+        rows: closed candles in open-time order, tuples in `ROW_FIELDS` order, times in ms.
         start_ms: first open time this page answers for.
-        end_ms: open times in `[start_ms, end_ms)` are settled: either in `rows` or absent
-            from Binance (an outage), so they never need asking for again.
+        end_ms: open times in `[start_ms, end_ms)` are settled: in `rows`, or absent from
+            Binance (an outage), so never asked for again.
     """
 
     rows: list
@@ -80,31 +65,23 @@ class BinanceClient:
     Args:
         base_url: REST root. Defaults to `None`: `LSTM_BT_BINANCE_URL`, else
             `https://api.binance.com`.
-        timeout: `(connect, read)` timeouts in seconds, for one wait on the socket.
-            Defaults to `(5.0, 30.0)`.
+        timeout: `(connect, read)` seconds for one wait on the socket. Defaults to `(5.0, 30.0)`.
         deadline: seconds one request may take in all (connect, headers, whole body).
             Defaults to `None`: `LSTM_BT_REQUEST_DEADLINE`, else `30`.
-        retry_budget: seconds this client may spend on failed requests and on waiting
-            before retries (`Retry-After` included), over all its requests; past it the
-            fetch stops with the time spent in the error. Defaults to `None`:
-            `LSTM_BT_RETRY_BUDGET`, else `120`.
+        retry_budget: seconds all requests may spend failing and waiting before retries
+            (`Retry-After` included). Defaults to `None`: `LSTM_BT_RETRY_BUDGET`, else `120`.
         retries: extra attempts after a connection error, a 5xx or a 429/418. Defaults to `5`.
-        backoff: first wait in seconds between retries; it doubles each time (at most 30 s).
-            Defaults to `0.5`.
-        max_retry_after: longest `Retry-After` (seconds) worth waiting for; a longer one is an
-            error. Defaults to `120.0`.
-        weight_limit: used request weight per minute at which the client pauses until the next
-            minute, safely below Binance's 6000. Defaults to `4800`.
+        backoff: first wait between retries, doubling each time (at most 30 s). Defaults to `0.5`.
+        max_retry_after: longest `Retry-After` worth waiting for; longer is an error.
+            Defaults to `120.0`.
+        weight_limit: request weight used per minute at which the client pauses until the next
+            minute (Binance allows 6000). Defaults to `4800`.
         page_size: rows asked for per request, at most 1000. Defaults to `1000`.
-        sleep: function used to wait (tests pass a recorder). Defaults to `time.sleep`.
+        sleep: the function that waits. Defaults to `time.sleep`.
 
     Attributes:
         requests_made: HTTP requests attempted so far, retries included.
-        failing_s: seconds spent so far on failed requests and waits before retries.
-
-    Example:
-        >>> with BinanceClient() as client:  # doctest: +SKIP
-        ...     pages = list(client.iter_kline_pages("BTCUSDT", "1h", 1704067200000, 1704153600000))
+        failing_s: seconds spent so far on failed requests and waits.
     """
 
     def __init__(self, base_url=None, *, timeout=(5.0, 30.0), deadline=None, retry_budget=None,
@@ -144,24 +121,12 @@ class BinanceClient:
         self.close()
 
     def iter_kline_pages(self, symbol, interval, start_ms, end_ms):
-        """Yield the closed klines with open time in `[start_ms, end_ms)`, one page at a time.
-
-        Args:
-            symbol: Binance symbol, e.g. `"BTCUSDT"`.
-            interval: Binance interval name or `Interval`.
-            start_ms: first open time wanted (inclusive), ms.
-            end_ms: open time after the last one wanted (exclusive), ms.
-
-        Yields:
-            `KlinePage`s in time order; together their `[start_ms, end_ms)` cover the range up
-            to the candle in progress.
+        """Yield `KlinePage`s of the closed klines opening in `[start_ms, end_ms)`, in time order.
 
         Raises:
-            BinanceError: Binance refused (unknown symbol, bad interval, restricted location,
-                rate limit beyond the bound), or answered twice with a page that cannot be
-                right.
-            NetworkError: the host stayed unreachable or failing after every retry, or the
-                retry budget is spent.
+            BinanceError: Binance refused (unknown symbol, restricted location, a rate limit past
+                the bound), or answered twice with a page that cannot be right.
+            NetworkError: the host stayed unreachable or failing, or the retry budget is spent.
         """
         symbol = validate_symbol(symbol)
         step = get_interval(interval)
@@ -185,7 +150,7 @@ class BinanceClient:
             return
 
     def _checked_page(self, symbol, step, start_ms, end_ms):
-        """The rows of `[start_ms, end_ms)`'s first page; a wrong answer is asked for again once."""
+        """The rows of `[start_ms, end_ms)`'s first page; a wrong answer is asked again once."""
         for attempt in (1, 2):
             rows, now_ms = self._request_klines(symbol, step, start_ms, end_ms - 1)
             problem = _page_problem(rows, start_ms, end_ms, now_ms, self.page_size)
@@ -262,11 +227,8 @@ class BinanceClient:
         raise failure.error(self.retries + 1, self.failing_s)
 
     def _fetch(self, url, params):
-        """GET `url`, its whole body read within `deadline` seconds of the start.
-
-        The socket timeouts alone bound each wait, not the whole: a server sending a few bytes
-        a second would keep one request alive for minutes. So the body is read as it comes
-        (`read1`) and the clock is checked after each piece.
+        """GET `url` with its whole body read within `deadline`: socket timeouts bound each
+        wait, not a server that trickles bytes.
         """
         deadline = time.monotonic() + self.deadline
         connect, read = self.timeout
@@ -332,7 +294,7 @@ _CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout,
 
 @dataclass(frozen=True)
 class _Failure:
-    """A failed attempt, turned into the error raised once retrying stops."""
+    """A failed attempt, as the error raised once retrying stops."""
 
     kind: type
     what: str
@@ -376,7 +338,7 @@ def _page_problem(rows, start_ms, end_ms, now_ms, limit):
 
 
 def _when(ms):
-    """An open time for a message: `2024-01-05 03:00`, or the raw ms when it is no date."""
+    """`2024-01-05 03:00`, or the raw ms when it is no date."""
     return format_open_time(ms) or f"{ms:g} ms"
 
 
