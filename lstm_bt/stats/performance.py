@@ -222,7 +222,8 @@ def trade_stats(pnl_net, entry_value=None, bars_held=None):
 
     Args:
         pnl_net: profit of each closed trade after commission, in quote currency.
-        entry_value: what each trade put in (size * entry price), aligned with `pnl_net`.
+        entry_value: the capital each trade used (the most it held at cost at once),
+            aligned with `pnl_net`.
             Defaults to `None` (unknown: the trade percentages are None).
         bars_held: bars from each trade's open to its close. Defaults to `None` (unknown).
 
