@@ -30,3 +30,10 @@ def test_an_archive_name_that_contradicts_its_bars_is_refused_at_the_command_lin
     write_kline_csv(path, daily, "1d")
     done = lstm_bt("backtest", "--csv", path, "--quiet")
     assert refusal_problem(done, "`--interval` 1h contradicts the bars, which are 1d apart") is None
+
+
+@pytest.mark.parametrize("path, said", [("/dev/null", "is not a regular file"),
+                                        (".", "is a directory")])
+def test_a_directory_or_a_device_given_as_a_data_file_is_named_as_such(path, said):
+    with pytest.raises(DataError, match=said):
+        load_backtest_data(path)

@@ -54,8 +54,11 @@ def read_kline_file(path, interval=None):
         >>> frame = read_kline_file("BTCUSDT-1h-2024-01.zip")  # doctest: +SKIP
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"Kline file not found: {str(path)!r}. Check the path.")
+    if not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise DataError(f"{str(path)!r} is {kind}; give a kline .csv or .zip file.")
     try:
         parts = [_read_csv(open_source, label) for open_source, label in _csv_sources(path)]
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as error:
