@@ -17,7 +17,8 @@ from ..data.intervals import INTERVALS, get_interval
 from ..data.kline_frame import check_klines
 from ._frames import ROW_FIELDS, frame_from_array
 
-__all__ = ["read_kline_file", "write_kline_csv", "infer_interval", "find_gaps", "CSV_HEADER"]
+__all__ = ["read_kline_file", "write_kline_csv", "infer_interval", "bar_interval", "find_gaps",
+           "CSV_HEADER"]
 
 CSV_HEADER = (
     "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume",
@@ -40,8 +41,11 @@ def read_kline_file(path, interval=None):
             message names the file and the line.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"Kline file not found: {str(path)!r}. Check the path.")
+    if not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise DataError(f"{str(path)!r} is {kind}; give a kline .csv or .zip file.")
     try:
         parts = [_read_csv(open_source, label) for open_source, label in _csv_sources(path)]
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as error:
@@ -53,7 +57,7 @@ def read_kline_file(path, interval=None):
     array = _sorted_unique(array, path.name)
     frame = frame_from_array(array)
     if len(frame) > 1:
-        _warn_gaps(frame.index, interval or infer_interval(frame.index), path.name)
+        _warn_gaps(frame.index, bar_interval(frame.index, interval), path.name)
     return frame
 
 
@@ -91,6 +95,28 @@ def infer_interval(index):
         f"Bars are {spacing_ms / 1000:g} s apart, which is no Binance interval; pass `interval` "
         f"(one of {' '.join(INTERVALS)})."
     )
+
+
+def bar_interval(index, interval=None):
+    """The bars' `Interval`: the stated `interval`, checked against the spacing, or inferred.
+
+    Raises:
+        DataError: the stated interval contradicts the spacing (1h bars called 1d), or none is
+            stated and the spacing is no Binance interval.
+    """
+    if interval is None:
+        return infer_interval(index)
+    stated = get_interval(interval)
+    try:
+        spaced = infer_interval(index) if len(index) > 1 else stated
+    except DataError:
+        return stated  # irregular spacing: the gap count says what is wrong
+    if spaced.name != stated.name:
+        raise DataError(
+            f"`interval` {stated.name} contradicts the bars, which are {spaced.name} apart; "
+            f"give `interval` {spaced.name} or leave it out (it is read from the bars)."
+        )
+    return stated
 
 
 def find_gaps(index, interval):
