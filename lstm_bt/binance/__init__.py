@@ -1,8 +1,4 @@
-"""Binance: klines (REST client, local SQLite store, file reader) and signed account calls.
-
-`load_klines` is the one call most code needs: it fills the store from Binance where it lacks
-bars and returns a kline frame. `read_kline_file` does the same for a CSV or ZIP on disk.
-"""
+"""Binance: klines (REST client, SQLite store, file reader) and signed account calls."""
 
 from .download import load_klines, update_store
 from .files import CSV_HEADER, find_gaps, infer_interval, read_kline_file, write_kline_csv

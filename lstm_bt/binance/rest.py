@@ -1,17 +1,9 @@
-"""A small client for Binance's public `GET /api/v3/klines`.
+"""A small client for Binance's public `GET /api/v3/klines`, on `BinanceHttp`'s session.
 
-It walks a time range in pages of up to 1000 rows (next start = last open time + interval, so
-no boundary candle is fetched twice). Retries, deadlines and rate limits are `BinanceHttp`'s
-(`lstm_bt.binance.transport`); Binance's error JSON becomes a `BinanceError` whose message says
-what to change.
-
-No answer is trusted as is: a page with rows outside the asked `[startTime, endTime]`, out of
-order, more than `limit`, in the future, or a row that cannot be a bar
-(`lstm_bt.data.kline_frame.kline_problem`) is asked for once more, then refused with a
-`BinanceError`; so nothing wrong is stored and no range is marked fetched beyond what arrived.
-
-The candle still in progress is never returned: a page only carries bars that had closed when
-Binance answered (by the earlier of our clock and the server's `Date`).
+It walks a range in pages of up to 1000 rows; retries, deadlines and rate limits are
+`lstm_bt.binance.transport`'s. A page with rows outside the range asked, out of order, too
+many, in the future, or not bars is asked for once more, then refused; the candle still in
+progress is never returned.
 """
 
 import email.utils
@@ -41,12 +33,10 @@ class KlinePage:
     """One answer from `/api/v3/klines`, reduced to closed candles.
 
     Attributes:
-        rows: closed candles in open-time order, each a tuple `(open_time, open, high, low,
-            close, volume, close_time, quote_volume, trades, taker_buy_base_volume,
-            taker_buy_quote_volume)` with times in ms.
+        rows: closed candles in open-time order, tuples in `ROW_FIELDS` order, times in ms.
         start_ms: first open time this page answers for.
-        end_ms: open times in `[start_ms, end_ms)` are settled: either in `rows` or absent
-            from Binance (an outage), so they never need asking for again.
+        end_ms: open times in `[start_ms, end_ms)` are settled: in `rows`, or absent from
+            Binance (an outage), so never asked for again.
     """
 
     rows: list
@@ -61,13 +51,8 @@ class BinanceClient(BinanceHttp):
         base_url: REST root. Defaults to `None`: `LSTM_BT_BINANCE_URL`, else
             `https://api.binance.com`.
         page_size: rows asked for per request, at most 1000. Defaults to `1000`.
-        **http: the time bounds, retries and rate limits of `BinanceHttp` (`timeout`,
-            `deadline`, `retry_budget`, `retries`, `backoff`, `max_retry_after`,
-            `weight_limit`, `sleep`).
-
-    Example:
-        >>> with BinanceClient() as client:  # doctest: +SKIP
-        ...     pages = list(client.iter_kline_pages("BTCUSDT", "1h", 1704067200000, 1704153600000))
+        **http: `BinanceHttp`'s time bounds, retries and rate limits (`timeout`, `deadline`,
+            `retry_budget`, `retries`, `backoff`, `max_retry_after`, `weight_limit`, `sleep`).
     """
 
     def __init__(self, base_url=None, *, page_size=MAX_PAGE_SIZE, **http):
@@ -80,24 +65,12 @@ class BinanceClient(BinanceHttp):
         self.page_size = page_size
 
     def iter_kline_pages(self, symbol, interval, start_ms, end_ms):
-        """Yield the closed klines with open time in `[start_ms, end_ms)`, one page at a time.
-
-        Args:
-            symbol: Binance symbol, e.g. `"BTCUSDT"`.
-            interval: Binance interval name or `Interval`.
-            start_ms: first open time wanted (inclusive), ms.
-            end_ms: open time after the last one wanted (exclusive), ms.
-
-        Yields:
-            `KlinePage`s in time order; together their `[start_ms, end_ms)` cover the range up
-            to the candle in progress.
+        """Yield `KlinePage`s of the closed klines opening in `[start_ms, end_ms)`, in time order.
 
         Raises:
-            BinanceError: Binance refused (unknown symbol, bad interval, restricted location,
-                rate limit beyond the bound), or answered twice with a page that cannot be
-                right.
-            NetworkError: the host stayed unreachable or failing after every retry, or the
-                retry budget is spent.
+            BinanceError: Binance refused (unknown symbol, restricted location, a rate limit past
+                the bound), or answered twice with a page that cannot be right.
+            NetworkError: the host stayed unreachable or failing, or the retry budget is spent.
         """
         symbol = validate_symbol(symbol)
         step = get_interval(interval)
@@ -121,7 +94,7 @@ class BinanceClient(BinanceHttp):
             return
 
     def _checked_page(self, symbol, step, start_ms, end_ms):
-        """The rows of `[start_ms, end_ms)`'s first page; a wrong answer is asked for again once."""
+        """The rows of `[start_ms, end_ms)`'s first page; a wrong answer is asked again once."""
         for attempt in (1, 2):
             rows, now_ms = self._request_klines(symbol, step, start_ms, end_ms - 1)
             problem = _page_problem(rows, start_ms, end_ms, now_ms, self.page_size)
@@ -186,7 +159,7 @@ def _page_problem(rows, start_ms, end_ms, now_ms, limit):
 
 
 def _when(ms):
-    """An open time for a message: `2024-01-05 03:00`, or the raw ms when it is no date."""
+    """`2024-01-05 03:00`, or the raw ms when it is no date."""
     return format_open_time(ms) or f"{ms:g} ms"
 
 

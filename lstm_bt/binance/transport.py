@@ -1,15 +1,10 @@
 """The HTTP layer under every Binance REST call: one session, bounded time, retries, rate limits.
 
-Connection errors and 5xx are retried with exponential backoff; `429`/`418` are waited out for
-as long as `Retry-After` says (up to a bound, then a clear error); the client pauses before
-Binance's 6000-per-minute request weight runs out. A request that may have acted although its
-answer was lost (a new order) is never retried: it raises `SendStatusUnknown`, for the caller to
-ask Binance what happened.
-
-Time is bounded twice: each request has a total deadline (connecting, waiting and reading the
-whole body: a server that trickles bytes is cut off), and the client a retry budget (seconds of
-failed requests and waits, `Retry-After` included), after which it stops and says how long it
-tried.
+Connection errors, 5xx and 429/418 (after `Retry-After`) are retried with backoff; the client
+pauses before the request weight per minute runs out. Each request has a total deadline, body
+included, and the client a retry budget. A request that may have acted although its answer was
+lost (a new order) is never retried: it raises `SendStatusUnknown`, for the caller to ask what
+happened.
 """
 
 import logging
@@ -51,26 +46,22 @@ class BinanceHttp:
     Args:
         base_url: REST root. Defaults to `None`: `LSTM_BT_BINANCE_URL`, else
             `https://api.binance.com`.
-        timeout: `(connect, read)` timeouts in seconds, for one wait on the socket.
-            Defaults to `(5.0, 30.0)`.
+        timeout: `(connect, read)` seconds for one wait on the socket. Defaults to `(5.0, 30.0)`.
         deadline: seconds one request may take in all (connect, headers, whole body).
             Defaults to `None`: `LSTM_BT_REQUEST_DEADLINE`, else `30`.
-        retry_budget: seconds this client may spend on failed requests and on waiting
-            before retries (`Retry-After` included), over all its requests; past it the
-            request stops with the time spent in the error. Defaults to `None`:
-            `LSTM_BT_RETRY_BUDGET`, else `120`.
+        retry_budget: seconds all requests may spend failing and waiting before retries
+            (`Retry-After` included). Defaults to `None`: `LSTM_BT_RETRY_BUDGET`, else `120`.
         retries: extra attempts after a connection error, a 5xx or a 429/418. Defaults to `5`.
-        backoff: first wait in seconds between retries; it doubles each time (at most 30 s).
-            Defaults to `0.5`.
-        max_retry_after: longest `Retry-After` (seconds) worth waiting for; a longer one is an
-            error. Defaults to `120.0`.
-        weight_limit: used request weight per minute at which the client pauses until the next
-            minute, safely below Binance's 6000. Defaults to `4800`.
-        sleep: function used to wait (tests pass a recorder). Defaults to `time.sleep`.
+        backoff: first wait between retries, doubling each time (at most 30 s). Defaults to `0.5`.
+        max_retry_after: longest `Retry-After` worth waiting for; longer is an error.
+            Defaults to `120.0`.
+        weight_limit: request weight used per minute at which the client pauses until the next
+            minute (Binance allows 6000). Defaults to `4800`.
+        sleep: the function that waits. Defaults to `time.sleep`.
 
     Attributes:
         requests_made: HTTP requests attempted so far, retries included.
-        failing_s: seconds spent so far on failed requests and waits before retries.
+        failing_s: seconds spent so far on failed requests and waits.
     """
 
     def __init__(self, base_url=None, *, timeout=(5.0, 30.0), deadline=None, retry_budget=None,
@@ -175,11 +166,8 @@ class BinanceHttp:
                             code=code, status=response.status_code)
 
     def _fetch(self, method, url, params):
-        """`method` on `url`, its whole body read within `deadline` seconds of the start.
-
-        The socket timeouts alone bound each wait, not the whole: a server sending a few bytes
-        a second would keep one request alive for minutes. So the body is read as it comes
-        (`read1`) and the clock is checked after each piece.
+        """`method` on `url` with its whole body read within `deadline`: socket timeouts bound
+        each wait, not a server that trickles bytes.
         """
         deadline = time.monotonic() + self.deadline
         connect, read = self.timeout
@@ -245,7 +233,7 @@ _CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout,
 
 @dataclass(frozen=True)
 class _Failure:
-    """A failed attempt, turned into the error raised once retrying stops."""
+    """A failed attempt, as the error raised once retrying stops."""
 
     kind: type
     what: str
