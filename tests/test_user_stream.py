@@ -117,6 +117,7 @@ def test_an_unreachable_websocket_api_means_polling(exchange, orders):
     exchange.execute(order_id, "0.01")
     orders.step()
     assert orders.journal.orders()[cid].executed_qty == "0.01"
+    wait_for(lambda: orders.stream.last_error is not None)
     assert not orders.stream.up and "503" in orders.stream.last_error
 
 

@@ -1,16 +1,8 @@
-"""Binance's SIGNED spot endpoints: account, orders, trades, on `BinanceHttp`'s session.
+"""Binance's SIGNED spot endpoints (account, orders, trades) on `BinanceHttp`'s session.
 
-Every signed request carries `timestamp` (our clock plus the measured server offset) and a small
-`recvWindow`, signed over the query string as sent. The server's clock is measured on the first
-signed request (`GET /api/v3/time`, the round trip's midpoint) and kept; a -1021 ("timestamp
-outside the recvWindow", refused before matching) measures it again and sends the request once
-more, signed anew. A new order is never re-sent for any other reason: a lost answer raises
-`SendStatusUnknown` for the caller to ask what happened (`get_order`).
-
-Example:
-    >>> client = SignedClient(load_api_key(), "https://testnet.binance.vision")  # doctest: +SKIP
-    >>> client.new_order({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
-    ...                   "quantity": "0.001", "newClientOrderId": "lbt-x"})  # doctest: +SKIP
+Each signed request carries `timestamp` (our clock plus the server offset, measured once and
+kept) and a small `recvWindow`. A -1021, refused before matching, re-measures the clock and
+sends the request once more, signed anew; a new order is never re-sent for anything else.
 """
 
 import logging
@@ -48,16 +40,16 @@ class SignedClient(BinanceHttp):
     """Signed REST calls for one API key: account, orders, trades and the symbol's rules.
 
     Args:
-        api_key: an `lstm_bt.binance.signing.ApiKey`.
-        base_url: REST root. Defaults to `None`: `LSTM_BT_BINANCE_URL`, else
-            `https://api.binance.com` (`TESTNET_BASE_URL` for the testnet).
-        recv_window_ms: how long after its timestamp Binance may still accept a request, in ms
-            (1 to 60000). Defaults to `5000`, Binance's advice.
-        clock: function giving our time in seconds. Defaults to `time.time`.
-        **http: the time bounds, retries and rate limits of `BinanceHttp`.
+        api_key: an `ApiKey`.
+        base_url: REST root (`TESTNET_BASE_URL` for the testnet). Defaults to `None`:
+            `LSTM_BT_BINANCE_URL`, else `https://api.binance.com`.
+        recv_window_ms: how long after its timestamp Binance may accept a request (1 to
+            60000). Defaults to `5000`, Binance's advice.
+        clock: our time in seconds. Defaults to `time.time`.
+        **http: `BinanceHttp`'s time bounds, retries and rate limits.
 
     Attributes:
-        offset_ms: Binance's clock minus ours, in ms, as last measured (None before).
+        offset_ms: Binance's clock minus ours, in ms, as last measured.
     """
 
     def __init__(self, api_key, base_url=None, *, recv_window_ms=5000, clock=time.time,
@@ -85,18 +77,13 @@ class SignedClient(BinanceHttp):
         return round(self._clock() * 1000) + self.offset_ms
 
     def signed(self, method, path, params, *, resend=True, before_send=None):
-        """The JSON answer to a SIGNED request; a -1021 re-measures the clock and sends it once
-        more.
+        """The JSON answer to a SIGNED request (`timestamp`, `recvWindow`, `signature` added).
 
         Args:
-            method: `"GET"`, `"POST"` or `"DELETE"`.
-            path: the endpoint, e.g. `"/api/v3/account"`.
-            params: the request's own parameters (`timestamp`, `recvWindow` and `signature`
-                are added).
+            method, path, params: the request.
             resend: see `BinanceHttp._send`. Defaults to `True`.
-            before_send: called with each attempt's timestamp (ms) just before it is signed and
-                sent (a journal records when an order may still be accepted). Defaults to
-                `None`.
+            before_send: called with each attempt's timestamp just before it is signed (a
+                journal records it). Defaults to `None`.
         """
         for attempt in (1, 2):
             try:
@@ -126,13 +113,8 @@ class SignedClient(BinanceHttp):
                 for b in self.account().get("balances", ())}
 
     def new_order(self, params, *, before_send=None):
-        """`POST /api/v3/order`, sent once: a lost answer raises `SendStatusUnknown`.
-
-        Args:
-            params: the order (`symbol`, `side`, `type`, `quantity`, `newClientOrderId`, ...);
-                the full answer (`newOrderRespType=FULL`, with its fills) is asked for.
-            before_send: see `signed`. Defaults to `None`.
-        """
+        """`POST /api/v3/order` (FULL answer, with fills), sent once: a lost answer raises
+        `SendStatusUnknown`; `before_send` as for `signed`."""
         return self.signed("POST", ORDER_PATH, {**params, "newOrderRespType": "FULL"},
                            resend=False, before_send=before_send)
 
@@ -161,16 +143,8 @@ class SignedClient(BinanceHttp):
         return self.signed("GET", "/api/v3/openOrders", {"symbol": symbol})
 
     def my_trades(self, symbol, *, order_id=None, from_id=None, start_ms=None, limit=1000):
-        """`GET /api/v3/myTrades`: this account's executions on `symbol`, oldest first.
-
-        Args:
-            symbol: e.g. `"BTCUSDT"`.
-            order_id: only this order's executions. Defaults to `None`.
-            from_id: executions from this trade id on. Defaults to `None`.
-            start_ms: executions from this time on (Binance answers at most 24 h from it).
-                Defaults to `None`.
-            limit: at most this many (1 to 1000). Defaults to `1000`.
-        """
+        """`GET /api/v3/myTrades`: executions on `symbol`, oldest first, of one order, from a
+        trade id or from a time."""
         params = {"symbol": symbol, "limit": check_int("limit", limit, low=1, high=1000)}
         for name, value in (("orderId", order_id), ("fromId", from_id), ("startTime", start_ms)):
             if value is not None:

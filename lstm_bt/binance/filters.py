@@ -1,14 +1,7 @@
-"""A symbol's trading rules from `exchangeInfo`: lot size, tick size, notional bounds.
+"""A symbol's trading rules from `exchangeInfo` (LOT_SIZE, NOTIONAL), as Decimals.
 
-Quantities and prices are `Decimal`s, so a quantity rounded to the step is sent exactly as
-Binance checks it. A quantity is rounded down (never up: an order never asks for more than the
-decision), and an order Binance would refuse (below the minimum quantity or notional, above the
-maximum) is refused here with the filter's name, as Binance names it.
-
-Example:
-    >>> rules = SymbolRules.from_exchange_info(info, "BTCUSDT")  # doctest: +SKIP
-    >>> rules.market_quantity("0.0123456")  # doctest: +SKIP
-    Decimal('0.01234')
+A quantity is rounded down to the step (never more than decided); an order Binance would refuse
+is refused here with the filter's name, as Binance names it.
 """
 
 from dataclasses import dataclass
@@ -32,18 +25,9 @@ def decimal_text(value):
 
 @dataclass(frozen=True)
 class SymbolRules:
-    """The rules an order on one symbol must meet.
-
-    Attributes:
-        symbol: e.g. `"BTCUSDT"`.
-        base_asset: what is bought and sold, e.g. `"BTC"`.
-        quote_asset: what it is paid in, e.g. `"USDT"`.
-        min_qty, max_qty, step_size: LOT_SIZE (MARKET_LOT_SIZE where it is set, for market
-            orders).
-        tick_size: PRICE_FILTER's price step; 0 when unset.
-        min_notional, max_notional: NOTIONAL (or the older MIN_NOTIONAL) bounds on
-            price x quantity for market orders; 0 and None when unset.
-    """
+    """The rules a market order on one symbol must meet: LOT_SIZE (MARKET_LOT_SIZE where
+    set), PRICE_FILTER's tick, NOTIONAL (or MIN_NOTIONAL) bounds where they apply to market
+    orders (0 and `None` when unset)."""
 
     symbol: str
     base_asset: str
@@ -57,11 +41,8 @@ class SymbolRules:
 
     @classmethod
     def from_exchange_info(cls, info, symbol):
-        """The rules of `symbol` in an `/api/v3/exchangeInfo` answer.
-
-        Raises:
-            BinanceError: the answer has no such symbol, or it is not trading.
-        """
+        """The rules of `symbol` in an `/api/v3/exchangeInfo` answer (`BinanceError` when it
+        is missing or not trading)."""
         entry = next((s for s in info.get("symbols", ()) if s.get("symbol") == symbol), None)
         if entry is None:
             raise BinanceError(f"exchangeInfo has no symbol {symbol!r}; check the symbol.")
@@ -97,15 +78,8 @@ class SymbolRules:
         return max(self.min_qty + steps * self.step_size, Decimal(0)).normalize()
 
     def market_refusal(self, quantity, price):
-        """Why Binance would refuse a market order of `quantity` near `price`, or `None`.
-
-        Args:
-            quantity: the quantity, already rounded with `market_quantity`.
-            price: the price the order is expected to fill near (the last close).
-
-        Returns:
-            `None`, or Binance's filter message, e.g. `"Filter failure: NOTIONAL (...)"`.
-        """
+        """Binance's filter message for a market order of `quantity` (rounded) near `price`,
+        e.g. `"Filter failure: NOTIONAL (...)"`, or `None`."""
         quantity, price = as_decimal(quantity), as_decimal(price)
         if quantity < self.min_qty or quantity > self.max_qty or quantity <= 0:
             return (f"Filter failure: LOT_SIZE (quantity {decimal_text(quantity)} outside "

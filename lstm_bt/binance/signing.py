@@ -1,13 +1,8 @@
-"""API keys and the signatures of Binance's SIGNED requests (HMAC-SHA256 and Ed25519).
+"""API keys and the signatures of Binance's SIGNED requests (HMAC-SHA256 hex, Ed25519 base64).
 
-A REST request signs its query string as sent: `parameter=value` pairs joined by `&`,
-percent-encoded. A WebSocket API request signs its params sorted by name, not encoded. An HMAC
-signature is hex, an Ed25519 one base64 (the query string percent-encodes it).
-
-Keys come from `LSTM_BT_API_KEY` and `LSTM_BT_API_SECRET`, or from a key file holding the HMAC
-secret or an Ed25519 private key in PEM (its password, if any, in `LSTM_BT_KEY_PASSWORD`). The
-secret is held inside the signer and never shown: an `ApiKey`'s repr and str name the key type
-and the API key's first four characters, and it cannot be pickled.
+REST signs the query string as sent (percent-encoded); the WebSocket API its params sorted by
+name. The secret lives inside the signer: repr and str show the key type and four characters of
+the API key, and a key cannot be pickled.
 
 Example:
     >>> key = ApiKey("my-api-key", hmac_secret="my-secret")
@@ -79,12 +74,8 @@ class ApiKey:
 
 
 def query_string(params):
-    """The query string Binance signs and receives: `k=v` joined by `&`, percent-encoded UTF-8.
-
-    Args:
-        params: parameters in the order they are sent (a dict or pairs); values are written
-            with `str`.
-    """
+    """The query string Binance signs and receives: `k=v` joined by `&`, percent-encoded UTF-8,
+    in the order of `params` (a dict or pairs)."""
     items = params.items() if isinstance(params, dict) else params
     return "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in items)
 
@@ -96,21 +87,14 @@ def ws_payload(params):
 
 
 def load_api_key(key_file=None, *, environ=None):
-    """The API key to trade with, from a key file or the environment.
+    """The `ApiKey` to trade with: the API key from `LSTM_BT_API_KEY`, the secret (an HMAC
+    secret, or an Ed25519 private key in PEM, its password in `LSTM_BT_KEY_PASSWORD`) from
+    `key_file` or `LSTM_BT_API_SECRET`. A missing, unreadable, shared or unusable key is an
+    `InvalidParameter` naming the variable or file, never the secret.
 
     Args:
-        key_file: a file holding the HMAC secret (one line) or an Ed25519 private key in PEM.
-            Defaults to `None`: the secret is read from `LSTM_BT_API_SECRET` (HMAC secret or
-            PEM text).
+        key_file: the secret's file. Defaults to `None`: `LSTM_BT_API_SECRET`.
         environ: where the variables are read. Defaults to `None`: `os.environ`.
-
-    Returns:
-        An `ApiKey`; the API key itself is always `LSTM_BT_API_KEY`.
-
-    Raises:
-        InvalidParameter: a variable or the file is missing, unreadable, readable by other
-            users, or holds no usable key. The message names the variable or file, never a
-            secret.
     """
     environ = os.environ if environ is None else environ
     api_key = environ.get(API_KEY_ENV, "")

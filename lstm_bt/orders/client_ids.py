@@ -1,8 +1,4 @@
-"""One client order id per decision, the same every time the decision is taken again.
-
-`lbt-<session tag>-<bar open ms>-<side><purpose>`: at most 31 characters of `[a-zA-Z0-9-_]`, within
-Binance's 36. The session tag (a hash of the session's id) tells this session's orders from any
-other on the account, and lets a restart find its own orders among Binance's.
+"""One client order id per decision: `lbt-<session hash>-<bar ms>-<side><purpose>`, <= 36 chars.
 
 Example:
     >>> client_order_id("my-session", 1704067200000, "BUY")
@@ -26,14 +22,14 @@ def session_prefix(session_id):
 
 
 def client_order_id(session_id, bar_ms, side, purpose=""):
-    """The `newClientOrderId` of the decision `(session_id, bar_ms, side, purpose)`.
+    """The `newClientOrderId` of a decision: the same decision, the same id.
 
     Args:
-        session_id: what names the session (e.g. its state directory's id).
-        bar_ms: open time (ms) of the bar the decision was taken on.
+        session_id: names the session.
+        bar_ms: open time of the bar the decision was taken on.
         side: `"BUY"` or `"SELL"`.
-        purpose: one letter telling apart two decisions of one bar and side, e.g. `"k"` for
-            the kill switch's flattening order. Defaults to `""`.
+        purpose: one letter telling two decisions of a bar and side apart (`"k"`: the kill
+            switch's sale). Defaults to `""`.
     """
     if side not in _SIDES:
         raise InvalidParameter(f"Received an invalid value for `side`, expected 'BUY' or "

@@ -1,14 +1,7 @@
 """What was decided, sent and filled, in SQLite, written before it is acted on.
 
-Four records: an `Intent` (an order about to be sent, and the timestamp it was signed with), an
-`OrderState` (what Binance says of it, or why it was never placed), a `Fill` (one execution,
-with its own quantity, price and commission) and a few named values (the balances the session
-started from). The journal is the memory a restarted session trusts: an intent without an order
-state was perhaps sent, and is asked about before anything else is done.
-
-Any object with these methods can stand in for `SqliteOrderJournal` (a session's own journal,
-for instance): `record_intent`, `record_order`, `record_fill`, `intents_unresolved`,
-`intents`, `orders`, `fills`, `value`, `set_value`.
+An intent without an order state was perhaps sent: a restart asks Binance about it first. Any
+object with the same methods can stand in for `SqliteOrderJournal` (a session's own journal).
 """
 
 import json
@@ -28,16 +21,8 @@ FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRE
 
 @dataclass(frozen=True)
 class Intent:
-    """An order about to be sent, journaled first.
-
-    Attributes:
-        client_order_id: the order's `newClientOrderId`, one per decision.
-        symbol, side, type: e.g. `"BTCUSDT"`, `"BUY"`, `"MARKET"`.
-        quantity: the quantity sent, as text (Binance's decimal).
-        bar_ms: open time of the bar the decision was taken on.
-        sent_ms: the timestamp the request was last signed with (Binance's clock), `None`
-            while it has not been sent.
-    """
+    """An order about to be sent; `sent_ms` is the timestamp it was last signed with (`None`:
+    never sent), `quantity` Binance's decimal text."""
 
     client_order_id: str
     symbol: str
@@ -52,15 +37,8 @@ class Intent:
 class OrderState:
     """An order as Binance last described it, or why it never reached Binance.
 
-    Attributes:
-        client_order_id: the order's client id.
-        status: Binance's status (`NEW`, `PARTIALLY_FILLED`, `FILLED`, `CANCELED`, `REJECTED`,
-            `EXPIRED`), or `NOT_PLACED` (Binance has no such order and can no longer accept
-            it), or `REFUSED` (refused by Binance with -1013/-2010, or by a filter or limit
-            before sending).
-        executed_qty: quantity filled so far, as text.
-        order_id: Binance's order id; `None` when it has none.
-        reason: Binance's message or the limit that refused it; `""` otherwise.
+    `status` is Binance's, or `NOT_PLACED` (Binance has none and can no longer accept it), or
+    `REFUSED` (by Binance, a filter or a limit; `reason` says which).
     """
 
     client_order_id: str
@@ -76,16 +54,7 @@ class OrderState:
 
 @dataclass(frozen=True)
 class Fill:
-    """One execution of an order, as Binance reported it.
-
-    Attributes:
-        trade_id: Binance's trade id (unique per symbol).
-        client_order_id: the order's client id.
-        symbol, side: e.g. `"BTCUSDT"`, `"BUY"`.
-        qty, price: this execution's own quantity and price, as text.
-        commission, commission_asset: the fee and the asset Binance charged it in.
-        time_ms: when it executed.
-    """
+    """One execution: its own quantity and price, and the fee in the asset Binance charged."""
 
     trade_id: int
     client_order_id: str
@@ -113,15 +82,9 @@ CREATE TABLE IF NOT EXISTS order_values (name TEXT PRIMARY KEY, value TEXT);
 
 
 class SqliteOrderJournal:
-    """The order journal in one SQLite file, safe to share between threads.
-
-    Every write is committed (and, with `synchronous=FULL`, on disk) before the call returns,
-    so what a killed process wrote is there when it starts again. The tables are prefixed
-    `order_`, so the file can be a session's own journal too.
-
-    Args:
-        path: the SQLite file (created if missing).
-    """
+    """The order journal in the SQLite file `path`, shared between threads; each write is on
+    disk (`synchronous=FULL`) before the call returns. Its tables are prefixed `order_`, so
+    the file can be a session's own journal too."""
 
     def __init__(self, path):
         self.path = str(path)

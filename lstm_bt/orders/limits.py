@@ -1,11 +1,7 @@
-"""Risk limits checked before each order, and the kill switch that stops a session.
+"""Risk limits checked before each order (each off unless given), and the kill switch.
 
-Each limit is off unless given. A refused order is journaled with the limit that refused it and
-not sent. The daily loss counts from the first equity seen on each UTC day (kept in the journal,
-so a restart does not forget it); once reached, only selling is allowed until the day ends.
-
-The kill switch trips when its file appears or the process gets its signal (SIGUSR1 by
-default); the session then cancels its open orders, sells its position if asked to, and stops.
+A refused order is journaled with the limit's name and not sent. The daily loss counts from the
+first equity seen each UTC day (kept in the journal); once reached, only selling is allowed.
 """
 
 import signal
@@ -37,27 +33,16 @@ class RiskLimits:
 
 
 class LimitGuard:
-    """Checks each order against `RiskLimits`, with the journal as its memory.
-
-    Args:
-        limits: the `RiskLimits`.
-        journal: the order journal (orders sent in the last minute; each day's first equity).
-    """
+    """Checks each order against `RiskLimits`; the journal remembers orders sent and each
+    day's first equity."""
 
     def __init__(self, limits, journal):
         self.limits = limits
         self.journal = journal
 
     def refusal(self, side, quantity, price, equity, now_ms):
-        """Why the order may not be sent, or `None`.
-
-        Args:
-            side: `"BUY"` or `"SELL"`.
-            quantity, price: the order's quantity and expected price.
-            equity: the account's value now in the quote asset (`None`: unknown, the daily
-                loss is then not checked).
-            now_ms: Binance's time now.
-        """
+        """Why the order may not be sent, or `None`; `equity` (quote asset, `None` when
+        unknown) is for the daily loss, `now_ms` Binance's time."""
         limits = self.limits
         notional = as_decimal(quantity) * as_decimal(price)
         if limits.max_notional is not None and notional > as_decimal(limits.max_notional):
@@ -83,13 +68,8 @@ class LimitGuard:
 
 
 class KillSwitch:
-    """Trips when `path` exists or the process receives `signum`.
-
-    Args:
-        path: a file whose appearance trips the switch. Defaults to `None`.
-        signum: a signal that trips it (installed only from the main thread). Defaults to
-            `signal.SIGUSR1` where the platform has it.
-    """
+    """Trips when `path` exists or the process receives `signum` (SIGUSR1 by default;
+    installed from the main thread only); the session then calls `LiveOrders.kill`."""
 
     def __init__(self, path=None, signum=getattr(signal, "SIGUSR1", None)):
         self.path = Path(path) if path is not None else None

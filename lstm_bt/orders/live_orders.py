@@ -1,11 +1,5 @@
 """The exchange side of a `--testnet` or `--live` session, as one object the session drives.
 
-`start` reconciles the journal with Binance (and stops the session on anything unexplained),
-then follows the user data stream; `submit` sends a decision's order once; `step`, called on
-every bar or tick, polls over REST while the stream is down or after it reconnected, and says
-when the kill switch has tripped; `kill` cancels the session's open orders, sells its position
-if asked, and leaves the journal saying so.
-
 Example:
     >>> orders = LiveOrders(SignedClient(load_api_key(), TESTNET_BASE_URL),
     ...                     SqliteOrderJournal(state / "orders.sqlite"), "my-session",
@@ -32,21 +26,15 @@ class LiveOrders:
     """Signed orders for one session and symbol: sent once, tracked, reconciled, limited.
 
     Args:
-        client: a `lstm_bt.binance.account.SignedClient`.
-        journal: the order journal (`SqliteOrderJournal` or a session's own, same methods).
-        session_id: what names the session in its client order ids.
+        client: a `SignedClient`.
+        journal: a `SqliteOrderJournal`, or a session's journal with the same methods.
+        session_id: names the session in its client order ids.
         symbol: e.g. `"BTCUSDT"`.
-        ws_api_url: the WebSocket API root for the user data stream. Defaults to `None`:
-            fills are polled over REST only.
-        limits: `RiskLimits`. Defaults to `None` (no limits).
+        ws_api_url: WebSocket API root for the user data stream. Defaults to `None`: polling.
+        limits: `RiskLimits`. Defaults to `None`.
         kill_switch: a `KillSwitch`. Defaults to `None`.
-        on_fill: called with each new `Fill` (from any source) once journaled. Defaults to
-            `None`.
-        **sender_options: `settle_s`, `backoff`, `resolve_budget_s`, `sleep` of `OrderSender`.
-
-    Attributes:
-        stream: the `UserDataStream`, or `None`.
-        sender: the `OrderSender` (after `start`).
+        on_fill: called with each new `Fill` once journaled. Defaults to `None`.
+        **sender_options: `OrderSender`'s `settle_s`, `backoff`, `resolve_budget_s`, `sleep`.
     """
 
     def __init__(self, client, journal, session_id, symbol, *, ws_api_url=None, limits=None,
@@ -64,12 +52,8 @@ class LiveOrders:
         self._polled_connections = None
 
     def start(self):
-        """Reconcile with Binance, then follow the user data stream; returns the
-        `Reconciliation`.
-
-        Raises:
-            ReconcileError: Binance holds something the journal cannot explain.
-        """
+        """Reconcile with Binance (`ReconcileError` on anything unexplained), then follow the
+        user data stream; returns the `Reconciliation`."""
         rules = self.client.symbol_rules(self.tracker.symbol)
         guard = LimitGuard(self.limits, self.journal) if self.limits is not None else None
         self.sender = OrderSender(self.client, self.journal, self.tracker, rules,
@@ -90,14 +74,8 @@ class LiveOrders:
         return net_change(self.journal.fills(), self.sender.rules.base_asset, self.sender.rules)
 
     def step(self):
-        """Keep fills current; returns `True` when the kill switch has tripped.
-
-        Polls Binance while the user data stream is down or missing, and once after each
-        reconnection (events sent during the gap are not replayed).
-
-        Raises:
-            Exception: what journaling a stream event raised (e.g. a full disk).
-        """
+        """Poll while the stream is down, and once after each (re)connection; re-raise what
+        journaling a stream event raised; returns whether the kill switch has tripped."""
         stream = self.stream
         if stream is not None and stream.failure is not None:
             raise stream.failure
@@ -108,16 +86,9 @@ class LiveOrders:
         return self.kill_switch is not None and self.kill_switch.tripped
 
     def kill(self, bar_ms, price, *, flatten=False):
-        """Cancel this session's open orders and, if `flatten`, sell its position.
-
-        Args:
-            bar_ms: open time of the bar now (names the flattening order).
-            price: the price now, for the flattening order's checks.
-            flatten: sell what the session holds. Defaults to `False`.
-
-        Returns:
-            The flattening order's `OrderState`, or `None`.
-        """
+        """Cancel this session's open orders and, if `flatten`, sell what it holds (an order of
+        bar `bar_ms` near `price`, past the limits); returns that order's state or `None`. The
+        session stops after it."""
         for cid, state in self.journal.orders().items():
             if not state.final:
                 answer = self.client.cancel_order(self.tracker.symbol, cid)

@@ -86,8 +86,9 @@ def reconcile(sender, *, tolerance=Decimal("0.00000001")):
         raise ReconcileError(
             f"Binance holds {decimal_text(held[base])} {base}; the journal explains "
             f"{decimal_text(expected)} ({start[base]} at the session's start, "
-            f"{'+' if position >= 0 else ''}{decimal_text(position)} from its {len(fills)} fills). Something else traded "
-            f"or moved {base} on this account; settle it, or start a new --state.")
+            f"{'+' if position >= 0 else ''}{decimal_text(position)} from its {len(fills)} "
+            f"fills). Something else traded or moved {base} on this account; settle it, or "
+            f"start a new --state.")
     still_open = [cid for cid, state in journal.orders().items() if not state.final]
     return Reconciliation(position, held, resolved, still_open)
 

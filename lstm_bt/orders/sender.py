@@ -1,20 +1,11 @@
-"""Each decision's order sent at most once, and what became of it found out, never guessed.
+"""Each decision's order sent at most once; what became of a lost one asked, never guessed.
 
-A decision (bar, side, quantity) gets its client order id; the intent is journaled before the
-`POST`, and again with the signed timestamp just before it leaves. Then:
-
-- an answer: the order and its fills are journaled;
-- a refusal (-1013 filter failure, -2010 insufficient balance or duplicate, any 4xx): journaled
-  as `REFUSED` with Binance's reason, not sent again;
-- no answer (a timeout, a 5xx, -1007): the order is asked for by its client id, with growing
-  waits, until Binance describes it, or says it has no such order once the request's
-  `recvWindow` (and the time Binance may still take to match it) has passed: then it can never
-  be placed, and is journaled `NOT_PLACED`. It is never sent again: `newClientOrderId` only
-  guards while the first order is open, so a re-sent market order that had filled would trade
-  twice.
-
-The same resolution runs at start for every intent the journal holds without an outcome (a
-process killed between journaling and sending, or between sending and the answer).
+The intent is journaled before the `POST` (and its signed timestamp just before it leaves). A
+refusal (-1013, -2010, any 4xx) is journaled `REFUSED` with Binance's reason. A lost answer
+(timeout, 5xx, -1007) is asked for by client id until Binance describes the order, or has none
+once the request's `recvWindow` and matching time have passed (`NOT_PLACED`). It is never sent
+again: `newClientOrderId` only guards while the first order is open, so a re-sent market order
+that had filled would trade twice.
 """
 
 import logging
@@ -35,21 +26,18 @@ class OrderSender:
     """Sends market orders for one session and symbol, each at most once.
 
     Args:
-        client: a `lstm_bt.binance.account.SignedClient`.
-        journal: the order journal (see `lstm_bt.orders.journal`).
+        client: a `SignedClient`.
+        journal: the order journal.
         tracker: the `OrderTracker` that journals answers and fills.
         rules: the symbol's `SymbolRules`.
-        session_id: what names the session in its client order ids.
-        guard: a `LimitGuard` consulted before each order. Defaults to `None` (no limits).
-        settle_s: how long past an order's `recvWindow` Binance may still be matching it (its
-            own backend timeout is 10 s); until then a "no such order" is asked again.
-            Defaults to `10.0`.
-        backoff: first wait in seconds between order queries; it doubles up to 8 s.
-            Defaults to `0.5`.
-        resolve_budget_s: how long to keep asking before the error that stops the session
-            (the intent stays unresolved and is asked about at the next start).
-            Defaults to `120.0`.
-        sleep: function used to wait. Defaults to `time.sleep`.
+        session_id: names the session in its client order ids.
+        guard: a `LimitGuard`. Defaults to `None`.
+        settle_s: how long past its `recvWindow` Binance may still match an order (its backend
+            timeout is 10 s); until then "no such order" is asked again. Defaults to `10.0`.
+        backoff: first wait between order queries, doubling up to 8 s. Defaults to `0.5`.
+        resolve_budget_s: seconds of asking before a `NetworkError` (the intent is asked about
+            again at the next start). Defaults to `120.0`.
+        sleep: the function that waits. Defaults to `time.sleep`.
     """
 
     def __init__(self, client, journal, tracker, rules, session_id, *, guard=None,
@@ -66,20 +54,16 @@ class OrderSender:
         self._sleep = sleep
 
     def submit(self, bar_ms, side, quantity, price, *, equity=None, purpose=""):
-        """Send the market order of one decision, unless it was sent before.
+        """Send one decision's market order unless it was sent before; returns its `OrderState`.
 
         Args:
-            bar_ms: open time (ms) of the bar the decision was taken on.
+            bar_ms: open time of the bar the decision was taken on.
             side: `"BUY"` or `"SELL"`.
-            quantity: base asset quantity wanted; rounded down to the lot step.
-            price: the price the order should fill near (the bar's close), for the notional
-                checks.
-            equity: the account's value now in the quote asset, for the daily loss limit.
-                Defaults to `None`.
+            quantity: base asset quantity, rounded down to the lot step.
+            price: the price it should fill near, for the notional checks.
+            equity: the account's value in the quote asset, for the daily loss. Defaults to
+                `None`.
             purpose: see `client_order_id`. Defaults to `""`.
-
-        Returns:
-            The order's `OrderState` (a repeated decision returns its first outcome).
         """
         cid = client_order_id(self.session_id, bar_ms, side, purpose)
         known = self.journal.orders().get(cid)
@@ -116,11 +100,8 @@ class OrderSender:
         return [self.resolve(intent) for intent in self.journal.intents_unresolved()]
 
     def resolve(self, intent):
-        """What became of an intent whose answer was lost; asks until Binance says.
-
-        Raises:
-            NetworkError: Binance could not be asked within `resolve_budget_s`.
-        """
+        """What became of an intent whose answer was lost, asked until Binance says
+        (`NetworkError` past `resolve_budget_s`)."""
         cid, delay, spent = intent.client_order_id, self.backoff, 0.0
         while True:
             known = self.journal.orders().get(cid)  # the user data stream may have said
