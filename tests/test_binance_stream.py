@@ -126,7 +126,8 @@ def test_withheld_closed_candle_is_fetched_once_its_grace_has_passed(fake):
 
 def test_closed_candle_arriving_late_and_out_of_order_changes_nothing(fake):
     after_ms = fake.open_ms(-3)
-    with closed_klines(fake, after_ms) as source:
+    # A grace longer than a bar: the next bar's candle comes before the late one is fetched.
+    with closed_klines(fake, after_ms, late_grace_s=1.5) as source:
         bars, statuses = collect(source, fake.open_ms(-1) + 1000)
         late = fake.delay_closed(2.5)
         bars += collect(source, late[0] + 4000, statuses)[0]
@@ -180,7 +181,7 @@ def test_pings_are_answered_while_the_caller_is_busy():
         after_ms = fake.open_ms(-3)
         with closed_klines(fake, after_ms) as source:
             bars, statuses = collect(source, fake.open_ms(-1))
-            time.sleep(3.0)  # a model training, longer than the server's ping timeout
+            time.sleep(5.0)  # a model training, far longer than the server's ping timeout
             bars += collect(source, fake.open_ms(-1) + 1000, statuses)[0]
             close_codes = [connection.close_code for connection in fake.connections]
 
@@ -219,6 +220,7 @@ def test_bars_keep_coming_over_rest_while_the_stream_is_refused(fake):
     assert bars == fake.closed_bars(after_ms, bars[-1][0])
     assert statuses == ["backfilling", "reconnecting"]
     assert fake.connections == []
+    assert fake.refused <= 5  # tried after 0, 0.5, 1.5, 3.5 s: backing off, no hot loop
 
 
 def test_unknown_symbol_is_raised_by_get_and_stops_the_source(fake):
