@@ -136,6 +136,47 @@ def test_closed_candle_arriving_late_and_out_of_order_changes_nothing(fake):
     assert statuses == ["backfilling", "live"]
 
 
+def test_closed_candle_that_cannot_be_a_bar_is_taken_from_rest(fake):
+    after_ms = fake.open_ms(-3)
+    with closed_klines(fake, after_ms) as source:
+        bars, statuses = collect(source, fake.open_ms(-1) + 1000)
+        corrupt = fake.corrupt_closed(times=2)
+        bars += collect(source, corrupt[-1] + 2000, statuses)[0]
+
+    assert bars == fake.closed_bars(after_ms, bars[-1][0])
+    assert set(corrupt) <= set(kline_starts(fake))
+
+
+def test_bar_binance_never_had_is_skipped_as_rest_shows_it():
+    with FakeBinance(history=30, absent=(33,)) as fake:
+        after_ms = fake.open_ms(29)
+        with closed_klines(fake, after_ms) as source:
+            bars, statuses = collect(source, fake.open_ms(36))
+
+    assert [open_ms for open_ms, _ in bars] == [fake.open_ms(i) for i in (30, 31, 32, 34, 35, 36)]
+    assert bars == fake.closed_bars(after_ms, fake.open_ms(36))
+    assert statuses == ["backfilling", "live"]
+    # Asked for once when late; then settled, so the next bar came from the stream.
+    assert kline_starts(fake) == [after_ms + 1000, fake.open_ms(33)]
+
+
+def test_rest_down_when_a_bar_is_late_is_tried_again_until_it_answers(fake):
+    after_ms = fake.open_ms(-3)
+    with closed_klines(fake, after_ms, late_grace_s=0.1) as source:
+        bars, statuses = collect(source, fake.open_ms(-1) + 1000)
+        withheld = fake.withhold_closed(times=4)
+        fake.rest.go_down_after(0)  # every request dropped
+        fake.wait_for_close(withheld[1])
+        time.sleep(2.0)
+        fake.rest.go_down_after(None)
+        bars += collect(source, withheld[-1] + 1000, statuses)[0]
+
+    assert bars == fake.closed_bars(after_ms, bars[-1][0])
+    assert statuses == ["backfilling", "live"]
+    dropped = [request for request in fake.rest.klines_requests if request.status is None]
+    assert len(dropped) >= 4  # at least two fills of three attempts failed, then it answered
+
+
 def test_server_shutdown_rotates_to_a_new_connection(fake):
     after_ms = fake.open_ms(-3)
     with closed_klines(fake, after_ms) as source:

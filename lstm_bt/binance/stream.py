@@ -68,9 +68,11 @@ STATUSES = ("backfilling", "live", "reconnecting", "stopped")
 _STREAM_FIELDS = ("t", "o", "h", "l", "c", "v", "T", "q", "n", "V", "Q")
 _COLUMN_POSITIONS = tuple(ROW_FIELDS.index(name) for name in COLUMNS)
 _FIRST_BACKOFF_S = 0.5
-# A gap fill is short; past these it is tried again later rather than held up.
+# A gap fill is short; past these it is tried again later (with this module's backoff)
+# rather than held up.
 _FILL_DEADLINE_S = 10.0
 _FILL_RETRY_BUDGET_S = 30.0
+_FILL_RETRIES = 2
 
 
 class ClosedKlines:
@@ -303,17 +305,15 @@ class _Worker:
         symbol, start = self.source.symbol, self.expected_ms
         try:
             with BinanceClient(self.source.base_url, deadline=_FILL_DEADLINE_S,
-                               retry_budget=_FILL_RETRY_BUDGET_S, sleep=self.sleep) as client:
+                               retry_budget=_FILL_RETRY_BUDGET_S, retries=_FILL_RETRIES,
+                               sleep=self.sleep) as client:
                 end_ms = int(self.clock() * 1000) + 1
                 for page in client.iter_kline_pages(symbol, self.step, start, end_ms):
                     for row in page.rows:
                         if row[0] >= self.expected_ms:
                             self.emit(row[0], _kline_row(row))
                     if page.end_ms > self.expected_ms:
-                        logger.warning("Binance has no %s %s bars from %s to %s; skipped",
-                                       symbol, self.step, format_open_time(self.expected_ms),
-                                       format_open_time(page.end_ms))
-                        self.expected_ms = page.end_ms
+                        self.skip_absent_bars(page.end_ms)
         except (NetworkError, BinanceError) as error:
             if not _worth_retrying(error):
                 raise
@@ -327,6 +327,14 @@ class _Worker:
             self.retry_fill_later()  # REST did not have the late bar yet
         if self.connection is not None:
             self.publish("live")
+
+    def skip_absent_bars(self, settled_ms):
+        """Step past the bars REST settled as never traded (an outage on Binance's side)."""
+        first = self.expected_ms
+        while self.expected_ms < settled_ms:
+            self.expected_ms = self.step.next_open(self.expected_ms)
+        logger.warning("Binance has no %s %s bars from %s to %s; skipped", self.source.symbol,
+                       self.step, format_open_time(first), format_open_time(self.expected_ms))
 
     def retry_fill_later(self):
         self.fill_at = self.clock() + self.fill_retry_s

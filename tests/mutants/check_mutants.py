@@ -300,6 +300,27 @@ MUTANTS = (
         (f"{STREAM_TESTS}::test_close_cuts_short_the_wait_before_reconnecting",),
     ),
     Mutant(
+        "stream-candle-unchecked",
+        "a closed candle from the stream is handed over without the kline row check",
+        ((STREAM, "            problem = kline_problem([row[0]], {name: [row[i]] for i, name in",
+          "            problem = None and kline_problem([row[0]], {name: [row[i]] for i, name in"),),
+        (f"{STREAM_TESTS}::test_closed_candle_that_cannot_be_a_bar_is_taken_from_rest",),
+    ),
+    Mutant(
+        "stream-absent-bar-awaited",
+        "a bar REST settled as never traded is still waited for (asked for again and again)",
+        ((STREAM, "                    if page.end_ms > self.expected_ms:\n"
+                  "                        self.skip_absent_bars(page.end_ms)\n", ""),),
+        (f"{STREAM_TESTS}::test_bar_binance_never_had_is_skipped_as_rest_shows_it",),
+    ),
+    Mutant(
+        "stream-fill-failure-fatal",
+        "a gap fill that fails on network trouble stops the source",
+        ((STREAM, "            if not _worth_retrying(error):\n                raise\n",
+          "            raise\n"),),
+        (f"{STREAM_TESTS}::test_rest_down_when_a_bar_is_late_is_tried_again_until_it_answers",),
+    ),
+    Mutant(
         "stream-thread-outlives-close",
         "`close` returns while the stream's thread goes on",
         ((STREAM, "        except _Stopped:\n            pass\n",
