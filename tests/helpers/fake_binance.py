@@ -245,7 +245,8 @@ class FakeBinance:
             if self._stopping.wait(max(0.0, due - time.time())):
                 return
             now = time.time()
-            if self.max_connection_s is not None and now - record.opened_at >= self.max_connection_s:
+            age = now - record.opened_at
+            if self.max_connection_s is not None and age >= self.max_connection_s:
                 return
             if close_at is not None and now >= close_at:
                 return

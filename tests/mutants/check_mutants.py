@@ -252,7 +252,8 @@ MUTANTS = (
     Mutant(
         "stream-no-fill-after-connect",
         "a new connection does not fill the gap over REST first",
-        ((STREAM, "                self.need_fill = True\n                self.fill_at = 0.0\n", ""),),
+        ((STREAM, "                self.need_fill = True\n                self.fill_at = 0.0\n",
+          ""),),
         (f"{STREAM_TESTS}::test_connection_dropped_mid_bar_loses_nothing",),
     ),
     Mutant(
@@ -260,7 +261,8 @@ MUTANTS = (
         "a connection that sends nothing (but answers pings) is kept",
         ((STREAM, "            if now - heard_at >= self.source.silence_s:",
           "            if False:"),),
-        (f"{STREAM_TESTS}::test_silent_stream_that_answers_pings_is_replaced_and_bars_come_over_rest",),
+        (f"{STREAM_TESTS}::test_silent_stream_that_answers_pings_is_replaced_and_bars_come_"
+         "over_rest",),
     ),
     Mutant(
         "stream-server-shutdown-ignored",
@@ -302,8 +304,8 @@ MUTANTS = (
     Mutant(
         "stream-candle-unchecked",
         "a closed candle from the stream is handed over without the kline row check",
-        ((STREAM, "            problem = kline_problem([row[0]], {name: [row[i]] for i, name in",
-          "            problem = None and kline_problem([row[0]], {name: [row[i]] for i, name in"),),
+        ((STREAM, "            problem = kline_problem([row[0]],",
+          "            problem = None and kline_problem([row[0]],"),),
         (f"{STREAM_TESTS}::test_closed_candle_that_cannot_be_a_bar_is_taken_from_rest",),
     ),
     Mutant(
