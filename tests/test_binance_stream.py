@@ -13,8 +13,8 @@ from helpers.fake_binance import FakeBinance
 from lstm_bt.binance.stream import ClosedKlines
 from lstm_bt.errors import BinanceError, InvalidParameter
 
-# Bars are 1 s: the grace is short, and silence is a stream quiet for 1.5 updates' worth of bars.
-FAST = {"late_grace_s": 0.3, "silence_s": 1.5, "max_backoff_s": 2.0}
+# Bars are 1 s: a short grace (less than a bar), and silence is 4-5 missed updates.
+FAST = {"late_grace_s": 0.5, "silence_s": 1.5, "max_backoff_s": 2.0}
 WAIT_S = 20.0  # far beyond what any test needs; only a broken source gets near it
 
 
@@ -218,7 +218,7 @@ def test_client_rotates_connections_before_their_age_limit(fake):
 def test_pings_are_answered_while_the_caller_is_busy():
     # Many updates a bar: a connection whose messages nobody reads stops reading its socket.
     with FakeBinance(history=30, updates_per_bar=20, ping_interval=0.3,
-                     ping_timeout=0.5) as fake:
+                     ping_timeout=1.0) as fake:
         after_ms = fake.open_ms(-3)
         with closed_klines(fake, after_ms) as source:
             bars, statuses = collect(source, fake.open_ms(-1))
