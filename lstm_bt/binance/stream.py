@@ -64,6 +64,9 @@ STATUSES = ("backfilling", "live", "reconnecting", "stopped")
 
 _COLUMN_POSITIONS = tuple(ROW_FIELDS.index(name) for name in COLUMNS)
 _FIRST_BACKOFF_S = 0.5
+# Routine reasons to replace a connection (logged as info, not as a warning).
+_ROTATING = "rotating ahead of Binance's 24-hour limit"
+_SHUTTING_DOWN = "Binance announced serverShutdown"
 # A gap fill is short; past these it is tried again later (with this module's backoff)
 # rather than held up.
 _FILL_DEADLINE_S = 10.0
@@ -210,11 +213,7 @@ class _Worker:
             connection.close()
 
     def use_one_connection(self):
-        """Connect, fill the gap, and hand bars over until the connection must be replaced.
-
-        Returns:
-            Why it ended, for the log.
-        """
+        """Connect, fill the gap, and hand bars over; returns why the connection ended."""
         try:
             with connect(self.source.url, open_timeout=10, close_timeout=2) as connection:
                 self.connection = connection
@@ -237,7 +236,7 @@ class _Worker:
             if now - heard_at >= self.source.silence_s:
                 return f"no message for {self.source.silence_s:g} s"
             if now - connected_at >= self.source.rotate_s:
-                return "rotating ahead of Binance's 24-hour limit"
+                return _ROTATING
             self.fill_if_due()
             wake_at = min(self.next_fill_at(), heard_at + self.source.silence_s,
                           connected_at + self.source.rotate_s)
@@ -251,12 +250,13 @@ class _Worker:
                 return f"connection closed ({closed})"
             heard_at = self.clock()
             if self.on_message(message) == "serverShutdown":
-                return "Binance announced serverShutdown"
+                return _SHUTTING_DOWN
 
     def wait_to_reconnect(self, why):
         """Wait the backoff, filling gaps over REST as bars fall due."""
-        logger.warning("kline stream %s: %s; reconnecting in %.1f s", self.source.url, why,
-                       self.backoff_s)
+        level = logging.INFO if why in (_ROTATING, _SHUTTING_DOWN) else logging.WARNING
+        logger.log(level, "kline stream %s: %s; reconnecting in %.1f s", self.source.url, why,
+                   self.backoff_s)
         self.publish("reconnecting")
         connect_at = self.clock() + self.backoff_s
         self.backoff_s = min(2 * self.backoff_s, self.source.max_backoff_s)
@@ -295,6 +295,7 @@ class _Worker:
             return
         self.emit(*candle)
         self.emit_pending()
+        self.publish("live")  # the next bar came in order: nothing left to catch up
 
     def fill(self):
         """Fetch the bars from the one expected next up to now over REST, and hand them over."""
