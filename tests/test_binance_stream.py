@@ -82,6 +82,20 @@ def test_connection_dropped_mid_bar_loses_nothing(fake):
     assert missed[0] in kline_starts(fake)
 
 
+def test_reconnecting_fills_the_gap_before_the_stream_shows_it(fake):
+    after_ms = fake.open_ms(-3)
+    # No late rule here: only the fill on reconnecting can fetch bar k before k + 2 closes.
+    with closed_klines(fake, after_ms, late_grace_s=5.0, max_backoff_s=0.25) as source:
+        bars, statuses = collect(source, fake.open_ms(-1) + 1000)
+        missed = fake.drop(outage_s=1.2)[0]  # bar k closes while the stream is refused
+        fake.withhold_closed(start_ms=missed + 1000)
+        bars += collect(source, missed + 3000, statuses)[0]
+
+    assert bars == fake.closed_bars(after_ms, bars[-1][0])
+    # Filled from k on reconnecting; k + 1 then fetched when k + 2's candle showed the gap.
+    assert kline_starts(fake) == [after_ms + 1000, missed, missed + 1000]
+
+
 def test_repeated_closed_candles_change_nothing(fake):
     after_ms = fake.open_ms(-3)
     with closed_klines(fake, after_ms) as source:

@@ -16,7 +16,8 @@ Faults, injected at any time (each returns the open times it touches, in ms):
 - `go_silent(seconds)`: nothing is sent for `seconds` (pings are still answered).
 - `announce_shutdown(grace_s)`: `serverShutdown` on every connection, closed `grace_s` later.
 - `delay_closed(seconds)`: the next closed candle comes `seconds` late, after later ones.
-- `withhold_closed(times)`: the next closed candles never come on the stream.
+- `withhold_closed(times, start_ms)`: the next closed candles (or those from the bar opening
+  at `start_ms`) never come on the stream.
 - `corrupt_closed(times)`: the next closed candles come with a close of "NaN".
 - `absent`: bars Binance never had (an outage): neither REST nor the stream has them.
 - `max_connection_s`: each connection is closed at that age (Binance's 24-hour limit).
@@ -175,8 +176,8 @@ class FakeBinance:
     def repeat_closed(self, times=3):
         return self._target(self._repeated, times)
 
-    def withhold_closed(self, times=1):
-        return self._target(self._withheld, times)
+    def withhold_closed(self, times=1, start_ms=None):
+        return self._target(self._withheld, times, start_ms)
 
     def corrupt_closed(self, times=1):
         return self._target(self._corrupt, times)
@@ -199,8 +200,8 @@ class FakeBinance:
             self._shutdown_grace_s = grace_s
         return [self._next_close_ms()]
 
-    def _target(self, bucket, times):
-        first = self._next_close_ms()
+    def _target(self, bucket, times, start_ms=None):
+        first = self._next_close_ms() if start_ms is None else start_ms
         opens = [first + i * self.bar_ms for i in range(times)]
         with self._lock:
             bucket.update(opens)

@@ -254,7 +254,7 @@ MUTANTS = (
         "a new connection does not fill the gap over REST first",
         ((STREAM, "                self.need_fill = True\n                self.fill_at = 0.0\n",
           ""),),
-        (f"{STREAM_TESTS}::test_connection_dropped_mid_bar_loses_nothing",),
+        (f"{STREAM_TESTS}::test_reconnecting_fills_the_gap_before_the_stream_shows_it",),
     ),
     Mutant(
         "stream-silence-trusted",
