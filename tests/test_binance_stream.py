@@ -278,6 +278,18 @@ def test_bars_keep_coming_over_rest_while_the_stream_is_refused(fake):
     assert fake.refused <= 5  # tried after 0, 0.5, 1.5, 3.5 s: backing off, no hot loop
 
 
+def test_stream_bars_in_order_are_live_while_rest_is_down(fake):
+    fake.rest.go_down_after(0)
+    fake.wait_for_close(fake.open_ms(-1))  # a whole bar to connect in
+    after_ms = fake.open_ms(-2)
+    with closed_klines(fake, after_ms) as source:
+        bars, statuses = collect(source, fake.open_ms(-1) + 2000)
+
+    assert bars == fake.closed_bars(after_ms, bars[-1][0])
+    assert statuses == ["backfilling", "live"]
+    assert {request.status for request in fake.rest.klines_requests} == {None}
+
+
 def test_unknown_symbol_is_raised_by_get_and_stops_the_source(fake):
     source = ClosedKlines("NOPEUSDT", "1s", after_ms=fake.open_ms(-3), base_url=fake.rest_url,
                           stream_url=fake.stream_url, **FAST).start()

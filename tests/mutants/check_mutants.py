@@ -323,6 +323,14 @@ MUTANTS = (
         (f"{STREAM_TESTS}::test_rest_down_when_a_bar_is_late_is_tried_again_until_it_answers",),
     ),
     Mutant(
+        "stream-live-only-after-rest",
+        "the source says it is catching up while the stream brings every bar in order, "
+        "as long as REST is down",
+        ((STREAM, '        self.publish("live")  # the next bar came in order',
+          "        pass  # the next bar came in order"),),
+        (f"{STREAM_TESTS}::test_stream_bars_in_order_are_live_while_rest_is_down",),
+    ),
+    Mutant(
         "stream-thread-outlives-close",
         "`close` returns while the stream's thread goes on",
         ((STREAM, "        except _Stopped:\n            pass\n",
