@@ -17,7 +17,7 @@ from lstm_bt.stats import pbo
 from lstm_bt.sweeps.plan import plan_sweep
 from lstm_bt.sweeps.report import build_tables
 from lstm_bt.sweeps.spec import load_spec
-from lstm_bt.sweeps.verdict import study_warnings, verdict_sentence
+from lstm_bt.sweeps.verdict import is_significant, study_warnings, verdict_sentence
 
 SOURCES = [("AAAUSDT", "1h", "digest-a"), ("BBBUSDT", "1h", "digest-b")]
 PERIODS = [["2024-01-01", "2024-04-01"], ["2024-04-01", "2024-07-01"]]
@@ -216,7 +216,7 @@ def test_breakdown_rows_by_config_symbol_and_period(study):
 
 def test_significant_needs_both_dsr_and_pbo_and_the_verdict_names_the_weaker(study):
     *_, summary = study
-    assert summary["significant"] == (summary["dsr"] >= 0.95 and summary["pbo"] < 0.5)
+    assert summary["significant"] is is_significant(summary["dsr"], summary["pbo"])
     assert summary["verdict"] == verdict_sentence(summary)
     base = {"n_configs": 12, "best": {"config": 0}, "warnings": []}
     cases = [
@@ -232,8 +232,10 @@ def test_significant_needs_both_dsr_and_pbo_and_the_verdict_names_the_weaker(stu
         (0.97, None, False, "PBO undefined"),
     ]
     for dsr, pbo_value, significant, words in cases:
+        assert is_significant(dsr, pbo_value) is significant, (dsr, pbo_value)
         summary = {**base, "dsr": dsr, "pbo": pbo_value, "significant": significant}
         assert words in verdict_sentence(summary), (dsr, pbo_value)
+    assert is_significant(None, 0.1) is False
 
 
 def test_summary_keys_and_warnings(study):

@@ -15,8 +15,8 @@ from ..report.table import SHORT_WINDOW_DAYS
 from ..stats.overfitting import deflated_sharpe_ratio, effective_trials, pbo, return_moments
 from .counting import counted_sharpe, finished, naive_beats_model, no_trade, share
 
-__all__ = ["summarize", "study_warnings", "verdict_sentence", "describe_summary",
-           "DSR_LEVEL", "PBO_LEVEL", "NO_TRADE_WARNING_SHARE"]
+__all__ = ["summarize", "is_significant", "study_warnings", "verdict_sentence",
+           "describe_summary", "DSR_LEVEL", "PBO_LEVEL", "NO_TRADE_WARNING_SHARE"]
 
 DSR_LEVEL = 0.95
 PBO_LEVEL = 0.5
@@ -52,14 +52,18 @@ def summarize(spec, configs, cells, table, config_table, pooled, matrix, timing)
         moments = return_moments(pooled[best["config"]])
         summary["dsr_effective"] = deflated_sharpe_ratio(
             *moments, summary["n_trials_effective"], config_table.attrs.get("trials_variance"))
-    summary["significant"] = bool(summary["dsr"] is not None and summary["pbo"] is not None
-                                  and summary["dsr"] >= DSR_LEVEL
-                                  and summary["pbo"] < PBO_LEVEL)
+    summary["significant"] = is_significant(summary["dsr"], summary["pbo"])
     summary["warnings"] = study_warnings(spec, table, best)
     summary["verdict"] = verdict_sentence(summary)
     summary["swept"] = spec.swept
     summary["timing"] = timing
     return summary
+
+
+def is_significant(dsr, pbo_value):
+    """True only when DSR >= `DSR_LEVEL` and PBO < `PBO_LEVEL` (an undefined one fails)."""
+    return bool(dsr is not None and pbo_value is not None and dsr >= DSR_LEVEL
+                and pbo_value < PBO_LEVEL)
 
 
 def _best(configs, config_table):

@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from study_mutants import STUDY_MUTANTS
+
 ROOT = Path(__file__).resolve().parents[2]
 # User data at the top level only: `lstm_bt/feeds/` is code and must be copied.
 _TOP_LEVEL_IGNORED = {"feeds", "runs", "build", "dist", ".venv"}
@@ -218,6 +220,7 @@ MUTANTS = (
           "    return data.datetime.datetime(0)"),),
         ("tests/test_bar_times.py",),
     ),
+    *(Mutant(*fields) for fields in STUDY_MUTANTS),
 )
 
 
