@@ -51,7 +51,8 @@ def study_page(spec, cells, configs, breakdown, summary):
     if best is not None:
         mine = best_config_cells(cells, best["config"])
         parts += [f"<h2>The best config, cell by cell: #{best['config']} "
-                  f"({html.escape(names[best['config']])})</h2>", _best_cells_html(mine)]
+                  f"({html.escape(names[best['config']])})</h2>", _best_summary_html(mine),
+                  _best_cells_html(mine)]
         if len(mine):
             parts.append(_return_scatter(mine))
     parts += ["<h2>By symbol and period: does it only follow the market?</h2>",
@@ -101,6 +102,18 @@ def _figures_html(summary):
             f"<th class=text>what it means</th></tr>{body}</table>"
             "<p class=explain>Significant means DSR ≥ 0.95 and PBO &lt; 0.5 together. Sharpe "
             "ratios in tables are annualized; cells without a trade count as Sharpe 0.</p>")
+
+
+def _best_summary_html(mine):
+    if not len(mine):
+        return ""
+    n = len(mine)
+    return (f"<p class=explain>The config with the highest median Sharpe beat buy and hold in "
+            f"{int(mine['beats_bh'].sum())} of {n} cells by Sharpe and "
+            f"{int(mine['beats_bh_return'].sum())} by return; a naive rule (repeat or reverse "
+            f"the last move) called the next move more often than its model in "
+            f"{int(mine['naive_beats_model'].sum())}; it made no trade in "
+            f"{int(mine['no_trade'].sum())}.</p>")
 
 
 def _best_cells_html(mine):
@@ -174,14 +187,18 @@ def _heatmaps_html(cells, swept):
 
 
 def _configs_html(configs, names, best):
-    columns = (("cells", 0), ("failed", 0), ("sharpe_median", 2), ("sharpe_q25", 2),
-               ("sharpe_q75", 2), ("beat_bh_share", 2), ("beat_bh_return_share", 2),
-               ("no_trade_share", 2), ("significant_share", 2), ("psr", 3), ("dsr", 3))
-    head = "".join(f"<th>{name}</th>" for name, _ in columns)
+    columns = (("cells", "cells", 0), ("failed", "failed", 0),
+               ("sharpe_median", "median Sharpe", 2), ("sharpe_q25", "Sharpe q25", 2),
+               ("sharpe_q75", "Sharpe q75", 2), ("beat_bh_share", "beats buy and hold "
+               "(Sharpe)", "%"), ("beat_bh_return_share", "beats buy and hold (return)", "%"),
+               ("no_trade_share", "no trade", "%"), ("significant_share", "hit rate p &lt; 0.05",
+                                                     "%"), ("psr", "PSR", 3), ("dsr", "DSR", 3))
+    head = "".join(f"<th>{header}</th>" for _, header, _ in columns)
     rows = "".join(
         f"<tr><th class=text>#{int(row['config'])} {html.escape(names[int(row['config'])])}"
         f"{' (best)' if best and int(row['config']) == best['config'] else ''}</th>"
-        + "".join(f"<td>{_num(row[name], digits)}</td>" for name, digits in columns) + "</tr>"
+        + "".join(f"<td>{_pct(row[key]) if digits == '%' else _num(row[key], digits)}</td>"
+                  for key, _, digits in columns) + "</tr>"
         for _, row in configs.iterrows())
     return f"<table class=grid><tr><th></th>{head}</tr>{rows}</table>"
 
@@ -267,6 +284,10 @@ def _coloured(value, digits, full_scale, suffix=""):
     rgb = "44,160,44" if value >= 0 else "214,39,40"
     return (f'<td style="background:rgba({rgb},{strength:.2f})">'
             f"{_num(value, digits)}{html.escape(suffix)}</td>")
+
+
+def _pct(value):
+    return "n/a" if value is None or not np.isfinite(float(value)) else f"{100 * value:.0f} %"
 
 
 def _yes(flag):
