@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .counting import counted_sharpe, finished, numbers
+from .report import params_text
 
 __all__ = ["draw", "heatmap", "sharpe_distribution"]
 
@@ -92,7 +93,7 @@ def sharpe_distribution(cells, configs, swept, path):
     samples = [sharpe[ok["config"] == n].dropna().to_numpy() for n in numbers_]
     hold = ok.drop_duplicates(["symbol", "period_start", "period_end"])
     samples.append(numbers(hold, "bh_sharpe").dropna().to_numpy())
-    legend = [f"#{n}  {_params_text(configs.iloc[i], swept)}" for i, n in enumerate(numbers_)]
+    legend = [f"#{n}  {params_text(configs.iloc[i], swept)}" for i, n in enumerate(numbers_)]
     title = ("Sharpe per config over symbols, periods and seeds\n"
              "(a cell without a trade counted as 0; B&H: buy and hold)")
     plot_width = 1.4 + 0.32 * len(samples)
@@ -127,7 +128,3 @@ def sharpe_distribution(cells, configs, swept, path):
                     fontsize=8, va="top", ha="left", family="monospace")
     save(figure, path)
     return figure
-
-
-def _params_text(row, swept):
-    return ", ".join(f"{name}={row[name]}" for name in swept) or "the only config"

@@ -22,7 +22,8 @@ import pandas as pd
 from ..stats.overfitting import deflated_sharpe_ratio, probabilistic_sharpe_ratio, return_moments
 from .counting import counted_sharpe, finished, no_trade, numbers, share
 
-__all__ = ["build_tables", "write_report", "pooled_matrix", "SIGNIFICANT"]
+__all__ = ["build_tables", "write_report", "pooled_matrix", "finite", "label", "params_text",
+           "SIGNIFICANT"]
 
 SIGNIFICANT = 0.05
 
@@ -52,7 +53,7 @@ def build_tables(spec, configs, cells, records, timing):
         params = {**cell.model, **cell.trading}
         row = {"config": cell.config, "symbol": cell.symbol, "interval": cell.interval,
                "period_start": cell.period_start, "period_end": cell.period_end,
-               "seed": cell.seed, **{name: _label(params[name]) for name in swept},
+               "seed": cell.seed, **{name: label(params[name]) for name in swept},
                "status": record["status"], "error": record["error"]}
         report = record.get("report") or {}
         row.update(report.get("metrics", {}))
@@ -85,19 +86,19 @@ def _configs(swept, configs, table, pooled):
         sr, n, skew, kurtosis = moments[number]
         rows.append({
             "config": number,
-            **{name: _label(params[name]) for name in swept},
+            **{name: label(params[name]) for name in swept},
             "cells": int(mine.sum()),
             "failed": int((mine & ~ok).sum()),
-            "sharpe_median": _stat(sharpe[ok].median()),
-            "sharpe_q25": _stat(sharpe[ok].quantile(0.25)),
-            "sharpe_q75": _stat(sharpe[ok].quantile(0.75)),
+            "sharpe_median": finite(sharpe[ok].median()),
+            "sharpe_q25": finite(sharpe[ok].quantile(0.25)),
+            "sharpe_q75": finite(sharpe[ok].quantile(0.75)),
             "beat_bh_share": share(sharpe[ok] > numbers(table, "bh_sharpe")[ok]),
             "beat_bh_return_share": share(numbers(table, "total_return_pct")[ok]
                                           > numbers(table, "bh_total_return_pct")[ok]),
             "significant_share": share(numbers(table, "forecast_p_value")[ok] < SIGNIFICANT),
             "no_trade_share": share(flat[ok]),
-            "max_drawdown_median": _stat(numbers(table, "max_drawdown_pct")[ok].median()),
-            "trades_median": _stat(numbers(table, "trades")[ok].median()),
+            "max_drawdown_median": finite(numbers(table, "max_drawdown_pct")[ok].median()),
+            "trades_median": finite(numbers(table, "trades")[ok].median()),
             "psr": probabilistic_sharpe_ratio(sr, n, skew, kurtosis),
             "dsr": deflated_sharpe_ratio(sr, n, skew, kurtosis, len(configs), variance),
         })
@@ -180,17 +181,24 @@ def _cell_name(cell):
     return f"config{cell.config}__{cell.symbol}__{cell.period_start}__seed{cell.seed}"
 
 
-def _stat(value):
+def finite(value):
+    """`value` as a float, None where it is None, NaN or infinite."""
     if value is None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
 
 
-def _label(value):
+def label(value):
+    """A param's value as cells.csv writes it: a list of widths as `[64, 32]`."""
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(str(v) for v in value) + "]"
     return value
+
+
+def params_text(row, swept):
+    """`seq_len=30, threshold=0.001`: a config's swept params (a configs.csv row)."""
+    return ", ".join(f"{name}={row[name]}" for name in swept) or "the only config"
 
 
 def _json_default(value):

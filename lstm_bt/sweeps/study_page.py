@@ -15,6 +15,7 @@ import pandas as pd
 from ..report.html import standalone_page
 from .breakdown import best_config_cells
 from .counting import counted_sharpe, finished
+from .report import params_text
 from .verdict import DSR_LEVEL, PBO_LEVEL
 
 __all__ = ["write_study_page", "study_page"]
@@ -45,7 +46,7 @@ def study_page(spec, cells, configs, breakdown, summary):
         summary: summary.json as a dict.
     """
     swept = spec.swept
-    names = {int(row["config"]): _params_text(row, swept) for _, row in configs.iterrows()}
+    names = {int(row["config"]): params_text(row, swept) for _, row in configs.iterrows()}
     best = summary["best"]
     parts = [_verdict_html(summary), _figures_html(summary)]
     if best is not None:
@@ -260,10 +261,6 @@ def _sharpe_figure(cells, names):
         len(order): "B&H"}
     plot.legend.location = "top_left"
     return plot
-
-
-def _params_text(row, swept):
-    return ", ".join(f"{name}={row[name]}" for name in swept) or "the only config"
 
 
 def _period(start, end):

@@ -14,6 +14,7 @@ from ..data.dates import parse_date
 from ..report.table import SHORT_WINDOW_DAYS
 from ..stats.overfitting import deflated_sharpe_ratio, effective_trials, pbo, return_moments
 from .counting import counted_sharpe, finished, naive_beats_model, no_trade, share
+from .report import finite, label
 
 __all__ = ["summarize", "is_significant", "study_warnings", "verdict_sentence",
            "describe_summary", "DSR_LEVEL", "PBO_LEVEL", "NO_TRADE_WARNING_SHARE"]
@@ -44,7 +45,7 @@ def summarize(spec, configs, cells, table, config_table, pooled, matrix, timing)
                "dsr_effective": None}
     if best is not None:
         row = config_table.loc[best["config"]]
-        summary["psr"], summary["dsr"] = _stat(row["psr"]), _stat(row["dsr"])
+        summary["psr"], summary["dsr"] = finite(row["psr"]), finite(row["dsr"])
     if matrix is not None:
         summary["pbo"] = pbo(matrix)
         summary["n_trials_effective"] = effective_trials(matrix)
@@ -75,7 +76,7 @@ def _best(configs, config_table):
     params = {**configs[number]["model"], **configs[number]["trading"]}
     return {"config": number,
             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
-            **{key: _stat(row[key]) for key in _BEST_KEYS},
+            **{key: finite(row[key]) for key in _BEST_KEYS},
             "cells": int(row["cells"]), "failed": int(row["failed"])}
 
 
@@ -160,7 +161,7 @@ def describe_summary(summary):
     if best is None:
         lines.append("No config finished a cell: nothing to compare.")
         return "\n".join(lines)
-    params = ", ".join(f"{k}={_label(v)}" for k, v in best["params"].items()
+    params = ", ".join(f"{k}={label(v)}" for k, v in best["params"].items()
                        if k in summary["swept"]) or "the only config"
     finished_cells = best["cells"] - best["failed"]
     flat = round((best["no_trade_share"] or 0.0) * finished_cells)
@@ -190,21 +191,6 @@ def describe_summary(summary):
 
 def _margin(distance, passing_width, failing_width):
     return distance / (passing_width if distance >= 0 else failing_width)
-
-
-def _stat(value):
-    import math
-
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _label(value):
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    return value
 
 
 def _fmt(value):
