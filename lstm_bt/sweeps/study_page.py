@@ -16,6 +16,7 @@ from ..report.html import standalone_page
 from .breakdown import best_config_cells
 from .counting import counted_sharpe, finished
 from .report import params_text
+from .spec import spec_to_toml
 from .verdict import DSR_LEVEL, PBO_LEVEL
 
 __all__ = ["write_study_page", "study_page"]
@@ -28,6 +29,8 @@ ul.warnings li { color: #8a4b00; margin: 0.2em 0; }
 table.grid td.best, table.grid th.best { font-weight: bold; }
 td.text, th.text { text-align: left; }
 p.explain { max-width: 60em; color: #444; }
+.nowrap { white-space: nowrap; }
+pre { background: #f6f6f6; padding: 0.6em; }
 """
 
 
@@ -63,7 +66,10 @@ def study_page(spec, cells, configs, breakdown, summary):
               "<p class=explain>One point per cell (symbol, period, seed); the bar is the "
               "median. A cell without a trade is drawn and counted at 0.</p>"]
     parts += _heatmaps_html(cells, swept)
-    parts += ["<h2>Every config</h2>", _configs_html(configs, names, best)]
+    parts += ["<h2>Every config</h2>", _configs_html(configs, names, best),
+              "<h2>What was run</h2><p class=explain>The spec (spec.toml); a param it leaves "
+              "out takes its default.</p>"
+              f"<pre>{html.escape(spec_to_toml(spec.source))}</pre>"]
     symbols = ", ".join(dict.fromkeys(cells["symbol"].astype(str)))
     title = (f"Study: {symbols} {spec.interval}, {len(spec.periods)} period"
              f"{'s' * (len(spec.periods) != 1)}, {summary['n_configs']} configs, "
@@ -216,7 +222,7 @@ def _return_scatter(mine):
     for symbol, colour in zip(dict.fromkeys(mine["symbol"]), itertools.cycle(palette)):
         rows = mine[mine["symbol"] == symbol]
         source = ColumnDataSource({"x": rows["bh_return"], "y": rows["return"],
-                                   "period": [_period(a, b) for a, b in
+                                   "period": [f"{a} to {b}" for a, b in
                                               zip(rows["period_start"], rows["period_end"])],
                                    "seed": rows["seed"]})
         points = plot.scatter("x", "y", source=source, size=8, color=colour, alpha=0.8,
@@ -225,7 +231,7 @@ def _return_scatter(mine):
             ("symbol", str(symbol)), ("period", "@period"), ("seed", "@seed"),
             ("return", "@y{0.00} %"), ("buy and hold", "@x{0.00} %")]))
     plot.add_layout(Slope(gradient=1, y_intercept=0, line_color="#7f7f7f", line_dash="dashed"))
-    plot.legend.location = "top_left"
+    plot.add_layout(plot.legend[0], "right")
     return plot
 
 
@@ -241,7 +247,7 @@ def _sharpe_figure(cells, names):
     source = ColumnDataSource({
         "x": x + jitter, "sharpe": sharpe.to_numpy(float),
         "config": [f"#{int(c)} {names[int(c)]}" for c in ok["config"]],
-        "where": [f"{s} {_period(a, b)} seed {seed}" for s, a, b, seed in
+        "where": [f"{s} {a} to {b} seed {seed}" for s, a, b, seed in
                   zip(ok["symbol"], ok["period_start"], ok["period_end"], ok["seed"])]})
     hold = ok.drop_duplicates(["symbol", "period_start", "period_end"])
     plot = figure(height=380, sizing_mode="stretch_width", tools="pan,wheel_zoom,reset,save",
@@ -259,12 +265,13 @@ def _sharpe_figure(cells, names):
     plot.xaxis.ticker = list(range(len(order) + 1))
     plot.xaxis.major_label_overrides = {i: f"#{c}" for i, c in enumerate(order)} | {
         len(order): "B&H"}
-    plot.legend.location = "top_left"
+    plot.add_layout(plot.legend[0], "right")
     return plot
 
 
 def _period(start, end):
-    return f"{html.escape(str(start))} to {html.escape(str(end))}"
+    return (f"<span class=nowrap>{html.escape(str(start))}</span> to "
+            f"<span class=nowrap>{html.escape(str(end))}</span>")
 
 
 def _num(value, digits):
