@@ -97,7 +97,10 @@ def _figures_html(summary):
          "with identical returns count once, correlated ones partly (Σᵢ 1 / Σⱼ ρᵢⱼ², ρ the "
          "correlation of two configs' returns, clipped at 0)."),
         ("DSR (effective trials)", summary["dsr_effective"], "DSR with the effective number "
-         "of trials instead of the number of configs."),
+         "of trials instead of the number of configs. The two bracket the answer: DSR counts "
+         "every config as a trial (strict where configs trade alike); this one counts distinct "
+         "trials but keeps the spread of all configs' Sharpe ratios, which their correlation "
+         "has already narrowed (lenient)."),
         ("PBO", summary["pbo"], "The probability of backtest overfitting: over the ways to split "
          "the pooled returns into two halves, how often the config best in one half ranks at "
          f"or below the median in the other. Under {PBO_LEVEL} says picking the best carries "

@@ -7,7 +7,9 @@ what the two cannot: that the windows are too short to annualize, that buy and h
 naive rule did better, or that the best config rarely traded.
 
 The effective number of trials is `stats.effective_trials` of the pooled returns: configs
-with identical returns count once, correlated ones partly.
+with identical returns count once, correlated ones partly. `dsr_effective` deflates for that
+many trials with the same V: it is the lenient end of a bracket whose strict end is `dsr`
+(correlated configs have Sharpe ratios closer together, so V already shrank with them).
 """
 
 from ..data.dates import parse_date
