@@ -5,6 +5,9 @@ refusal that tracebacks, ...): exact snippets replaced in files of a temporary *
 repository, never in the working tree. For each mutant the named test files run in that copy
 (`pytest -x -q`); the mutant is *caught* when a test fails, and the failing test is named.
 
+The study's arithmetic mutants (medians, quartiles, DSR, PBO, the report's columns) are listed
+in `study_mutants.py` beside this file.
+
 A mutant whose old snippet is not found exactly once is *stale* (the code moved): the script
 stops with an error naming it, so it gets re-pointed rather than silently skipped.
 
