@@ -20,7 +20,7 @@ from .table import (FORECAST_ROWS, METRIC_ROWS, format_number, monthly_returns_f
                            naive_rule_verdict, short_window_warning, start_value,
                            zero_trade_reason)
 
-__all__ = ["write_html_report", "html_report"]
+__all__ = ["write_html_report", "html_report", "standalone_page"]
 
 _STRATEGY, _HOLD, _FORECAST = "#1f77b4", "#7f7f7f", "#ff7f0e"
 _WIN, _LOSS = "#2ca02c", "#d62728"
@@ -56,9 +56,7 @@ def html_report(equity, *, forecasts=None, trades=None, report=None, title=None)
     Returns:
         HTML text with Bokeh's JavaScript inline.
     """
-    from bokeh.embed import components
     from bokeh.layouts import column
-    from bokeh.resources import Resources
 
     equity = by_datetime(equity, ["value"], "equity")
     report = report or {}
@@ -67,13 +65,35 @@ def html_report(equity, *, forecasts=None, trades=None, report=None, title=None)
     if forecasts is not None and len(forecasts):
         forecasts = by_datetime(forecasts, ["close", "predicted_close"], "forecasts")
         figures.append(_price_figure(forecasts, trades, figures[0].x_range))
-    script, div = components(column(*figures, sizing_mode="stretch_width"))
     tables = _metrics_html(report, forecasts) + _monthly_html(
         monthly_returns_frame(equity, start_value(report, equity)))
+    return standalone_page(title, [column(*figures, sizing_mode="stretch_width"), tables])
+
+
+def standalone_page(title, parts, style=""):
+    """A self-contained HTML page: BokehJS written into it, so it opens offline.
+
+    Args:
+        title: the page's title and heading (plain text, escaped here).
+        parts: the body in order: HTML strings (inserted as they are) and Bokeh models
+            (each becomes its own element).
+        style: CSS added after the page's own. Defaults to `""`.
+
+    Returns:
+        HTML text.
+    """
+    from bokeh.embed import components
+    from bokeh.model import Model
+    from bokeh.resources import Resources
+
+    models = [part for part in parts if isinstance(part, Model)]
+    script, divs = components(models) if models else ("", ())
+    divs = iter(divs)
+    body = "\n".join(next(divs) if isinstance(part, Model) else part for part in parts)
     # Only BokehJS's core: the widgets, tables, WebGL and MathJax bundles would add 2.7 MB.
-    resources = Resources(mode="inline", components=["bokeh"]).render()
+    resources = Resources(mode="inline", components=["bokeh"]).render() if models else ""
     return _PAGE.format(title=html.escape(title), resources=resources, script=script,
-                        div=div, tables=tables)
+                        style=style, body=body)
 
 
 def _equity_figures(equity):
@@ -215,14 +235,14 @@ th, td {{ border: 1px solid #ddd; padding: 0.2em 0.6em; }}
 td {{ text-align: right; font-variant-numeric: tabular-nums; }}
 table.metrics th {{ text-align: left; font-weight: normal; }}
 .note {{ color: #8a4b00; }}
+{style}
 </style>
 {resources}
 {script}
 </head>
 <body>
 <h1>{title}</h1>
-{div}
-{tables}
+{body}
 </body>
 </html>
 """

@@ -5,6 +5,9 @@ refusal that tracebacks, ...): exact snippets replaced in files of a temporary *
 repository, never in the working tree. For each mutant the named test files run in that copy
 (`pytest -x -q`); the mutant is *caught* when a test fails, and the failing test is named.
 
+The study's arithmetic mutants (medians, quartiles, DSR, PBO, the report's columns) are listed
+in `study_mutants.py` beside this file.
+
 A mutant whose old snippet is not found exactly once is *stale* (the code moved): the script
 stops with an error naming it, so it gets re-pointed rather than silently skipped.
 
@@ -29,6 +32,8 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from study_mutants import STUDY_MUTANTS
 
 ROOT = Path(__file__).resolve().parents[2]
 # User data at the top level only: `lstm_bt/feeds/` is code and must be copied.
@@ -371,6 +376,7 @@ MUTANTS = (
           "        except _Stopped:\n            time.sleep(30)\n"),),
         (f"{STREAM_TESTS}::test_close_stops_every_thread_it_started",),
     ),
+    *(Mutant(*fields) for fields in STUDY_MUTANTS),
 )
 
 
