@@ -291,14 +291,20 @@ def test_the_default_rule_enters_on_a_move_that_pays_a_round_trip_and_leaves_bel
     assert len(strategy.placed()) == 2
 
 
-@pytest.mark.parametrize("move, held, allow_short, expected", [
-    (0.0021, 0, False, 1), (0.002, 0, False, 0), (0.001, 1, False, 1), (0.0, 1, False, 1),
-    (-0.0001, 1, False, 0), (-0.01, 1, False, 0), (-0.01, 1, True, -1), (-0.001, 0, True, 0),
-    (-0.001, -1, True, -1), (0.0001, -1, True, 0), (0.0021, -1, True, 1),
+@pytest.mark.parametrize("move, held, allow_short, exit_threshold, expected", [
+    (0.0021, 0, False, 0.0, 1), (0.002, 0, False, 0.0, 0), (0.001, 1, False, 0.0, 1),
+    (0.0, 1, False, 0.0, 1), (-0.0001, 1, False, 0.0, 0), (-0.01, 1, False, 0.0, 0),
+    (-0.01, 1, True, 0.0, -1), (-0.001, 0, True, 0.0, 0), (-0.001, -1, True, 0.0, -1),
+    (0.0001, -1, True, 0.0, 0), (0.0021, -1, True, 0.0, 1),
+    # A negative exit threshold holds through small moves against the position.
+    (-0.0005, 1, False, -0.001, 1), (-0.0015, 1, False, -0.001, 0),
+    (0.0005, -1, True, -0.001, -1), (0.0015, -1, True, -0.001, 0),
+    # A positive one leaves as soon as the predicted gain shrinks below it.
+    (0.0005, 1, False, 0.001, 0), (-0.0005, -1, True, 0.001, 0),
 ])
 def test_next_signal_enters_beyond_the_entry_and_leaves_beyond_the_exit_threshold(
-        move, held, allow_short, expected):
-    assert next_signal(move, 0.002, 0.0, allow_short, held) == expected
+        move, held, allow_short, exit_threshold, expected):
+    assert next_signal(move, 0.002, exit_threshold, allow_short, held) == expected
 
 
 def test_an_exit_threshold_above_the_resolved_cost_is_refused_when_the_run_starts(walk):

@@ -75,7 +75,7 @@ def test_stats_is_a_labelled_series_with_units_in_the_keys():
 
 @pytest.mark.parametrize("bars, interval, shown", [
     (312, "1h", "13 d 0 h"), (5, "1h", "5 h"), (312, "1d", "312 d"), (3, "1w", "21 d"),
-    (101, "15m", "1 d 1 h 15 min"), (0, "1h", "0 h"), (None, "1h", "n/a"), (2, "1M", "n/a"),
+    (101, "15m", "1 d 1 h 15 min"), (97, "15m", "1 d 0 h 15 min"), (0, "1h", "0 h"), (None, "1h", "n/a"), (2, "1M", "n/a"),
 ])
 def test_a_duration_in_bars_reads_as_days_and_the_intervals_units(bars, interval, shown):
     assert duration_text(bars, interval) == shown
