@@ -9,9 +9,10 @@ For BTCUSDT and ETHUSDT 1h (../shared/data), Q1 of 2023, 2024 and 2025, and each
 entry threshold is 0.002). The first rule trains the walk-forward and stores its forecasts in
 `--data-dir`'s forecast cache; every other rule replays them (trading params never retrain),
 and so does a second invocation. Per rule, over every cell: closed trades, exposure, median
-Sharpe (a flat account's undefined Sharpe counted as 0) and return against buy and hold, the
-share of cells beating buy and hold's return, and the forecast's hit rate against the best
-naive rule (the same forecasts for every rule, so one figure).
+Sharpe (a flat account's undefined Sharpe counted as 0), return and max drawdown against buy
+and hold, fees, the share of cells beating buy and hold's return, cells holding a position to
+the end without closing one, cells never in the market, and the forecast's hit rate against
+the best naive rule (the same forecasts for every rule, so the same figure).
 """
 
 import argparse
@@ -80,7 +81,8 @@ def cell(args, symbol, period, seed, rule):
     return {"rule": rule, "symbol": symbol, "period": period[0][:4], "seed": seed,
             "trades": metrics["trades"], "exposure": metrics["exposure_pct"],
             "sharpe": metrics["sharpe"] or 0.0, "return": metrics["total_return_pct"],
-            "fees_pct": metrics["fees_pct"], "bh_sharpe": benchmark["sharpe"],
+            "fees_pct": metrics["fees_pct"], "max_dd": metrics["max_drawdown_pct"],
+            "bh_max_dd": benchmark["max_drawdown_pct"], "bh_sharpe": benchmark["sharpe"],
             "bh_return": benchmark["total_return_pct"], "hit_rate": forecast["hit_rate"],
             "best_naive": forecast["best_naive_hit_rate"]}
 
@@ -95,7 +97,8 @@ def summary(cells):
         trades_median=("trades", "median"), trades_total=("trades", "sum"),
         exposure_median=("exposure", "median"), sharpe_median=("sharpe", "median"),
         bh_sharpe_median=("bh_sharpe", "median"), return_median=("return", "median"),
-        bh_return_median=("bh_return", "median"), fees_pct_median=("fees_pct", "median"),
+        bh_return_median=("bh_return", "median"), max_dd_median=("max_dd", "median"),
+        bh_max_dd_median=("bh_max_dd", "median"), fees_pct_median=("fees_pct", "median"),
         beat_bh_return_share=("beat_bh", "mean"), held_open_no_close=("open_only", "sum"),
         never_in=("idle", "sum"), hit_rate_median=("hit_rate", "median"),
         best_naive_median=("best_naive", "median"), hit_beats_naive=("hit_beats_naive", "mean"))

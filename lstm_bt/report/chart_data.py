@@ -1,8 +1,8 @@
 """The data behind a run's charts, shared by the PNGs (`plotting`) and report.html
 (`html_report`): frames indexed by datetime, titles, drawdowns, forecast times, net P&L.
 
-No plotting library here: report.html's process must not pay matplotlib's import (~0.45 s),
-nor the PNGs' Bokeh's.
+No plotting library is imported here: report.html and the PNGs are drawn in separate
+processes, each paying for its own library only.
 """
 
 import numpy as np

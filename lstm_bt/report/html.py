@@ -1,10 +1,9 @@
 """report.html: one self-contained, interactive page of a backtest (Bokeh, no network needed).
 
 Linked, zoomable charts of equity vs buy and hold, drawdown, and price with the trades and the
-forecasts, then the metrics table, what was run (data source and every param), every trade
-(one still open at the end marked open) and the monthly returns. Bokeh's JavaScript is written into
-the page (no CDN), so the file opens offline and can be mailed or archived on its own.
-Bokeh was chosen over Plotly on size and speed (benchmarks/README.md, "report.html").
+forecasts; then the metrics, what was run (data source and every param), every trade (one
+still open at the end marked open) and the monthly returns. Bokeh's JavaScript is written
+into the page (no CDN), so the file opens offline and can be mailed or archived on its own.
 
 `write_html_report` takes frames, not a run directory, so a sweep can write one per cell or
 config from what it holds in memory.

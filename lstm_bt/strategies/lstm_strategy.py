@@ -1,10 +1,8 @@
 """`LSTMStrategy`: trade the forecast of a Keras LSTM retrained on a rolling window.
 
-The forecasts come from a `WalkForward` (`models.walk_forward`), which decides which model
-forecasts each bar and trains it on bars <= t only; this class only trades them. At the close
-of every tradable bar t it asks the walk-forward for close_(t+1) and sends a market order that
-fills at the next bar's open. Bars are read through backtrader lines (`line.get`), which end
-at the current bar even when the feed is preloaded, so the future is never in reach.
+A `WalkForward` trains the models on bars <= t and forecasts close_(t+1); this class trades
+those forecasts with market orders that fill at the next bar's open. Bars are read through
+backtrader lines (`line.get`), which end at the current bar even on a preloaded feed.
 """
 
 import logging
@@ -63,10 +61,10 @@ class LSTMStrategy(bt.Strategy):
             a pandas Series of `predicted_close` indexed by bar datetime, or a
             `ReplayedForecasts`. Defaults to `None`.
 
-    Subclasses (ARCHITECTURE.md, "Strategy -> analyzers/runner"): list own trading params in
-    `trading_params`; add model inputs by overriding `extra_inputs()` (`strategies/rsi_macd.py`);
-    extend `check_params`. After a run: `forecasts_frame()`, `walk` (and its `model_`,
-    `training_history`, `timing`), `threshold_` and `measure_from` (the first tradable bar).
+    Subclasses list their own trading params in `trading_params`, add model inputs by
+    overriding `extra_inputs()` (`strategies/rsi_macd.py`) and extend `check_params`. After a
+    run: `forecasts_frame()`, `walk` (and its `model_`, `training_history`, `timing`),
+    `threshold_` and `measure_from` (the first tradable bar).
 
     Example:
         >>> cerebro.addstrategy(LSTMStrategy, seq_len=60, train_window=2000,
@@ -177,8 +175,7 @@ class LSTMStrategy(bt.Strategy):
         predicted = self.walk.forecast(bar, when, self._bars)
         moves = self._moves
         moves.append(predicted / close - 1.0)
-        # One move is its own mean (np.mean, ~5 us a bar, would give 0.0 for -0.0: the same
-        # signal and size either way).
+        # One move is its own mean: np.mean only where there is something to average.
         smoothed = moves[0] if len(moves) == 1 else float(np.mean(moves))
         self._signal = next_signal(smoothed, self.threshold_, self.p.exit_threshold,
                                    self.p.allow_short, self._signal)
