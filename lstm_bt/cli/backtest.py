@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InvalidParameter
-from ..report.table import (METRIC_ROWS, format_number, format_p_value, naive_rule_verdict,
+from ..report.table import (format_number, format_p_value, metric_cells, naive_rule_verdict,
                             short_window_warning, zero_trade_reason)
 from ..strategies import LSTMStrategy
 from .strategy_flags import add_strategy_flags, finite_float, load_strategy_class, strategy_kwargs
@@ -226,8 +226,7 @@ def format_summary(report, forecasts=None):
         report: the `report.json` dict.
         forecasts: the forecasts frame, to say why a run made no trade. Defaults to `None`.
     """
-    data, metrics, benchmark = report["data"], report["metrics"], report["benchmark"]
-    forecast, timing = report["forecast"], report["timing"]
+    data, forecast, timing = report["data"], report["forecast"], report["timing"]
     warning = short_window_warning(report)
     lines = [
         f"{data['symbol']} {data['interval']}  {_when(data['start'])} to {_when(data['end'])} "
@@ -236,10 +235,9 @@ def format_summary(report, forecasts=None):
         f"{format_number(timing['total_s'], 1)} s, forecast cache {timing.get('cache', 'off')})",
         f"{'':26}{'strategy':>14}{'buy & hold':>14}",
     ]
-    for key, label, digits, annualized in METRIC_ROWS:
+    for label, ours, hold, annualized in metric_cells(report):
         label = f"{label} *" if annualized and warning else label
-        lines.append(f"{label:26}{format_number(metrics.get(key), digits):>14}"
-                     f"{format_number(benchmark.get(key), digits):>14}")
+        lines.append(f"{label:26}{ours:>14}{hold:>14}")
     if warning:
         lines.append(warning)
     reason = zero_trade_reason(report, forecasts)

@@ -209,6 +209,7 @@ def build_report(strategy, head, total_s, cache="off"):
         "metrics": dict(analyzers.metrics.get_analysis()),
         "benchmark": dict(analyzers.benchmark.get_analysis()),
         "forecast": dict(analyzers.forecast.get_analysis()),
+        "open_trades": analyzers.trades.open_trades(),
         "timing": {
             "total_s": round(total_s, 3),
             "train_s": round(timing["train_s"], 3),
