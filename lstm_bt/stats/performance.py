@@ -172,12 +172,16 @@ def cagr_pct(final_value, start_value, bars, bars_per_year):
     """Compound annual growth in percent: 100 * ((W_n / W_0)^(P/n) - 1).
 
     Returns:
-        The rate, or None for no bars or a non-positive final value (no real root).
+        The rate, or None for no bars, a non-positive final value (no real root) or a rate
+        beyond floats (a few 1-second bars of growth compounded over a year).
     """
     if bars < 1 or final_value <= 0:
         return None
     growth = final_value / _positive_value(start_value)
-    return _finite(100.0 * (growth ** (_bars_per_year(bars_per_year) / bars) - 1.0))
+    try:
+        return _finite(100.0 * (growth ** (_bars_per_year(bars_per_year) / bars) - 1.0))
+    except OverflowError:
+        return None
 
 
 def calmar_ratio(cagr, max_drawdown_pct):

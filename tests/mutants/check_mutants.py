@@ -144,8 +144,8 @@ MUTANTS = (
     Mutant(
         "fills-at-close",
         "market orders fill at the signal bar's close (cheat-on-close)",
-        (("lstm_bt/run/runner.py", '    cerebro.broker.setcash(broker["cash"])\n',
-          '    cerebro.broker.setcash(broker["cash"])\n    cerebro.broker.set_coc(True)\n'),),
+        (("lstm_bt/run/runner.py", '    broker.setcash(settings["cash"])\n',
+          '    broker.setcash(settings["cash"])\n    broker.set_coc(True)\n'),),
         ("tests/test_guarantees_fills.py",),
     ),
     Mutant(
