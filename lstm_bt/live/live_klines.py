@@ -20,7 +20,7 @@ from ..data.intervals import get_interval
 from ..feeds.binance_klines import EXTRA_LINES
 from ..binance._frames import ROW_FIELDS
 
-__all__ = ["LiveKlines", "open_ms"]
+__all__ = ["LiveKlines", "kline_row", "open_ms"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,15 @@ _EPOCH = datetime(1970, 1, 1)
 # The stream's states, as backtrader's data notifications.
 _NOTIFICATIONS = {"backfilling": "DELAYED", "live": "LIVE", "reconnecting": "CONNBROKEN"}
 _LINES = ("open", "high", "low", "close", "volume", *EXTRA_LINES)
+
+
+def kline_row(open_time, bar, interval):
+    """A stream's bar (`open_time` in ms and its kline columns: `open`, ..., `trades`, ...) as
+    a journal row in `ROW_FIELDS` order."""
+    return (open_time, float(bar.open), float(bar.high), float(bar.low), float(bar.close),
+            float(bar.volume), interval.close_ms(open_time), float(bar.quote_volume),
+            int(bar.trades), float(bar.taker_buy_base_volume),
+            float(bar.taker_buy_quote_volume))
 
 
 def open_ms(data):
@@ -123,9 +132,9 @@ class LiveKlines(bt.feed.DataBase):
                 self._notify_stream()
                 if item is None:
                     return None
-                row = tuple(item[1])
-                if row[0] <= self._last_ms:
+                if item[0] <= self._last_ms:
                     continue  # a bar already delivered: it changes nothing
+                row = kline_row(item[0], item[1], self.interval)
                 live = row[0] >= self.first_live_ms
                 self._store.journal_bar(row, live)
                 self.replaying = False

@@ -106,6 +106,11 @@ class PaperSession:
         return to_json_value({"symbol": self.symbol, "interval": self.interval,
                               "params": self.report_params})
 
+    @property
+    def stopping(self):
+        """Whether `request_stop` was called."""
+        return self._stop.is_set()
+
     def request_stop(self):
         """End the run cleanly once the bar in hand is dealt with (safe from a signal
         handler); the position is left as it is."""

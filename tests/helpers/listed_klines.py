@@ -6,46 +6,53 @@ real `ClosedKlines` against the fake Binance (`fake_binance.py`).
 """
 
 import queue
+from collections import namedtuple
 
 import numpy as np
 
+from lstm_bt.data.kline_frame import COLUMNS
 
-def kline_rows(frame, interval_ms):
-    """A kline frame as stream rows (`ROW_FIELDS` order, times in ms)."""
+Bar = namedtuple("Bar", COLUMNS)
+
+
+def stream_bars(frame):
+    """A kline frame as the stream hands its bars out: `(open_time_ms, bar)` pairs."""
     opens = frame.index.values.astype("datetime64[ms]").astype(np.int64).tolist()
-    return [(open_ms, bar.open, bar.high, bar.low, bar.close, bar.volume,
-             open_ms + interval_ms - 1, bar.quote_volume, int(bar.trades),
-             bar.taker_buy_base_volume, bar.taker_buy_quote_volume)
-            for open_ms, bar in zip(opens, frame.itertuples(index=False))]
+    return [(open_ms, Bar(*bar)) for open_ms, bar in
+            zip(opens, frame[list(COLUMNS)].itertuples(index=False))]
 
 
 class ListedKlines:
-    """Hands out `rows` opening after `after_ms`, in order, then nothing.
+    """Hands out `bars` opening after `after_ms`, in order, then nothing.
 
     Args:
-        rows: kline rows in `ROW_FIELDS` order.
+        bars: `(open_time_ms, bar)` pairs (`stream_bars`).
         after_ms: bars opening at or before it are not handed out.
         repeat: hand every bar out twice (a stream that repeats closed bars).
+        pauses: `get` calls that find nothing before each bar (a stream waiting for the
+            next close).
 
     Attributes:
         status: always `"live"`.
         started, closed: whether `start()` / `close()` were called.
     """
 
-    def __init__(self, rows, after_ms, repeat=False):
+    def __init__(self, bars, after_ms, repeat=False, pauses=0):
         self.status = "live"
         self.started = self.closed = False
         self._queue = queue.Queue()
-        for row in rows:
-            if row[0] > after_ms:
+        for open_ms, bar in bars:
+            if open_ms > after_ms:
+                for _ in range(pauses):
+                    self._queue.put(None)
                 for _ in range(2 if repeat else 1):
-                    self._queue.put((row[0], row))
+                    self._queue.put((open_ms, bar))
 
     @classmethod
-    def factory(cls, rows, made=None, **options):
+    def factory(cls, bars, made=None, **options):
         """A `stream_factory` for `BinanceStore`; each stream made is appended to `made`."""
         def make(symbol, interval, *, after_ms, base_url=None, stream_url=None):
-            stream = cls(rows, after_ms, **options)
+            stream = cls(bars, after_ms, **options)
             if made is not None:
                 made.append(stream)
             return stream
@@ -59,7 +66,7 @@ class ListedKlines:
         try:
             return self._queue.get(timeout=timeout)
         except queue.Empty:
-            return None
+            return None  # a pause, or no bar left
 
     def close(self):
         self.closed = True
