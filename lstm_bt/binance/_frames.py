@@ -12,6 +12,18 @@ ROW_FIELDS = (
 )
 
 
+def parse_row(raw):
+    """One kline row as Binance sends it (a list, numbers as strings) to a `ROW_FIELDS` tuple.
+
+    Raises:
+        ValueError, TypeError, IndexError: the row is not a Binance kline.
+    """
+    return (
+        int(raw[0]), float(raw[1]), float(raw[2]), float(raw[3]), float(raw[4]), float(raw[5]),
+        int(raw[6]), float(raw[7]), int(raw[8]), float(raw[9]), float(raw[10]),
+    )
+
+
 def frame_from_array(array, *, close_time=False):
     """A kline frame from an `(n, 11)` float array of rows in `ROW_FIELDS` order, times in ms.
 
