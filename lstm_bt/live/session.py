@@ -134,6 +134,7 @@ class PaperSession:
         began = time.perf_counter()
         with Journal.open(self.state, self.identity) as journal:
             remove_partial_files(self.state)
+            _load_model_backend()
             store = BinanceStore(journal=journal, on_stream=self._on_stream, **self._store_args)
             self._store = store
             if self._stop.is_set():
@@ -164,3 +165,14 @@ class PaperSession:
     def _on_stream(self, data):
         if self.status is not None:
             self.status.stream(data)
+
+
+def _load_model_backend():
+    """Import Keras and its backend before the stream opens: the import holds the GIL for up
+    to a second at a time, which would keep the stream's thread from answering pings (a fit
+    does not: its longest hold is a few ms)."""
+    from ..models import runtime
+
+    with runtime.quiet_backend():
+        import keras  # noqa: F401
+    runtime.configure()

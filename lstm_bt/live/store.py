@@ -15,15 +15,12 @@ from ..binance.symbol_filters import SymbolFilters, fetch_symbol_filters
 from ..data.dates import to_ms, utc_now
 from ..data.intervals import get_interval
 from ..errors import InvalidParameter, check_int
-from ..settings import validate_symbol
+from ..settings import resolve_base_url, resolve_stream_url, validate_symbol
 from .live_klines import LiveKlines
 
-__all__ = ["BinanceStore", "DEFAULT_STREAM_URL", "STREAM_URL_ENV"]
+__all__ = ["BinanceStore"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_STREAM_URL = "wss://stream.binance.com:9443"
-STREAM_URL_ENV = "LSTM_BT_STREAM_URL"
 
 
 class BinanceStore:
@@ -55,8 +52,6 @@ class BinanceStore:
 
     def __init__(self, base_url=None, stream_url=None, data_dir=None, journal=None,
                  stream_factory=None, on_stream=None):
-        from ..settings import resolve_base_url
-
         self.base_url = resolve_base_url(base_url)
         self.stream_url = resolve_stream_url(stream_url)
         self.data_dir = data_dir
@@ -213,19 +208,6 @@ class BinanceStore:
         if self.journal is not None:
             self.journal.put("first_live_ms", first)
         return first
-
-
-def resolve_stream_url(stream_url=None):
-    """The websocket root: `stream_url`, else `$LSTM_BT_STREAM_URL`, else Binance's."""
-    import os
-    import re
-
-    url = stream_url or os.environ.get(STREAM_URL_ENV) or DEFAULT_STREAM_URL
-    if not re.match(r"^wss?://[^/\s]+", url):
-        raise InvalidParameter(
-            f"Received an invalid value for `stream_url`: {url!r}. Give a ws(s) root such as "
-            f"{DEFAULT_STREAM_URL}.")
-    return url.rstrip("/")
 
 
 def _last_closed_rows(symbol, step, count, base_url, data_dir):
