@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from lstm_bt.live.journal import Journal, JournalMismatch, SessionMismatch
+from lstm_bt.errors import DataError
+from lstm_bt.live.journal import JOURNAL_FILE, Journal, JournalMismatch, SessionMismatch
 
 IDENTITY = {"symbol": "BTCUSDT", "interval": "1h",
             "params": {"strategy": "LSTMStrategy", "seq_len": 60, "seed": 0}}
@@ -62,3 +63,11 @@ def test_a_second_process_on_the_same_directory_is_refused(tmp_path):
             capture_output=True, text=True)
     assert other.returncode == 1 and "in use by another lstm-bt session" in other.stderr
     Journal.open(tmp_path, IDENTITY).close()  # free again once the first closed
+
+
+def test_a_damaged_journal_is_refused_in_one_line_naming_it(tmp_path):
+    (tmp_path / JOURNAL_FILE).write_bytes(b"not a database, " * 1000)
+    with pytest.raises(DataError, match=f"the journal {tmp_path / JOURNAL_FILE} cannot be used"):
+        Journal.open(tmp_path, IDENTITY)
+    (tmp_path / JOURNAL_FILE).unlink()
+    Journal.open(tmp_path, IDENTITY).close()  # the lock was given back

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..binance._frames import ROW_FIELDS
-from ..errors import LstmBtError
+from ..errors import DataError, LstmBtError
 
 __all__ = ["Journal", "JournalMismatch", "SessionMismatch", "JOURNAL_FILE"]
 
@@ -81,23 +81,26 @@ class Journal:
         Raises:
             SessionMismatch: the journal belongs to another session, or another process has
                 this directory open.
+            DataError: the journal is damaged or cannot be written.
         """
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         lock_fd = _lock(state_dir)
+        path = state_dir / JOURNAL_FILE
         try:
-            path = state_dir / JOURNAL_FILE
-            connection = sqlite3.connect(path, isolation_level=None, timeout=30)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.executescript(_SCHEMA)
-            stored = connection.execute(
-                "SELECT value FROM session WHERE name = 'identity'").fetchone()
-            text = _dumps(identity)
-            if stored is None:
-                with _transaction(connection):
-                    connection.execute("INSERT INTO session VALUES ('identity', ?)", (text,))
-            elif stored[0] != text:
+            with _unusable(path):
+                connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=FULL")
+                connection.executescript(_SCHEMA)
+                stored = connection.execute(
+                    "SELECT value FROM session WHERE name = 'identity'").fetchone()
+                text = _dumps(identity)
+                if stored is None:
+                    with _transaction(connection):
+                        connection.execute("INSERT INTO session VALUES ('identity', ?)",
+                                           (text,))
+            if stored is not None and stored[0] != text:
                 connection.close()
                 raise SessionMismatch(
                     f"`state` {state_dir} holds another session "
@@ -144,7 +147,7 @@ class Journal:
             rows: kline rows, times in ms.
             live: whether they are the session's live bars (else warm-up history).
         """
-        with _transaction(self._connection) as connection:
+        with _unusable(self.path), _transaction(self._connection) as connection:
             connection.executemany(
                 f"INSERT OR IGNORE INTO bars VALUES ({', '.join('?' * (len(ROW_FIELDS) + 1))})",
                 [(*row, int(live)) for row in rows])
@@ -189,7 +192,7 @@ class Journal:
         held = self._connection.execute(select, key).fetchone()
         new = values[-1]
         if held is None:
-            with _transaction(self._connection) as connection:
+            with _unusable(self.path), _transaction(self._connection) as connection:
                 connection.execute(insert, values)
             return True
         if held[0] != new:
@@ -209,6 +212,17 @@ def _row(values):
 def _dumps(value):
     # Sorted keys and repr floats: the same decision is the same text, bit for bit.
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+@contextmanager
+def _unusable(path):
+    """SQLite's errors on the journal (a full disk, a damaged file) as a `DataError`."""
+    try:
+        yield
+    except sqlite3.DatabaseError as error:
+        raise DataError(
+            f"the journal {path} cannot be used ({error}): free disk space if it is full; a "
+            f"damaged journal cannot resume its session, so choose a new `state`.") from None
 
 
 @contextmanager

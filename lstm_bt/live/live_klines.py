@@ -116,9 +116,7 @@ class LiveKlines(bt.feed.DataBase):
     def stream_status(self):
         """The stream's state (`"backfilling"`, `"live"`, `"reconnecting"`), or
         `"replaying"` while opening bars are left."""
-        if self._queue:
-            return "replaying"
-        return getattr(self._stream, "status", "live")
+        return "replaying" if self._queue else self._stream.status
 
     def _load(self):
         while True:
@@ -141,15 +139,13 @@ class LiveKlines(bt.feed.DataBase):
             self._fill(row)
             self._last_ms = row[0]
             self.live_bars += live
-            if not self._queue:
-                self._notify_stream()
             return True
 
     def _limit_reached(self):
         return self.live_bars_limit is not None and self.live_bars >= self.live_bars_limit
 
     def _notify_stream(self):
-        status = _NOTIFICATIONS.get(getattr(self._stream, "status", "live"))
+        status = _NOTIFICATIONS.get(self._stream.status)
         if status is not None:
             self.put_notification(getattr(self, status))
         self._store.stream_changed(self)

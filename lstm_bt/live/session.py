@@ -134,7 +134,6 @@ class PaperSession:
         began = time.perf_counter()
         with Journal.open(self.state, self.identity) as journal:
             remove_partial_files(self.state)
-            _load_model_backend()
             store = BinanceStore(journal=journal, on_stream=self._on_stream, **self._store_args)
             self._store = store
             if self._stop.is_set():
@@ -142,6 +141,8 @@ class PaperSession:
             walk = WalkForward(**self.strategy.walk_params({**self.params, "seed": self.seed}))
             data = store.getdata(self.symbol, self.interval, history=walk.history_needed(),
                                  live_bars=self.bars)
+            store.symbol_filters(self.symbol)  # fetched (and journaled) before any bar
+            _load_model_backend()
             cerebro = bt.Cerebro(stdstats=False)
             cerebro.adddata(data, name=self.symbol)
             cerebro.setbroker(store.getbroker(paper=True, **self.broker))

@@ -1,8 +1,8 @@
 """A kline stream over a list, in-process: `ClosedKlines`' interface without a network.
 
-For tests of what lies above the stream (the feed, the journal, replay, the broker), where
-the stream's own behaviour is not the subject; tests of parity across stream faults use the
-real `ClosedKlines` against the fake Binance (`fake_binance.py`).
+For tests of what lies above the stream (the feed, the journal, the broker), where the
+stream's own behaviour is not the subject; tests of parity across stream faults use the real
+`ClosedKlines` against the fake Binance (`fake_binance.py`).
 """
 
 import queue
@@ -31,22 +31,27 @@ class ListedKlines:
         repeat: hand every bar out twice (a stream that repeats closed bars).
         pauses: `get` calls that find nothing before each bar (a stream waiting for the
             next close).
+        statuses: open time -> the status the stream turns to just before that bar (`get`
+            then returns None once, as `ClosedKlines` does on a change).
 
     Attributes:
-        status: always `"live"`.
-        started, closed: whether `start()` / `close()` were called.
+        status: `"live"` unless `statuses` says otherwise.
+        closed: whether `close()` was called.
     """
 
-    def __init__(self, bars, after_ms, repeat=False, pauses=0):
+    def __init__(self, bars, after_ms, repeat=False, pauses=0, statuses=None):
         self.status = "live"
-        self.started = self.closed = False
-        self._queue = queue.Queue()
+        self.closed = False
+        self._script = queue.Queue()
         for open_ms, bar in bars:
-            if open_ms > after_ms:
-                for _ in range(pauses):
-                    self._queue.put(None)
-                for _ in range(2 if repeat else 1):
-                    self._queue.put((open_ms, bar))
+            if open_ms <= after_ms:
+                continue
+            if open_ms in (statuses or {}):
+                self._script.put(statuses[open_ms])
+            for _ in range(pauses):
+                self._script.put(None)
+            for _ in range(2 if repeat else 1):
+                self._script.put((open_ms, bar))
 
     @classmethod
     def factory(cls, bars, made=None, **options):
@@ -60,13 +65,17 @@ class ListedKlines:
         return make
 
     def start(self):
-        self.started = True
+        return self
 
     def get(self, timeout=None):
         try:
-            return self._queue.get(timeout=timeout)
+            item = self._script.get(timeout=timeout)
         except queue.Empty:
-            return None  # a pause, or no bar left
+            return None  # no bar left
+        if isinstance(item, str):
+            self.status = item
+            return None
+        return item
 
     def close(self):
         self.closed = True
