@@ -14,6 +14,7 @@ import pty
 import signal
 import sqlite3
 import threading
+import time
 from contextlib import ExitStack
 
 import pytest
@@ -82,19 +83,10 @@ def sessions(tmp_path_factory):
             "shutdown": Session(fakes["shutdown"], root / "shutdown"),    # ends on Ctrl-C
             "killed": Session(fakes["killed"], root / "killed", bars=BARS),
         }
+        for run in runs.values():
+            run.start()
         os.close(terminal.slave)
-        touched = {name: [] for name in FAULTS}
-        for name, fault in FAULTS.items():
-            if fault is not None:
-                runs[name].wait_for_live_bars(FAULT_AT)
-                touched[name] = fault(fakes[name])
-        runs["killed"].wait_for_live_bars(KILL_AT)
-        runs["killed"].kill()
-        touched["killed"] = [runs["killed"].live_bars()]
-        runs["killed"].start()
-        for name, number in (("silent", signal.SIGTERM), ("shutdown", signal.SIGINT)):
-            runs[name].wait_for_live_bars(BARS)
-            runs[name].signal(number)
+        touched = steer(runs, fakes)
         finished = {}
         for name, run in runs.items():
             returncode, out, err = run.finish()
@@ -106,6 +98,40 @@ def sessions(tmp_path_factory):
                               "backtest": backtest}
         finished["clean"]["stdout"] = terminal.text()
     yield finished
+
+
+def steer(runs, fakes):
+    """Inject each session's fault at its own FAULT_AT-th live bar (the processes start at
+    different paces), kill -9 and restart `killed` at its KILL_AT-th, and stop `silent`
+    (SIGTERM) and `shutdown` (Ctrl-C) at their BARS-th; returns name -> the open times each
+    fault touched (for `killed`: the live bars it had when killed)."""
+    steps = [(name, FAULT_AT, lambda name=name: FAULTS[name](fakes[name]))
+             for name in FAULTS if FAULTS[name] is not None]
+    steps.append(("killed", KILL_AT, lambda: _kill_and_restart(runs["killed"])))
+    steps += [("silent", BARS, lambda: runs["silent"].signal(signal.SIGTERM)),
+              ("shutdown", BARS, lambda: runs["shutdown"].signal(signal.SIGINT))]
+    touched = {name: [] for name in FAULTS}
+    ends = time.monotonic() + 240
+    while steps:
+        for step in list(steps):
+            name, at, act = step
+            if runs[name].live_bars() >= at:
+                done = act()
+                if at != BARS:
+                    touched[name] = done
+                steps.remove(step)
+            elif runs[name].process.poll() is not None:
+                raise AssertionError(f"{name} ended early: {runs[name].finish()}")
+        assert time.monotonic() < ends, f"sessions stalled before {steps}"
+        time.sleep(0.05)
+    return touched
+
+
+def _kill_and_restart(run):
+    run.kill()
+    bars = run.live_bars()
+    run.start()
+    return [bars]
 
 
 def live_open_times(state):
@@ -205,8 +231,9 @@ def test_status_line_is_rewritten_in_place_on_a_terminal(sessions):
     assert len(updates) > BARS
     last = updates[-1].splitlines()[0]
     assert last.startswith(f"{SYMBOL} 1s | last bar ")
-    for part in ("| position ", "| equity ", "| next retrain in ", "| stream live"):
+    for part in ("| position ", "| equity ", "| next retrain in ", "| stream "):
         assert part in last
+    assert any(update.endswith("| stream live") for update in updates)
 
 
 def test_status_line_is_plain_lines_when_piped_and_nothing_when_quiet(sessions):
@@ -215,3 +242,39 @@ def test_status_line_is_plain_lines_when_piped_and_nothing_when_quiet(sessions):
     assert sum(line.startswith(f"{SYMBOL} 1s | last bar ") for line in lines) >= BARS
     assert lines[-1].startswith(f"paper session {SYMBOL} 1s: {BARS} live bars")
     assert sessions["drop"]["stdout"] == ""
+
+
+def test_plot_draws_a_state_directory(sessions, tmp_path):
+    import shutil
+
+    from lstm_bt.cli import main
+
+    state = tmp_path / "state"
+    shutil.copytree(sessions["clean"]["state"], state)
+    assert main(["plot", str(state), "--quiet"]) == 0
+    for name in ("equity.png", "forecasts.png", "training.png", "report.html"):
+        assert (state / name).stat().st_size > 1000
+
+
+def test_a_replay_that_decides_differently_stops_in_one_line(sessions, tmp_path):
+    import shutil
+
+    from helpers.cli_runs import lstm_bt
+
+    state = tmp_path / "state"
+    shutil.copytree(sessions["killed"]["state"], state)
+    with sqlite3.connect(state / "journal.sqlite") as connection:
+        key, payload = connection.execute(
+            "SELECT key, payload FROM events WHERE kind = 'forecast' ORDER BY seq "
+            "LIMIT 1 OFFSET 10").fetchone()
+        changed = json.loads(payload)
+        changed["predicted_close"] += 0.01  # as if the model code had changed since
+        connection.execute("UPDATE events SET payload = ? WHERE kind = 'forecast' AND key = ?",
+                           (json.dumps(changed, sort_keys=True, separators=(",", ":")), key))
+    # The same command; its fake has stopped, which the replay does not need.
+    done = lstm_bt(*Session(sessions["killed"]["fake"], state, bars=BARS).argv[3:])
+    # The last line: the stream may log a warning first (its fake has stopped).
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("lstm-bt: error: ")
+    assert f"replays differently from its journal at forecast {key}" in last

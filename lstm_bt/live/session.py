@@ -138,11 +138,12 @@ class PaperSession:
             self._store = store
             if self._stop.is_set():
                 store.request_stop()
+            store.symbol_filters(self.symbol)  # fetched (and journaled) before any bar
+            # Before the history: the first live bar is then the one after the import.
+            _load_model_backend()
             walk = WalkForward(**self.strategy.walk_params({**self.params, "seed": self.seed}))
             data = store.getdata(self.symbol, self.interval, history=walk.history_needed(),
                                  live_bars=self.bars)
-            store.symbol_filters(self.symbol)  # fetched (and journaled) before any bar
-            _load_model_backend()
             cerebro = bt.Cerebro(stdstats=False)
             cerebro.adddata(data, name=self.symbol)
             cerebro.setbroker(store.getbroker(paper=True, **self.broker))
@@ -169,9 +170,9 @@ class PaperSession:
 
 
 def _load_model_backend():
-    """Import Keras and its backend before the stream opens: the import holds the GIL for up
-    to a second at a time, which would keep the stream's thread from answering pings (a fit
-    does not: its longest hold is a few ms)."""
+    """Import Keras and its backend before the stream opens: the import takes seconds (the
+    session would start behind the stream) and holds the GIL for up to a second at a time,
+    which would keep the stream's thread from answering pings (a fit holds it a few ms)."""
     from ..models import runtime
 
     with runtime.quiet_backend():

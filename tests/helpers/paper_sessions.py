@@ -31,7 +31,7 @@ def played_bars(bars=600, seed=11):
 
 
 class Session:
-    """One `lstm-bt trade --paper` process on `fake`, its state in `state`.
+    """One `lstm-bt trade --paper` process on `fake`, its state in `state`; `start()` runs it.
 
     Args:
         fake: the `FakeBinance` it trades on.
@@ -50,7 +50,6 @@ class Session:
                      *MODEL_FLAGS, *(["--bars", str(bars)] if bars else []), *extra]
         self.stdout = stdout
         self.process = None
-        self.start()
 
     def start(self):
         self.process = subprocess.Popen(self.argv, cwd=ROOT, stdout=self.stdout,
@@ -77,7 +76,7 @@ class Session:
 
     def kill(self):
         self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
+        self.process.communicate()
 
     def finish(self, timeout=180.0):
         """Wait for the process; `(returncode, stdout, stderr)`."""
