@@ -15,10 +15,13 @@ MODEL = {"seq_len": 8, "train_window": 100}
 
 
 def held_session(state, **changes):
-    """Start the journal of a session in `state` (what its first run writes first)."""
+    """Start the journal of a session in `state` with one bar of history, as its first run
+    does."""
     params = {"symbol": "BTCUSDT", "interval": "1h", **MODEL, **changes}
     session = PaperSession(params.pop("symbol"), params.pop("interval"), state=state, **params)
-    Journal.open(state, session.identity).close()
+    with Journal.open(state, session.identity) as journal:
+        journal.add_bars([(1_700_000_000_000, 100.0, 101.0, 99.0, 100.5, 3.0, 1_700_003_599_999,
+                           301.5, 12, 1.5, 150.75)], live=False)
 
 
 def refusal(argv, capsys):

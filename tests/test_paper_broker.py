@@ -7,7 +7,6 @@ from decimal import Decimal
 import backtrader as bt
 import numpy as np
 import pandas as pd
-import pytest
 
 from helpers.listed_klines import ListedKlines, stream_bars
 from lstm_bt import analyzers
