@@ -13,8 +13,8 @@ from helpers.fake_binance import FakeBinance
 from lstm_bt.binance.stream import ClosedKlines
 from lstm_bt.errors import BinanceError, InvalidParameter
 
-# Bars are 1 s: the grace is short, and silence is a stream quiet for 1.5 updates' worth of bars.
-FAST = {"late_grace_s": 0.3, "silence_s": 1.5, "max_backoff_s": 2.0}
+# Bars are 1 s: a short grace (less than a bar), and silence is 4-5 missed updates.
+FAST = {"late_grace_s": 0.5, "silence_s": 1.5, "max_backoff_s": 2.0}
 WAIT_S = 20.0  # far beyond what any test needs; only a broken source gets near it
 
 
@@ -82,6 +82,20 @@ def test_connection_dropped_mid_bar_loses_nothing(fake):
     assert missed[0] in kline_starts(fake)
 
 
+def test_reconnecting_fills_the_gap_before_the_stream_shows_it(fake):
+    after_ms = fake.open_ms(-3)
+    # No late rule here: only the fill on reconnecting can fetch bar k before k + 2 closes.
+    with closed_klines(fake, after_ms, late_grace_s=5.0, max_backoff_s=0.25) as source:
+        bars, statuses = collect(source, fake.open_ms(-1) + 1000)
+        missed = fake.drop(outage_s=1.2)[0]  # bar k closes while the stream is refused
+        fake.withhold_closed(start_ms=missed + 1000)
+        bars += collect(source, missed + 3000, statuses)[0]
+
+    assert bars == fake.closed_bars(after_ms, bars[-1][0])
+    # Filled from k on reconnecting; k + 1 then fetched when k + 2's candle showed the gap.
+    assert kline_starts(fake) == [after_ms + 1000, missed, missed + 1000]
+
+
 def test_repeated_closed_candles_change_nothing(fake):
     after_ms = fake.open_ms(-3)
     with closed_klines(fake, after_ms) as source:
@@ -126,13 +140,55 @@ def test_withheld_closed_candle_is_fetched_once_its_grace_has_passed(fake):
 
 def test_closed_candle_arriving_late_and_out_of_order_changes_nothing(fake):
     after_ms = fake.open_ms(-3)
-    with closed_klines(fake, after_ms) as source:
+    # A grace longer than a bar: the next bar's candle comes before the late one is fetched.
+    with closed_klines(fake, after_ms, late_grace_s=1.5) as source:
         bars, statuses = collect(source, fake.open_ms(-1) + 1000)
         late = fake.delay_closed(2.5)
         bars += collect(source, late[0] + 4000, statuses)[0]
 
     assert bars == fake.closed_bars(after_ms, bars[-1][0])
     assert statuses == ["backfilling", "live"]
+
+
+def test_closed_candle_that_cannot_be_a_bar_is_taken_from_rest(fake):
+    after_ms = fake.open_ms(-3)
+    with closed_klines(fake, after_ms) as source:
+        bars, statuses = collect(source, fake.open_ms(-1) + 1000)
+        corrupt = fake.corrupt_closed(times=2)
+        bars += collect(source, corrupt[-1] + 2000, statuses)[0]
+
+    assert bars == fake.closed_bars(after_ms, bars[-1][0])
+    assert set(corrupt) <= set(kline_starts(fake))
+
+
+def test_bar_binance_never_had_is_skipped_as_rest_shows_it():
+    with FakeBinance(history=30, absent=(33,)) as fake:
+        after_ms = fake.open_ms(29)
+        with closed_klines(fake, after_ms) as source:
+            bars, statuses = collect(source, fake.open_ms(36))
+
+    assert [open_ms for open_ms, _ in bars] == [fake.open_ms(i) for i in (30, 31, 32, 34, 35, 36)]
+    assert bars == fake.closed_bars(after_ms, fake.open_ms(36))
+    assert statuses == ["backfilling", "live"]
+    # Asked for once when late; then settled, so the next bar came from the stream.
+    assert kline_starts(fake) == [after_ms + 1000, fake.open_ms(33)]
+
+
+def test_rest_down_when_a_bar_is_late_is_tried_again_until_it_answers(fake):
+    after_ms = fake.open_ms(-3)
+    with closed_klines(fake, after_ms, late_grace_s=0.1) as source:
+        bars, statuses = collect(source, fake.open_ms(-1) + 1000)
+        withheld = fake.withhold_closed(times=4)
+        fake.rest.go_down_after(0)  # every request dropped
+        fake.wait_for_close(withheld[1])
+        time.sleep(2.0)
+        fake.rest.go_down_after(None)
+        bars += collect(source, withheld[-1] + 1000, statuses)[0]
+
+    assert bars == fake.closed_bars(after_ms, bars[-1][0])
+    assert statuses == ["backfilling", "live"]
+    dropped = [request for request in fake.rest.klines_requests if request.status is None]
+    assert len(dropped) >= 4  # at least two fills of three attempts failed, then it answered
 
 
 def test_server_shutdown_rotates_to_a_new_connection(fake):
@@ -176,11 +232,11 @@ def test_client_rotates_connections_before_their_age_limit(fake):
 def test_pings_are_answered_while_the_caller_is_busy():
     # Many updates a bar: a connection whose messages nobody reads stops reading its socket.
     with FakeBinance(history=30, updates_per_bar=20, ping_interval=0.3,
-                     ping_timeout=0.5) as fake:
+                     ping_timeout=1.0) as fake:
         after_ms = fake.open_ms(-3)
         with closed_klines(fake, after_ms) as source:
             bars, statuses = collect(source, fake.open_ms(-1))
-            time.sleep(3.0)  # a model training, longer than the server's ping timeout
+            time.sleep(5.0)  # a model training, far longer than the server's ping timeout
             bars += collect(source, fake.open_ms(-1) + 1000, statuses)[0]
             close_codes = [connection.close_code for connection in fake.connections]
 
@@ -219,6 +275,19 @@ def test_bars_keep_coming_over_rest_while_the_stream_is_refused(fake):
     assert bars == fake.closed_bars(after_ms, bars[-1][0])
     assert statuses == ["backfilling", "reconnecting"]
     assert fake.connections == []
+    assert fake.refused <= 5  # tried after 0, 0.5, 1.5, 3.5 s: backing off, no hot loop
+
+
+def test_stream_bars_in_order_are_live_while_rest_is_down(fake):
+    fake.rest.go_down_after(0)
+    fake.wait_for_close(fake.open_ms(-1))  # a whole bar to connect in
+    after_ms = fake.open_ms(-2)
+    with closed_klines(fake, after_ms) as source:
+        bars, statuses = collect(source, fake.open_ms(-1) + 2000)
+
+    assert bars == fake.closed_bars(after_ms, bars[-1][0])
+    assert statuses == ["backfilling", "live"]
+    assert {request.status for request in fake.rest.klines_requests} == {None}
 
 
 def test_unknown_symbol_is_raised_by_get_and_stops_the_source(fake):

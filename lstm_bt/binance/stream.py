@@ -3,30 +3,28 @@
 `ClosedKlines` joins two sources. Binance's kline stream
 (`<stream_url>/ws/<symbol>@kline_<interval>`) brings a bar moments after it closes; REST
 (`GET /api/v3/klines`, through `BinanceClient` and its checks) is the source of truth. Only
-candles the stream marks closed (`k.x`) count. The gap since the last bar had is filled over
-REST after every (re)connect, and whenever a bar is late: its close time plus `late_grace_s`
-has passed without it. A candle at or before the last bar had (a repeat, a late one) changes
-nothing; one after a gap waits until REST has filled the gap. A bar Binance never had (an
-outage) is skipped, as REST shows it.
+candles the stream marks closed (`k.x`) count, and only if they pass the kline row check. The
+gap since the last bar had is filled over REST after every (re)connect, and whenever a bar is
+late: its close time plus `late_grace_s` has passed without it. A candle at or before the last
+bar had (a repeat, a late one) changes nothing; one after a gap waits until REST has filled
+the gap. A bar Binance never had (an outage) is skipped, as REST shows it.
 
 A connection is replaced when Binance announces `serverShutdown`, when it closes or drops,
-when nothing arrives for `silence_s`, and before Binance's 24-hour limit (`rotate_s`);
-reconnecting waits a backoff that doubles up to `max_backoff_s`. While the stream is down,
-bars keep coming over REST as they fall due.
+when nothing arrives for `silence_s`, and before Binance's 24-hour limit (`rotate_s`).
+Reconnects and failed gap fills wait a backoff that doubles up to `max_backoff_s`; while the
+stream is down, bars keep coming over REST as they fall due.
 
 All network work runs in one background thread (the websocket library answers pings in its
-own), so a caller busy for minutes (a model training) stalls neither the stream nor its pings;
-bars and status changes reach the caller through a queue.
+own), so a caller busy for minutes (a model training) stalls neither the stream nor its pings.
 
-The contract with a caller (a backtrader feed):
-- `start()`, then `get(timeout)` until done, then `close()`.
-- `get` returns `(open_time_ms, KlineRow)` for the next closed bar after `after_ms`, or `None`
-  when no bar came within `timeout` or when `status` just changed.
-- `status` is what the bars returned so far reflect: `"backfilling"` (catching up over REST
-  after a start or a reconnect), `"live"` (connected and caught up), `"reconnecting"` (the
-  stream is down; bars still come over REST), `"stopped"` (before `start`, after `close`). A
-  feed notifies `DELAYED`, `LIVE`, `CONNBROKEN` for the first three.
-- A refusal that retrying cannot mend (an unknown symbol) is raised by `get`.
+The contract with a caller (a backtrader feed): `start()`, then `get(timeout)` until done,
+then `close()`. `get` returns `(open_time_ms, KlineRow)` for the next closed bar after
+`after_ms`, or `None` when no bar came within `timeout` or when `status` just changed.
+`status` is what the bars returned so far reflect: `"backfilling"` (catching up over REST
+after a start or a reconnect), `"live"` (connected and caught up), `"reconnecting"` (the
+stream is down; bars still come over REST), `"stopped"` (before `start`, after `close`); a
+feed notifies `DELAYED`, `LIVE`, `CONNBROKEN` for the first three. A refusal that retrying
+cannot mend (an unknown symbol) is raised by `get`.
 
 Example:
     >>> with ClosedKlines("BTCUSDT", "1m", after_ms=last_open_ms) as bars:  # doctest: +SKIP
@@ -52,7 +50,7 @@ from ..data.intervals import get_interval
 from ..data.kline_frame import COLUMNS, format_open_time, kline_problem
 from ..errors import BinanceError, InvalidParameter, NetworkError, check_int
 from ..settings import resolve_base_url, resolve_stream_url, validate_symbol
-from ._frames import ROW_FIELDS, parse_row
+from ._frames import ROW_FIELDS, parse_stream_candle
 from .rest import BinanceClient
 
 __all__ = ["ClosedKlines", "KlineRow", "STATUSES"]
@@ -64,13 +62,16 @@ KlineRow.__doc__ = "One closed bar: the kline frame's columns, floats except `tr
 
 STATUSES = ("backfilling", "live", "reconnecting", "stopped")
 
-# The kline payload's fields in REST row order (see `ROW_FIELDS`).
-_STREAM_FIELDS = ("t", "o", "h", "l", "c", "v", "T", "q", "n", "V", "Q")
 _COLUMN_POSITIONS = tuple(ROW_FIELDS.index(name) for name in COLUMNS)
 _FIRST_BACKOFF_S = 0.5
-# A gap fill is short; past these it is tried again later rather than held up.
+# Routine reasons to replace a connection (logged as info, not as a warning).
+_ROTATING = "rotating ahead of Binance's 24-hour limit"
+_SHUTTING_DOWN = "Binance announced serverShutdown"
+# A gap fill is short; past these it is tried again later (with this module's backoff)
+# rather than held up.
 _FILL_DEADLINE_S = 10.0
 _FILL_RETRY_BUDGET_S = 30.0
+_FILL_RETRIES = 2
 
 
 class ClosedKlines:
@@ -212,11 +213,7 @@ class _Worker:
             connection.close()
 
     def use_one_connection(self):
-        """Connect, fill the gap, and hand bars over until the connection must be replaced.
-
-        Returns:
-            Why it ended, for the log.
-        """
+        """Connect, fill the gap, and hand bars over; returns why the connection ended."""
         try:
             with connect(self.source.url, open_timeout=10, close_timeout=2) as connection:
                 self.connection = connection
@@ -239,7 +236,7 @@ class _Worker:
             if now - heard_at >= self.source.silence_s:
                 return f"no message for {self.source.silence_s:g} s"
             if now - connected_at >= self.source.rotate_s:
-                return "rotating ahead of Binance's 24-hour limit"
+                return _ROTATING
             self.fill_if_due()
             wake_at = min(self.next_fill_at(), heard_at + self.source.silence_s,
                           connected_at + self.source.rotate_s)
@@ -253,12 +250,13 @@ class _Worker:
                 return f"connection closed ({closed})"
             heard_at = self.clock()
             if self.on_message(message) == "serverShutdown":
-                return "Binance announced serverShutdown"
+                return _SHUTTING_DOWN
 
     def wait_to_reconnect(self, why):
         """Wait the backoff, filling gaps over REST as bars fall due."""
-        logger.warning("kline stream %s: %s; reconnecting in %.1f s", self.source.url, why,
-                       self.backoff_s)
+        level = logging.INFO if why in (_ROTATING, _SHUTTING_DOWN) else logging.WARNING
+        logger.log(level, "kline stream %s: %s; reconnecting in %.1f s", self.source.url, why,
+                   self.backoff_s)
         self.publish("reconnecting")
         connect_at = self.clock() + self.backoff_s
         self.backoff_s = min(2 * self.backoff_s, self.source.max_backoff_s)
@@ -297,23 +295,22 @@ class _Worker:
             return
         self.emit(*candle)
         self.emit_pending()
+        self.publish("live")  # the next bar came in order: nothing left to catch up
 
     def fill(self):
         """Fetch the bars from the one expected next up to now over REST, and hand them over."""
         symbol, start = self.source.symbol, self.expected_ms
         try:
             with BinanceClient(self.source.base_url, deadline=_FILL_DEADLINE_S,
-                               retry_budget=_FILL_RETRY_BUDGET_S, sleep=self.sleep) as client:
+                               retry_budget=_FILL_RETRY_BUDGET_S, retries=_FILL_RETRIES,
+                               sleep=self.sleep) as client:
                 end_ms = int(self.clock() * 1000) + 1
                 for page in client.iter_kline_pages(symbol, self.step, start, end_ms):
                     for row in page.rows:
                         if row[0] >= self.expected_ms:
                             self.emit(row[0], _kline_row(row))
                     if page.end_ms > self.expected_ms:
-                        logger.warning("Binance has no %s %s bars from %s to %s; skipped",
-                                       symbol, self.step, format_open_time(self.expected_ms),
-                                       format_open_time(page.end_ms))
-                        self.expected_ms = page.end_ms
+                        self.skip_absent_bars(page.end_ms)
         except (NetworkError, BinanceError) as error:
             if not _worth_retrying(error):
                 raise
@@ -327,6 +324,14 @@ class _Worker:
             self.retry_fill_later()  # REST did not have the late bar yet
         if self.connection is not None:
             self.publish("live")
+
+    def skip_absent_bars(self, settled_ms):
+        """Step past the bars REST settled as never traded (an outage on Binance's side)."""
+        first = self.expected_ms
+        while self.expected_ms < settled_ms:
+            self.expected_ms = self.step.next_open(self.expected_ms)
+        logger.warning("Binance has no %s %s bars from %s to %s; skipped", self.source.symbol,
+                       self.step, format_open_time(first), format_open_time(self.expected_ms))
 
     def retry_fill_later(self):
         self.fill_at = self.clock() + self.fill_retry_s
@@ -361,7 +366,7 @@ def _closed_candle(event, symbol, step):
     if not isinstance(candle, dict) or candle.get("x") is not True:
         return None
     try:
-        row = parse_row([candle[field] for field in _STREAM_FIELDS])
+        row = parse_stream_candle(candle)
     except (KeyError, TypeError, ValueError):
         problem = f"fields missing or not numbers in {candle!r:.200}"
     else:
@@ -370,11 +375,9 @@ def _closed_candle(event, symbol, step):
         elif row[6] != step.close_ms(row[0]):
             problem = f"close time {row[6]} does not end a {step} bar opening at {row[0]}"
         else:
-            problem = kline_problem([row[0]], {name: [row[i]] for i, name in
-                                               enumerate(ROW_FIELDS)})
+            problem = kline_problem([row[0]], dict(zip(ROW_FIELDS, ([value] for value in row))))
     if problem is not None:
-        logger.warning("ignoring a closed candle from the stream (REST will bring it): %s",
-                       problem)
+        logger.warning("ignoring a closed stream candle (REST will bring it): %s", problem)
         return None
     return row[0], _kline_row(row)
 
@@ -386,8 +389,7 @@ def _kline_row(row):
 def _worth_retrying(error):
     """Whether a failed fill may succeed later: network trouble, rate limits, 5xx, bad pages."""
     status = getattr(error, "status", None)
-    return isinstance(error, NetworkError) or status is None or status in (418, 429) \
-        or status >= 500
+    return isinstance(error, NetworkError) or status in (None, 418, 429) or status >= 500
 
 
 def _seconds(name, value):

@@ -16,7 +16,10 @@ Faults, injected at any time (each returns the open times it touches, in ms):
 - `go_silent(seconds)`: nothing is sent for `seconds` (pings are still answered).
 - `announce_shutdown(grace_s)`: `serverShutdown` on every connection, closed `grace_s` later.
 - `delay_closed(seconds)`: the next closed candle comes `seconds` late, after later ones.
-- `withhold_closed(times)`: the next closed candles never come on the stream.
+- `withhold_closed(times, start_ms)`: the next closed candles (or those from the bar opening
+  at `start_ms`) never come on the stream.
+- `corrupt_closed(times)`: the next closed candles come with a close of "NaN".
+- `absent`: bars Binance never had (an outage): neither REST nor the stream has them.
 - `max_connection_s`: each connection is closed at that age (Binance's 24-hour limit).
 
 Example:
@@ -79,6 +82,7 @@ class FakeBinance:
         ping_interval: seconds between the server's pings. Defaults to `20.0`.
         ping_timeout: seconds the server waits for a pong before dropping. Defaults to `20.0`.
         max_connection_s: age at which the server closes a connection. Defaults to `None`.
+        absent: positions (from the first bar) of bars that never traded. Defaults to none.
         filters: exchangeInfo filter values to change (keys of `DEFAULT_FILTERS`).
 
     Attributes:
@@ -91,7 +95,7 @@ class FakeBinance:
 
     def __init__(self, symbol="BTCUSDT", interval="1s", *, history=60, bars=3600, frame=None,
                  seed=0, updates_per_bar=2, ping_interval=20.0, ping_timeout=20.0,
-                 max_connection_s=None, filters=None):
+                 max_connection_s=None, absent=(), filters=None):
         self.symbol, self.step = symbol, INTERVALS[interval]
         self.bar_ms = self.step.ms
         self.first_open_ms = (int(time.time() * 1000) // self.bar_ms - history) * self.bar_ms
@@ -103,6 +107,7 @@ class FakeBinance:
             frame.index = pd.date_range(start, periods=len(frame), freq=f"{self.bar_ms}ms",
                                         name="datetime")
         self.frame = frame
+        self.absent = {self.first_open_ms + i * self.bar_ms for i in absent}
         self._rows = [_row(self.first_open_ms + i * self.bar_ms, bar, self.step)
                       for i, bar in enumerate(frame.to_numpy())]
         self.updates_per_bar = updates_per_bar
@@ -111,7 +116,7 @@ class FakeBinance:
         self.connections = []
         self.refused = 0
         self.rest = _RestServer(_exchange_info(symbol, {**DEFAULT_FILTERS, **(filters or {})}))
-        self.rest.serve(symbol, interval, frame)
+        self.rest.serve(symbol, interval, frame.drop(frame.index[list(absent)]))
         self.rest_url = self.rest.url
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -120,7 +125,7 @@ class FakeBinance:
         self._silent_until = 0.0
         self._shutdowns = 0
         self._shutdown_grace_s = 0.0
-        self._repeated, self._withheld, self._delayed = set(), set(), {}
+        self._repeated, self._withheld, self._corrupt, self._delayed = set(), set(), set(), {}
         self._ws = serve(self._handle, "127.0.0.1", 0, ping_interval=ping_interval,
                          ping_timeout=ping_timeout, process_request=self._admit)
         self.stream_url = f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}"
@@ -155,7 +160,8 @@ class FakeBinance:
         frame's column order, as a client parses them from what is served."""
         first = (after_ms - self.first_open_ms) // self.bar_ms + 1
         last = (last_ms - self.first_open_ms) // self.bar_ms
-        return [(row[0], _values(row)) for row in self._rows[first:last + 1]]
+        return [(row[0], _values(row)) for row in self._rows[first:last + 1]
+                if row[0] not in self.absent]
 
     def wait_for_close(self, open_ms):
         """Sleep until the bar opening at `open_ms` has closed and its candle was sent."""
@@ -170,8 +176,11 @@ class FakeBinance:
     def repeat_closed(self, times=3):
         return self._target(self._repeated, times)
 
-    def withhold_closed(self, times=1):
-        return self._target(self._withheld, times)
+    def withhold_closed(self, times=1, start_ms=None):
+        return self._target(self._withheld, times, start_ms)
+
+    def corrupt_closed(self, times=1):
+        return self._target(self._corrupt, times)
 
     def delay_closed(self, seconds):
         opens = self._target(set(), 1)
@@ -191,8 +200,8 @@ class FakeBinance:
             self._shutdown_grace_s = grace_s
         return [self._next_close_ms()]
 
-    def _target(self, bucket, times):
-        first = self._next_close_ms()
+    def _target(self, bucket, times, start_ms=None):
+        first = self._next_close_ms() if start_ms is None else start_ms
         opens = [first + i * self.bar_ms for i in range(times)]
         with self._lock:
             bucket.update(opens)
@@ -237,7 +246,8 @@ class FakeBinance:
             if self._stopping.wait(max(0.0, due - time.time())):
                 return
             now = time.time()
-            if self.max_connection_s is not None and now - record.opened_at >= self.max_connection_s:
+            age = now - record.opened_at
+            if self.max_connection_s is not None and age >= self.max_connection_s:
                 return
             if close_at is not None and now >= close_at:
                 return
@@ -261,10 +271,13 @@ class FakeBinance:
         before, as faults allow, and any delayed closed candle now due."""
         messages = []
         if phase:
-            messages.append(self._event(bar, closed=False))
+            if self.first_open_ms + bar * self.bar_ms not in self.absent:
+                messages.append(self._event(bar, closed=False))
         else:
             open_ms = self.first_open_ms + (bar - 1) * self.bar_ms
-            if open_ms not in self._withheld and open_ms not in self._delayed:
+            if open_ms in self._corrupt:
+                messages.append(self._event(bar - 1, closed=True, c="NaN"))
+            elif not {open_ms} & (self._withheld | self._delayed.keys() | self.absent):
                 messages.append(self._event(bar - 1, closed=True))
                 if open_ms in self._repeated:
                     messages += [self._event(bar - 1, closed=True),
@@ -275,9 +288,10 @@ class FakeBinance:
                 messages.append(self._event(self._bar_index(open_ms), closed=True))
         return messages
 
-    def _event(self, bar, closed):
+    def _event(self, bar, closed, **changed):
         row = self._rows[bar] if closed else _in_progress(self._rows[bar])
         fields = dict(zip(("t", "o", "h", "l", "c", "v", "T", "q", "n", "V", "Q"), row))
+        fields.update(changed)
         kline = {**fields, "s": self.symbol, "i": self.step.name, "f": 100, "L": 200,
                  "x": closed, "B": "0"}
         return {"e": "kline", "E": int(time.time() * 1000), "s": self.symbol, "k": kline}
