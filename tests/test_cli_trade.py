@@ -41,6 +41,15 @@ def test_refusals_are_one_line_naming_the_problem(tmp_path, capsys, monkeypatch)
     summary.parent.mkdir()
     summary.write_text(json.dumps({"best": {"config": 3, "params": {"seq_len": 12,
                                                                     "threshold": 0.004}}}))
+    report = tmp_path / "run" / "report.json"
+    report.parent.mkdir()
+    report.write_text(json.dumps({"data": {"symbol": "BTCUSDT", "interval": "1h"},
+                                  "params": {"strategy": "LSTMStrategy", "seq_len": 12,
+                                             "train_window": 100, "seed": 0}}))
+    other = tmp_path / "other" / "report.json"
+    other.parent.mkdir()
+    other.write_text(json.dumps({"data": {"symbol": "BTCUSDT", "interval": "1h"},
+                                 "params": {"strategy": "RsiMacd", "seq_len": 8}}))
     cases = [
         (["--testnet", *MARKET], "--testnet sends signed orders"),
         (["--live", *MARKET], "--live sends signed orders"),
@@ -55,6 +64,8 @@ def test_refusals_are_one_line_naming_the_problem(tmp_path, capsys, monkeypatch)
          "params.seed: 0 there, 1 now"),
         (["--paper", *MARKET, "--from", str(summary), "--train-window", "100"],
          "params.seq_len: 8 there, 12 now"),
+        (["--paper", "--from", str(report)], "params.seq_len: 8 there, 12 now"),
+        (["--paper", "--from", str(other)], "ran RsiMacd; pass --strategy-path"),
     ]
     for argv, message in cases:
         assert message in refusal(["trade", *argv, "--state", str(tmp_path / "held"),
