@@ -18,7 +18,8 @@ from ..strategies import LSTMStrategy
 from .strategy_flags import add_strategy_flags, finite_float, load_strategy_class, strategy_kwargs
 from . import SUBCOMMANDS
 
-__all__ = ["add_parser", "run", "format_summary"]
+__all__ = ["add_parser", "run", "format_summary", "add_broker_and_seed_flags", "read_report",
+           "report_params"]
 
 DESCRIPTION = """\
 Run LSTMStrategy walk-forward: the model is retrained every --retrain-every bars on the last
@@ -66,20 +67,7 @@ def add_parser(subparsers):
 
     add_strategy_flags(parser, LSTMStrategy)
 
-    broker = parser.add_argument_group("broker")
-    broker.add_argument("--cash", type=finite_float, default=10_000.0, metavar="AMOUNT",
-                        help="starting cash in the quote currency, e.g. USDT (default: 10000)")
-    broker.add_argument("--commission", type=finite_float, default=0.001, metavar="FRACTION",
-                        help="fee per trade as a fraction of its value (default: 0.001, "
-                             "Binance's spot taker fee)")
-    broker.add_argument("--slippage", type=finite_float, default=0.0, metavar="FRACTION",
-                        help="fills worse than the price by this fraction, e.g. 0.0005 "
-                             "(default: 0)")
-
-    run_group = parser.add_argument_group("run")
-    run_group.add_argument("--seed", type=_seed, default=0, metavar="N",
-                           help="seeds the model, 0 to 4294967295: the same data, params and "
-                                "seed give identical forecasts and trades (default: 0)")
+    run_group = add_broker_and_seed_flags(parser)
     run_group.add_argument("--from", dest="from_report", metavar="REPORT_JSON",
                            help="re-run the data and params of a run's report.json; flags "
                                 "given here override them")
@@ -145,6 +133,25 @@ def _run_backtest(args):
     )
 
 
+def add_broker_and_seed_flags(parser):
+    """Add the broker flags (`--cash`, `--commission`, `--slippage`) and `--seed` to `parser`;
+    returns the "run" group that holds `--seed`, for the command's other run flags."""
+    broker = parser.add_argument_group("broker")
+    broker.add_argument("--cash", type=finite_float, default=10_000.0, metavar="AMOUNT",
+                        help="starting cash in the quote currency, e.g. USDT (default: 10000)")
+    broker.add_argument("--commission", type=finite_float, default=0.001, metavar="FRACTION",
+                        help="fee per trade as a fraction of its value (default: 0.001, "
+                             "Binance's spot taker fee)")
+    broker.add_argument("--slippage", type=finite_float, default=0.0, metavar="FRACTION",
+                        help="fills worse than the price by this fraction, e.g. 0.0005 "
+                             "(default: 0)")
+    run_group = parser.add_argument_group("run")
+    run_group.add_argument("--seed", type=_seed, default=0, metavar="N",
+                           help="seeds the model, 0 to 4294967295: the same data, params and "
+                                "seed give identical forecasts and trades (default: 0)")
+    return run_group
+
+
 def _seed(text):
     """argparse type: a seed the backends accept, refused before any data is loaded."""
     from ..models.forecaster import MAX_SEED
@@ -169,25 +176,40 @@ def _apply_report(args, demo_symbol, strategy_class):
     given = strategy_kwargs(args, strategy_class)
     if not args.from_report:
         return given
-    try:
-        report = json.loads(Path(args.from_report).read_text(encoding="utf-8"))
-        data, params = dict(report["data"]), dict(report["params"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise InvalidParameter(
-            f"--from {args.from_report}: not a readable report.json with `data` and `params` "
-            f"({error}); pass the report.json of a run directory."
-        ) from None
-    if params.get("strategy", "LSTMStrategy") != "LSTMStrategy" and not args.strategy_path:
-        raise InvalidParameter(
-            f"--from {args.from_report} ran {params['strategy']}; pass --strategy-path "
-            f"FILE:{params['strategy']} to run it again."
-        )
+    data, params = read_report(args.from_report)
     if not (args.demo or args.csv or args.symbol):
         args.demo = data.get("symbol") == demo_symbol
         if not args.demo:
             args.symbol, args.interval = data.get("symbol"), args.interval or data.get("interval")
     args.start = args.start or data.get("start")
     args.end = args.end or data.get("end")
+    return report_params(args, params, given)
+
+
+def read_report(path):
+    """`(data, params)` of a run's report.json; `InvalidParameter` when it is not one."""
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+        return dict(report["data"]), dict(report["params"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InvalidParameter(
+            f"--from {path}: not a readable report.json with `data` and `params` "
+            f"({error}); pass the report.json of a run directory."
+        ) from None
+
+
+def report_params(args, params, given):
+    """The strategy params of a report's `params` with the flags `given` over them; the
+    broker and seed flags left at their defaults take the report's values (in `args`).
+
+    Raises:
+        InvalidParameter: the report ran another strategy than `--strategy-path` loads.
+    """
+    if params.get("strategy", "LSTMStrategy") != "LSTMStrategy" and not args.strategy_path:
+        raise InvalidParameter(
+            f"--from {args.from_report} ran {params['strategy']}; pass --strategy-path "
+            f"FILE:{params['strategy']} to run it again."
+        )
     for name, default in _REPORT_FLAGS.items():
         if getattr(args, name) == default and name in params:
             setattr(args, name, params[name])

@@ -53,6 +53,8 @@ __all__ = [
     "write_run_dir",
     "read_run_dir",
     "write_plots",
+    "write_frame",
+    "write_json",
     "to_json_value",
 ]
 
@@ -273,17 +275,17 @@ def write_run_dir(path, record, force=False, plots=True):
     target.parent.mkdir(parents=True, exist_ok=True)
     building = make_temp_dir(target.parent, _build_prefix(target))
     try:
-        _write_frame(record.equity, building / EQUITY, index=True)
-        _write_frame(record.trades, building / TRADES, index=False)
-        _write_frame(record.forecasts, building / FORECASTS, index=True)
+        write_frame(record.equity, building / EQUITY, index=True)
+        write_frame(record.trades, building / TRADES, index=False)
+        write_frame(record.forecasts, building / FORECASTS, index=True)
         # Written even when empty: `[]` says "nothing was fit" and replaces a forced-over run's.
-        _write_json(record.training, building / TRAINING)
-        _write_frame(monthly_returns_frame(record.equity,
+        write_json(record.training, building / TRAINING)
+        write_frame(monthly_returns_frame(record.equity,
                                            start_value(record.report, record.equity)),
                      building / MONTHLY, index=False)
         if plots:
             write_plots(building, record)
-        _write_json(record.report, building / REPORT)
+        write_json(record.report, building / REPORT)
         _move_into_place(building, target)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
@@ -415,7 +417,8 @@ def _remove_stale_builds(path):
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def _write_json(value, path):
+def write_json(value, path):
+    """Write `value` as the run directory's JSON files are written (NaN as null, indented)."""
     text = json.dumps(to_json_value(value), indent=2, allow_nan=False)
     path.write_text(text + "\n", encoding="utf-8")
 
@@ -433,7 +436,9 @@ def _read_training(path):
     return [dict(fit, window_end=datetime.fromisoformat(fit["window_end"])) for fit in fits]
 
 
-def _write_frame(frame, path, index):
+def write_frame(frame, path, index):
+    """Write `frame` as the run directory's CSVs are written (fixed float format, so the same
+    run gives the same bytes)."""
     frame.to_csv(
         path,
         index=index,

@@ -28,6 +28,7 @@ __all__ = [
     "demo_klines",
     "strategy_params",
     "broker_params",
+    "set_up_broker",
     "RUN_MANAGED_PARAMS",
 ]
 
@@ -234,6 +235,24 @@ def broker_params(cash, commission, slippage):
     return {"cash": float(cash), "commission": float(commission), "slippage": float(slippage)}
 
 
+def set_up_broker(broker, settings):
+    """Give a backtrader broker a backtest's cash, commission and slippage.
+
+    Fills then happen at the next bar's open, worse by `slippage` (a fraction of the price),
+    and pay `commission` (a fraction of the value): the paper broker of `lstm-bt trade` is set
+    up by this same call, so its fills are the backtest's.
+
+    Args:
+        broker: a `backtrader.brokers.BackBroker` (or a subclass).
+        settings: `broker_params(...)`'s dict: `cash`, `commission`, `slippage`.
+    """
+    broker.setcash(settings["cash"])
+    broker.setcommission(commission=settings["commission"])
+    if settings["slippage"]:
+        broker.set_slippage_perc(settings["slippage"])
+    return broker
+
+
 def _cache_lookup(enabled, data_dir, bars, strategy, used, seed):
     """(cache or None, key, cached run or None) for this backtest."""
     if not enabled:
@@ -253,10 +272,7 @@ def _run_cerebro(bars, strategy, used, broker, seed, quiet, forecasts=None):
     from ..feeds import BinanceKlines
 
     cerebro = bt.Cerebro(stdstats=False)
-    cerebro.broker.setcash(broker["cash"])
-    cerebro.broker.setcommission(commission=broker["commission"])
-    if broker["slippage"]:
-        cerebro.broker.set_slippage_perc(broker["slippage"])
+    set_up_broker(cerebro.broker, broker)
     cerebro.adddata(BinanceKlines(dataname=bars.frame, interval=bars.interval), name=bars.symbol)
     cerebro.addstrategy(strategy, start=bars.start, seed=seed, forecasts=forecasts, **used)
     analyzers.add_all(cerebro, start=bars.start)
