@@ -16,21 +16,9 @@ import numpy as np
 from ..errors import BinanceError, InvalidParameter
 from ..data.intervals import INTERVALS, get_interval
 from ..data.kline_frame import format_open_time, kline_problem
-<<<<<<< HEAD
-from ._frames import ROW_FIELDS
+from ._frames import ROW_FIELDS, parse_row
 from ..settings import ALTERNATIVE_BASE_URL, validate_symbol
 from .transport import BinanceHttp
-=======
-from ._frames import ROW_FIELDS, parse_row
-from ..settings import (
-    ALTERNATIVE_BASE_URL,
-    REQUEST_DEADLINE_ENV,
-    RETRY_BUDGET_ENV,
-    resolve_base_url,
-    resolve_seconds,
-    validate_symbol,
-)
->>>>>>> stream
 
 __all__ = ["BinanceClient", "KlinePage", "KLINES_PATH", "MAX_PAGE_SIZE"]
 

@@ -82,7 +82,7 @@ class Mutant:
     tests: tuple
 
 
-PAPER_BROKER = "lstm_bt/live/paper_broker.py"
+PAPER_BROKER = "lstm_bt/live/broker.py"
 LIVE_FEED = "lstm_bt/live/live_klines.py"
 
 MUTANTS = (
