@@ -19,7 +19,6 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import backtrader as bt
 import pytest
 
 from helpers.fake_binance import FakeBinance
@@ -28,7 +27,7 @@ from helpers.paper_sessions import played_bars
 from lstm_bt.cli import main
 from lstm_bt.data.bar_times import utc_datetime
 from lstm_bt.data.dates import to_ms
-from lstm_bt.orders import client_order_id
+from lstm_bt.orders import session_prefix
 from lstm_bt.run.runner import run_backtest
 from lstm_bt.strategies import LSTMStrategy
 
@@ -41,7 +40,7 @@ MODEL_FLAGS = ["--seq-len", "8", "--train-window", "100", "--retrain-every", "8"
 BARS = 20
 
 
-def testnet_argv(fake, exchange, state, *extra):
+def signed_argv(fake, exchange, state, *extra):
     return [sys.executable, "-m", "lstm_bt", "trade", "--testnet", "--symbol", SYMBOL,
             "--interval", "1s", "--state", str(state), "--base-url", exchange.url,
             "--stream-url", fake.stream_url, "--ws-api-url", exchange.ws_api_url,
@@ -76,7 +75,7 @@ def session_id(state):
 
 def sides_by_bar(exchange, state):
     """`(bar_ms, side)` of each order on the exchange, from its client id, in order."""
-    prefix = client_order_id(session_id(state), 0, "BUY")[:-4]
+    prefix = session_prefix(session_id(state))
     decisions = []
     for order in exchange.orders:
         bar, side = order["clientOrderId"][len(prefix):].split("-")
@@ -90,7 +89,7 @@ class _Recording(LSTMStrategy):
 
     def notify_order(self, order):
         if order.status == order.Submitted:
-            made = to_ms(utc_datetime(bt.num2date(order.created.dt)))
+            made = to_ms(utc_datetime(order.created.dt))
             self.made.append((made, "BUY" if order.isbuy() else "SELL"))
         super().notify_order(order)
 
@@ -118,8 +117,8 @@ def sessions(tmp_path_factory):
             exchange.add_hmac_key(API_KEY, SECRET)
         lost.inject("lost_answer", status=503, code=-1007)
         kill_file = root / "kill"
-        lost_run = start(testnet_argv(fake, lost, root / "lost", "--bars", str(BARS)))
-        killed_argv = testnet_argv(fake, killed, root / "killed", "--kill-file",
+        lost_run = start(signed_argv(fake, lost, root / "lost", "--bars", str(BARS)))
+        killed_argv = signed_argv(fake, killed, root / "killed", "--kill-file",
                                    str(kill_file), "--flatten-on-kill")
         first = start(killed_argv)
         wait_until(lambda: len(killed.orders) >= 1, first)
@@ -190,7 +189,7 @@ def test_an_unknown_open_order_at_start_is_refused_in_one_line(tmp_path, capsys,
         client = hmac_client(exchange)
         client.new_order({"symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "quantity": "0.01",
                           "price": "1000", "timeInForce": "GTC"})
-        status = main(testnet_argv(fake, exchange, tmp_path / "state")[3:])
+        status = main(signed_argv(fake, exchange, tmp_path / "state")[3:])
         err = capsys.readouterr().err.strip().splitlines()
         assert status == 2 and len(err) == 1, err
         assert "has an open BTCUSDT BUY order" in err[0] and SECRET not in err[0]

@@ -61,6 +61,9 @@ class SignedFills:
         if getattr(order.data, "replaying", False) and not self._journaled(cid):
             return self._end(order, "reject", "decided on a replayed bar and never sent; "
                                               "not sent late")
+        self.work()  # a kill switch tripped since the last loop stops this order too
+        if self.killed:
+            return self._end(order, "reject", "the kill switch has tripped")
         order.accept(broker)
         broker.notify(order)
         self._by_client_id[cid] = order
