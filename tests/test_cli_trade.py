@@ -15,10 +15,13 @@ MODEL = {"seq_len": 8, "train_window": 100}
 
 
 def held_session(state, **changes):
-    """Start the journal of a session in `state` (what its first run writes first)."""
+    """Start the journal of a session in `state` with one bar of history, as its first run
+    does."""
     params = {"symbol": "BTCUSDT", "interval": "1h", **MODEL, **changes}
     session = PaperSession(params.pop("symbol"), params.pop("interval"), state=state, **params)
-    Journal.open(state, session.identity).close()
+    with Journal.open(state, session.identity) as journal:
+        journal.add_bars([(1_700_000_000_000, 100.0, 101.0, 99.0, 100.5, 3.0, 1_700_003_599_999,
+                           301.5, 12, 1.5, 150.75)], live=False)
 
 
 def refusal(argv, capsys):
@@ -40,6 +43,15 @@ def test_refusals_are_one_line_naming_the_problem(tmp_path, capsys, monkeypatch)
     summary.parent.mkdir()
     summary.write_text(json.dumps({"best": {"config": 3, "params": {"seq_len": 12,
                                                                     "threshold": 0.004}}}))
+    report = tmp_path / "run" / "report.json"
+    report.parent.mkdir()
+    report.write_text(json.dumps({"data": {"symbol": "BTCUSDT", "interval": "1h"},
+                                  "params": {"strategy": "LSTMStrategy", "seq_len": 12,
+                                             "train_window": 100, "seed": 0}}))
+    other = tmp_path / "other" / "report.json"
+    other.parent.mkdir()
+    other.write_text(json.dumps({"data": {"symbol": "BTCUSDT", "interval": "1h"},
+                                 "params": {"strategy": "RsiMacd", "seq_len": 8}}))
     cases = [
         (["--testnet", *MARKET], "No API secret: set LSTM_BT_API_KEY and LSTM_BT_API_SECRET"),
         (["--live", *MARKET], "--live sends orders that spend real money; add "
@@ -58,6 +70,8 @@ def test_refusals_are_one_line_naming_the_problem(tmp_path, capsys, monkeypatch)
          "params.seed: 0 there, 1 now"),
         (["--paper", *MARKET, "--from", str(summary), "--train-window", "100"],
          "params.seq_len: 8 there, 12 now"),
+        (["--paper", "--from", str(report)], "params.seq_len: 8 there, 12 now"),
+        (["--paper", "--from", str(other)], "ran RsiMacd; pass --strategy-path"),
     ]
     for argv, message in cases:
         assert message in refusal(["trade", *argv, "--state", str(tmp_path / "held"),

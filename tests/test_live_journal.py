@@ -32,10 +32,18 @@ def test_a_new_directory_starts_a_session_and_the_same_identity_resumes_it(tmp_p
 ])
 def test_another_session_in_the_directory_is_refused_naming_the_difference(tmp_path, change,
                                                                            named):
-    Journal.open(tmp_path, IDENTITY).close()
+    with Journal.open(tmp_path, IDENTITY) as journal:
+        journal.add_bars([ROW], live=False)
     with pytest.raises(SessionMismatch, match="holds another session") as refused:
         Journal.open(tmp_path, {**IDENTITY, **change})
     assert named in str(refused.value)
+
+
+def test_a_session_that_never_had_a_bar_gives_way_to_a_corrected_command(tmp_path):
+    Journal.open(tmp_path, IDENTITY).close()  # e.g. its history could not be fetched
+    corrected = {**IDENTITY, "symbol": "ETHUSDT"}
+    with Journal.open(tmp_path, corrected) as journal:
+        assert journal.identity == corrected and journal.created
 
 
 def test_an_event_is_written_once_and_checked_on_replay(tmp_path):

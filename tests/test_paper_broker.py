@@ -7,7 +7,6 @@ from decimal import Decimal
 import backtrader as bt
 import numpy as np
 import pandas as pd
-import pytest
 
 from helpers.listed_klines import ListedKlines, stream_bars
 from lstm_bt import analyzers
@@ -133,3 +132,22 @@ def test_orders_are_worked_on_new_bars_only_while_the_live_feed_waits():
                            strategy=_LimitAtTheLow)
     assert len(backtest.fills) > 10
     assert live.fills == backtest.fills
+
+
+def test_the_forecast_behind_an_order_is_journaled_before_the_order(tmp_path):
+    import sqlite3
+
+    frame = random_walk(120, interval="1h", seed=2, price=100.0)
+    with Journal.open(tmp_path, {"test": "order of records"}) as journal:
+        run_cerebro(BinanceKlines(dataname=frame), BinanceBroker(journal=journal),
+                    **replayed(frame))
+    with sqlite3.connect(tmp_path / "journal.sqlite") as connection:
+        records = connection.execute("SELECT kind, key FROM events ORDER BY seq").fetchall()
+    seen, intents = set(), 0
+    for kind, key in records:
+        if kind == "intent":
+            intents += 1
+            assert ("forecast", key.split(".")[0]) in seen, key
+            assert ("order", key) not in seen and ("fill", f"{key}/completed") not in seen
+        seen.add((kind, key))
+    assert intents > 20

@@ -16,8 +16,8 @@ modes share:
   it waits for one; backtrader's broker would try pending limit and stop orders against the
   bar they were made at on each of those loops, which a backtest never does.
 
-With a journal, the intent of every order (what the strategy asked for), the order as sent
-and every fill are journaled before the strategy hears of them.
+With a journal, the forecast behind an order, the order's intent (what the strategy asked
+for), the order as sent and every fill are journaled, each before it is acted on.
 """
 
 import logging
@@ -26,6 +26,7 @@ import backtrader as bt
 
 from ..data.bar_times import utc_datetime
 from ..data.dates import to_ms
+from .session_recorder import journal_forecast
 from .signed_fills import SignedFills
 
 __all__ = ["BinanceBroker"]
@@ -128,6 +129,7 @@ class BinanceBroker(bt.brokers.BackBroker):
         count = count + 1 if bar == when else 1
         self._orders_this_bar = (when, count)
         self._next_key = f"{when}.{count}"
+        journal_forecast(self.p.journal, owner)
         self._record("intent", self._next_key, {"side": side, "size": size, "price": price,
                                                 "exectype": exectype})
         filters = self._filters(data)

@@ -76,7 +76,8 @@ class Journal:
         Args:
             state_dir: the session's directory.
             identity: a JSON-ready dict naming the session (symbol, interval, strategy,
-                params, broker); a journal holding another one is refused.
+                params, broker); a journal holding another one is refused, unless that
+                session never began (no bar journaled).
 
         Raises:
             SessionMismatch: the journal belongs to another session, or another process has
@@ -96,10 +97,12 @@ class Journal:
                 stored = connection.execute(
                     "SELECT value FROM session WHERE name = 'identity'").fetchone()
                 text = _dumps(identity)
+                if stored is not None and stored[0] != text and not _begun(connection):
+                    stored = None  # a session that never had a bar: take the new identity
                 if stored is None:
                     with _transaction(connection):
-                        connection.execute("INSERT INTO session VALUES ('identity', ?)",
-                                           (text,))
+                        connection.execute("INSERT OR REPLACE INTO session "
+                                           "VALUES ('identity', ?)", (text,))
             if stored is not None and stored[0] != text:
                 connection.close()
                 raise SessionMismatch(
@@ -201,6 +204,12 @@ class Journal:
                 f"{what}: journaled {held[0]}, now {new}. The strategy code, lstm-bt or its "
                 f"libraries changed since it ran; start a new `state` to trade with them.")
         return False
+
+
+def _begun(connection):
+    """Whether the journal holds a bar: a session whose start failed (no history yet) has
+    not begun, and a corrected command may take its directory."""
+    return connection.execute("SELECT 1 FROM bars LIMIT 1").fetchone() is not None
 
 
 def _row(values):

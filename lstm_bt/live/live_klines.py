@@ -10,7 +10,6 @@ stream is current, `CONNBROKEN` while it reconnects.
 """
 
 import collections
-import logging
 from datetime import datetime
 
 import backtrader as bt
@@ -21,8 +20,6 @@ from ..feeds.binance_klines import EXTRA_LINES
 from ..binance._frames import ROW_FIELDS
 
 __all__ = ["LiveKlines", "kline_row", "open_ms"]
-
-logger = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1)
 # The stream's states, as backtrader's data notifications.

@@ -24,7 +24,7 @@ import backtrader as bt
 from .. import analyzers
 from ..data.intervals import get_interval
 from ..errors import InvalidParameter
-from ..run.run_dir import RunRecord, to_json_value
+from ..run.run_dir import RunRecord, read_run_dir, to_json_value
 from ..run.runner import broker_params, strategy_params
 from ..settings import validate_symbol
 from .journal import Journal
@@ -43,7 +43,7 @@ class SessionResult:
 
     Attributes:
         record: the session's files as a `RunRecord` (report, equity, trades, forecasts,
-            training), as written to its state directory.
+            training), as written to its state directory; None before its first live bar.
         live_bars: live bars the session has dealt with, over all its runs.
         resumed: whether this run resumed a journaled session.
         strategy: the strategy instance after the run.
@@ -207,8 +207,6 @@ class PaperSession:
                     orders.close()
                     orders.journal.close()
             logger.info("session ran %.1f s", time.perf_counter() - began)
-            from ..run.run_dir import read_run_dir
-
             record = read_run_dir(self.state) if data.live_bars else None
             return SessionResult(record=record, live_bars=data.live_bars,
                                  resumed=not journal.created, strategy=strategy)

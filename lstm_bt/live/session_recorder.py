@@ -1,8 +1,9 @@
 """`SessionRecorder`: the analyzer that journals a session's decisions and keeps its files.
 
 Added after lstm-bt's analyzers, it runs at each bar once the strategy has acted and the
-other analyzers have read the bar: it journals the bar's forecast, the trades that closed and
-the equity point (on a replay, checks them against the journal instead), and, once the
+other analyzers have read the bar: it journals the bar's forecast (already journaled by the
+paper broker when it led to an order), the trades that closed and the equity point (on a
+replay, checks them against the journal instead), and, once the
 session has caught up with its journal, rewrites the state directory's files and reports the
 bar (for the status line).
 """
@@ -19,7 +20,7 @@ from ..run.runner import build_result
 from .live_klines import open_ms
 from .session_files import write_session_files
 
-__all__ = ["SessionRecorder"]
+__all__ = ["SessionRecorder", "journal_forecast"]
 
 
 class SessionRecorder(bt.Analyzer):
@@ -46,7 +47,7 @@ class SessionRecorder(bt.Analyzer):
         when, key = bar_time(data), open_ms(data)
         measured = strategy.measure_from is not None and when >= strategy.measure_from
         if measured:
-            self._record_forecast(when, key)
+            journal_forecast(self.p.journal, strategy)
             self._record_trades()
             position = strategy.getposition(data).size
             self._record("equity", key, {"value": self.strategy.broker.getvalue(),
@@ -61,14 +62,6 @@ class SessionRecorder(bt.Analyzer):
 
     def stop(self):
         self._write_files(stopping=True)
-
-    def _record_forecast(self, when, key):
-        frame = self.strategy.forecasts_frame()
-        if len(frame) and frame["datetime"].iloc[-1] == when:
-            row = frame.iloc[-1]
-            self._record("forecast", key, {"close": float(row["close"]),
-                                           "predicted_close": float(row["predicted_close"]),
-                                           "signal": int(row["signal"])})
 
     def _record_trades(self):
         rows = self.strategy.analyzers.trades.get_analysis()
@@ -109,6 +102,20 @@ class SessionRecorder(bt.Analyzer):
             "equity": strategy.broker.getvalue(),
             "next_retrain": _next_retrain(strategy, when),
         })
+
+
+def journal_forecast(journal, strategy):
+    """Journal the forecast `strategy` made at its data's current bar, if it made one (the
+    last row of `forecasts_frame()`); nothing without a journal. Called before an order
+    (`BinanceBroker`) and after the bar (`SessionRecorder`): the second call finds it written."""
+    if journal is None or not hasattr(strategy, "forecasts_frame"):
+        return
+    frame = strategy.forecasts_frame()
+    if len(frame) and frame["datetime"].iloc[-1] == bar_time(strategy.data):
+        row = frame.iloc[-1]
+        journal.record("forecast", open_ms(strategy.data), {
+            "close": float(row["close"]), "predicted_close": float(row["predicted_close"]),
+            "signal": int(row["signal"])})
 
 
 def _bar_end(data):

@@ -8,7 +8,6 @@ sessions may run in one process (tests do).
 """
 
 import collections
-import logging
 import threading
 
 from ..binance.symbol_filters import SymbolFilters, fetch_symbol_filters
@@ -19,8 +18,6 @@ from ..settings import resolve_base_url, resolve_stream_url, validate_symbol
 from .live_klines import LiveKlines
 
 __all__ = ["BinanceStore"]
-
-logger = logging.getLogger(__name__)
 
 
 class BinanceStore:

@@ -175,8 +175,9 @@ class LSTMStrategy(bt.Strategy):
         # signal and size either way).
         smoothed = moves[0] if len(moves) == 1 else float(np.mean(moves))
         self._signal = next_signal(smoothed, self.threshold_, self.p.allow_short, self._signal)
-        self._trade(smoothed, close)
+        # Recorded before the order: a paper session journals the forecast ahead of it.
         self._rows.append((when, close, predicted, self._signal))
+        self._trade(smoothed, close)
 
     def stop(self):
         if self.walk.first_tradable is None:
