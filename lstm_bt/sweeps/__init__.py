@@ -1,11 +1,7 @@
 """Robustness sweeps: many walk-forward backtests, with statistics for many trials.
 
-`sweep(spec, out=...)` runs one backtest per cell (config x symbol x period x seed), each
-distinct walk-forward trained once and its forecasts replayed for every trading-param
-combination, in local worker processes or on a Dask cluster, and writes the study's report.
-Modules: `spec` (read and check the spec), `data` (load the bars once), `plan` (cells and
-walk-forwards), `cell` (the only coupling to the backtest engine), `execute` (one task),
-`local` and `on_dask` (where tasks run), `results` (the resumable directory), `report`, `plots`.
+Flow: `spec` -> `data` -> `plan` -> `execute` tasks (in `local` processes or `on_dask`), each
+through `cell` (the engine) -> `results` (resumable) -> `report`, `plots`.
 """
 
 import logging
@@ -14,9 +10,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import pandas as pd
-from tqdm import tqdm
-
+# No NumPy, pandas or tqdm here: a local worker process imports this package before
+# `local._start` caps NumPy's threads.
 from ..errors import InvalidParameter, check_int
 
 __all__ = ["sweep", "SweepResult", "EXIT_SOME_FAILED", "RESTART_WORKERS_EVERY"]
@@ -39,8 +34,8 @@ class SweepResult:
         out: the output directory.
     """
 
-    cells: pd.DataFrame
-    configs: pd.DataFrame
+    cells: "pandas.DataFrame"
+    configs: "pandas.DataFrame"
     summary: dict
     out: object = None
 
@@ -128,6 +123,8 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
                 with connect(client, scheduler) as dask:
                     link = dashboard_link(dask)
                     if link and not quiet:
+                        from tqdm import tqdm
+
                         tqdm.write(f"Dask dashboard: {link}")
                     run_on_dask(dask, work, on_result)
     records = {cell.key: directory.load(cell.key) for cell in cells}
@@ -141,6 +138,8 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
 @contextmanager
 def _storing(work, directory, quiet):
     """A callback that stores each walk-forward's cell results, under a progress bar."""
+    from tqdm import tqdm
+
     total = sum(len(walk.cells) for _, walk, _ in work)
     with tqdm(total=total, unit="cell", desc="sweep", disable=quiet, dynamic_ncols=True) as bar:
         failed = 0
@@ -173,8 +172,7 @@ def _local_options(workers, restart_every, data_dir):
 
 
 def _check_target(client, workers, scheduler):
-    """`workers` as a Python int (or None); `InvalidParameter` unless the three pick one
-    place to run."""
+    """`workers` as a Python int or None; refuses more than one place to run."""
     if sum(x is not None for x in (client, workers, scheduler)) > 1:
         raise InvalidParameter("Give at most one of `client`, `workers` and `scheduler` "
                                "(--workers or --scheduler): they pick where the sweep runs.")

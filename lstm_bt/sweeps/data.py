@@ -1,9 +1,4 @@
-"""Load a sweep's data once, in the client, before any task starts.
-
-Symbols come through the kline store (fetching what is missing from Binance), from the
-earliest period's start less the longest warm-up any model config needs, to the latest end.
-Files are read whole. Each task later gets its slice of a frame, so workers never read a disk.
-"""
+"""Load a sweep's data once, in the client: each task gets its slice, workers read no disk."""
 
 import pandas as pd
 
@@ -13,7 +8,8 @@ __all__ = ["load_sources"]
 
 
 def load_sources(spec, data_dir=None, base_url=None, progress=False):
-    """The bars of every data source of `spec`.
+    """The bars of every data source: symbols through the kline store, from the earliest start
+    less the longest warm-up to the latest end; files whole.
 
     Args:
         spec: a `SweepSpec`.

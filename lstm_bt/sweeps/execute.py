@@ -1,8 +1,7 @@
 """A sweep's task: one walk-forward, trained once, then every cell that shares it replayed.
 
-A task carries the bars it needs (its period and the warm-up before it, cut in the client),
-so workers need no disk in common with the client and a task lost with its worker runs again
-anywhere. It runs in the sweep's own processes (`local`) or on a Dask cluster (`on_dask`).
+A task carries its bars (its period and warm-up, cut in the client): workers share no disk
+with the client, and a task lost with its worker runs again anywhere.
 """
 
 import logging
@@ -14,7 +13,8 @@ log = logging.getLogger(__name__)
 
 # Times a task runs again after its worker process died under it.
 RETRIES = 2
-THREAD_VARIABLES = ("LSTM_BT_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+THREAD_VARIABLES = ("LSTM_BT_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                    "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def run_walk_forward(frame, walk, broker):

@@ -1,10 +1,8 @@
 """The sweep's own worker processes: the default when no Dask cluster is given.
 
-Each worker is a one-process `ProcessPoolExecutor` running one walk-forward at a time, and is
-replaced by a fresh process after `restart_every` walk-forwards, between two of them:
-TensorFlow keeps memory for every model a process trains, and only a new process gives it
-back. A process that dies (killed, out of memory) fails only the walk-forward it ran, which
-runs again in a fresh process, at most `RETRIES` times.
+Each worker is a one-process `ProcessPoolExecutor`, replaced by a fresh process after
+`restart_every` walk-forwards (TensorFlow keeps memory for every model a process trains). A
+process that dies fails only its walk-forward, which runs again, at most `RETRIES` times.
 """
 
 import logging
@@ -48,7 +46,7 @@ def run_local(work, on_result, workers, restart_every, env):
                 try:
                     results = future.result()
                 except BrokenProcessPool:
-                    worker.retire()
+                    worker.close()
                     deaths[walk.key] += 1
                     if deaths[walk.key] <= RETRIES:
                         log.warning("a worker process died running walk-forward %s; running "
@@ -71,11 +69,11 @@ class _Worker:
 
     def __init__(self, env, restart_every):
         self.env, self.restart_every = env, restart_every
-        self.pool, self.runs, self.retired = None, 0, []
+        self.pool, self.runs = None, 0
 
     def submit(self, function, *args):
         if self.runs == self.restart_every:
-            self.retire()
+            self.close()
         if self.pool is None:
             context = multiprocessing.get_context("spawn")  # no fork of this process's threads
             self.pool = ProcessPoolExecutor(1, mp_context=context, initializer=_start,
@@ -84,23 +82,16 @@ class _Worker:
         self.runs += 1
         return self.pool.submit(function, *args)
 
-    def retire(self):
-        """Let the process exit (it is idle) while the next one starts."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=False)
-            self.retired.append(self.pool)
-            self.pool = None
-
     def close(self, now=False):
-        """Wait for every process of this worker to exit; with `now`, end them first (their
-        walk-forwards unfinished: Ctrl-C, an error)."""
-        for pool in [*self.retired, self.pool]:
-            if pool is not None and now:
-                # `ProcessPoolExecutor.terminate_workers()` from Python 3.14.
-                for process in list((pool._processes or {}).values()):
-                    process.terminate()
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=now)
+        """Wait for the process to exit; with `now`, end it first (Ctrl-C: it was busy)."""
+        if self.pool is None:
+            return
+        if now:
+            # `ProcessPoolExecutor.terminate_workers()` from Python 3.14.
+            for process in list((self.pool._processes or {}).values()):
+                process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=now)
+        self.pool = None
 
 
 def _start(env):

@@ -1,10 +1,7 @@
 """Run a sweep's walk-forwards on a Dask cluster: a `client=` or a `scheduler=` address.
 
-One Dask task per walk-forward. A task whose worker died runs again on another (Dask's
-`allowed-failures`), one that raised runs again `RETRIES` times. Each worker caps its
-backend threads to its cores divided by its task threads before Keras loads (`CapThreads`).
-Worker processes, their memory included, are the cluster's: `dask worker --lifetime` replaces
-them.
+One task per walk-forward; one whose worker died runs again elsewhere (Dask's
+`allowed-failures`). Worker processes, and so their memory, are the cluster's own.
 """
 
 import os
@@ -108,10 +105,7 @@ def dashboard_link(client):
 
 
 class CapThreads(WorkerPlugin):
-    """Set the thread variables a worker lacks, before its first task imports Keras.
-
-    A worker that imported Keras before (another job's task) keeps the thread pools it has.
-    """
+    """Set the thread variables a worker lacks, before its first task imports Keras."""
 
     name = "lstm-bt-cap-threads"
     idempotent = True

@@ -1,13 +1,10 @@
 """Plan a sweep: its configs, its cells, and the walk-forwards that compute them.
 
 A **config** is one combination of the model and trading params; a **cell** is a config on
-one symbol, period and seed. A **walk-forward** is what trains: one (symbol, period, model
-params, seed). Every cell of the configs that share its model params replays its forecasts,
-so a grid of 3 thresholds x 2 sizings trains once per (symbol, period, seed), not six times.
-
-A walk-forward is named by the forecast cache's key (`run.forecast_cache.cache_key`): its
-bars, params and seed, the strategy's and the model's source, the Keras backend and versions.
-A stored cell is reused only when all of them are the same.
+one symbol, period and seed. A **walk-forward** (one symbol, period, model params and seed)
+trains once; every cell sharing it replays its forecasts. It is named by the forecast cache's
+key (`run.forecast_cache.cache_key`), so a stored cell is reused only for the same bars,
+params, seed, strategy and model source, Keras backend and versions.
 """
 
 import hashlib
@@ -71,8 +68,8 @@ def plan_sweep(spec, sources, broker):
         broker: the broker settings every cell runs with.
 
     Returns:
-        (configs: list of {"model": ..., "trading": ...}, cells: list of `Cell` in the fixed
-        order config, symbol, period, seed; walk-forwards: list of `TrainingTask`).
+        (configs as {"model": ..., "trading": ...}, `Cell`s ordered by config, symbol, period,
+        seed, `TrainingTask`s).
     """
     models, tradings = spec.model_configs(), spec.trading_configs()
     configs = [{"model": model, "trading": trading} for model in models for trading in tradings]

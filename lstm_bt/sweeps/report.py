@@ -1,11 +1,8 @@
 """The sweep report: cells.csv, configs.csv, summary.json, returns.npz and the plots.
 
-Statistics for many trials follow DESIGN: a config's pooled returns are its cells' per-bar
-returns concatenated in the fixed order (symbol, period, seed); PSR and DSR are computed on
-them, DSR with N = the number of configs and V = the variance of the configs' per-bar Sharpe
-ratios; PBO (CSCV) runs on the T x N matrix of pooled returns. Only the (symbol, period,
-seed) slots where every config has a finished cell enter that matrix, so it stays aligned bar
-for bar; a config with no finished cell gets no PSR/DSR.
+A config's pooled returns are its cells' per-bar returns in the order (symbol, period, seed);
+PSR and DSR (N = the configs, V = the variance of their Sharpe ratios) are computed on them,
+PBO on the T x N matrix of the slots every config finished, so it stays aligned bar for bar.
 """
 
 import json
