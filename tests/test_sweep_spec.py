@@ -179,6 +179,8 @@ def test_lstm_bt_sweep_is_the_function_and_checks_its_arguments_first():
         with pytest.raises(InvalidParameter, match=r"`restart_workers_every`, expected an "
                                                    r"integer >= 0 \(walk-forwards per worker"):
             sweep(_spec(), out="unused", restart_workers_every=every)
+    with pytest.raises(InvalidParameter, match="applies to local worker processes"):
+        sweep(_spec(), out="unused", scheduler="tcp://127.0.0.1:1", restart_workers_every=5)
 
 
 def test_the_readme_spec_is_valid_and_plans_what_the_readme_says():
