@@ -10,8 +10,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-# No NumPy, pandas or tqdm here: a local worker process imports this package before
-# `local._start` caps NumPy's threads.
+# No NumPy, pandas or tqdm here: a worker imports this before `local._start` caps threads.
 from ..errors import InvalidParameter, check_int
 
 __all__ = ["sweep", "SweepResult", "EXIT_SOME_FAILED", "RESTART_WORKERS_EVERY"]
@@ -19,7 +18,6 @@ __all__ = ["sweep", "SweepResult", "EXIT_SOME_FAILED", "RESTART_WORKERS_EVERY"]
 log = logging.getLogger(__name__)
 
 EXIT_SOME_FAILED = 3
-# Walk-forwards a local worker process runs before a fresh one replaces it.
 RESTART_WORKERS_EVERY = 50
 
 
