@@ -1,16 +1,19 @@
-"""Sweeps on a real Dask LocalCluster (2 worker processes), tiny data and models.
+"""Sweeps in the sweep's own worker processes and on a real Dask LocalCluster (2 worker
+processes), tiny data and models.
 
 One cluster serves the module. Each test uses its own seeds or output directory, so no test
 depends on another's results.
 """
 
 import logging
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import dask
 import numpy as np
@@ -21,14 +24,8 @@ from lstm_bt import sweep
 from lstm_bt.binance.files import write_kline_csv
 from lstm_bt.stats import METRIC_KEYS
 from lstm_bt.sweeps.data import load_sources
-from lstm_bt.sweeps._worker_plugin import RestartEvery
-from lstm_bt.sweeps.execute import (
-    SCHEDULER_CONFIG,
-    bars_for,
-    run_walk_forward,
-    thread_environment,
-)
-from lstm_bt.sweeps.plan import plan_sweep
+from lstm_bt.sweeps.execute import run_walk_forward, thread_environment
+from lstm_bt.sweeps.plan import bars_for, plan_sweep
 from lstm_bt.sweeps.spec import load_spec, spec_to_toml
 from lstm_bt.data.synthetic import ar1_returns
 from test_sweep_spec import _spec as tiny_spec
@@ -38,6 +35,8 @@ pytestmark = pytest.mark.slow
 # No dashboard, and the scheduler's HTTP routes on a free port: Dask's default, 8787, may be
 # held by another cluster (this module's, another suite's), which makes Dask warn.
 NO_DASHBOARD = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}}
+# A worker holds only the task it runs (Dask's default lets a 1-thread worker queue a second).
+SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0}
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +109,8 @@ def test_results_equal_a_serial_run_cell_for_cell(finished):
     # and every per-bar return must be identical. Needs seeds that reproduce in any process.
     spec, out, _, _ = finished
     checked = load_spec(spec)
-    frames, sources = load_sources(checked)
+    sources = load_sources(checked)
+    frames = {symbol: frame for symbol, _, frame in sources}
     _, cells, walks = plan_sweep(checked, sources, checked.broker)
     serial = {}
     for walk in walks:
@@ -182,8 +182,7 @@ def test_an_interrupted_sweep_resumes_only_its_missing_cells(finished, cluster, 
 
 def _planned_cells(spec):
     checked = load_spec(spec)
-    _, sources = load_sources(checked)
-    return plan_sweep(checked, sources, checked.broker)[1]
+    return plan_sweep(checked, load_sources(checked), checked.broker)[1]
 
 
 def test_a_failing_cell_is_recorded_and_the_rest_complete_exit_3(cluster, kline_file,
@@ -239,52 +238,67 @@ def test_a_worker_killed_during_a_task_is_replaced_and_the_sweep_completes(clust
     assert pid not in client.run(os.getpid).values()
 
 
-def test_each_worker_process_is_replaced_after_its_n_th_walk_forward_and_results_stay_equal(
-        finished, cluster, kline_file, tmp_path, caplog):
-    # restart_workers_every=1: a process runs one walk-forward, then its nanny replaces it.
-    # Three walk-forwards on two workers: the third waits for a fresh process (the one the
-    # scheduler had queued on a retiring worker runs elsewhere), and every result equals the
-    # sweep without restarts (seeds 0 and 1) or a serial run in this process (seed 2).
-    from distributed import get_task_stream
+def test_a_local_worker_process_killed_during_a_walk_forward_is_replaced_and_it_runs_again(
+        finished, kline_file, tmp_path, caplog):
+    # The default, no Dask: kill -9 the process training seed 0; a fresh process trains it
+    # again and its cells equal those of the sweep nobody killed.
+    spec = _spec(kline_file, run={"seeds": [0]}, trading={"threshold": 0.0,
+                                                          "sizing": "all_in"})
+    before = set(multiprocessing.active_children())
+    outcome = {}
 
-    _, client = cluster
+    def run():
+        try:
+            outcome["result"] = sweep(spec, out=tmp_path / "out", workers=1)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = error
+
+    runner = threading.Thread(target=run)
+    with caplog.at_level(logging.WARNING, logger="lstm_bt.sweeps"):
+        runner.start()
+        pid = _wait_for_training_process(before)  # TensorFlow loads inside the task
+        os.kill(pid, signal.SIGKILL)
+        runner.join(timeout=300)
+    assert not runner.is_alive()
+    assert "error" not in outcome, outcome.get("error")
+    assert any("worker process died" in record.getMessage() for record in caplog.records)
+    table = pd.read_csv(tmp_path / "out" / "cells.csv")
+    first = pd.read_csv(finished[1] / "cells.csv").query(
+        "seed == 0 and threshold == 0.0 and sizing == 'all_in'")
+    assert list(table["status"]) == ["ok"]
+    same = [column for column in table.columns if column in first.columns
+            and column not in ("config", "train_s", "total_s")]
+    assert set(METRIC_KEYS) <= set(same)
+    pd.testing.assert_frame_equal(table[same], first[same].reset_index(drop=True),
+                                  check_exact=True)
+    assert not set(multiprocessing.active_children()) - before, "no process left behind"
+
+
+def test_each_local_worker_process_is_replaced_after_its_n_th_walk_forward_and_results_stay_equal(
+        finished, kline_file, tmp_path):
+    # restart_workers_every=1: each walk-forward runs in a fresh process. Every result equals
+    # the sweep without restarts (seeds 0 and 1) or a serial run in this process (seed 2), and
+    # no process is left once the sweep returns.
     _, out, _, _ = finished
     longer = _spec(kline_file, run={"seeds": [0, 1, 2]})
-    before = set(client.run(os.getpid).values())
-    nanny = _Records()  # what this process's nannies (the LocalCluster's) log
+    before = set(multiprocessing.active_children())
+    seen, done = set(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.update(p.pid for p in set(multiprocessing.active_children()) - before)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
     try:
-        logging.getLogger("distributed.nanny").addHandler(nanny)
-        with get_task_stream(client=client) as stream, \
-                caplog.at_level(logging.INFO, logger="lstm_bt.sweeps"):
-            result = sweep(longer, out=tmp_path / "out", client=client,
-                           restart_workers_every=1)
-        logging.getLogger("distributed.nanny").removeHandler(nanny)
-        ran = {str(task["key"]): task["worker"] for task in stream.data
-               if str(task["key"]).startswith("walk-forward-")}
-        assert len(ran) == 3 and len(set(ran.values())) == 3, ran
-        assert result.summary["failed"] == 0
-        # A planned restart is one info line in the client, not the nanny's warnings; the
-        # sweep returns once the last one (set off after the last result) is over.
-        notes = [record for record in caplog.records if "replaced by a fresh process after 1 "
-                 "walk-forward(s), as planned" in record.getMessage()]
-        assert len(notes) == 3, [note.getMessage() for note in notes]
-        assert all(note.levelno == logging.INFO and note.getMessage().split()[1][:-1]
-                   in ran.values() for note in notes), [note.getMessage() for note in notes]
-        warned = [record.getMessage() for record in nanny.records
-                  if record.levelno >= logging.WARNING]
-        assert not warned, warned
-        # The three processes that ran them are all replaced (the last after the sweep).
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            now = client.run(os.getpid)
-            if len(now) == 2 and not set(now) & set(ran.values()):
-                break
-            time.sleep(0.2)
-        assert len(now) == 2 and not set(now) & set(ran.values()), (ran, now)
-        assert not set(now.values()) & before, (before, now)
+        result = sweep(longer, out=tmp_path / "out", workers=2, restart_workers_every=1)
     finally:
-        logging.getLogger("distributed.nanny").removeHandler(nanny)
-        client.register_plugin(RestartEvery(0))  # the other tests' workers stay
+        done.set()
+        watcher.join()
+    assert result.summary["failed"] == 0
+    assert len(seen) == 3, seen  # three walk-forwards, three processes
+    assert not set(multiprocessing.active_children()) - before
 
     columns = ["threshold", "sizing", "seed"]
     table = pd.read_csv(tmp_path / "out" / "cells.csv").drop(columns=["train_s", "total_s"])
@@ -293,11 +307,11 @@ def test_each_worker_process_is_replaced_after_its_n_th_walk_forward_and_results
         table[table["seed"] < 2].sort_values(columns).reset_index(drop=True),
         first.sort_values(columns).reset_index(drop=True), check_exact=True)
     checked = load_spec(longer)
-    frames, sources = load_sources(checked)
+    sources = load_sources(checked)
     walks = plan_sweep(checked, sources, checked.broker)[2]
     walk = next(walk for walk in walks if walk.seed == 2)
     stored = np.load(tmp_path / "out" / "returns.npz")
-    serial = run_walk_forward(bars_for(frames[walk.symbol], walk), walk, checked.broker)
+    serial = run_walk_forward(bars_for(sources[0][2], walk), walk, checked.broker)
     for cell, record in zip(walk.cells, serial):
         row = table.query(f"seed == 2 and threshold == {cell.trading['threshold']} and "
                           f"sizing == '{cell.trading['sizing']}'").iloc[0]
@@ -309,12 +323,8 @@ def test_each_worker_process_is_replaced_after_its_n_th_walk_forward_and_results
 
 def test_the_cli_without_workers_or_scheduler_runs_one_single_threaded_worker_per_core(
         kline_file, tmp_path):
-    # Three walk-forwards, each worker process replaced after one: with -v the restarts are
-    # info lines of lstm-bt's own, and the LocalCluster's chatter (Dask's info lines about
-    # retiring and registering workers, the nanny's warning) stays out of the terminal. The
-    # third restart starts after the last result: the sweep closes its cluster once it is
-    # over, so it is announced too, and no nanny closed in the middle of it leaves a stray
-    # worker process for the interpreter's exit to reap ("reaping stray process").
+    # Three walk-forwards, each worker process replaced after one: with -v the terminal gets
+    # lstm-bt's own lines and nothing else (no Dask, no TensorFlow start-up, no traceback).
     spec = _spec(kline_file, run={"seeds": [3, 4, 5]}, trading={"threshold": 0.0,
                                                                 "sizing": "all_in"})
     path = tmp_path / "spec.toml"
@@ -325,142 +335,85 @@ def test_the_cli_without_workers_or_scheduler_runs_one_single_threaded_worker_pe
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     cores = len(os.sched_getaffinity(0))
-    assert (f"local Dask cluster: {cores} worker processes, 1 task thread(s) each, "
-            f"LSTM_BT_THREADS=1") in done.stderr, done.stderr[-2000:]
+    assert (f"sweep: {cores} local worker processes, LSTM_BT_THREADS=1, a fresh process "
+            f"every 1 walk-forwards") in done.stderr, done.stderr[-2000:]
     assert list(pd.read_csv(out / "cells.csv")["status"]) == ["ok"] * 3
-    assert done.stderr.count("as planned (restart_workers_every)") == 3, done.stderr[-2000:]
-    dask_lines = [line for line in done.stderr.splitlines() if "distributed." in line]
-    assert not dask_lines, dask_lines[:5]
+    foreign = [line for line in done.stderr.splitlines()
+               if not line.startswith(("INFO lstm_bt.", "WARNING lstm_bt."))]
+    assert not foreign, foreign[:5]
 
 
-def test_a_planned_restart_logs_no_error_for_the_heartbeat_its_worker_cuts_short(kline_file,
-                                                                                tmp_path, capfd):
-    # A worker closing for its planned restart closes its connections: a heartbeat still
-    # waiting for the scheduler's answer fails, which Dask logs as an error with a traceback,
-    # in the terminal even with --quiet (1 sweep in 10 on a machine at load 5-7). Here the
-    # scheduler answers every heartbeat 10 s late, so one is nearly always waiting.
-    import asyncio
+def test_every_local_worker_process_a_fresh_one_too_starts_with_the_sweeps_environment():
+    # The thread cap and (under JAX) the compilation cache are set before Keras loads, in the
+    # first process and in each that replaces it; Ctrl-C is left to the sweep's own process.
+    from lstm_bt.sweeps.local import _Worker
 
-    from distributed import Client, LocalCluster
+    env = {**thread_environment(1), "JAX_COMPILATION_CACHE_DIR": "/tmp/jax-cache-of-a-sweep"}
+    worker = _Worker(env, restart_every=1)
+    try:
+        first = worker.submit(_environment, list(env)).result(timeout=120)
+        again = worker.submit(_environment, list(env)).result(timeout=120)
+    finally:
+        worker.close()
+    assert first[0] != again[0], "a fresh process"
+    for _, seen, ignores_ctrl_c in (first, again):
+        assert seen == env and ignores_ctrl_c
 
-    spec = _spec(kline_file, run={"seeds": [8]}, trading={"threshold": 0.0, "sizing": "all_in"})
-    env = {**thread_environment(1), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with dask.config.set(SCHEDULER_CONFIG), \
-            LocalCluster(n_workers=1, processes=True, threads_per_worker=1, env=env,
-                         silence_logs=logging.ERROR, **NO_DASHBOARD) as local, \
-            Client(local) as client:
-        handlers = local.scheduler.handlers
-        answer = handlers["heartbeat_worker"]
 
-        async def late_heartbeat(**message):
-            await asyncio.sleep(10.0)
-            return answer(**message)
+def _environment(names):
+    return (os.getpid(), {name: os.environ.get(name) for name in names},
+            signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
 
-        before = set(client.run(os.getpid).values())
-        handlers["heartbeat_worker"] = late_heartbeat
+
+def test_a_sweeps_walk_forward_is_named_as_the_forecast_cache_names_the_same_backtest(
+        finished, kline_file, tmp_path):
+    # One cache key for walk-forwards: the backtest of a sweep cell's params over its period
+    # stores its forecasts under that cell's walk-forward key.
+    from lstm_bt import run_backtest
+
+    spec, _, _, _ = finished
+    checked = load_spec(spec)
+    walk = next(walk for walk in plan_sweep(checked, load_sources(checked), checked.broker)[2]
+                if walk.seed == 1)
+    run_backtest(str(kline_file), start=walk.period_start, end=walk.period_end, seed=1,
+                 data_dir=tmp_path, **walk.model)
+    assert [path.name for path in (tmp_path / "forecast_cache").iterdir()] == [walk.key]
+
+
+def _worker_processes_of(parent):
+    """The pids of the multiprocessing workers whose parent is `parent`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            capfd.readouterr()
-            result = sweep(spec, out=tmp_path / "out", client=client, restart_workers_every=1)
-            printed = capfd.readouterr().err  # the replaced process has exited: all of it
-        finally:
-            handlers["heartbeat_worker"] = answer
-        assert not set(client.run(os.getpid).values()) & before, "the worker was replaced"
-    assert result.summary["failed"] == 0
-    assert "Failed to communicate with scheduler during heartbeat" not in printed, printed
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if ppid == parent and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
 
 
-def test_the_sweeps_own_cluster_closes_without_an_error_for_a_heartbeat_it_cuts_short(capfd):
-    # The same error from the workers of the sweep's own cluster as it closes (after the last
-    # result, every worker idle); the scheduler answers every heartbeat 10 s late.
-    import asyncio
-
-    from lstm_bt.sweeps.execute import connect
-
-    with connect(workers=1, quiet=True, restart_workers_every=0) as client:
-        handlers = client.cluster.scheduler.handlers
-        answer = handlers["heartbeat_worker"]
-
-        async def late_heartbeat(**message):
-            await asyncio.sleep(10.0)
-            return answer(**message)
-
-        handlers["heartbeat_worker"] = late_heartbeat
-        time.sleep(1.0)  # the first late heartbeat is sent
-        capfd.readouterr()
-    printed = capfd.readouterr().err  # the cluster is closed, its worker process exited
-    assert "Failed to communicate with scheduler during heartbeat" not in printed, printed
+def _alive(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
-def test_a_restart_slower_than_dasks_lost_worker_timeout_leaves_no_stray_process(kline_file,
-                                                                                 tmp_path):
-    # Dask's LocalCluster closes the nanny of a worker gone for `lost-worker-timeout` (15 s;
-    # a planned restart took longer at load 7 on 2 cores); the nanny, closed in the middle of
-    # the restart, then started a worker nothing stopped. At 1 s every restart is slower.
-    import multiprocessing
-
-    spec = _spec(kline_file, run={"seeds": [9]}, trading={"threshold": 0.0, "sizing": "all_in"})
-    before = set(multiprocessing.active_children())  # the module cluster's workers
-    with dask.config.set({"distributed.deploy.lost-worker-timeout": "1s"}):
-        result = sweep(spec, out=tmp_path / "out", workers=1, restart_workers_every=1)
-        assert dask.config.get("distributed.deploy.lost-worker-timeout") == "1s"
-    assert result.summary["failed"] == 0
-    assert not set(multiprocessing.active_children()) - before
-
-
-def test_the_sweeps_own_cluster_sets_up_every_worker_it_starts(tmp_path, monkeypatch):
-    # Dask's profiler and 20-ms ticks cost ~9 % of each walk-forward on 2 busy cores; under
-    # JAX every worker process would compile every program again without the data
-    # directory's compilation cache (benchmarks/README.md). A nanny restarting a worker
-    # (every `restart_workers_every` walk-forwards) must start it with the same settings.
-    from lstm_bt.models import runtime
-    from lstm_bt.sweeps.execute import HOUSEKEEPING_CONFIG, connect
-
-    monkeypatch.setattr(runtime, "backend_name", lambda: "jax")  # only the variables: no JAX
-    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
-    own = dask.config.get("distributed.admin.tick.interval")
-    damaged = tmp_path / runtime.COMPILE_CACHE_DIR / "jit_sign-1a-cache"
-    with connect(workers=2, quiet=True, restart_workers_every=0, data_dir=tmp_path) as client:
-        first = client.run(_housekeeping)
-        client.restart(wait_for_workers=True)
-        again = client.run(_housekeeping)
-        damaged.parent.mkdir()
-        damaged.write_bytes(b"\0" * 10)
-        client.submit(_warn_as_jax_does, pure=False).result()
-    assert not damaged.exists(), "the worker deleted the entry JAX could not read"
-    assert not set(first) & set(again), "the workers were replaced"
-    for found in (*first.values(), *again.values()):
-        settings, callbacks, compile_cache = found
-        assert settings == HOUSEKEEPING_CONFIG
-        assert "profile" not in callbacks
-        assert callbacks["tick"] == 1000 and callbacks["memory_monitor"] == 1000
-        assert compile_cache == str((tmp_path / runtime.COMPILE_CACHE_DIR).resolve())
-    assert dask.config.get("distributed.admin.tick.interval") == own, "this process's stays"
-
-
-def _warn_as_jax_does():
-    import warnings
-
-    warnings.warn("Error reading persistent compilation cache entry for 'jit_sign': error: "
-                  "Error -5 while decompressing data: incomplete or truncated stream")
-
-
-def _housekeeping(dask_worker):
-    settings = {key: dask.config.get(key) for key in
-                ("distributed.worker.profile.enabled", "distributed.admin.tick.interval",
-                 "distributed.admin.system-monitor.interval",
-                 "distributed.worker.memory.monitor-interval")}
-    return settings, {name: callback.callback_time
-                      for name, callback in dask_worker.periodic_callbacks.items()}, \
-        os.environ.get("JAX_COMPILATION_CACHE_DIR")
-
-
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(record)
+def _wait_for_training_process(before, timeout=120):
+    """The pid of a new child process of this one once it has loaded TensorFlow."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in set(multiprocessing.active_children()) - before:
+            try:
+                maps = open(f"/proc/{process.pid}/maps").read()
+            except OSError:
+                continue
+            if "tensorflow" in maps:
+                return process.pid
+        time.sleep(0.05)
+    raise AssertionError("no worker process loaded TensorFlow")
 
 
 def _wait_for_walk_forward_running(client, timeout=120):
@@ -503,10 +456,10 @@ def test_a_cluster_without_workers_stops_the_sweep_with_a_clear_error(kline_file
     from distributed import Client, LocalCluster
 
     from lstm_bt.errors import LstmBtError
-    from lstm_bt.sweeps import execute
+    from lstm_bt.sweeps import on_dask
 
-    monkeypatch.setattr(execute, "NO_WORKERS_S", 1.0)
-    monkeypatch.setattr(execute, "_POLL_S", 0.2)
+    monkeypatch.setattr(on_dask, "NO_WORKERS_S", 1.0)
+    monkeypatch.setattr(on_dask, "_POLL_S", 0.2)
     with LocalCluster(n_workers=0, processes=False, **NO_DASHBOARD) as empty, \
             Client(empty) as client:
         with pytest.raises(LstmBtError, match="no worker for 1 s"):
@@ -514,26 +467,33 @@ def test_a_cluster_without_workers_stops_the_sweep_with_a_clear_error(kline_file
     assert not list((tmp_path / "run" / "cells").glob("*")), "nothing ran, nothing recorded"
 
 
-def test_ctrl_c_leaves_a_directory_the_same_command_resumes(cluster, kline_file, tmp_path):
-    # 12 walk-forwards on the 2-worker cluster: SIGINT once the first cell is written, long
-    # before the last can be (each takes about a second).
+@pytest.mark.parametrize("where", ["scheduler", "local"])
+def test_ctrl_c_leaves_a_directory_the_same_command_resumes(cluster, kline_file, tmp_path,
+                                                            where):
+    # 12 walk-forwards on 2 workers (the Dask cluster's, or the command's own processes):
+    # SIGINT once the first cell is written, long before the last can be (each takes about a
+    # second). The command's own worker processes end with it.
     spec = _spec(kline_file, run={"seeds": list(range(10, 22))},
                  trading={"threshold": 0.0, "sizing": "all_in"})
     path = tmp_path / "spec.toml"
     path.write_text(spec_to_toml(spec))
     out = tmp_path / "out"
     command = [sys.executable, "-m", "lstm_bt", "sweep", str(path), "--out", str(out),
-               "--scheduler", cluster[0].scheduler_address, "--quiet"]
+               *(["--scheduler", cluster[0].scheduler_address] if where == "scheduler"
+                 else ["--workers", "2"]), "--quiet"]
     running = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     deadline = time.monotonic() + 120
     while not list((out / "cells").glob("*.npz")) and time.monotonic() < deadline:
         time.sleep(0.05)
+    workers = _worker_processes_of(running.pid)
     running.send_signal(signal.SIGINT)
     _, stderr = running.communicate(timeout=120)
     written = {p.name: p.stat().st_mtime_ns for p in (out / "cells").glob("*.npz")}
     assert running.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr and "resume" in stderr
+    assert len(workers) == (2 if where == "local" else 0)
+    assert not [pid for pid in workers if _alive(pid)], "worker processes left running"
     assert 1 <= len(written) < 12, "interrupted after the first cell, before the last"
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
@@ -541,29 +501,6 @@ def test_ctrl_c_leaves_a_directory_the_same_command_resumes(cluster, kline_file,
     assert len(pd.read_csv(out / "cells.csv")) == 12
     kept = {p.name: p.stat().st_mtime_ns for p in (out / "cells").glob("*.npz")}
     assert all(kept[name] == mtime for name, mtime in written.items()), "finished cells rerun"
-
-
-def test_the_dask_log_level_a_sweep_raises_comes_back_however_sweeps_overlap():
-    # Two sweeps in threads, the second quieter, ending in the order they began; and a block
-    # inside another (the cluster's close): the logger stays at the highest level still asked
-    # for, then returns to its own.
-    from lstm_bt.sweeps._cluster_logs import log_level
-
-    logger = logging.getLogger("distributed")
-    own = logger.level
-    first, second = log_level(logging.WARNING), log_level(logging.ERROR)
-    first.__enter__()
-    second.__enter__()
-    assert logger.level == logging.ERROR
-    first.__exit__(None, None, None)
-    assert logger.level == logging.ERROR  # the second sweep still runs, quiet
-    second.__exit__(None, None, None)
-    assert logger.level == own
-    with log_level(logging.WARNING):
-        with log_level(logging.CRITICAL):
-            assert logger.level == logging.CRITICAL
-        assert logger.level == logging.WARNING
-    assert logger.level == own
 
 
 def test_a_walk_forward_never_clears_keras_state_while_another_thread_fits(
@@ -637,21 +574,3 @@ def test_a_sweep_gives_its_workers_the_compilation_cache_of_its_data_directory(
     result = sweep(spec, out=tmp_path / "out", workers=1, data_dir=tmp_path / "data")
     assert list(result.cells["status"]) == ["ok"]
     assert asked == [tmp_path / "data"]  # what the workers' environment is made from
-
-
-def test_the_command_hides_only_dasks_error_for_a_ctrl_c_at_the_start_of_a_call():
-    # Seen in CI: the Ctrl-C test's stderr held tornado's "Exception in callback" with
-    # distributed.utils.sync's cancel failing on its unset `future` (a Dask race).
-    import logging
-
-    from lstm_bt.cli.sweep import not_dasks_interrupt_race
-
-    def record(error):
-        return logging.LogRecord("tornado.application", logging.ERROR, __file__, 1,
-                                 "Exception in callback", None, (type(error), error, None))
-
-    race = NameError("cannot access free variable 'future' where it is not associated with a "
-                     "value in enclosing scope")
-    assert not not_dasks_interrupt_race(record(race))
-    assert not_dasks_interrupt_race(record(NameError("name 'x' is not defined")))
-    assert not_dasks_interrupt_race(record(RuntimeError("free variable 'future'")))

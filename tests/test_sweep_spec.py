@@ -7,11 +7,12 @@ import tomllib
 import numpy as np
 import pytest
 
+from lstm_bt.data.synthetic import random_walk
 from lstm_bt.errors import InvalidParameter
 from lstm_bt.sweeps.plan import plan_sweep
 from lstm_bt.sweeps.spec import load_spec, spec_to_toml
 
-SOURCES = [("AAAUSDT", "1h", "digest-a"), ("BBBUSDT", "1h", "digest-b")]
+SOURCES = [("AAAUSDT", "1h", random_walk(300, seed=1)), ("BBBUSDT", "1h", random_walk(300, seed=2))]
 
 
 def _spec(**tables):
@@ -77,10 +78,33 @@ def test_cell_keys_are_stable_and_change_with_what_decides_the_cell():
     spec = load_spec(_spec())
     keys = [c.key for c in plan_sweep(spec, SOURCES, spec.broker)[1]]
     assert keys == [c.key for c in plan_sweep(spec, SOURCES, spec.broker)[1]]
-    other_data = [("AAAUSDT", "1h", "changed"), SOURCES[1]]
+    changed = SOURCES[0][2].copy()
+    changed.iloc[200, changed.columns.get_loc("close")] *= 1.01  # a bar inside the period
+    other_data = [("AAAUSDT", "1h", changed), SOURCES[1]]
     assert keys[0] != plan_sweep(spec, other_data, spec.broker)[1][0].key
     dearer = {**spec.broker, "commission": 0.002}
     assert keys[0] != plan_sweep(spec, SOURCES, dearer)[1][0].key
+
+
+def test_a_cell_stored_under_one_keras_backend_is_not_reused_under_another(tmp_path,
+                                                                          monkeypatch):
+    # The walk-forward's key is the forecast cache's: the backend it trains under is in it.
+    from lstm_bt.models import runtime
+    from lstm_bt.sweeps.results import SweepDir
+
+    spec = load_spec(_spec())
+    directory = SweepDir(tmp_path)
+    directory.prepare(spec_to_toml(spec.source))
+
+    def keys_under(backend):
+        monkeypatch.setattr(runtime, "backend_name", lambda: backend)
+        return [cell.key for cell in plan_sweep(spec, SOURCES, spec.broker)[1]]
+
+    for key in keys_under("tensorflow"):
+        directory.store({"key": key, "status": "ok", "error": "", "report": {},
+                         "returns": np.zeros(3), "train_s": 0.0, "total_s": 0.0})
+    assert directory.finished(keys_under("tensorflow")) == set(keys_under("tensorflow"))
+    assert directory.finished(keys_under("jax")) == set()
 
 
 def test_spec_round_trips_through_toml():
@@ -155,6 +179,8 @@ def test_lstm_bt_sweep_is_the_function_and_checks_its_arguments_first():
         with pytest.raises(InvalidParameter, match=r"`restart_workers_every`, expected an "
                                                    r"integer >= 0 \(walk-forwards per worker"):
             sweep(_spec(), out="unused", restart_workers_every=every)
+    with pytest.raises(InvalidParameter, match="applies to local worker processes"):
+        sweep(_spec(), out="unused", scheduler="tcp://127.0.0.1:1", restart_workers_every=5)
 
 
 def _documented_spec(path, after):
@@ -170,7 +196,8 @@ def _documented_spec(path, after):
 def test_the_docs_spec_is_valid_and_plans_what_the_docs_say():
     text, section = _documented_spec("docs/sweeps.md", "## The spec")
     spec = load_spec(tomllib.loads(text))
-    sources = [("BTCUSDT", "1h", "x"), ("ETHUSDT", "1h", "y")]
+    bars = random_walk(2 * 366 * 24 + 2100, start="2022-10-01")
+    sources = [("BTCUSDT", "1h", bars), ("ETHUSDT", "1h", bars)]
     configs, cells, walks = plan_sweep(spec, sources, spec.broker)
     assert (len(configs), len(cells), len(walks)) == (24, 288, 48)
     assert "4 model × 6 trading\n= 24 configs" in section and "4 × 12 = 48" in section
@@ -197,14 +224,14 @@ def test_symbols_are_fetched_once_through_the_kline_store_with_the_longest_warm_
                  "periods": [["2024-02-01", "2024-02-08"], ["2024-01-01", "2024-01-08"]]},
         "model": {"seq_len": 8, "train_window": [60, 100], "retrain_every": 48},
     })
-    frames, sources = load_sources(spec, data_dir=tmp_path, base_url=binance_server.url)
-    frame = frames["BTCUSDT"]
+    [(symbol, interval, frame)] = load_sources(spec, data_dir=tmp_path,
+                                               base_url=binance_server.url)
+    assert (symbol, interval) == ("BTCUSDT", "1h")
     # The earliest period less the longest warm-up (100 + 8 bars), to the latest end.
     assert frame.index[0] == pd.Timestamp("2024-01-01") - pd.Timedelta(hours=108)
     assert frame.index[-1] == pd.Timestamp("2024-02-07 23:00")
-    assert sources == [("BTCUSDT", "1h", sources[0][2])]
     asked = len(binance_server.klines_requests)
     assert asked >= 1
-    again, _ = load_sources(spec, data_dir=tmp_path, base_url=binance_server.url)
+    [(_, _, again)] = load_sources(spec, data_dir=tmp_path, base_url=binance_server.url)
     assert len(binance_server.klines_requests) == asked  # the store had it all
-    pd.testing.assert_frame_equal(again["BTCUSDT"], frame)
+    pd.testing.assert_frame_equal(again, frame)

@@ -2,7 +2,7 @@
 
 from . import SUBCOMMANDS
 
-__all__ = ["add_parser", "run", "not_dasks_interrupt_race"]
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers):
@@ -11,8 +11,9 @@ def add_parser(subparsers):
         "sweep",
         help=SUBCOMMANDS["sweep"],
         description="Run one walk-forward backtest per cell (config x symbol x period x seed) "
-                    "on a Dask cluster and write report.html (the verdict), cells.csv, "
-                    "configs.csv, breakdown.csv, summary.json and plots into --out. Re-running into the same --out runs only unfinished "
+                    "in local worker processes or on a Dask cluster and write report.html (the "
+                    "verdict), cells.csv, configs.csv, breakdown.csv, summary.json and plots "
+                    "into --out. Re-running into the same --out runs only unfinished "
                     "cells. Exit status: 0 all cells ran, 3 some failed (see cells.csv), "
                     "2 bad spec.",
     )
@@ -24,8 +25,8 @@ def add_parser(subparsers):
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="run on an existing Dask cluster (`dask scheduler`)")
     parser.add_argument("--restart-workers-every", type=int, metavar="N",
-                        help="restart each worker process after N walk-forwards, between "
-                             "two tasks, to give back the memory TensorFlow keeps; 0 never "
+                        help="replace each local worker process by a fresh one after N "
+                             "walk-forwards, to give back the memory TensorFlow keeps; 0 never "
                              "(default: 50)")
     parser.add_argument("--data-dir",
                         help="kline store and (JAX) compiled programs (default: "
@@ -40,13 +41,8 @@ def add_parser(subparsers):
 
 def run(args):
     """Run the sweep, print its summary in plain words, return 0, or 3 if cells failed."""
-    import logging
-
-    from .. import cli
     from ..sweeps import EXIT_SOME_FAILED, sweep
 
-    if cli.owns_process:  # a logger of the process: only where the command owns it
-        logging.getLogger("tornado.application").addFilter(not_dasks_interrupt_race)
     result = sweep(args.spec, out=args.out, workers=args.workers, scheduler=args.scheduler,
                    data_dir=args.data_dir, base_url=args.base_url, quiet=args.quiet,
                    restart_workers_every=args.restart_workers_every)
@@ -54,14 +50,3 @@ def run(args):
     print(f"report: {result.out / 'report.html'}")
     return EXIT_SOME_FAILED if result.failed else 0
 
-
-def not_dasks_interrupt_race(record):
-    """False for the error Dask's `sync` logs when Ctrl-C lands at the start of a call.
-
-    `distributed.utils.sync` schedules its `cancel` when a KeyboardInterrupt stops the wait;
-    landing before the call's future exists, `cancel` fails with a NameError ("cannot access
-    free variable 'future'"), which tornado logs with a traceback though the interrupt is
-    handled: the command prints that it was interrupted and what it kept.
-    """
-    error = record.exc_info[1] if record.exc_info else None
-    return not (isinstance(error, NameError) and "free variable 'future'" in str(error))

@@ -1,28 +1,25 @@
-"""Robustness sweeps: many walk-forward backtests on Dask, with statistics for many trials.
+"""Robustness sweeps: many walk-forward backtests, with statistics for many trials.
 
-`sweep(spec, out=...)` runs one backtest per cell (config x symbol x period x seed), each
-distinct walk-forward trained once and its forecasts replayed for every trading-param
-combination, on a dask.distributed cluster; it writes the report DESIGN names ("Sweeps")
-and returns it. Modules: `spec` (read and check the spec), `data` (load the bars once),
-`plan` (cells and walk-forwards), `cell` (the only coupling to the backtest engine),
-`execute` (Dask), `results` (the resumable directory); then the study's report: `counting`
-(how cells count), `report` (the tables and files), `breakdown`, `verdict`, `plots` (PNGs)
-and `study_page` (report.html).
+Flow: `spec` -> `data` -> `plan` -> `execute` tasks (in `local` processes or `on_dask`), each
+through `cell` (the engine) -> `results` (resumable) -> the study: `counting` (how cells
+count), `report` (tables and files), `breakdown`, `verdict`, `plots`, `study_page`.
 """
 
 import logging
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-import pandas as pd
-
+# No NumPy, pandas or tqdm here: a worker imports this before `local._start` caps threads.
 from ..errors import InvalidParameter, check_int
 
-__all__ = ["sweep", "SweepResult", "EXIT_SOME_FAILED"]
+__all__ = ["sweep", "SweepResult", "EXIT_SOME_FAILED", "RESTART_WORKERS_EVERY"]
 
 log = logging.getLogger(__name__)
 
 EXIT_SOME_FAILED = 3
+RESTART_WORKERS_EVERY = 50
 
 
 @dataclass
@@ -36,8 +33,8 @@ class SweepResult:
         out: the output directory.
     """
 
-    cells: pd.DataFrame
-    configs: pd.DataFrame
+    cells: "pandas.DataFrame"
+    configs: "pandas.DataFrame"
     summary: dict
     out: object = None
 
@@ -59,23 +56,21 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
 
     Args:
         spec: a path to a TOML spec, or a dict of its tables (`data`, `run`, `model`,
-            `trading`); see README "Sweeps".
+            `trading`).
         out: the output directory. Re-running into the same one computes only the cells
             without a finished result (failed cells are tried again).
         client: a `distributed.Client` to run on (left open). Defaults to `None`.
-        workers: processes of the LocalCluster started when no client or scheduler is given,
-            one task thread each. Defaults to `None`: the usable cores.
+        workers: local worker processes, when no client or scheduler is given. Defaults to
+            `None`: the usable cores.
         scheduler: address of a running Dask scheduler, e.g. `"tcp://10.0.0.5:8786"`.
             Defaults to `None`.
-        data_dir: kline store directory for `symbols`; under JAX, the workers of the
-            cluster the sweep starts also share its compiled programs (`jax_cache/`).
-            Defaults to `$LSTM_BT_DATA_DIR` or `./feeds`.
+        data_dir: kline store directory for `symbols`; under JAX, local workers also share
+            its compiled programs (`jax_cache/`). Defaults to `$LSTM_BT_DATA_DIR` or `./feeds`.
         base_url: Binance REST root. Defaults to `$LSTM_BT_BINANCE_URL` or api.binance.com.
         quiet: hide the progress bar and the dashboard link. Defaults to `True`.
-        restart_workers_every: walk-forwards a worker process runs before its Dask nanny
-            replaces it with a fresh one, between two tasks, to give back the memory
-            TensorFlow keeps; 0 never. Applies to the cluster of `client` and `scheduler`
-            too. Defaults to `None`: 50 (`execute.RESTART_WORKERS_EVERY`).
+        restart_workers_every: walk-forwards a local worker process runs before a fresh one
+            replaces it, giving back the memory TensorFlow keeps; 0 never. Defaults to `None`:
+            `RESTART_WORKERS_EVERY`.
 
     Returns:
         A `SweepResult`.
@@ -90,35 +85,47 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
         >>> result.summary["dsr"]  # doctest: +SKIP
     """
     from .data import load_sources
-    from .plan import plan_sweep
+    from .plan import bars_for, plan_sweep
     from .report import write_report
     from .results import SweepDir
     from .spec import load_spec, spec_to_toml
 
     began = time.perf_counter()
     workers = _check_target(client, workers, scheduler)
-    restart_workers_every = _check_restart(restart_workers_every)
+    restart_workers_every = _check_restart(restart_workers_every, client, scheduler)
     checked = load_spec(spec)
     directory = SweepDir(out)
     directory.prepare(spec_to_toml(checked.source))
-    frames, sources = load_sources(checked, data_dir=data_dir, base_url=base_url,
-                                   progress=not quiet)
+    sources = load_sources(checked, data_dir=data_dir, base_url=base_url, progress=not quiet)
     configs, cells, walks = plan_sweep(checked, sources, checked.broker)
     done = directory.finished([cell.key for cell in cells])
-    todo = []
+    frames = {symbol: frame for symbol, _, frame in sources}
+    work = []
     for walk in walks:
-        missing = [cell for cell in walk.cells if cell.key not in done]
-        if missing:
-            walk.cells = missing
-            todo.append(walk)
-    counts = {"walk_forwards": len(todo), "cells_run": sum(len(w.cells) for w in todo),
+        walk.cells = [cell for cell in walk.cells if cell.key not in done]
+        if walk.cells:
+            work.append((bars_for(frames[walk.symbol], walk), walk, checked.broker))
+    counts = {"walk_forwards": len(work), "cells_run": sum(len(w.cells) for _, w, _ in work),
               "cells_reused": len(done)}
     log.info("sweep: %d cells, %d finished before, %d walk-forwards to train",
-             len(cells), len(done), len(todo))
-    if todo:
-        _run(todo, frames, checked.broker, directory, quiet,
-             dict(client=client, workers=workers, scheduler=scheduler,
-                  restart_workers_every=restart_workers_every, data_dir=data_dir))
+             len(cells), len(done), len(work))
+    if work:
+        with _storing(work, directory, quiet) as on_result:
+            if client is None and scheduler is None:
+                from .local import run_local
+
+                run_local(work, on_result,
+                          **_local_options(workers, restart_workers_every, data_dir))
+            else:
+                from .on_dask import connect, dashboard_link, run_on_dask
+
+                with connect(client, scheduler) as dask:
+                    link = dashboard_link(dask)
+                    if link and not quiet:
+                        from tqdm import tqdm
+
+                        tqdm.write(f"Dask dashboard: {link}")
+                    run_on_dask(dask, work, on_result)
     records = {cell.key: directory.load(cell.key) for cell in cells}
     timing = {"total_s": round(time.perf_counter() - began, 3), **counts}
     table, config_table, summary = write_report(directory.path, checked, configs, cells,
@@ -127,43 +134,44 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
                        out=directory.path)
 
 
-def _run(walks, frames, broker, directory, quiet, where):
+@contextmanager
+def _storing(work, directory, quiet):
+    """A callback that stores each walk-forward's cell results, under a progress bar."""
     from tqdm import tqdm
 
-    from .execute import connect, dashboard_link, execute
+    total = sum(len(walk.cells) for _, walk, _ in work)
+    with tqdm(total=total, unit="cell", desc="sweep", disable=quiet, dynamic_ncols=True) as bar:
+        failed = 0
 
-    total = sum(len(walk.cells) for walk in walks)
-    with connect(quiet=quiet, **where) as dask:
-        link = dashboard_link(dask)
-        with tqdm(total=total, unit="cell", desc="sweep", disable=quiet,
-                  dynamic_ncols=True) as bar:
-            if link and not quiet:
-                bar.write(f"Dask dashboard: {link}")
-            failed = 0
+        def on_result(results):
+            nonlocal failed
+            for result in results:
+                directory.store(result)
+                failed += result["status"] != "ok"
+            bar.update(len(results))
+            bar.set_postfix_str(f"failed {failed}", refresh=True)
 
-            def on_result(results):
-                nonlocal failed
-                for result in results:
-                    directory.store(result)
-                    failed += result["status"] != "ok"
-                bar.update(len(results))
-                bar.set_postfix_str(f"failed {failed}", refresh=True)
-
-            execute(dask, walks, frames, broker, on_result)
+        yield on_result
 
 
-def _check_restart(every):
-    from .execute import RESTART_WORKERS_EVERY
+def _local_options(workers, restart_every, data_dir):
+    """`run_local`'s options: one single-threaded backend per process by default."""
+    from ..models.runtime import compile_cache_environment, usable_cores
+    from .execute import thread_environment
 
-    if every is None:
-        return RESTART_WORKERS_EVERY
-    return check_int("restart_workers_every", every,
-                     meaning="walk-forwards per worker process, 0: never")
+    cores = usable_cores()
+    workers = workers or cores
+    env = {**thread_environment(max(1, cores // workers)),
+           **compile_cache_environment(data_dir)}
+    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+        env["TF_CPP_MIN_LOG_LEVEL"] = "2"  # TensorFlow's start-up banner, once per process
+    log.info("sweep: %d local worker processes, LSTM_BT_THREADS=%s, a fresh process every %s "
+             "walk-forwards", workers, env["LSTM_BT_THREADS"], restart_every or "infinite")
+    return {"workers": workers, "restart_every": restart_every, "env": env}
 
 
 def _check_target(client, workers, scheduler):
-    """`workers` as a Python int (or None); `InvalidParameter` unless the three pick one
-    place to run."""
+    """`workers` as a Python int or None; refuses more than one place to run."""
     if sum(x is not None for x in (client, workers, scheduler)) > 1:
         raise InvalidParameter("Give at most one of `client`, `workers` and `scheduler` "
                                "(--workers or --scheduler): they pick where the sweep runs.")
@@ -174,3 +182,14 @@ def _check_target(client, workers, scheduler):
         raise InvalidParameter(f"Received an invalid value for `scheduler`, expected an "
                                f"address like tcp://HOST:8786, got {scheduler!r}.")
     return workers
+
+
+def _check_restart(every, client, scheduler):
+    if every is None:
+        return RESTART_WORKERS_EVERY
+    if client is not None or scheduler is not None:
+        raise InvalidParameter(
+            "`restart_workers_every` (--restart-workers-every) applies to local worker "
+            "processes; a Dask cluster's workers are its own (`dask worker --lifetime`).")
+    return check_int("restart_workers_every", every,
+                     meaning="walk-forwards per worker process, 0: never")

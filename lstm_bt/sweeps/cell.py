@@ -1,13 +1,6 @@
 """The one place a sweep touches the backtest engine: train a walk-forward, replay it.
 
-Everything else in `lstm_bt.sweeps` sees only these functions, so pointing the sweep at
-another engine means editing this file alone.
-
-- `train_forecasts(bars, model_params, seed)`: run the `WalkForward` once over the bars,
-  without backtrader (it trains), and return its predicted closes, training history and timing.
-- `replay(bars, forecasts, model_params, trading_params, broker)`: trade those forecasts with
-  one set of trading params and broker settings through `run_backtest(forecasts=...)` (no
-  training), and return the report and per-bar returns.
+The rest of `lstm_bt.sweeps` sees only these functions: another engine means editing this file.
 """
 
 import time
@@ -25,7 +18,7 @@ def required_history(model_params):
 
 
 def train_forecasts(bars, model_params, seed):
-    """Train one walk-forward over `bars` and return its forecasts.
+    """Train one walk-forward over `bars`, without backtrader, and return its forecasts.
 
     Args:
         bars: a `BacktestData` (the measured bars with their warm-up history before `start`).
@@ -33,15 +26,13 @@ def train_forecasts(bars, model_params, seed):
         seed: the model seed.
 
     Returns:
-        (predicted close per tradable bar as a Series indexed by bar open time,
-        {"training_history": [...], "train_s": seconds fitting, "total_s": seconds in all,
-        "retrains": fits}).
+        (predicted closes, a Series by bar open time; {"training_history": [...],
+        "train_s": seconds fitting, "total_s": seconds in all, "retrains": fits}).
     """
     from ..models import WalkForward, runtime
 
     began = time.perf_counter()
-    # A worker runs walk-forward after walk-forward: drop what the last ones left, unless
-    # another task thread of the worker is using Keras now (see the function).
+    # Drop what earlier walk-forwards of this process left (not while another thread fits).
     runtime.clear_session_unless_in_use()
     walk = WalkForward(**model_params, seed=seed)
     frame = walk.run(bars.frame, start=bars.start)
@@ -59,8 +50,7 @@ def replay(bars, forecasts, model_params, trading_params, broker):
     Args:
         bars: the `BacktestData` the forecasts were made on.
         forecasts: the Series `train_forecasts` returned.
-        model_params: the walk-forward's params (they fix the warm-up the bars carry and are
-            recorded in the report; nothing trains).
+        model_params: the walk-forward's params (recorded in the report; nothing trains).
         trading_params: strategy params that only turn forecasts into orders (`threshold`,
             `sizing`, ...); the rest take their defaults.
         broker: `cash`, `commission`, `slippage`.

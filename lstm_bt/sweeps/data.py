@@ -1,11 +1,4 @@
-"""Load a sweep's data once, in the client, before any task starts.
-
-Symbols come through the kline store (fetching what is missing from Binance), from the
-earliest period's start less the longest warm-up any model config needs, to the latest end.
-Files are read whole. Each task later gets its slice of a frame; workers never read a disk.
-"""
-
-import hashlib
+"""Load a sweep's data once, in the client: each task gets its slice, workers read no disk."""
 
 import pandas as pd
 
@@ -15,7 +8,8 @@ __all__ = ["load_sources"]
 
 
 def load_sources(spec, data_dir=None, base_url=None, progress=False):
-    """The kline frame of every data source of `spec`.
+    """The bars of every data source: symbols through the kline store, from the earliest start
+    less the longest warm-up to the latest end; files whole.
 
     Args:
         spec: a `SweepSpec`.
@@ -24,7 +18,7 @@ def load_sources(spec, data_dir=None, base_url=None, progress=False):
         progress: show download progress bars. Defaults to `False`.
 
     Returns:
-        ({symbol: frame}, [(symbol, interval, data digest), ...] in the spec's order).
+        [(symbol, interval, kline frame), ...] in the spec's order.
 
     Raises:
         DataError, BinanceError, NetworkError: a source cannot be read.
@@ -33,7 +27,7 @@ def load_sources(spec, data_dir=None, base_url=None, progress=False):
     from ..run.backtest_data import load_backtest_data
     from .cell import required_history
 
-    frames, sources = {}, []
+    sources = []
     if spec.symbols:
         starts = [pd.Timestamp(start) for start, _ in spec.periods]
         ends = [pd.Timestamp(end) for _, end in spec.periods]
@@ -43,20 +37,13 @@ def load_sources(spec, data_dir=None, base_url=None, progress=False):
                                       start=min(starts).to_pydatetime(),
                                       end=max(ends).to_pydatetime(), history=history,
                                       base_url=base_url, data_dir=data_dir, progress=progress)
-            frames[symbol] = bars.frame
-            sources.append((symbol, bars.interval, _digest(bars.frame)))
+            sources.append((symbol, bars.interval, bars.frame))
     else:
         for path in spec.files:
             bars = load_backtest_data(path, interval=spec.interval)
-            if bars.symbol in frames:
+            if any(bars.symbol == symbol for symbol, _, _ in sources):
                 raise InvalidParameter(
                     f"[data] files: two files hold the symbol {bars.symbol!r}; give each "
                     "symbol one file (join them first).")
-            frames[bars.symbol] = bars.frame
-            sources.append((bars.symbol, bars.interval, _digest(bars.frame)))
-    return frames, sources
-
-
-def _digest(frame):
-    hashed = pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
-    return hashlib.sha256(hashed).hexdigest()[:16]
+            sources.append((bars.symbol, bars.interval, bars.frame))
+    return sources

@@ -2,15 +2,11 @@
 returns.npz, the PNGs and report.html.
 
 Cells are counted as `counting` says: a cell without a trade counts as Sharpe 0 in medians,
-quartiles and comparisons (its Sharpe stays null in cells.csv).
-
-Statistics for many trials follow "Statistics for many trials" in the README: a config's
-pooled returns are its finished cells' per-bar returns concatenated in the fixed order
-(symbol, period, seed); PSR and DSR are computed on them, DSR with N = the number of configs
-and V = the variance (ddof=1) of the configs' per-bar Sharpe ratios (a config that never
-traded counts as Sharpe 0 there). PBO and the effective number of trials use the T x N matrix
-of pooled returns over the (symbol, period, seed) slots where every config finished, so it
-stays aligned bar for bar. `verdict` turns them into the summary.
+quartiles and comparisons (its Sharpe stays null in cells.csv). A config's pooled returns are
+its finished cells' per-bar returns in the order (symbol, period, seed); PSR and DSR (N = the
+configs, V = the variance of their per-bar Sharpe ratios) are computed on them, PBO and the
+effective number of trials on the T x N matrix of the slots every config finished, so it stays
+aligned bar for bar. `verdict` turns them into the summary.
 """
 
 import json

@@ -3,9 +3,8 @@
 `DIR/spec.toml` is the spec as run; `DIR/cells/<key>.npz` holds one cell's record (JSON) and
 per-bar returns, written to a temporary name and renamed, so an interrupted sweep (Ctrl-C, a
 killed client) leaves only whole files and a re-run computes only the cells without one. A
-failed cell is stored too (for the report) but computed again by the next run. The key
-digests everything that decides the cell (data, period, seed, params, broker), so a spec that
-grows (more seeds, another threshold) reuses every cell it shares with the last run.
+failed cell is stored too (for the report) but computed again by the next run. A cell's key
+(`plan`) names all that decides it, so a spec that grows reuses every cell it already has.
 """
 
 import json

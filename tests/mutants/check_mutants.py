@@ -146,6 +146,13 @@ MUTANTS = (
         CACHE_TESTS,
     ),
     Mutant(
+        "sweep-cell-reused-across-backends",
+        "a resumed sweep reuses cells trained under another Keras backend",
+        (("lstm_bt/sweeps/plan.py", "                     runtime.backend_name())",
+          '                     "tensorflow")'),),
+        ("tests/test_sweep_spec.py",),
+    ),
+    Mutant(
         "cache-trusts-damaged-files",
         "cache entries are read without checking their checksums",
         ((CACHE, "if _file_digest(entry / name) != expected:", "if False:"),),
