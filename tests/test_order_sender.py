@@ -29,7 +29,7 @@ def make_sender(exchange, journal, *, limits=None, fills=None, **client_options)
     tracker = OrderTracker(client, journal, "BTCUSDT",
                            on_fill=fills.append if fills is not None else None)
     guard = LimitGuard(limits, journal) if limits else None
-    return OrderSender(client, journal, tracker, client.symbol_rules("BTCUSDT"), SESSION,
+    return OrderSender(client, journal, tracker, client.symbol_filters("BTCUSDT"), SESSION,
                        guard=guard, settle_s=0.5, backoff=0.05, resolve_budget_s=10)
 
 

@@ -40,7 +40,8 @@ def test_a_small_round_trip_on_the_testnet(tmp_path):
     try:
         assert orders.stream.wait_up(15), orders.stream.last_error
         rules = orders.sender.rules
-        quantity = rules.market_quantity(max(rules.min_notional * 2 / price, rules.min_qty))
+        quantity = rules.round_quantity(max(Decimal(rules.min_notional) * 2 / price,
+                                            Decimal(rules.min_qty)))
         bought = orders.submit(bar_ms, "BUY", quantity, price)
         assert bought.status == "FILLED", bought
         sold = orders.submit(bar_ms, "SELL", orders.position(), price)

@@ -3,7 +3,7 @@
 from .download import load_klines, update_store
 from .files import CSV_HEADER, find_gaps, infer_interval, read_kline_file, write_kline_csv
 from .account import SignedClient
-from .filters import SymbolRules
+from .symbol_filters import SymbolFilters
 from .rest import BinanceClient, KlinePage
 from .signing import ApiKey, load_api_key
 from ..settings import (
@@ -29,7 +29,7 @@ __all__ = [
     "SignedClient",
     "ApiKey",
     "load_api_key",
-    "SymbolRules",
+    "SymbolFilters",
     "DEFAULT_BASE_URL",
     "ALTERNATIVE_BASE_URL",
     "resolve_base_url",

@@ -10,7 +10,7 @@ import time
 from urllib.parse import quote
 
 from ..errors import BinanceError, check_int
-from .filters import SymbolRules, as_decimal
+from .symbol_filters import as_decimal, read_symbol_filters
 from .signing import query_string
 from .transport import BinanceHttp
 
@@ -38,7 +38,7 @@ _FIXES = {
 
 
 class SignedClient(BinanceHttp):
-    """Signed REST calls for one API key: account, orders, trades and the symbol's rules.
+    """Signed REST calls for one API key: account, orders, trades and the symbol's filters.
 
     Args:
         api_key: an `ApiKey`.
@@ -152,10 +152,9 @@ class SignedClient(BinanceHttp):
                 params[name] = value
         return self.signed("GET", "/api/v3/myTrades", params)
 
-    def symbol_rules(self, symbol):
-        """The `SymbolRules` of `symbol`, from `GET /api/v3/exchangeInfo` (unsigned)."""
-        return SymbolRules.from_exchange_info(
-            self._get("/api/v3/exchangeInfo", {"symbol": symbol}).json(), symbol)
+    def symbol_filters(self, symbol):
+        """The `SymbolFilters` of `symbol`, from `GET /api/v3/exchangeInfo` (unsigned)."""
+        return read_symbol_filters(self, symbol)
 
     def _refusal(self, response, params):
         try:

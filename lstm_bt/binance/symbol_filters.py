@@ -9,7 +9,8 @@ refuse an order, in Binance's words ("Filter failure: NOTIONAL"). A rule whose v
 off, as Binance documents for its filters.
 
 Decimal arithmetic on the exchange's decimal strings: `0.1 + 0.2` style float error must not
-turn an exact multiple of the step into a refusal.
+turn an exact multiple of the step into a refusal. Quantities and prices come back as Decimals
+(`decimal_text` writes one as Binance takes it).
 """
 
 from dataclasses import asdict, dataclass
@@ -17,9 +18,21 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from ..errors import BinanceError
 
-__all__ = ["SymbolFilters", "EXCHANGE_INFO_PATH", "fetch_symbol_filters"]
+__all__ = ["SymbolFilters", "EXCHANGE_INFO_PATH", "fetch_symbol_filters", "read_symbol_filters",
+           "as_decimal", "decimal_text"]
 
 EXCHANGE_INFO_PATH = "/api/v3/exchangeInfo"
+
+
+def as_decimal(value):
+    """`value` (text, int, float or Decimal) as a Decimal; a float goes through its repr."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def decimal_text(value):
+    """A Decimal as Binance takes it: plain digits, no exponent, no trailing zeros."""
+    text = format(as_decimal(value).normalize(), "f")
+    return text if text != "-0" else "0"
 
 
 @dataclass(frozen=True)
@@ -28,14 +41,18 @@ class SymbolFilters:
 
     Attributes:
         symbol: the symbol, e.g. `"BTCUSDT"`.
+        base_asset, quote_asset: what it trades and what it is priced in, e.g. `"BTC"`, `"USDT"`.
         step_size, min_qty, max_qty: `LOT_SIZE`.
         market_step_size, market_min_qty, market_max_qty: `MARKET_LOT_SIZE` (market orders).
         tick_size, min_price, max_price: `PRICE_FILTER` (orders that carry a price).
         min_notional, max_notional: `NOTIONAL` (or `MIN_NOTIONAL`): price x quantity bounds.
-        notional_on_market: whether the notional bounds apply to market orders.
+        notional_on_market, max_notional_on_market: whether the minimum, and the maximum,
+            apply to market orders.
     """
 
     symbol: str
+    base_asset: str = ""
+    quote_asset: str = ""
     step_size: str = "0"
     min_qty: str = "0"
     max_qty: str = "0"
@@ -48,13 +65,15 @@ class SymbolFilters:
     min_notional: str = "0"
     max_notional: str = "0"
     notional_on_market: bool = True
+    max_notional_on_market: bool = False
 
     @classmethod
     def from_exchange_info(cls, info, symbol):
         """The filters of `symbol` in an `exchangeInfo` answer (a dict).
 
         Raises:
-            BinanceError: the answer does not list `symbol` or its filters.
+            BinanceError: the answer does not list `symbol` or its filters, or the symbol is
+                not trading.
         """
         try:
             entry = next(item for item in info["symbols"] if item["symbol"] == symbol)
@@ -63,12 +82,15 @@ class SymbolFilters:
             raise BinanceError(
                 f"exchangeInfo lists no filters for {symbol}; check the symbol and `--base-url`."
             ) from None
+        if entry.get("status", "TRADING") != "TRADING":
+            raise BinanceError(f"{symbol} is not trading now (status {entry['status']}).")
         lot = filters.get("LOT_SIZE", {})
         market = filters.get("MARKET_LOT_SIZE", {})
         price = filters.get("PRICE_FILTER", {})
         notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
         return cls(
-            symbol=symbol,
+            symbol=symbol, base_asset=entry.get("baseAsset", ""),
+            quote_asset=entry.get("quoteAsset", ""),
             step_size=_text(lot.get("stepSize")), min_qty=_text(lot.get("minQty")),
             max_qty=_text(lot.get("maxQty")),
             market_step_size=_text(market.get("stepSize")),
@@ -80,6 +102,7 @@ class SymbolFilters:
             max_notional=_text(notional.get("maxNotional")),
             notional_on_market=bool(notional.get("applyMinToMarket",
                                                  notional.get("applyToMarket", True))),
+            max_notional_on_market=bool(notional.get("applyMaxToMarket", False)),
         )
 
     def to_dict(self):
@@ -93,19 +116,19 @@ class SymbolFilters:
 
     def round_quantity(self, quantity, market=True):
         """`quantity` (>= 0) rounded down to the lot step (the market step for market orders
-        when the exchange sets one), as a float."""
+        when the exchange sets one), as a Decimal."""
         step = Decimal(self.step_size)
         if market and Decimal(self.market_step_size) > 0:
             step = max(step, Decimal(self.market_step_size))
-        return float(_floor_to(Decimal(repr(float(quantity))), step))
+        return _floor_to(as_decimal(quantity), step)
 
     def round_price(self, price):
-        """`price` rounded to the nearest tick, as a float."""
+        """`price` rounded to the nearest tick, as a Decimal."""
         tick = Decimal(self.tick_size)
-        value = Decimal(repr(float(price)))
+        value = as_decimal(price)
         if tick <= 0:
-            return float(value)
-        return float((value / tick).quantize(Decimal(1), rounding=ROUND_HALF_EVEN) * tick)
+            return value
+        return (value / tick).quantize(Decimal(1), rounding=ROUND_HALF_EVEN) * tick
 
     def refusal(self, quantity, price, market=True):
         """Why Binance would refuse an order of `quantity` (>= 0) at `price`, or None.
@@ -119,8 +142,7 @@ class SymbolFilters:
         Returns:
             Binance's message, e.g. `"Filter failure: NOTIONAL"`, or None.
         """
-        qty = Decimal(repr(float(quantity)))
-        at = Decimal(repr(float(price)))
+        qty, at = as_decimal(quantity), as_decimal(price)
         if qty <= 0 or not _fits(qty, self.min_qty, self.max_qty, self.step_size):
             return "Filter failure: LOT_SIZE"
         if market and not _fits(qty, self.market_min_qty, self.market_max_qty,
@@ -131,7 +153,8 @@ class SymbolFilters:
         if not market or self.notional_on_market:
             value = qty * at
             low, high = Decimal(self.min_notional), Decimal(self.max_notional)
-            if value < low or (high > 0 and value > high):
+            high_applies = not market or self.max_notional_on_market
+            if value < low or (high_applies and high > 0 and value > high):
                 return "Filter failure: NOTIONAL"
         return None
 
@@ -150,14 +173,19 @@ def fetch_symbol_filters(symbol, base_url=None):
     from .rest import BinanceClient
 
     with BinanceClient(base_url) as client:
-        # The client's retries, deadlines and error messages, for one more public endpoint.
-        response = client._get(EXCHANGE_INFO_PATH, {"symbol": symbol})
-        try:
-            info = response.json()
-        except ValueError:
-            raise BinanceError(
-                f"{client.base_url}{EXCHANGE_INFO_PATH} did not answer with JSON; check "
-                f"`--base-url`.") from None
+        return read_symbol_filters(client, symbol)
+
+
+def read_symbol_filters(client, symbol):
+    """`SymbolFilters` of `symbol` from `GET /api/v3/exchangeInfo` on an open `BinanceHttp`
+    client (its retries, deadlines and error messages)."""
+    response = client._get(EXCHANGE_INFO_PATH, {"symbol": symbol})
+    try:
+        info = response.json()
+    except ValueError:
+        raise BinanceError(
+            f"{client.base_url}{EXCHANGE_INFO_PATH} did not answer with JSON; check "
+            f"`--base-url`.") from None
     return SymbolFilters.from_exchange_info(info, symbol)
 
 

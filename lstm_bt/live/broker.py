@@ -135,9 +135,9 @@ class BinanceBroker(bt.brokers.BackBroker):
         filters = self._filters(data)
         if filters is not None:
             market = exectype in (None, bt.Order.Market, bt.Order.Close)
-            size = filters.round_quantity(size, market=market)
-            price = None if price is None else filters.round_price(price)
-            plimit = None if plimit is None else filters.round_price(plimit)
+            size = float(filters.round_quantity(size, market=market))
+            price = None if price is None else float(filters.round_price(price))
+            plimit = None if plimit is None else float(filters.round_price(plimit))
         return make(owner, data, size, price=price, plimit=plimit, exectype=exectype,
                     **kwargs)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from ..binance.filters import as_decimal, decimal_text
+from ..binance.symbol_filters import as_decimal, decimal_text
 
 __all__ = ["RiskLimits", "LimitGuard", "KillSwitch"]
 

@@ -54,7 +54,7 @@ class LiveOrders:
     def start(self):
         """Reconcile with Binance (`ReconcileError` on anything unexplained), then follow the
         user data stream; returns the `Reconciliation`."""
-        rules = self.client.symbol_rules(self.tracker.symbol)
+        rules = self.client.symbol_filters(self.tracker.symbol)
         guard = LimitGuard(self.limits, self.journal) if self.limits is not None else None
         self.sender = OrderSender(self.client, self.journal, self.tracker, rules,
                                   self.session_id, guard=guard, **self._sender_options)
@@ -98,7 +98,7 @@ class LiveOrders:
         self.tracker.poll()
         position = self.position()
         logger.warning("kill switch: open orders cancelled; position %s", position)
-        if not flatten or self.sender.rules.market_quantity(position) <= Decimal(0):
+        if not flatten or self.sender.rules.round_quantity(position) <= Decimal(0):
             return None
         return self.sender.submit(bar_ms, "SELL", position, price, purpose="k")
 

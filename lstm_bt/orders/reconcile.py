@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..binance.filters import as_decimal, decimal_text
+from ..binance.symbol_filters import as_decimal, decimal_text
 from ..errors import ReconcileError
 from .tracker import net_change
 

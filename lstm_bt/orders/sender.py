@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import replace
 
-from ..binance.filters import decimal_text
+from ..binance.symbol_filters import decimal_text
 from ..errors import BinanceError, NetworkError, SendStatusUnknown
 from .client_ids import client_order_id
 from .journal import NOT_PLACED, REFUSED, Intent, OrderState
@@ -29,7 +29,7 @@ class OrderSender:
         client: a `SignedClient`.
         journal: the order journal.
         tracker: the `OrderTracker` that journals answers and fills.
-        rules: the symbol's `SymbolRules`.
+        rules: the symbol's `SymbolFilters`.
         session_id: names the session in its client order ids.
         guard: a `LimitGuard`. Defaults to `None`.
         settle_s: how long past its `recvWindow` Binance may still match an order (its backend
@@ -72,9 +72,9 @@ class OrderSender:
         pending = next((i for i in self.journal.intents() if i.client_order_id == cid), None)
         if pending is not None:
             return self.resolve(pending)
-        qty = self.rules.market_quantity(quantity)
+        qty = self.rules.round_quantity(quantity)
         intent = Intent(cid, self.rules.symbol, side, "MARKET", decimal_text(qty), int(bar_ms))
-        refusal = self.rules.market_refusal(qty, price)
+        refusal = self.rules.refusal(qty, price)
         if refusal is None and self.guard is not None and purpose != "k":
             refusal = self.guard.refusal(side, qty, price, equity, self.client.server_ms())
         self.journal.record_intent(intent)

@@ -9,7 +9,7 @@ and commission (in the asset Binance charged), whichever source brought it first
 import logging
 from decimal import Decimal
 
-from ..binance.filters import as_decimal, decimal_text
+from ..binance.symbol_filters import as_decimal, decimal_text
 from .journal import Fill, OrderState
 
 __all__ = ["OrderTracker", "net_change"]
@@ -110,7 +110,7 @@ def net_change(fills, asset, rules):
     Args:
         fills: `Fill`s of one symbol.
         asset: e.g. `"BTC"` (the base) or `"USDT"` (the quote).
-        rules: the symbol's `SymbolRules` (which asset is base, which quote).
+        rules: the symbol's `SymbolFilters` (which asset is base, which quote).
     """
     total = Decimal(0)
     for fill in fills:

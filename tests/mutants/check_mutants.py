@@ -279,7 +279,7 @@ MUTANTS = (
     Mutant(
         "paper-broker-ignores-the-lot-step",
         "orders are sent at the size the strategy asked, not rounded down to the lot step",
-        ((PAPER_BROKER, "            size = filters.round_quantity(size, market=market)\n",
+        ((PAPER_BROKER, "            size = float(filters.round_quantity(size, market=market))\n",
           ""),),
         ("tests/test_paper_broker.py",),
     ),
@@ -432,7 +432,7 @@ MUTANTS = (
     Mutant(
         "paper-broker-ignores-the-lot-step",
         "orders are sent at the size the strategy asked, not rounded down to the lot step",
-        ((PAPER_BROKER, "            size = filters.round_quantity(size, market=market)\n",
+        ((PAPER_BROKER, "            size = float(filters.round_quantity(size, market=market))\n",
           ""),),
         ("tests/test_paper_broker.py",),
     ),
