@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._temp_dirs import make_temp_dir, stale_temp_dirs
+from .._atomic_files import remove_leftovers, temp_dir
 
 __all__ = ["ForecastCache", "CachedRun", "cache_key"]
 
@@ -48,8 +48,6 @@ MODEL = "model.keras"
 MANIFEST = "manifest.json"
 # Bumped when the entry format changes, so old entries miss instead of being misread.
 FORMAT = 1
-# A temporary entry older than this is a leftover even if its process id is alive again.
-STALE_TEMP_S = 15 * 60
 
 _MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -173,43 +171,34 @@ class ForecastCache:
         Returns:
             The entry directory.
         """
-        building = None
+        entry = self.entry_dir(key)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            self._remove_leftovers()
-            building = make_temp_dir(self.root, f".{key[:12]}-")
-            frame = strategy.forecasts_frame()
-            np.savez(building / FORECASTS,
-                     datetime_ns=pd.DatetimeIndex(frame["datetime"]).as_unit("ns").asi8,
-                     predicted_close=frame["predicted_close"].to_numpy(dtype=np.float64))
-            history = [dict(item, window_end=item["window_end"].isoformat())
-                       for item in strategy.training_history]
-            (building / HISTORY).write_text(json.dumps(history))
-            if getattr(strategy, "model_", None) is not None:
-                strategy.model_.save(building / MODEL)
-            files = {path.name: _file_digest(path) for path in sorted(building.iterdir())}
-            manifest = {"key": key, "format": FORMAT, "files": files,
-                        "made_from": describe or {}}
-            (building / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
-            entry = self.entry_dir(key)
-            shutil.rmtree(entry, ignore_errors=True)
-            os.rename(building, entry)
+            remove_leftovers(self.root, ".*-*")
+            with temp_dir(self.root, f".{key[:12]}-") as building:
+                frame = strategy.forecasts_frame()
+                np.savez(building / FORECASTS,
+                         datetime_ns=pd.DatetimeIndex(frame["datetime"]).as_unit("ns").asi8,
+                         predicted_close=frame["predicted_close"].to_numpy(dtype=np.float64))
+                history = [dict(item, window_end=item["window_end"].isoformat())
+                           for item in strategy.training_history]
+                (building / HISTORY).write_text(json.dumps(history))
+                if getattr(strategy, "model_", None) is not None:
+                    strategy.model_.save(building / MODEL)
+                files = {path.name: _file_digest(path) for path in sorted(building.iterdir())}
+                manifest = {"key": key, "format": FORMAT, "files": files,
+                            "made_from": describe or {}}
+                (building / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
+                shutil.rmtree(entry, ignore_errors=True)
+                os.rename(building, entry)
         except (OSError, ValueError) as error:
             # A cache that cannot be written (read-only, disk full, a model Keras cannot save)
             # costs the next run time, never this run's result.
             log.warning("could not write forecast cache entry %s in %s: %s", key[:12],
                         self.root, error)
-            if building is not None:
-                shutil.rmtree(building, ignore_errors=True)
             return None
         log.info("forecast cache: stored %s", entry)
         return entry
-
-    def _remove_leftovers(self):
-        """Delete temporary entries of cache writes that were killed."""
-        for stale in stale_temp_dirs(self.root, ".*-*", STALE_TEMP_S):
-            log.info("forecast cache: removing %s, left by a write that did not finish", stale)
-            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _strategy_lineage(strategy):

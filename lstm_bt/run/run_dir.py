@@ -30,7 +30,6 @@ import json
 import logging
 import math
 import os
-import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -38,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._temp_dirs import make_temp_dir
+from .._atomic_files import remove_leftovers, temp_dir
 from ..report.drawing_ahead import draw
 from ..errors import DataError, LstmBtError
 from ..report.table import monthly_returns_frame, start_value
@@ -224,7 +223,7 @@ class RunDirClaim:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
-        _remove_stale_builds(self.path)
+        remove_leftovers(self.path.parent, glob.escape(_build_prefix(self.path)) + "*")
         return self
 
     def release(self):
@@ -271,8 +270,7 @@ def write_run_dir(path, record, force=False, plots=True):
     path = check_run_dir(path, record.report, force=force)
     target = Path(os.path.abspath(path))
     target.parent.mkdir(parents=True, exist_ok=True)
-    building = make_temp_dir(target.parent, _build_prefix(target))
-    try:
+    with temp_dir(target.parent, _build_prefix(target)) as building:
         _write_frame(record.equity, building / EQUITY, index=True)
         _write_frame(record.trades, building / TRADES, index=False)
         _write_frame(record.forecasts, building / FORECASTS, index=True)
@@ -285,9 +283,6 @@ def write_run_dir(path, record, force=False, plots=True):
             write_plots(building, record)
         _write_json(record.report, building / REPORT)
         _move_into_place(building, target)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
     log.info("wrote run directory %s", path)
     return path
 
@@ -406,13 +401,6 @@ def _move_into_place(building, path):
         os.replace(building / name, path / name)
     os.replace(building / REPORT, path / REPORT)
     building.rmdir()
-
-
-def _remove_stale_builds(path):
-    """Delete what runs killed while writing `path` left beside it (the caller holds it)."""
-    for stale in path.parent.glob(glob.escape(_build_prefix(path)) + "*"):
-        log.info("removing %s, left by a run that did not finish", stale)
-        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _write_json(value, path):
