@@ -15,6 +15,7 @@ from ..errors import InvalidParameter
 from ..report.table import (METRIC_ROWS, format_number, format_p_value, naive_rule_verdict,
                             short_window_warning, zero_trade_reason)
 from ..strategies import LSTMStrategy
+from ..run.run_params import BROKER_PARAMS, RUN_PARAMS
 from .strategy_flags import add_strategy_flags, finite_float, load_strategy_class, strategy_kwargs
 from . import SUBCOMMANDS
 
@@ -67,19 +68,12 @@ def add_parser(subparsers):
     add_strategy_flags(parser, LSTMStrategy)
 
     broker = parser.add_argument_group("broker")
-    broker.add_argument("--cash", type=finite_float, default=10_000.0, metavar="AMOUNT",
-                        help="starting cash in the quote currency, e.g. USDT (default: 10000)")
-    broker.add_argument("--commission", type=finite_float, default=0.001, metavar="FRACTION",
-                        help="fee per trade as a fraction of its value (default: 0.001, "
-                             "Binance's spot taker fee)")
-    broker.add_argument("--slippage", type=finite_float, default=0.0, metavar="FRACTION",
-                        help="fills worse than the price by this fraction, e.g. 0.0005 "
-                             "(default: 0)")
-
     run_group = parser.add_argument_group("run")
-    run_group.add_argument("--seed", type=_seed, default=0, metavar="N",
-                           help="seeds the model, 0 to 4294967295: the same data, params and "
-                                "seed give identical forecasts and trades (default: 0)")
+    for param in RUN_PARAMS.values():
+        group = broker if param.name in BROKER_PARAMS else run_group
+        # Not given: None, so that `--from` can tell a flag left out from one given.
+        group.add_argument(f"--{param.name}", type=_run_flag_type(param), default=None,
+                           metavar=param.metavar, help=f"{param.help} (default: {param.default:g})")
     run_group.add_argument("--from", dest="from_report", metavar="REPORT_JSON",
                            help="re-run the data and params of a run's report.json; flags "
                                 "given here override them")
@@ -130,10 +124,7 @@ def _run_backtest(args):
         start=args.start,
         end=args.end,
         strategy=strategy_class,
-        cash=args.cash,
-        commission=args.commission,
-        slippage=args.slippage,
-        seed=args.seed,
+        **{name: getattr(args, name) for name in RUN_PARAMS},
         base_url=args.base_url,
         data_dir=args.data_dir,
         offline=args.offline,
@@ -145,56 +136,59 @@ def _run_backtest(args):
     )
 
 
-def _seed(text):
-    """argparse type: a seed the backends accept, refused before any data is loaded."""
-    from ..models.forecaster import MAX_SEED
+def _run_flag_type(param):
+    """argparse type of a broker or run flag: a finite number; an integer param is also
+    checked here, before any data is loaded."""
+    def parse(text):
+        if isinstance(param.default, float):
+            return finite_float(text)
+        try:
+            return param.check(int(text))
+        except (ValueError, InvalidParameter):
+            raise argparse.ArgumentTypeError(f"expected {param.expected}, got {text!r}") from None
 
-    try:
-        seed = int(text)
-    except ValueError:
-        seed = None
-    if seed is None or not 0 <= seed <= MAX_SEED:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer from 0 to {MAX_SEED}, got {text!r}")
-    return seed
-
-
-# The broker and run flags' defaults: a flag still at its default takes the report's value.
-_REPORT_FLAGS = {"cash": 10_000.0, "commission": 0.001, "slippage": 0.0, "seed": 0}
+    return parse
 
 
 def _apply_report(args, demo_symbol, strategy_class):
     """The strategy params to run with: the flags given, over the params of `--from
-    REPORT_JSON` when given (whose data and broker values also fill the flags left out)."""
+    REPORT_JSON` when given (whose data and broker values also fill the flags left out).
+    Broker and run flags still unset take their defaults."""
     given = strategy_kwargs(args, strategy_class)
-    if not args.from_report:
-        return given
+    reported = {}
+    if args.from_report:
+        data, reported = _read_report(args.from_report)
+        if reported.get("strategy", "LSTMStrategy") != "LSTMStrategy" and not args.strategy_path:
+            raise InvalidParameter(
+                f"--from {args.from_report} ran {reported['strategy']}; pass --strategy-path "
+                f"FILE:{reported['strategy']} to run it again."
+            )
+        if not (args.demo or args.csv or args.symbol):
+            args.demo = data.get("symbol") == demo_symbol
+            if not args.demo:
+                args.symbol = data.get("symbol")
+                args.interval = args.interval or data.get("interval")
+        args.start = args.start or data.get("start")
+        args.end = args.end or data.get("end")
+    for name, param in RUN_PARAMS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, reported.get(name, param.default))
+    skip = {"strategy", *RUN_PARAMS}
+    reported = {name: tuple(value) if isinstance(value, list) else value
+                for name, value in reported.items() if name not in skip}
+    return {**reported, **given}
+
+
+def _read_report(path):
+    """`(data, params)` of a run's report.json."""
     try:
-        report = json.loads(Path(args.from_report).read_text(encoding="utf-8"))
-        data, params = dict(report["data"]), dict(report["params"])
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+        return dict(report["data"]), dict(report["params"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise InvalidParameter(
-            f"--from {args.from_report}: not a readable report.json with `data` and `params` "
-            f"({error}); pass the report.json of a run directory."
+            f"--from {path}: not a readable report.json with `data` and `params` ({error}); "
+            "pass the report.json of a run directory."
         ) from None
-    if params.get("strategy", "LSTMStrategy") != "LSTMStrategy" and not args.strategy_path:
-        raise InvalidParameter(
-            f"--from {args.from_report} ran {params['strategy']}; pass --strategy-path "
-            f"FILE:{params['strategy']} to run it again."
-        )
-    if not (args.demo or args.csv or args.symbol):
-        args.demo = data.get("symbol") == demo_symbol
-        if not args.demo:
-            args.symbol, args.interval = data.get("symbol"), args.interval or data.get("interval")
-    args.start = args.start or data.get("start")
-    args.end = args.end or data.get("end")
-    for name, default in _REPORT_FLAGS.items():
-        if getattr(args, name) == default and name in params:
-            setattr(args, name, params[name])
-    skip = {"strategy", *_REPORT_FLAGS}
-    reported = {name: tuple(value) if isinstance(value, list) else value
-                for name, value in params.items() if name not in skip}
-    return {**reported, **given}
 
 
 def _data_argument(args, demo_klines):

@@ -17,8 +17,9 @@ import pandas as pd
 
 from .backtest_data import load_backtest_data
 from ..data.bar_times import bar_time
-from ..errors import InvalidParameter, fill_params
+from ..errors import fill_params
 from .run_dir import RunRecord, claim_run_dir, write_run_dir
+from .run_params import DEFAULTS, broker_params
 
 __all__ = [
     "run_backtest",
@@ -27,7 +28,6 @@ __all__ = [
     "build_report",
     "demo_klines",
     "strategy_params",
-    "broker_params",
     "RUN_MANAGED_PARAMS",
 ]
 
@@ -64,7 +64,8 @@ def demo_klines(bars=4_000, seed=7):
 
 
 def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
-                 strategy=None, cash=10_000.0, commission=0.001, slippage=0.0, seed=0,
+                 strategy=None, cash=DEFAULTS["cash"], commission=DEFAULTS["commission"],
+                 slippage=DEFAULTS["slippage"], seed=DEFAULTS["seed"],
                  base_url=None, data_dir=None, offline=False, out=None, force=False,
                  quiet=True, cache=True, forecasts=None, **params):
     """Run a walk-forward LSTM backtest.
@@ -79,12 +80,10 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
             `None`: the first bar with enough history.
         end: exclusive end, UTC. Defaults to `None`: the end of the data.
         strategy: the strategy class, `LSTMStrategy` or a subclass. Defaults to `LSTMStrategy`.
-        cash: starting cash in the quote currency. Defaults to `10000.0`.
-        commission: fee per trade as a fraction of its value. Defaults to `0.001` (Binance's
-            spot taker fee).
-        slippage: fills worse than the bar's price by this fraction. Defaults to `0.0`.
-        seed: seeds the model, an integer in [0, 2**32 - 1]; the same data, params and seed
-            give identical forecasts and trades. Defaults to `0`.
+        cash, commission, slippage, seed: the broker and run params (`run.run_params`):
+            starting cash in the quote currency, fee per trade and slippage as fractions of
+            its value, the model's seed (the same data, params and seed give identical
+            forecasts and trades).
         base_url: Binance REST root. Defaults to `$LSTM_BT_BINANCE_URL` or api.binance.com.
         data_dir: kline store and forecast cache directory. Defaults to
             `$LSTM_BT_DATA_DIR` or `./feeds`.
@@ -217,21 +216,6 @@ def build_report(strategy, head, total_s, cache="off"):
             "cache": cache,
         },
     }
-
-
-def broker_params(cash, commission, slippage):
-    """The broker settings as floats; `InvalidParameter` naming the first that cannot work."""
-    checks = (
-        ("cash", cash, 0 < cash < math.inf, "a positive amount of quote currency, e.g. 10000"),
-        ("commission", commission, 0 <= commission < 1, "a fraction in [0, 1), e.g. 0.001"),
-        ("slippage", slippage, 0 <= slippage < 1, "a fraction in [0, 1), e.g. 0.0005"),
-    )
-    for name, value, ok, expected in checks:
-        if not ok or isinstance(value, bool):
-            raise InvalidParameter(
-                f"Received an invalid value for `{name}`, expected {expected}, got {value!r}."
-            )
-    return {"cash": float(cash), "commission": float(commission), "slippage": float(slippage)}
 
 
 def _cache_lookup(enabled, data_dir, bars, strategy, used, seed):
