@@ -1,5 +1,6 @@
 """The equity curve, bar by bar from `start`, beside buy and hold (the runner's equity.csv)."""
 
+from ..data.bar_times import bar_time
 from ._measured import MeasuredAnalyzer
 from .metrics import buy_and_hold_values
 
@@ -19,6 +20,13 @@ class EquityCurve(MeasuredAnalyzer):
     `get_analysis()` returns columns, ready for ``pandas.DataFrame(...)``:
     ``{"datetime": [datetime, ...], "value": [float, ...], "benchmark": [float, ...]}``.
     """
+
+    def start(self):
+        super().start()
+        self.datetimes = []
+
+    def measured_bar(self):
+        self.datetimes.append(bar_time(self.data))
 
     def stop(self):
         self.rets = {

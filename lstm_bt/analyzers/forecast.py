@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from .. import stats
+from ..data.bar_times import bar_time
 from ._measured import MeasuredAnalyzer
 
 __all__ = ["ForecastSkill"]
@@ -33,9 +34,8 @@ class ForecastSkill(MeasuredAnalyzer):
     def next(self):
         super().next()
         # All bars, warm-up included: the first measured forecast needs the move before it.
-        when, _, _, close = self._now
-        self._every_datetime.append(when)
-        self._every_close.append(close)
+        self._every_datetime.append(bar_time(self.data))
+        self._every_close.append(self.data.close[0])
 
     def stop(self):
         frame = self._forecasts()

@@ -32,8 +32,13 @@ class Metrics(MeasuredAnalyzer):
     def start(self):
         super().start()
         self.fees = 0.0
+        self.exposed = []
         self.trade_entry_values, self.trade_bars_held = [], []
         self._opened = OpenedSizes()
+
+    def measured_bar(self):
+        broker = self.strategy.broker
+        self.exposed.append(any(broker.getposition(data).size for data in self.strategy.datas))
 
     def notify_order(self, order):
         if order.status == order.Completed and self.measuring(utc_datetime(order.executed.dt)):
