@@ -5,7 +5,6 @@ compact summary, and leaves the run directory to the runner.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -91,11 +90,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from ..report.drawing_ahead import drawing_ahead
-
-    # With --out, the pictures' libraries load in other processes while the backtest runs.
-    with drawing_ahead() if args.out else contextlib.nullcontext():
-        result = _run_backtest(args)
+    result = _run_backtest(args)
     print(format_summary(result.report, result.forecasts))
     if args.out:
         print(f"run directory: {args.out}  (re-draw plots: lstm-bt plot {args.out})")

@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 
 from .._atomic_files import remove_leftovers, temp_dir
-from ..report.drawing_ahead import draw
 from ..errors import DataError, LstmBtError
 from ..report.table import monthly_returns_frame, start_value
 
@@ -315,57 +314,29 @@ def read_run_dir(path):
 
 def write_plots(path, record, log=False):
     """Draw `equity.png` (on a log scale with `log`), `forecasts.png` (with the trades),
-    `training.png` when a model was fit, and `report.html` into `path`; returns the paths.
+    `training.png` when a model was fit, and `report.html` into `path`; returns the paths."""
+    from ..report.html import write_html_report
+    from ..report.plotting import plot_equity, plot_forecasts, plot_training_loss
 
-    Inside `drawing_ahead()` they are drawn side by side in processes warmed up beforehand.
-    """
     path = Path(path)
-    # Only what the pictures need travels to a drawing process (not a live strategy).
-    record = RunRecord(report=record.report, equity=record.equity, trades=record.trades,
-                       forecasts=record.forecasts, training=record.training)
-    jobs = [("matplotlib", _draw_equity, path / EQUITY_PNG, record, log),
-            ("matplotlib", _draw_forecasts, path / FORECASTS_PNG, record)]
+    data = record.report.get("data", {})
+    market = {"symbol": data.get("symbol"), "interval": data.get("interval"),
+              "report": record.report}
+    drawn = [path / EQUITY_PNG, path / FORECASTS_PNG]
+    plot_equity(record.equity, drawn[0], trades=record.trades, training=record.training, log=log,
+                **market)
+    plot_forecasts(record.forecasts, drawn[1], trades=record.trades, **market)
     if record.training:
-        jobs.append(("matplotlib", _draw_training, path / TRAINING_PNG, record))
+        drawn.append(path / TRAINING_PNG)
+        plot_training_loss(record.training, drawn[-1], **market)
     else:
         # A replay without history has no loss to draw; a loss plot left by a forced-over
         # run would describe fits this run never made.
         (path / TRAINING_PNG).unlink(missing_ok=True)
-    jobs.append(("bokeh", _draw_html, path / REPORT_HTML, record))
-    draw(jobs)
-    return [job[2] for job in jobs]
-
-
-def _market(record):
-    data = record.report.get("data", {})
-    return {"symbol": data.get("symbol"), "interval": data.get("interval"),
-            "report": record.report}
-
-
-def _draw_equity(path, record, log):
-    from ..report.plotting import plot_equity
-
-    plot_equity(record.equity, path, trades=record.trades, training=record.training, log=log,
-                **_market(record))
-
-
-def _draw_forecasts(path, record):
-    from ..report.plotting import plot_forecasts
-
-    plot_forecasts(record.forecasts, path, trades=record.trades, **_market(record))
-
-
-def _draw_training(path, record):
-    from ..report.plotting import plot_training_loss
-
-    plot_training_loss(record.training, path, **_market(record))
-
-
-def _draw_html(path, record):
-    from ..report.html import write_html_report
-
-    write_html_report(path, record.equity, forecasts=record.forecasts, trades=record.trades,
+    drawn.append(path / REPORT_HTML)
+    write_html_report(drawn[-1], record.equity, forecasts=record.forecasts, trades=record.trades,
                       report=record.report)
+    return drawn
 
 
 def _refuse_file_in_the_way(path):
