@@ -1,8 +1,6 @@
 """lstm-bt: backtest Keras LSTM trading strategies on Binance klines with backtrader.
 
-The submodules mirror backtrader: `lstm_bt.feeds`, `lstm_bt.strategies`, `lstm_bt.analyzers`,
-plus `lstm_bt.models` (the forecaster) and `lstm_bt.binance` (REST client, store, files).
-Importing this package is cheap: TensorFlow and matplotlib load only when first needed.
+Importing it is cheap: TensorFlow and matplotlib load when first needed.
 """
 
 from .errors import BinanceError, DataError, InvalidParameter, LstmBtError, NetworkError

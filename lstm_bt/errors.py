@@ -10,6 +10,8 @@ __all__ = [
     "DataError",
     "BinanceError",
     "NetworkError",
+    "SendStatusUnknown",
+    "ReconcileError",
     "did_you_mean",
     "fill_params",
     "check_int",
@@ -38,16 +40,31 @@ class BinanceError(LstmBtError):
         message: what went wrong and what to do about it.
         code: Binance's numeric error code, when the answer carried one.
         status: the HTTP status of the answer, when there was one.
+        reason: Binance's own message (`msg`), when the answer carried one.
     """
 
-    def __init__(self, message, code=None, status=None):
+    def __init__(self, message, code=None, status=None, reason=None):
         super().__init__(message)
         self.code = code
         self.status = status
+        self.reason = reason
 
 
 class NetworkError(LstmBtError):
     """The Binance host could not be reached, or kept failing after every retry."""
+
+
+class SendStatusUnknown(BinanceError):
+    """A request that may have acted (a new order) lost its answer: a timeout, a 5xx, -1007.
+
+    Binance's word for it: "send status unknown; execution status unknown". The request is not
+    sent again; what happened is asked for instead.
+    """
+
+
+class ReconcileError(LstmBtError):
+    """Binance holds an order, an execution or a balance the session's journal cannot explain;
+    the session stops instead of trading on."""
 
 
 def did_you_mean(name, choices, cutoff=0.6):

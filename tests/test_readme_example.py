@@ -1,5 +1,6 @@
-"""The README's examples run as written: the Python script against the loopback Binance
-server, the `btrun` command on a backtrader CSV, and the copyable cerebro script."""
+"""The documented examples run as written: the README's Python script against the loopback
+Binance server, the `btrun` command of docs/python-api.md on a backtrader CSV, and the copyable
+cerebro script."""
 
 import re
 import shlex
@@ -13,13 +14,14 @@ from lstm_bt.data.synthetic import ar1_returns
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+PYTHON_API = (ROOT / "docs" / "python-api.md").read_text(encoding="utf-8")
 
 pytestmark = pytest.mark.slow
 
 
-def _block(section, language):
-    """The first ```language block after the heading `section`."""
-    after = README.split(f"## {section}\n", 1)[1]
+def _block(section, language, text=README):
+    """The first ```language block after the heading `section` of `text`."""
+    after = text.split(f"## {section}\n", 1)[1]
     return re.search(rf"```{language}\n(.*?)```", after, re.DOTALL).group(1)
 
 
@@ -47,7 +49,7 @@ def test_readme_btrun_command_runs_lstm_bt_classes(tmp_path):
     rows["OpenInterest"] = 0
     rows.to_csv(tmp_path / "bars.csv", index=False, header=[
         "Date", "Time", "Open", "High", "Low", "Close", "Volume", "OpenInterest"])
-    command = shlex.split(_block("Use lstm-bt in your backtrader script", "bash")
+    command = shlex.split(_block("backtrader's `btrun`", "bash", PYTHON_API)
                           .replace("\\\n", " "))
     assert command[0] == "btrun"
     command = [str(Path(sys.executable).with_name("btrun")), *command[1:]]

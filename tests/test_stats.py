@@ -280,3 +280,9 @@ def test_the_exact_binomial_p_value_equals_scipys(hits, n):
 
     expected = binomtest(hits, n, 0.5, alternative="greater").pvalue
     assert binomial_p_greater(hits, n) == pytest.approx(expected, rel=1e-12, abs=0)
+
+
+def test_cagr_too_large_to_represent_is_none_not_an_overflow():
+    # 30 one-second bars up 1 %, annualized over 31,536,000 bars a year: 1.01 ** 1,051,200.
+    assert stats.cagr_pct(START * 1.01, START, 30, 31_536_000) is None
+    assert stats.cagr_pct(START * 0.99, START, 30, 31_536_000) == -100.0

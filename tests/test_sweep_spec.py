@@ -157,18 +157,33 @@ def test_lstm_bt_sweep_is_the_function_and_checks_its_arguments_first():
             sweep(_spec(), out="unused", restart_workers_every=every)
 
 
-def test_the_readme_spec_is_valid_and_plans_what_the_readme_says():
+def _documented_spec(path, after):
+    """The first ```toml block after `after` in the document `path`, and the text after it."""
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Sweeps", 1)[1]
-    text = re.search(r"```toml\n(.*?)```", section, re.DOTALL).group(1)
+    text = (Path(__file__).resolve().parent.parent / path).read_text(encoding="utf-8")
+    section = text.split(after, 1)[1]
+    return re.search(r"```toml\n(.*?)```", section, re.DOTALL).group(1), section
+
+
+def test_the_docs_spec_is_valid_and_plans_what_the_docs_say():
+    text, section = _documented_spec("docs/sweeps.md", "## The spec")
     spec = load_spec(tomllib.loads(text))
     sources = [("BTCUSDT", "1h", "x"), ("ETHUSDT", "1h", "y")]
     configs, cells, walks = plan_sweep(spec, sources, spec.broker)
     assert (len(configs), len(cells), len(walks)) == (24, 288, 48)
     assert "4 model × 6 trading\n= 24 configs" in section and "4 × 12 = 48" in section
+
+
+def test_the_readme_spec_is_valid_and_plans_what_the_readme_says():
+    text, section = _documented_spec("README.md", "## Sweeps")
+    spec = load_spec(tomllib.loads(text))
+    sources = [("BTCUSDT", "1h", "x"), ("ETHUSDT", "1h", "y")]
+    configs, cells, walks = plan_sweep(spec, sources, spec.broker)
+    assert (len(configs), len(cells), len(walks)) == (6, 72, 24)
+    assert "2 × 3 = 6 configs on 2 symbols × 2 periods × 3 seeds = 72 cells" in section
+    assert "only 24\nwalk-forwards train" in section
 
 
 def test_symbols_are_fetched_once_through_the_kline_store_with_the_longest_warm_up(

@@ -5,7 +5,7 @@ import numpy as np
 from .. import stats
 from ..data.bar_times import utc_datetime
 from ._measured import MeasuredAnalyzer
-from .trade_log import OpenedSizes
+from .trade_log import TradeFills
 
 __all__ = ["Metrics", "Benchmark", "buy_and_hold_values"]
 
@@ -34,21 +34,24 @@ class Metrics(MeasuredAnalyzer):
         self.fees = 0.0
         self.exposed = []
         self.trade_entry_values, self.trade_bars_held = [], []
-        self._opened = OpenedSizes()
+        self._fills = TradeFills()
 
     def measured_bar(self):
         broker = self.strategy.broker
         self.exposed.append(any(broker.getposition(data).size for data in self.strategy.datas))
 
     def notify_order(self, order):
+        self._fills.add_order(order)
         if order.status == order.Completed and self.measuring(utc_datetime(order.executed.dt)):
             self.fees += order.executed.comm
 
     def notify_trade(self, trade):
         super().notify_trade(trade)
-        size = self._opened.update(trade)
-        if trade.isclosed and self.measuring(utc_datetime(trade.dtclose)):
-            self.trade_entry_values.append(float("nan") if size is None else size * trade.price)
+        if not trade.isclosed:
+            return
+        accounted = self._fills.closed(trade)
+        if self.measuring(utc_datetime(trade.dtclose)):
+            self.trade_entry_values.append(float("nan") if accounted is None else accounted[3])
             self.trade_bars_held.append(trade.barlen)
 
     def stop(self):

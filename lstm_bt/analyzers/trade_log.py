@@ -3,7 +3,7 @@
 from ..data.bar_times import utc_datetime
 from ._measured import MeasuredAnalyzer
 
-__all__ = ["TradeLog", "TRADE_COLUMNS", "OpenedSizes"]
+__all__ = ["TradeLog", "TRADE_COLUMNS", "TradeFills"]
 
 TRADE_COLUMNS = (
     "open_datetime",
@@ -20,29 +20,71 @@ TRADE_COLUMNS = (
 )
 
 
-class OpenedSizes:
-    """The size each trade opened with: backtrader reports a closed trade's size as 0."""
+class TradeFills:
+    """What each trade was filled at, from open to flat, read from its orders' fills.
+
+    backtrader reports a closed trade's size as 0 and only its first average price, so a
+    trade added to or reduced is accounted here: `size` is the quantity it entered in all,
+    `entry_price` and `exit_price` the average prices of its entries and exits (so
+    pnl = size * (exit - entry) for a long), and `capital` the most it held at cost at once,
+    what its return is measured on. Feed it every order notification, then ask for a trade
+    when backtrader says it closed.
+    """
 
     def __init__(self):
-        self._sizes = {}
+        self._open, self._closed, self._bits_seen = {}, {}, {}
 
-    def update(self, trade):
-        """Record a trade notification; returns the opened size once the trade has closed
-        (None while it is open, or when its opening was never seen)."""
-        key = (id(trade.data), trade.tradeid, trade.ref)
-        if trade.justopened:
-            self._sizes[key] = abs(trade.size)
-        return self._sizes.pop(key, None) if trade.isclosed else None
+    def add_order(self, order):
+        """Account the fills of `order` not yet seen (partial fills arrive one by one)."""
+        bits = list(order.executed.exbits)
+        seen = self._bits_seen.pop(order.ref, 0)
+        if order.alive():
+            self._bits_seen[order.ref] = len(bits)
+        key = (id(order.data), order.tradeid)
+        for bit in bits[seen:]:
+            if bit.closed:
+                self._exit(key, abs(bit.closed), bit.price)
+            if bit.opened:
+                self._enter(key, abs(bit.opened), bit.price)
+
+    def closed(self, trade):
+        """The accounting of a trade that has just closed: `(size, entry_price, exit_price,
+        capital)`, or None where its fills were not seen."""
+        queue = self._closed.get((id(trade.data), trade.tradeid))
+        if not queue:
+            return None
+        done = queue.pop(0)
+        return (done["entered"], done["entry_value"] / done["entered"],
+                done["exit_value"] / done["exited"], done["peak_cost"])
+
+    def _enter(self, key, quantity, price):
+        held = self._open.setdefault(key, {"entered": 0.0, "entry_value": 0.0, "exited": 0.0,
+                                           "exit_value": 0.0, "held": 0.0, "cost": 0.0,
+                                           "peak_cost": 0.0})
+        held["entered"] += quantity
+        held["entry_value"] += quantity * price
+        held["held"] += quantity
+        held["cost"] += quantity * price
+        held["peak_cost"] = max(held["peak_cost"], held["cost"])
+
+    def _exit(self, key, quantity, price):
+        held = self._open.get(key)
+        if held is None:
+            return
+        held["cost"] -= quantity * held["cost"] / held["held"]
+        held["held"] -= quantity
+        held["exited"] += quantity
+        held["exit_value"] += quantity * price
+        if held["held"] <= 1e-12 * held["entered"]:
+            self._closed.setdefault(key, []).append(self._open.pop(key))
 
 
 class TradeLog(MeasuredAnalyzer):
     """Every trade closed at or after `start`, in the order they closed.
 
-    backtrader reports a closed trade's size as 0 and notifies a trade only when it opens and
-    when it closes, so `size` is the size it opened with. `entry_price` is backtrader's
-    average entry price and `exit_price` the average exit implied by the gross profit,
-    entry + pnl / signed size: exact for trades opened in one fill, approximate for trades
-    scaled into after opening.
+    A trade runs from flat to flat; one added to or reduced is accounted by `TradeFills`:
+    `size` is the quantity it entered in all, `entry_price` and `exit_price` the average
+    prices of its entries and exits.
 
     Params:
 
@@ -56,25 +98,28 @@ class TradeLog(MeasuredAnalyzer):
     def start(self):
         super().start()
         self.rets = {name: [] for name in TRADE_COLUMNS}
-        self._opened = OpenedSizes()
+        self._fills = TradeFills()
+
+    def notify_order(self, order):
+        self._fills.add_order(order)
 
     def notify_trade(self, trade):
         super().notify_trade(trade)
-        size = self._opened.update(trade)
         if not trade.isclosed:
             return
+        accounted = self._fills.closed(trade)
         closed = utc_datetime(trade.dtclose)
         if not self.measuring(closed):
             return
-        sign = 1.0 if trade.long else -1.0
+        size, entry_price, exit_price, _ = accounted or (None, trade.price, None, None)
         row = {
             "open_datetime": utc_datetime(trade.dtopen),
             "close_datetime": closed,
             "data": self._data_name(trade.data),
             "side": "long" if trade.long else "short",
             "size": size,
-            "entry_price": trade.price,
-            "exit_price": trade.price + trade.pnl / (sign * size) if size else None,
+            "entry_price": entry_price,
+            "exit_price": exit_price,
             "pnl": trade.pnl,
             "pnl_net": trade.pnlcomm,
             "commission": trade.commission,

@@ -1,12 +1,11 @@
-"""Binance klines: the REST client, the local SQLite store and the kline file reader.
-
-`load_klines` is the one call most code needs: it fills the store from Binance where it lacks
-bars and returns a kline frame. `read_kline_file` does the same for a CSV or ZIP on disk.
-"""
+"""Binance: klines (REST client, SQLite store, file reader) and signed account calls."""
 
 from .download import load_klines, update_store
 from .files import CSV_HEADER, find_gaps, infer_interval, read_kline_file, write_kline_csv
+from .account import SignedClient
+from .filters import SymbolRules
 from .rest import BinanceClient, KlinePage
+from .signing import ApiKey, load_api_key
 from ..settings import (
     ALTERNATIVE_BASE_URL,
     DEFAULT_BASE_URL,
@@ -27,6 +26,10 @@ __all__ = [
     "BinanceClient",
     "KlinePage",
     "KlineStore",
+    "SignedClient",
+    "ApiKey",
+    "load_api_key",
+    "SymbolRules",
     "DEFAULT_BASE_URL",
     "ALTERNATIVE_BASE_URL",
     "resolve_base_url",

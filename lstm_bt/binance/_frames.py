@@ -13,12 +13,8 @@ ROW_FIELDS = (
 
 
 def frame_from_array(array, *, close_time=False):
-    """A kline frame from an `(n, 11)` float array of rows in `ROW_FIELDS` order, times in ms.
-
-    Args:
-        array: rows sorted by open time, unique; may have no rows (the index unit is then
-            still the one `pd.to_datetime` gives).
-        close_time: also keep Binance's `close_time` (int ms) as a column. Defaults to `False`.
+    """A kline frame from an `(n, 11)` float array of sorted, unique rows in `ROW_FIELDS`
+    order, times in ms; `close_time=True` keeps Binance's `close_time` column.
     """
     array = np.asarray(array, dtype=np.float64).reshape(-1, len(ROW_FIELDS))
     index = pd.DatetimeIndex(pd.to_datetime(array[:, 0].astype(np.int64), unit="ms"),

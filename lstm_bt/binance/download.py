@@ -1,4 +1,4 @@
-"""Fill the kline store from Binance and read klines back: the REST source in one call."""
+"""Fill the kline store from Binance and read klines back."""
 
 import logging
 import sys
@@ -37,18 +37,10 @@ def load_klines(symbol, interval, start, end=None, *, base_url=None, data_dir=No
         retry_budget: seconds the fetch may spend on failed requests and waits. Defaults to
             `None`: `LSTM_BT_RETRY_BUDGET`, else 120.
 
-    Returns:
-        A kline frame (see `lstm_bt.data.kline_frame`) of the closed bars in the range.
-
     Raises:
-        InvalidParameter: bad symbol, interval or dates.
-        BinanceError, NetworkError: Binance refused or could not be reached; every page
-            stored before that is kept, and the message names the range still missing.
-        DataError: with `offline=True`, the store lacks bars of the range; the message names
-            them and the `lstm-bt fetch` command that gets them.
-
-    Example:
-        >>> frame = load_klines("BTCUSDT", "1h", "2024-01-01", "2025-01-01")  # doctest: +SKIP
+        BinanceError, NetworkError: the message names the range still missing; pages stored
+            before are kept.
+        DataError: offline, and the store lacks bars of the range.
     """
     symbol = validate_symbol(symbol)
     step = get_interval(interval)
@@ -68,7 +60,7 @@ def load_klines(symbol, interval, start, end=None, *, base_url=None, data_dir=No
 
 
 def _require_stored(store, symbol, step, start_ms, end_ms):
-    """Raise `DataError` naming the closed bars of the range the store was never given."""
+    """Raise `DataError` naming the closed bars of the range the store lacks."""
     last_closed_open = to_ms(utc_now()) - step.longest_ms
     missing = [(begin, end) for begin, end in store.missing_ranges(symbol, step, start_ms, end_ms)
                if begin <= last_closed_open]
@@ -89,23 +81,10 @@ def _when(ms, separator=" "):
 
 
 def update_store(store, client, symbol, interval, start_ms, end_ms, *, progress=False):
-    """Fetch the parts of `[start_ms, end_ms)` the store lacks, storing page by page.
+    """Fetch the parts of `[start_ms, end_ms)` the store lacks, page by page.
 
-    Args:
-        store: a `KlineStore`.
-        client: a `BinanceClient`.
-        symbol: Binance symbol.
-        interval: Binance interval name or `Interval`.
-        start_ms: first open time (inclusive), ms.
-        end_ms: end (exclusive), ms.
-        progress: show a progress bar on stderr. Defaults to `False`.
-
-    Returns:
-        The number of bars received and stored.
-
-    Raises:
-        BinanceError, NetworkError: as `BinanceClient.iter_kline_pages`; a network failure or
-            rate limit also names the range still missing and the bars already stored.
+    Returns the number of bars stored. A network failure or rate limit names the range still
+    missing and the bars already stored.
     """
     step = get_interval(interval)
     store.forget_future(symbol, step, to_ms(utc_now()))

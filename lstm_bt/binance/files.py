@@ -1,10 +1,8 @@
 """Binance kline files: the 12-column CSV, bare or zipped, in and out.
 
-Reads REST dumps and data.binance.vision archives alike: with or without a header row, open
-times in seconds (float), milliseconds or microseconds, detected row by row (spot archives switch
-to µs on 2025-01-01, so one set of files mixes them). Duplicate bars are dropped (the last one in
-the file wins), the order is fixed, and gaps are counted and reported with `warnings.warn`, never
-filled: a missing bar is an exchange outage, not a flat market.
+REST dumps and data.binance.vision archives alike: with or without a header, open times in
+s, ms or µs, detected row by row (archives switch units, so one set of files mixes them).
+Duplicate bars are dropped (the last wins), the order is fixed, gaps are warned of, never filled.
 """
 
 import warnings
@@ -19,7 +17,8 @@ from ..data.intervals import INTERVALS, get_interval
 from ..data.kline_frame import check_klines
 from ._frames import ROW_FIELDS, frame_from_array
 
-__all__ = ["read_kline_file", "write_kline_csv", "infer_interval", "find_gaps", "CSV_HEADER"]
+__all__ = ["read_kline_file", "write_kline_csv", "infer_interval", "bar_interval", "find_gaps",
+           "CSV_HEADER"]
 
 CSV_HEADER = (
     "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume",
@@ -31,30 +30,22 @@ _MILLISECONDS_BELOW = 1e14
 
 
 def read_kline_file(path, interval=None):
-    """Read a Binance kline CSV (or a `.zip` of them) into a kline frame.
+    """Read a Binance kline CSV, or a `.zip` of them, into a kline frame.
 
     Args:
         path: a `.csv` file, or a `.zip` whose `.csv` members are read in name order.
-        interval: the bars' Binance interval, used to count gaps. Defaults to `None`:
-            inferred from the spacing of the open times.
-
-    Returns:
-        A kline frame, sorted, one row per open time.
+        interval: the bars' Binance interval, to count gaps. Defaults to `None`: inferred.
 
     Raises:
-        DataError: the file is missing, is not 12-column Binance klines, or has a row that
-            cannot be a bar (see `lstm_bt.data.kline_frame.check_klines`); the message names the
-            file and line.
-
-    Warns:
-        UserWarning: duplicate rows were dropped, rows were out of order, or bars are missing.
-
-    Example:
-        >>> frame = read_kline_file("BTCUSDT-1h-2024-01.zip")  # doctest: +SKIP
+        DataError: a missing file, not 12-column klines, or a row that cannot be a bar; the
+            message names the file and the line.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"Kline file not found: {str(path)!r}. Check the path.")
+    if not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise DataError(f"{str(path)!r} is {kind}; give a kline .csv or .zip file.")
     try:
         parts = [_read_csv(open_source, label) for open_source, label in _csv_sources(path)]
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as error:
@@ -66,20 +57,13 @@ def read_kline_file(path, interval=None):
     array = _sorted_unique(array, path.name)
     frame = frame_from_array(array)
     if len(frame) > 1:
-        _warn_gaps(frame.index, interval or infer_interval(frame.index), path.name)
+        _warn_gaps(frame.index, bar_interval(frame.index, interval), path.name)
     return frame
 
 
 def write_kline_csv(path, frame, interval):
-    """Write a kline frame as a Binance kline CSV: a header row, 12 fields, times in ms.
-
-    `read_kline_file` reads it back unchanged. Missing parent folders are created.
-
-    Args:
-        path: the file to write.
-        frame: a kline frame; its `close_time` column (ms) is used when present, else the close
-            time is the next open time minus 1 ms, as Binance writes it.
-        interval: the bars' Binance interval name or `Interval`.
+    """Write a kline frame as a Binance kline CSV (header, 12 fields, ms) that
+    `read_kline_file` reads back unchanged; a missing `close_time` column is derived.
     """
     step = get_interval(interval)
     open_ms = _open_ms(frame.index)
@@ -97,14 +81,7 @@ def write_kline_csv(path, frame, interval):
 
 
 def infer_interval(index):
-    """The Binance `Interval` whose length matches the typical spacing of `index`.
-
-    Args:
-        index: sorted open times (a `DatetimeIndex`), at least two.
-
-    Raises:
-        DataError: too few bars, or a spacing that is no Binance interval.
-    """
+    """The Binance `Interval` matching the median spacing of `index`, or `DataError`."""
     if len(index) < 2:
         raise DataError("Cannot infer the interval from fewer than 2 bars; pass `interval`.")
     spacing_ms = int(np.median(np.diff(_open_ms(index))))
@@ -120,16 +97,30 @@ def infer_interval(index):
     )
 
 
-def find_gaps(index, interval):
-    """Runs of missing bars in a sorted index of open times.
+def bar_interval(index, interval=None):
+    """The bars' `Interval`: the stated `interval`, checked against the spacing, or inferred.
 
-    Args:
-        index: sorted, unique open times (a `DatetimeIndex`).
-        interval: Binance interval name or `Interval`.
-
-    Returns:
-        A list of `(first_missing, last_missing, bars)`, with `Timestamp`s.
+    Raises:
+        DataError: the stated interval contradicts the spacing (1h bars called 1d), or none is
+            stated and the spacing is no Binance interval.
     """
+    if interval is None:
+        return infer_interval(index)
+    stated = get_interval(interval)
+    try:
+        spaced = infer_interval(index) if len(index) > 1 else stated
+    except DataError:
+        return stated  # irregular spacing: the gap count says what is wrong
+    if spaced.name != stated.name:
+        raise DataError(
+            f"`interval` {stated.name} contradicts the bars, which are {spaced.name} apart; "
+            f"give `interval` {spaced.name} or leave it out (it is read from the bars)."
+        )
+    return stated
+
+
+def find_gaps(index, interval):
+    """Runs of missing bars in sorted open times: `(first_missing, last_missing, bars)` each."""
     step = get_interval(interval)
     open_ms = _open_ms(index)
     gaps = []
@@ -147,12 +138,11 @@ def find_gaps(index, interval):
 
 
 def _open_ms(index):
-    """Open times of a `DatetimeIndex` as int64 ms since the epoch."""
     return index.values.astype("datetime64[ms]").astype(np.int64)
 
 
 def _csv_sources(path):
-    """(function opening a binary stream, label) for each CSV in `path` (a file or a zip)."""
+    """(opener of a binary stream, label) for each CSV in `path`, a file or a zip."""
     if path.suffix.lower() != ".zip":
         yield (lambda: path.open("rb")), path.name
         return
@@ -166,10 +156,9 @@ def _csv_sources(path):
 
 
 def _read_csv(open_source, label):
-    """The rows of one CSV as an `(n, 11)` float array in `ROW_FIELDS` order, times in ms.
+    """One CSV's rows as an `(n, 11)` float64 array in `ROW_FIELDS` order, times in ms.
 
-    Numbers are parsed as float64 straight away (not as text first): a large file then costs
-    about its own size in memory. Open times stay exact in float64 (µs since 1970 < 2**53).
+    Parsed as numbers at once, not as text first, so a file costs about its size in memory.
     """
     with open_source() as stream:
         first_line = stream.readline().decode("utf-8", "replace").strip()
@@ -211,7 +200,7 @@ def _is_number(text):
 
 
 def _to_ms(epoch, rounding):
-    """Epoch times in s, ms or µs (decided per value) to ms; `rounding` settles µs/s fractions."""
+    """Epoch times in s, ms or µs (per value) as ms; `rounding` settles fractions."""
     seconds = epoch < _SECONDS_BELOW
     micros = epoch >= _MILLISECONDS_BELOW
     ms = np.where(seconds, np.round(epoch * 1000), epoch)

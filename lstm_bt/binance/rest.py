@@ -1,23 +1,9 @@
-"""A small client for Binance's public `GET /api/v3/klines`.
+"""A small client for Binance's public `GET /api/v3/klines`, on `BinanceHttp`'s session.
 
-It walks a time range in pages of up to 1000 rows (next start = last open time + interval, so
-no boundary candle is fetched twice), retries connection errors and 5xx with exponential
-backoff, waits out `429`/`418` for as long as `Retry-After` says (up to a bound, then a clear
-error), and pauses before Binance's 6000-per-minute request weight runs out. Binance's error
-JSON becomes a `BinanceError` whose message says what to change.
-
-Time is bounded twice: each request has a total deadline (connecting, waiting and reading the
-whole body: a server that trickles bytes is cut off), and the client a retry budget (seconds of
-failed requests and waits, `Retry-After` included), after which it stops and says how long it
-tried.
-
-No answer is trusted as is: a page with rows outside the asked `[startTime, endTime]`, out of
-order, more than `limit`, in the future, or a row that cannot be a bar
-(`lstm_bt.data.kline_frame.kline_problem`) is asked for once more, then refused with a
-`BinanceError`; so nothing wrong is stored and no range is marked fetched beyond what arrived.
-
-The candle still in progress is never returned: a page only carries bars that had closed when
-Binance answered (by the earlier of our clock and the server's `Date`).
+It walks a range in pages of up to 1000 rows; retries, deadlines and rate limits are
+`lstm_bt.binance.transport`'s. A page with rows outside the range asked, out of order, too
+many, in the future, or not bars is asked for once more, then refused; the candle still in
+progress is never returned.
 """
 
 import email.utils
@@ -26,22 +12,13 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import requests
-import urllib3
 
-from .._version import __version__
-from ..errors import BinanceError, InvalidParameter, NetworkError
+from ..errors import BinanceError, InvalidParameter
 from ..data.intervals import INTERVALS, get_interval
 from ..data.kline_frame import format_open_time, kline_problem
 from ._frames import ROW_FIELDS
-from ..settings import (
-    ALTERNATIVE_BASE_URL,
-    REQUEST_DEADLINE_ENV,
-    RETRY_BUDGET_ENV,
-    resolve_base_url,
-    resolve_seconds,
-    validate_symbol,
-)
+from ..settings import ALTERNATIVE_BASE_URL, validate_symbol
+from .transport import BinanceHttp
 
 __all__ = ["BinanceClient", "KlinePage", "KLINES_PATH", "MAX_PAGE_SIZE"]
 
@@ -49,11 +26,6 @@ logger = logging.getLogger(__name__)
 
 KLINES_PATH = "/api/v3/klines"
 MAX_PAGE_SIZE = 1000
-WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
-DEFAULT_REQUEST_DEADLINE_S = 30.0
-DEFAULT_RETRY_BUDGET_S = 120.0
-_MAX_BACKOFF_S = 30.0
-_CHUNK_BYTES = 65_536
 
 
 @dataclass(frozen=True)
@@ -61,12 +33,10 @@ class KlinePage:
     """One answer from `/api/v3/klines`, reduced to closed candles.
 
     Attributes:
-        rows: closed candles in open-time order, each a tuple `(open_time, open, high, low,
-            close, volume, close_time, quote_volume, trades, taker_buy_base_volume,
-            taker_buy_quote_volume)` with times in ms.
+        rows: closed candles in open-time order, tuples in `ROW_FIELDS` order, times in ms.
         start_ms: first open time this page answers for.
-        end_ms: open times in `[start_ms, end_ms)` are settled: either in `rows` or absent
-            from Binance (an outage), so they never need asking for again.
+        end_ms: open times in `[start_ms, end_ms)` are settled: in `rows`, or absent from
+            Binance (an outage), so never asked for again.
     """
 
     rows: list
@@ -74,94 +44,33 @@ class KlinePage:
     end_ms: int
 
 
-class BinanceClient:
-    """Session, paging, retries and rate limits for Binance kline requests.
+class BinanceClient(BinanceHttp):
+    """Paging and answer checks for Binance kline requests, on `BinanceHttp`'s session.
 
     Args:
         base_url: REST root. Defaults to `None`: `LSTM_BT_BINANCE_URL`, else
             `https://api.binance.com`.
-        timeout: `(connect, read)` timeouts in seconds, for one wait on the socket.
-            Defaults to `(5.0, 30.0)`.
-        deadline: seconds one request may take in all (connect, headers, whole body).
-            Defaults to `None`: `LSTM_BT_REQUEST_DEADLINE`, else `30`.
-        retry_budget: seconds this client may spend on failed requests and on waiting
-            before retries (`Retry-After` included), over all its requests; past it the
-            fetch stops with the time spent in the error. Defaults to `None`:
-            `LSTM_BT_RETRY_BUDGET`, else `120`.
-        retries: extra attempts after a connection error, a 5xx or a 429/418. Defaults to `5`.
-        backoff: first wait in seconds between retries; it doubles each time (at most 30 s).
-            Defaults to `0.5`.
-        max_retry_after: longest `Retry-After` (seconds) worth waiting for; a longer one is an
-            error. Defaults to `120.0`.
-        weight_limit: used request weight per minute at which the client pauses until the next
-            minute, safely below Binance's 6000. Defaults to `4800`.
         page_size: rows asked for per request, at most 1000. Defaults to `1000`.
-        sleep: function used to wait (tests pass a recorder). Defaults to `time.sleep`.
-
-    Attributes:
-        requests_made: HTTP requests attempted so far, retries included.
-        failing_s: seconds spent so far on failed requests and waits before retries.
-
-    Example:
-        >>> with BinanceClient() as client:  # doctest: +SKIP
-        ...     pages = list(client.iter_kline_pages("BTCUSDT", "1h", 1704067200000, 1704153600000))
+        **http: `BinanceHttp`'s time bounds, retries and rate limits (`timeout`, `deadline`,
+            `retry_budget`, `retries`, `backoff`, `max_retry_after`, `weight_limit`, `sleep`).
     """
 
-    def __init__(self, base_url=None, *, timeout=(5.0, 30.0), deadline=None, retry_budget=None,
-                 retries=5, backoff=0.5, max_retry_after=120.0, weight_limit=4800,
-                 page_size=MAX_PAGE_SIZE, sleep=time.sleep):
+    def __init__(self, base_url=None, *, page_size=MAX_PAGE_SIZE, **http):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidParameter(
                 f"Received an invalid value for `page_size`, expected 1 to {MAX_PAGE_SIZE} "
                 f"(Binance's most rows per request), got {page_size!r}."
             )
-        self.base_url = resolve_base_url(base_url)
-        self.timeout = timeout
-        self.deadline = resolve_seconds(deadline, REQUEST_DEADLINE_ENV,
-                                        DEFAULT_REQUEST_DEADLINE_S, "deadline")
-        self.retry_budget = resolve_seconds(retry_budget, RETRY_BUDGET_ENV,
-                                            DEFAULT_RETRY_BUDGET_S, "retry_budget")
-        self.retries = retries
-        self.backoff = backoff
-        self.max_retry_after = max_retry_after
-        self.weight_limit = weight_limit
+        super().__init__(base_url, **http)
         self.page_size = page_size
-        self.requests_made = 0
-        self.failing_s = 0.0
-        self._sleep = sleep
-        self._pause_until = 0.0
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = f"lstm-bt/{__version__}"
-
-    def close(self):
-        """Close the HTTP session."""
-        self._session.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
     def iter_kline_pages(self, symbol, interval, start_ms, end_ms):
-        """Yield the closed klines with open time in `[start_ms, end_ms)`, one page at a time.
-
-        Args:
-            symbol: Binance symbol, e.g. `"BTCUSDT"`.
-            interval: Binance interval name or `Interval`.
-            start_ms: first open time wanted (inclusive), ms.
-            end_ms: open time after the last one wanted (exclusive), ms.
-
-        Yields:
-            `KlinePage`s in time order; together their `[start_ms, end_ms)` cover the range up
-            to the candle in progress.
+        """Yield `KlinePage`s of the closed klines opening in `[start_ms, end_ms)`, in time order.
 
         Raises:
-            BinanceError: Binance refused (unknown symbol, bad interval, restricted location,
-                rate limit beyond the bound), or answered twice with a page that cannot be
-                right.
-            NetworkError: the host stayed unreachable or failing after every retry, or the
-                retry budget is spent.
+            BinanceError: Binance refused (unknown symbol, restricted location, a rate limit past
+                the bound), or answered twice with a page that cannot be right.
+            NetworkError: the host stayed unreachable or failing, or the retry budget is spent.
         """
         symbol = validate_symbol(symbol)
         step = get_interval(interval)
@@ -185,7 +94,7 @@ class BinanceClient:
             return
 
     def _checked_page(self, symbol, step, start_ms, end_ms):
-        """The rows of `[start_ms, end_ms)`'s first page; a wrong answer is asked for again once."""
+        """The rows of `[start_ms, end_ms)`'s first page; a wrong answer is asked again once."""
         for attempt in (1, 2):
             rows, now_ms = self._request_klines(symbol, step, start_ms, end_ms - 1)
             problem = _page_problem(rows, start_ms, end_ms, now_ms, self.page_size)
@@ -220,134 +129,8 @@ class BinanceClient:
             ) from None
         return rows, now_ms
 
-    def _get(self, path, params):
-        url = self.base_url + path
-        failure = None
-        for attempt in range(self.retries + 1):
-            self._wait_for_weight()
-            self.requests_made += 1
-            began = time.monotonic()
-            try:
-                response = self._fetch(url, params)
-            except _CONNECTION_ERRORS as error:
-                why = str(error) if isinstance(error, _DeadlinePassed) else type(error).__name__
-                failure = _Failure(
-                    NetworkError, f"Cannot reach {self.base_url} ({why})",
-                    f"Check the network, or pick another root with `--base-url` (e.g. "
-                    f"{ALTERNATIVE_BASE_URL}).")
-                delay = self._backoff_delay(attempt)
-            else:
-                self._watch_weight(response)
-                status = response.status_code
-                if status == 200:
-                    return response
-                if status in (418, 429):
-                    delay = _retry_after_s(response, self._backoff_delay(attempt))
-                    failure = self._rate_limited(status, delay)
-                elif status >= 500:
-                    failure = _Failure(
-                        NetworkError, f"Binance at {self.base_url} kept failing (HTTP {status})",
-                        "Try again later.")
-                    delay = self._backoff_delay(attempt)
-                else:
-                    raise _refusal(response, params, self.base_url)
-            self.failing_s += time.monotonic() - began
-            if attempt == self.retries:
-                break
-            if self.failing_s + delay > self.retry_budget:
-                raise failure.error(attempt + 1, self.failing_s, self.retry_budget)
-            logger.info("%s; retrying in %.2f s", failure.what, delay)
-            self._sleep(delay)
-            self.failing_s += delay
-        raise failure.error(self.retries + 1, self.failing_s)
-
-    def _fetch(self, url, params):
-        """GET `url`, its whole body read within `deadline` seconds of the start.
-
-        The socket timeouts alone bound each wait, not the whole: a server sending a few bytes
-        a second would keep one request alive for minutes. So the body is read as it comes
-        (`read1`) and the clock is checked after each piece.
-        """
-        deadline = time.monotonic() + self.deadline
-        connect, read = self.timeout
-        response = self._session.get(url, params=params, stream=True,
-                                     timeout=(min(connect, self.deadline),
-                                              min(read, self.deadline)))
-        try:
-            body = bytearray()
-            while time.monotonic() < deadline:
-                piece = response.raw.read1(_CHUNK_BYTES, decode_content=True)
-                if not piece:
-                    break
-                body += piece
-            else:
-                raise _DeadlinePassed(f"no whole answer within the {self.deadline:g} s request "
-                                      f"deadline")
-        finally:
-            response.close()
-        # requests keeps a read body here; `.json()` and `.text` then use it.
-        response._content = bytes(body)
-        return response
-
-    def _rate_limited(self, status, wait_s):
-        why = "this IP is banned for a while" if status == 418 else "rate limit reached"
-        if wait_s > self.max_retry_after:
-            raise BinanceError(
-                f"Binance {why} (HTTP {status}) and asks to wait {wait_s:.0f} s, longer than "
-                f"the {self.max_retry_after:.0f} s this client waits. Wait that long and run "
-                f"again; what was stored is kept.",
-                status=status,
-            )
-        return _Failure(BinanceError, f"Binance {why} (HTTP {status})",
-                        "Wait a minute and run again; what was stored is kept.", status=status)
-
-    def _backoff_delay(self, attempt):
-        return min(self.backoff * 2**attempt, _MAX_BACKOFF_S)
-
-    def _watch_weight(self, response):
-        try:
-            used = int(response.headers[WEIGHT_HEADER])
-        except (KeyError, ValueError):
-            return
-        if used >= self.weight_limit:
-            # Binance counts weight per clock minute, so the budget refills at the next one.
-            self._pause_until = (time.time() // 60 + 1) * 60 + 0.5
-            logger.info("request weight %d of 6000 used this minute; pausing", used)
-
-    def _wait_for_weight(self):
-        remaining = self._pause_until - time.time()
-        if remaining > 0:
-            self._sleep(remaining)
-        self._pause_until = 0.0
-
-
-class _DeadlinePassed(Exception):
-    """A request ran past its total deadline."""
-
-
-_CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout,
-                      requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError,
-                      _DeadlinePassed)
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """A failed attempt, turned into the error raised once retrying stops."""
-
-    kind: type
-    what: str
-    fix: str
-    status: int | None = None
-
-    def error(self, attempts, seconds, budget=None):
-        spent = (f"; the retry budget of {budget:g} s (`--retry-budget`, {RETRY_BUDGET_ENV}) "
-                 f"is spent" if budget is not None else "")
-        tries = f"{attempts} attempts" if attempts != 1 else "1 attempt"
-        text = (f"{self.what} after {tries} and {seconds:.1f} s of failed requests and "
-                f"waits{spent}. {self.fix}")
-        if self.kind is BinanceError:
-            return BinanceError(text, status=self.status)
-        return self.kind(text)
+    def _refusal(self, response, params):
+        return _refusal(response, params, self.base_url)
 
 
 def _page_problem(rows, start_ms, end_ms, now_ms, limit):
@@ -376,7 +159,7 @@ def _page_problem(rows, start_ms, end_ms, now_ms, limit):
 
 
 def _when(ms):
-    """An open time for a message: `2024-01-05 03:00`, or the raw ms when it is no date."""
+    """`2024-01-05 03:00`, or the raw ms when it is no date."""
     return format_open_time(ms) or f"{ms:g} ms"
 
 
@@ -395,13 +178,6 @@ def _answer_time_ms(response):
     except (KeyError, TypeError, ValueError):
         return now_ms
     return min(now_ms, int(served.timestamp() * 1000))
-
-
-def _retry_after_s(response, default):
-    try:
-        return float(response.headers["Retry-After"])
-    except (KeyError, ValueError):
-        return default
 
 
 def _refusal(response, params, base_url):

@@ -1,10 +1,8 @@
 """The local kline store: one SQLite file under the data directory.
 
-Rows are keyed by `(symbol, interval, open_time)`, so nothing is ever stored twice. Next to
-them the store keeps the open-time ranges already asked of Binance: a re-run asks only for what
-is missing, and an exchange outage (a range Binance answered with no rows) is asked for once,
-not on every run. Each page of rows and its range are written in one transaction, so a download
-killed half-way keeps every page it finished and resumes from there.
+Rows are keyed by `(symbol, interval, open_time)`. Beside them the store keeps the ranges
+already asked of Binance, so a re-run asks only for what is missing and an outage is asked
+for once. A page and its range are written in one transaction: a killed download resumes.
 """
 
 import logging
@@ -51,16 +49,7 @@ _INSERT = (f"INSERT OR REPLACE INTO klines (symbol, interval, {', '.join(ROW_FIE
 
 
 class KlineStore:
-    """Klines and the ranges already fetched, in one SQLite file.
-
-    Args:
-        path: the SQLite file; created with its tables when missing.
-
-    Example:
-        >>> store = KlineStore.in_dir("feeds")  # doctest: +SKIP
-        >>> store.missing_ranges("BTCUSDT", "1h", 1704067200000, 1735689600000)  # doctest: +SKIP
-        [(1704067200000, 1735689600000)]
-    """
+    """Klines and the ranges already fetched, in the SQLite file `path` (created when missing)."""
 
     FILENAME = "klines.sqlite"
 
@@ -73,11 +62,7 @@ class KlineStore:
 
     @classmethod
     def in_dir(cls, data_dir=None):
-        """Open (or create) the store in a data directory.
-
-        Args:
-            data_dir: the directory. Defaults to `None`: `LSTM_BT_DATA_DIR`, else `./feeds`.
-        """
+        """The store in `data_dir` (None: `LSTM_BT_DATA_DIR`, else `./feeds`), created if needed."""
         directory = resolve_data_dir(data_dir)
         directory.mkdir(parents=True, exist_ok=True)
         return cls(directory / cls.FILENAME)
@@ -110,14 +95,10 @@ class KlineStore:
         return missing
 
     def forget_future(self, symbol, interval, now_ms):
-        """Drop bars opening after `now_ms` and forget fetched ranges reaching past it.
+        """Drop bars opening after `now_ms` and forget the fetched ranges reaching past it.
 
-        No honest answer holds such bars or settles such a range, so they come from a wrong
-        answer stored by an older version: forgetting the whole range lets the next fetch ask
-        for it again (the rows already stored are kept and overwritten with the same bars).
-
-        Returns:
-            The number of fetched ranges forgotten.
+        No honest answer settles such a range, so the next fetch asks for it again. Returns the
+        number of ranges forgotten.
         """
         key = _key(symbol, interval)
         future = self._connection.execute(
@@ -154,18 +135,9 @@ class KlineStore:
         return rows
 
     def read_frame(self, symbol, interval, start_ms, end_ms, *, close_time=False):
-        """Stored bars with open time in `[start_ms, end_ms)` as a kline frame.
+        """Stored bars opening in `[start_ms, end_ms)` as a kline frame, sorted.
 
-        Args:
-            symbol: Binance symbol.
-            interval: Binance interval name or `Interval`.
-            start_ms: first open time (inclusive), ms.
-            end_ms: end (exclusive), ms.
-            close_time: add Binance's `close_time` (ms) as a column, as `write_kline_csv`
-                wants it. Defaults to `False`.
-
-        Returns:
-            A kline frame, sorted by open time.
+        `close_time=True` adds Binance's `close_time` (ms) column, as `write_kline_csv` wants it.
         """
         rows = self._connection.execute(
             f"SELECT {', '.join(ROW_FIELDS)} FROM klines WHERE symbol = ? AND interval = ? "
@@ -187,7 +159,7 @@ class KlineStore:
 
     @staticmethod
     def _mark_fetched(connection, key, start_ms, end_ms):
-        """Add `[start_ms, end_ms)` to the fetched ranges, merged with any it touches."""
+        """Add `[start_ms, end_ms)` to the fetched ranges, merged with those it touches."""
         touching = connection.execute(
             "SELECT start_ms, end_ms FROM fetched_ranges WHERE symbol = ? AND interval = ? "
             "AND start_ms <= ? AND end_ms >= ?",

@@ -11,7 +11,7 @@ from ..binance import (
     validate_symbol,
     write_kline_csv,
 )
-from ..binance.rest import DEFAULT_REQUEST_DEADLINE_S, DEFAULT_RETRY_BUDGET_S
+from ..binance.transport import DEFAULT_REQUEST_DEADLINE_S, DEFAULT_RETRY_BUDGET_S
 from ..settings import REQUEST_DEADLINE_ENV, RETRY_BUDGET_ENV, resolve_seconds
 from ..data.dates import check_range, parse_date, to_ms, utc_now
 from ..errors import check_int

@@ -1,0 +1,1 @@
+"""Bars and time: the kline frame contract, intervals, UTC dates, bar times, synthetic bars."""

@@ -1,9 +1,4 @@
-"""UTC dates as the command line and the data layer read them.
-
-Everything in lstm-bt works in naive UTC `datetime`s (backtrader's convention) and, next to
-Binance, in integer milliseconds since the epoch. This module converts between the two and
-turns user text such as `2024-01-01` into a date, with an error that says how to write it.
-"""
+"""Naive UTC `datetime`s, epoch milliseconds, and user text such as `2024-01-01`."""
 
 from datetime import date, datetime, timezone
 
@@ -15,27 +10,13 @@ _EPOCH = datetime(1970, 1, 1)
 
 
 def parse_date(text, name="date"):
-    """Read a UTC date or date-time.
+    """A naive UTC `datetime` from ISO text, a `datetime` or a `date`.
 
-    Accepts ISO 8601 text (`2024-01-01`, `2024-01-01T12:00`, `2024-01-01 12:00:00`, with an
-    optional `Z` or `+02:00` offset, converted to UTC), a `datetime` (aware ones converted to
-    UTC) or a `date`.
+    An offset (`Z`, `+02:00`) or an aware `datetime` is converted to UTC.
 
     Args:
-        text: the value to read.
-        name: the argument's name (e.g. `"start"`), used in the error; the command line
-            shows it as its flag.
-            Defaults to `"date"`.
-
-    Returns:
-        A naive `datetime` in UTC.
-
-    Raises:
-        InvalidParameter: `text` is not a date; the message shows the expected form.
-
-    Example:
-        >>> parse_date("2024-03-01T12:30Z", "start")
-        datetime.datetime(2024, 3, 1, 12, 30)
+        text: the value, e.g. `"2024-01-01"` or `"2024-01-01T12:00Z"`.
+        name: the argument's name for the error message. Defaults to `"date"`.
     """
     if isinstance(text, datetime):
         value = text
@@ -55,17 +36,7 @@ def parse_date(text, name="date"):
 
 
 def check_range(start, end, start_name="start", end_name="end"):
-    """Raise unless `start` is before `end` (the end is exclusive, so equal is empty).
-
-    Args:
-        start: first instant wanted (inclusive), a naive UTC `datetime`.
-        end: instant after the last one wanted (exclusive), or None for "up to now".
-        start_name: how the user spells the start argument. Defaults to `"start"`.
-        end_name: how the user spells the end argument. Defaults to `"end"`.
-
-    Raises:
-        InvalidParameter: `start` is not before `end`.
-    """
+    """Raise `InvalidParameter` unless `start` is before `end` (exclusive; None: now)."""
     if end is not None and start >= end:
         raise InvalidParameter(
             f"`{start_name}` {start:%Y-%m-%d %H:%M} is not before `{end_name}` "

@@ -1,9 +1,4 @@
-"""Binance kline intervals: one table that everything else reads from.
-
-Each interval knows its length, the backtrader `(timeframe, compression)` it maps to, and how
-many bars fit in a 365-day year (crypto trades 24/7, so never 252). The monthly interval has no
-fixed length; `Interval.next_open` walks calendar months for it.
-"""
+"""Binance kline intervals: length, backtrader timeframe and bars per 365-day year."""
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,10 +23,10 @@ class Interval:
 
     Attributes:
         name: Binance's spelling, e.g. `"1h"`.
-        ms: bar length in milliseconds; `None` for `"1M"`, whose months differ in length.
+        ms: bar length in milliseconds; `None` for `"1M"` (calendar months).
         timeframe: backtrader `TimeFrame` constant.
         compression: backtrader compression within `timeframe`.
-        bars_per_year: bars in a 365-day year (1h: 8760, 1d: 365, 15m: 35040).
+        bars_per_year: bars in a 365-day year (crypto trades 24/7: 1h gives 8760).
     """
 
     name: str
@@ -42,16 +37,14 @@ class Interval:
 
     @property
     def shortest_ms(self):
-        """The shortest a bar can be, in ms: `ms`, or 28 days for `"1M"`."""
         return self.ms or _SHORTEST_MONTH_MS
 
     @property
     def longest_ms(self):
-        """The longest a bar can be, in ms: `ms`, or 31 days for `"1M"`."""
         return self.ms or _LONGEST_MONTH_MS
 
     def next_open(self, open_ms):
-        """Return the open time (ms) of the bar after the one opening at `open_ms`."""
+        """The open time (ms) of the bar after the one opening at `open_ms`."""
         if self.ms is not None:
             return open_ms + self.ms
         opened = datetime.fromtimestamp(open_ms / 1000, tz=timezone.utc)
@@ -60,7 +53,7 @@ class Interval:
         return int(following.timestamp() * 1000)
 
     def close_ms(self, open_ms):
-        """Return Binance's `close_time` (ms) of the bar opening at `open_ms`."""
+        """Binance's `close_time` (ms) of the bar opening at `open_ms`."""
         return self.next_open(open_ms) - 1
 
     def __str__(self):
@@ -72,8 +65,7 @@ def _fixed(name, ms, timeframe, compression):
 
 
 class _TF:
-    """backtrader's `TimeFrame` values (a test holds them equal), written out so importing
-    lstm_bt and building the command line does not import backtrader."""
+    """backtrader's `TimeFrame` values, copied so that importing lstm_bt skips backtrader."""
 
     Seconds, Minutes, Days, Weeks, Months, Years = 3, 4, 5, 6, 7, 8
 
@@ -102,17 +94,7 @@ INTERVALS = {
 
 
 def get_interval(name):
-    """Look up a Binance interval by name.
-
-    Args:
-        name: a Binance interval such as `"1h"`, or an `Interval` (returned as is).
-
-    Returns:
-        The `Interval`.
-
-    Raises:
-        InvalidParameter: the name is not a Binance interval; the message lists the valid ones.
-    """
+    """The `Interval` named `name` (e.g. `"1h"`); an `Interval` is returned as is."""
     if isinstance(name, Interval):
         return name
     try:
@@ -125,11 +107,7 @@ def get_interval(name):
 
 
 def bars_per_year(timeframe, compression):
-    """Bars in a 365-day year for a backtrader `(timeframe, compression)`, or None if unknown.
-
-    Ticks and sub-second timeframes have no fixed bar length, hence None. For every Binance
-    interval this equals `Interval.bars_per_year`.
-    """
+    """Bars in a 365-day year for a backtrader `(timeframe, compression)`; None for ticks."""
     seconds = {
         _TF.Seconds: 1,
         _TF.Minutes: 60,

@@ -1,12 +1,8 @@
-"""The kline DataFrame every data source produces and every consumer reads, and its one check.
+"""The kline frame every source produces, and the one rule every bar must pass.
 
-Index: `datetime`, the bar's open time as a naive UTC `DatetimeIndex` (backtrader's convention),
-sorted, unique. Columns: `COLUMNS`, floats except `trades` (int64).
-
-`check_klines` (on arrays, before any conversion to dates) and `validate_kline_frame` (on a
-frame) apply the same rule to every source (Binance answers, kline files, a user's frame): prices
-finite and positive, low <= open, close <= high, volumes and trade counts finite and >= 0, open
-times present and between 1970 and 2100. The first bad row is named in a `DataError`.
+Index `datetime`: the bar's open time, naive UTC, sorted, unique; columns `COLUMNS`. A bar has
+finite positive prices, low <= open, close <= high, finite volumes and counts >= 0 and an open
+time in [1970, 2100); `check_klines` and `validate_kline_frame` name the first row that is not.
 """
 
 import numpy as np
@@ -37,9 +33,8 @@ COLUMNS = (
     "taker_buy_base_volume",
     "taker_buy_quote_volume",
 )
-# Volumes and counts: finite and never negative.
 AMOUNT_COLUMNS = tuple(name for name in COLUMNS if name not in PRICE_COLUMNS)
-# Open times outside [1970-01-01, 2100-01-01) are a unit mix-up or a corrupt value, not a bar.
+# Outside these: a unit mix-up or a corrupt value, not a bar.
 EARLIEST_OPEN_MS = 0
 LATEST_OPEN_MS = 4_102_444_800_000
 
@@ -47,18 +42,12 @@ _FRAME_FIX = "drop or repair that row (e.g. `frame.dropna()`, or keep only rows 
 
 
 def kline_problem(open_ms, columns, where=None):
-    """What is wrong with the first row that cannot be a kline bar, or `None` if none is.
+    """What is wrong with the first row that cannot be a bar, or None.
 
     Args:
-        open_ms: open times in ms since the epoch, one per row (float or int; NaN = missing).
-        columns: mapping of column name to a same-length array; the `PRICE_COLUMNS` and the
-            `AMOUNT_COLUMNS` present are checked.
-        where: function of a row position giving its name, e.g. `lambda i: f"line {i + 2}"`.
-            Defaults to `None`: `"row {i}"`.
-
-    Returns:
-        E.g. `"row 3 (open 2024-01-05 03:00): close is nan; prices must be finite and
-        positive"`, or `None`.
+        open_ms: open times in ms since the epoch, one per row (NaN = missing).
+        columns: column name -> same-length array; the price and amount columns present count.
+        where: names a row position, e.g. `lambda i: f"line {i + 2}"`. Defaults to `"row {i}"`.
     """
     open_ms = np.asarray(open_ms, dtype=np.float64)
     problems = _row_problems(open_ms, columns)
@@ -70,44 +59,15 @@ def kline_problem(open_ms, columns, where=None):
 
 
 def check_klines(open_ms, columns, source, *, where=None, fix="fix or remove that row"):
-    """Raise `DataError` naming the first row that cannot be a kline bar (`kline_problem`).
-
-    Args:
-        open_ms: open times in ms since the epoch, one per row (float or int; NaN = missing).
-        columns: mapping of column name to a same-length array; the `PRICE_COLUMNS` and the
-            `AMOUNT_COLUMNS` present are checked.
-        source: what the rows are, for the message, e.g. `"BAD.csv"`.
-        where: function of a row position giving its name in the message, e.g.
-            `lambda i: f"line {i + 2}"`. Defaults to `None`: `"row {i}"`.
-        fix: what the user should do, ending the message. Defaults to
-            `"fix or remove that row"`.
-
-    Raises:
-        DataError: e.g. "BAD.csv: line 102 (open 2024-01-05 03:00): close is nan; prices must
-            be finite and positive; fix or remove that row."
-    """
+    """Raise `DataError` "`source`: `kline_problem(...)`; `fix`." when a row cannot be a bar."""
     problem = kline_problem(open_ms, columns, where)
     if problem is not None:
         raise DataError(f"{source}: {problem}; {fix}.")
 
 
 def validate_kline_frame(frame, source="the kline frame", *, fix=_FRAME_FIX):
-    """Check a kline frame (see the module docstring) and return it unchanged.
-
-    Args:
-        frame: a DataFrame indexed by open time with (at least) the `COLUMNS`.
-        source: what the frame is, for the message. Defaults to `"the kline frame"`.
-        fix: what the user should do. Defaults to advice on dropping or repairing the row.
-
-    Returns:
-        `frame`.
-
-    Raises:
-        DataError: a missing open time (NaT), a duplicate one, or a bad row; the message names
-            the first by position and open time.
-
-    Example:
-        >>> validate_kline_frame(random_walk(10))  # doctest: +SKIP
+    """Return `frame` unchanged, or raise `DataError` naming its first missing or repeated
+    open time or bad row (`source` and `fix` as for `check_klines`).
     """
     index = frame.index
     open_ms = index.values.astype("datetime64[ms]").astype(np.int64).astype(np.float64)
@@ -124,7 +84,7 @@ def validate_kline_frame(frame, source="the kline frame", *, fix=_FRAME_FIX):
 
 
 def _row_problems(open_ms, columns):
-    """{position: reason} for the first problem of each bad row (first check that fails)."""
+    """{position: reason}: each check's first failing row."""
     checks = []
     present = np.isfinite(open_ms)
     checks.append((~present, lambda i: "no open time"))
@@ -167,7 +127,6 @@ def format_open_time(open_ms):
 
 
 def _open_label(open_ms):
-    """" (open 2024-01-05 03:00)" for a sane open time, else "" (the reason says what it is)."""
     if np.isfinite(open_ms) and EARLIEST_OPEN_MS <= open_ms < LATEST_OPEN_MS:
         return f" (open {format_open_time(open_ms)})"
     return ""

@@ -1,10 +1,4 @@
-"""Synthetic OHLCV series for the offline demo and for tests that must know the truth.
-
-`random_walk` has no structure a forecaster can learn: any "skill" measured on it is noise.
-`ar1_returns` has log returns that follow an AR(1) process, so the sign of the next move is
-partly predictable from the last one; a working forecaster should find it.
-Both are deterministic for a given `seed` and return kline frames (see `kline_frame`).
-"""
+"""Synthetic kline frames by seed: `random_walk` (nothing to learn), `ar1_returns` (learnable)."""
 
 import numpy as np
 import pandas as pd
@@ -22,20 +16,12 @@ def random_walk(bars=2000, *, interval="1h", start="2024-01-01", price=30_000.0,
 
     Args:
         bars: number of bars. Defaults to `2000`.
-        interval: Binance interval name, sets the bar spacing. Defaults to `"1h"`.
+        interval: Binance interval name, the bar spacing. Defaults to `"1h"`.
         start: open time of the first bar (UTC). Defaults to `"2024-01-01"`.
         price: first open. Defaults to `30000.0`.
         volatility: standard deviation of the per-bar log return. Defaults to `0.01`.
         drift: mean per-bar log return. Defaults to `0.0`.
         seed: random seed. Defaults to `0`.
-
-    Returns:
-        A kline DataFrame.
-
-    Example:
-        >>> frame = random_walk(500, interval="1d", seed=7)
-        >>> len(frame), frame.index[1] - frame.index[0]
-        (500, Timedelta('1 days 00:00:00'))
     """
     rng = np.random.default_rng(seed)
     log_returns = drift + volatility * rng.standard_normal(check_int("bars", bars, low=1))
@@ -47,16 +33,9 @@ def ar1_returns(bars=2000, *, phi=0.3, interval="1h", start="2024-01-01", price=
     """A price whose log returns follow r_t = phi * r_(t-1) + noise.
 
     Args:
-        bars: number of bars. Defaults to `2000`.
         phi: autocorrelation of consecutive returns, in (-1, 1). Defaults to `0.3`.
-        interval: Binance interval name. Defaults to `"1h"`.
-        start: open time of the first bar (UTC). Defaults to `"2024-01-01"`.
-        price: first open. Defaults to `30000.0`.
         volatility: stationary standard deviation of the log return. Defaults to `0.01`.
-        seed: random seed. Defaults to `0`.
-
-    Returns:
-        A kline DataFrame.
+        bars, interval, start, price, seed: as for `random_walk`.
     """
     if not -1 < phi < 1:
         raise InvalidParameter(
@@ -74,7 +53,7 @@ def ar1_returns(bars=2000, *, phi=0.3, interval="1h", start="2024-01-01", price=
 
 
 def _ohlcv(log_returns, interval, start, price, volatility, rng):
-    """Turn log returns into bars: open = previous close, wicks beyond the body."""
+    """Bars from log returns: open = previous close, wicks beyond the body."""
     step = get_interval(interval)
     closes = price * np.exp(np.cumsum(log_returns))
     opens = np.concatenate(([price], closes[:-1]))

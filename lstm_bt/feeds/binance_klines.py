@@ -21,41 +21,23 @@ _EXTRA_LINES = ("quote_volume", "trades", "taker_buy_base_volume", "taker_buy_qu
 class BinanceKlines(bt.feed.DataBase):
     """Binance klines as a backtrader feed, with the extra Binance fields as lines.
 
-    Three sources, picked by the arguments:
-
-    - `symbol=` (and no `dataname`): Binance REST through the local kline store; only bars the
-      store lacks are fetched (see `lstm_bt.binance.load_klines`). Needs `fromdate`.
-    - `dataname="path.csv"` or `"path.zip"`: a Binance kline file (`read_kline_file`).
-    - `dataname=frame`: a kline DataFrame (see `lstm_bt.data.kline_frame`), e.g. loaded once and
-      shared by several runs.
-
-    `timeframe`/`compression` come from the interval (1h -> Minutes, 60). `fromdate` is
-    inclusive and `todate` exclusive, like `--start`/`--end`, and both are UTC, also with
-    backtrader's `tz` param set (which changes only what backtrader shows):
-    `todate=datetime(2025, 1, 1)` stops after the last bar of 2024. A timezone-aware datetime
-    is converted to UTC and ISO text (`"2024-01-01"`, `"2024-01-01T12:00Z"`) is read as
-    `lstm_bt.data.dates.parse_date` reads it; a `date` keeps backtrader's meaning (`todate`: the end
-    of that day). Data is loaded in
-    `start()`, so an instance can be reused.
-
-    Lines: `datetime, open, high, low, close, volume, openinterest` (always 0) plus
-    `quote_volume`, `trades`, `taker_buy_base_volume`, `taker_buy_quote_volume`.
+    The source is Binance REST through the kline store (`symbol=`, `interval=`, `fromdate=`), a
+    kline file (`dataname="path.csv"` or `.zip`) or a kline frame (`dataname=frame`). The
+    interval sets `timeframe` and `compression`. `fromdate` is inclusive and `todate` exclusive,
+    both UTC whatever the feed's `tz`; aware datetimes are converted and ISO text is read as
+    `--start` is, while a `date` keeps backtrader's meaning. Data loads in `start()`, so an
+    instance can be reused. Extra lines: `quote_volume`, `trades`, `taker_buy_base_volume`,
+    `taker_buy_quote_volume`.
 
     Params:
-        symbol: Binance symbol for the REST source, e.g. `"BTCUSDT"`. Also the feed's name
+        symbol: Binance symbol for the REST source, e.g. `"BTCUSDT"`; also the feed's name
             unless `name` is given. Defaults to `None`.
         interval: Binance interval, e.g. `"1h"`. Defaults to `None`: required for REST,
             inferred from the bar spacing of a file or frame.
         base_url: Binance REST root. Defaults to `None` (`LSTM_BT_BINANCE_URL`, else
             `https://api.binance.com`).
-        data_dir: kline store directory. Defaults to `None` (`LSTM_BT_DATA_DIR`, else
-            `./feeds`).
+        data_dir: kline store directory. Defaults to `None` (`LSTM_BT_DATA_DIR`, else `./feeds`).
         progress: show a download progress bar on stderr. Defaults to `False`.
-
-    Example:
-        >>> data = BinanceKlines(symbol="BTCUSDT", interval="1h",  # doctest: +SKIP
-        ...                      fromdate=datetime(2024, 1, 1), todate=datetime(2025, 1, 1))
-        >>> cerebro.adddata(data)  # doctest: +SKIP
     """
 
     lines = _EXTRA_LINES
@@ -108,8 +90,7 @@ class BinanceKlines(bt.feed.DataBase):
 
     def _start_finish(self):
         super()._start_finish()
-        # backtrader reads `fromdate`/`todate` in the feed's `tz` and would drop bars of the
-        # range; here they are UTC, like `--start`/`--end`, as `start()` cut the frame.
+        # backtrader would read these in the feed's `tz`; here they are UTC, as `start()` cut.
         if self.p.fromdate is not None:
             self.fromdate = bt.date2num(self.p.fromdate)
         if self.p.todate is not None:
@@ -155,8 +136,7 @@ class BinanceKlines(bt.feed.DataBase):
 
 
 def _utc_bound(name, value):
-    """`fromdate`/`todate` as a naive UTC datetime, as every bar time here is; None and a
-    `date` as given (backtrader turns a date into the start or end of its day)."""
+    """`fromdate`/`todate` as naive UTC; None and a `date` as given."""
     if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
         return value
     return parse_date(value, name)

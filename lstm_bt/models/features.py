@@ -1,26 +1,10 @@
-"""Inputs and targets of the forecaster, and the way back to a price.
+"""The forecaster's inputs and target, scaled on the training window, and the way back to a price.
 
-Two feature sets, chosen by name:
+- `"returns"`: log return of the close, `log(high / low)`, `log(close / open)` and
+  `log(1 + volume)`, standardised; the target is the next log return.
+- `"ohlc_minmax"`: open, high, low, close scaled to [0, 1]; the target is the next close.
 
-- `"returns"` (stationary): per bar, the log return of the close, the high/low range
-  `log(high / low)`, the body `log(close / open)` and `log(1 + volume)`, each standardised with
-  the mean and standard deviation of the training window (so the volume column is a z-score).
-  The target is the next bar's log return, in the same standardised units.
-- `"ohlc_minmax"` (the seeds' choice): open, high, low, close, each scaled to [0, 1] with the
-  minimum and maximum of the training window; the target is the next close on the close's
-  scale. Prices outside the training range are extrapolation, one reason it learns worse.
-
-The scalers are scikit-learn's (`StandardScaler`, `MinMaxScaler`), fit on the training window
-only; their offsets and scales are kept as plain arrays so they travel inside the `.keras` file.
-Both take an `(n, 5)` OHLCV array and give `n - 1` feature rows: row i describes bar i + 1 (a
-return needs the close before it), so both see exactly the same bars. `fit` sees only the
-training window; `to_close` turns a model output into a price, whatever the target was.
-
-Extra input columns (an indicator per bar, e.g. RSI) may follow volume: an `(n, 5 + k)` array.
-They are appended to the feature rows as they are, row i taking bar i + 1's value, and scaled
-like the set's own columns (z-score for `"returns"`, [0, 1] for `"ohlc_minmax"`) with the
-statistics of the training window only. They must be finite: an indicator still warming up
-(NaN) is refused.
+`(n, 5 + k)` bars (OHLCV and k finite extra inputs, scaled alike) give `n - 1` feature rows.
 """
 
 
@@ -35,7 +19,7 @@ N_OHLCV = 5
 
 
 class _Scaled:
-    """Shared machinery: a per-column affine scaling learned by `fit`, kept as arrays."""
+    """A per-column affine scaling learned by `fit`, kept as arrays (they travel in `.keras`)."""
 
     name = None
     n_own_features = 4  # columns the set derives from OHLCV; extra input columns follow
@@ -43,7 +27,6 @@ class _Scaled:
 
     @property
     def n_features(self):
-        """Columns of a feature row: the set's own, then one per extra input column."""
         return len(self.offset_)
 
     def _own_raw(self, bars):
@@ -54,7 +37,7 @@ class _Scaled:
         return own if bars.shape[1] == N_OHLCV else np.column_stack([own, bars[1:, N_OHLCV:]])
 
     def fit(self, bars):
-        """Learn the scaling from the bars of one training window; returns self."""
+        """Learn the scaling from one training window's bars; returns self."""
         raw = self._raw(_check_bars(bars))
         self.offset_, self.scale_ = self._learn(raw)
         return self
@@ -72,16 +55,16 @@ class _Scaled:
         return ((raw - self.offset_) / self.scale_).astype(np.float32)
 
     def targets(self, bars):
-        """Scaled target value of each bar 1 .. n - 1 (the sample ending at j targets j + 1)."""
+        """The scaled target of each bar 1 .. n - 1."""
         return self.transform(bars)[:, self.target_column]
 
     def get_state(self):
-        """The learned scaling as JSON-friendly lists."""
+        """The learned scaling as JSON lists."""
         return {"name": self.name, "offset": self.offset_.tolist(), "scale": self.scale_.tolist()}
 
     @classmethod
     def from_state(cls, state):
-        """Rebuild a fitted feature set from `get_state()` output."""
+        """A fitted feature set from `get_state()`."""
         features = FEATURE_SETS[state["name"]]()
         features.offset_ = np.asarray(state["offset"], dtype=np.float64)
         features.scale_ = np.asarray(state["scale"], dtype=np.float64)
@@ -89,7 +72,7 @@ class _Scaled:
 
 
 class ReturnFeatures(_Scaled):
-    """Stationary inputs (returns, range, body, log volume), next log return as target."""
+    """Returns, range, body and log volume as inputs; the next log return as target."""
 
     name = "returns"
     target_column = 0
@@ -113,13 +96,13 @@ class ReturnFeatures(_Scaled):
         return scaler.mean_, scaler.scale_
 
     def to_close(self, output, last_close):
-        """Price implied by a scaled predicted log return, from the last close."""
+        """The price a scaled log return implies, from the last close."""
         log_return = np.asarray(output, dtype=np.float64) * self.scale_[0] + self.offset_[0]
         return np.asarray(last_close, dtype=np.float64) * np.exp(log_return)
 
 
 class MinMaxOHLCFeatures(_Scaled):
-    """The seeds' inputs: OHLC scaled to [0, 1] on the training window; next close as target."""
+    """OHLC scaled to [0, 1] on the training window; the next close as target."""
 
     name = "ohlc_minmax"
     target_column = CLOSE
@@ -136,7 +119,7 @@ class MinMaxOHLCFeatures(_Scaled):
         return scaler.data_min_, np.where(scaler.data_range_ > 0, scaler.data_range_, 1.0)
 
     def to_close(self, output, last_close):
-        """Price from a scaled predicted close (`last_close` is not needed, kept for symmetry)."""
+        """The price of a scaled close."""
         del last_close
         return np.asarray(output, dtype=np.float64) * self.scale_[CLOSE] + self.offset_[CLOSE]
 
@@ -145,7 +128,7 @@ FEATURE_SETS = {cls.name: cls for cls in (ReturnFeatures, MinMaxOHLCFeatures)}
 
 
 def make_features(name):
-    """A fresh, unfitted feature set by name; unknown names get a "Did you mean ...?"."""
+    """A fresh feature set by name; an unknown name gets a "Did you mean ...?"."""
     try:
         return FEATURE_SETS[name]()
     except (KeyError, TypeError):
@@ -157,8 +140,7 @@ def make_features(name):
 
 
 def _finite(values):
-    """`np.nan_to_num(values)`, skipped (5 us of a forecast's 15 us of features) where every
-    value is finite already."""
+    """`np.nan_to_num(values)`, skipped where every value is finite (once a forecast)."""
     return values if np.isfinite(values).all() else np.nan_to_num(values)
 
 

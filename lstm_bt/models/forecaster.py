@@ -1,15 +1,9 @@
 """`LSTMForecaster`: a Keras LSTM that forecasts the next close, in scikit-learn style.
 
-`__init__` only stores its arguments; `fit` validates them, learns the feature scaling from the
-bars it is given (one training window, nothing else) and trains; learned state ends in `_`.
-Calling `fit` again keeps the compiled model: with `warm_start=True` training continues from
-the previous weights for `warm_epochs`; otherwise the weights and optimizer go back to their
-initial values (no rebuild, no recompile). Training is the forecaster's own loop (no input
-pipeline per fit): it orders and cuts the batches, `training_steps` runs each epoch's gradient
-steps (`train_on_batch` per batch, under JAX one jitted call an epoch), and `early_stopping`
-scores the most recent samples after each epoch. Forecasts run the trained weights through a NumPy
-forward pass (`numpy_forward`), checked against `model.predict`, or under JAX through the
-jitted model (`runtime.compiled_forward`), which is cheaper still.
+`fit` learns the feature scaling and the weights from the bars it is given and nothing else.
+A later `fit` keeps the compiled model: warm, it continues from the weights; cold, it puts back
+the initial ones. Forecasts run the trained weights through `numpy_forward`, or under JAX
+through the jitted model.
 """
 
 import dataclasses
@@ -31,10 +25,8 @@ logger = logging.getLogger(__name__)
 OHLCV = ("open", "high", "low", "close", "volume")
 # The largest seed every backend accepts (NumPy's and TensorFlow's seeds are 32-bit).
 MAX_SEED = 2**32 - 1
-# The widest layer a width param takes: far beyond what a bar series can train (a 4096-unit
-# LSTM has 67 million weights), yet below what the backends fail to build with a traceback.
+# Far beyond what a bar series can train, below what the backends fail to build.
 MAX_LAYER_WIDTH = 4096
-# The layer-width params and the fewest layers each takes (the command line checks them too).
 LAYER_WIDTHS = {"units": 1, "dense_units": 0}
 _STATE_ENTRY = "lstm_bt_forecaster.json"
 
@@ -44,11 +36,7 @@ class NotFittedError(InvalidParameter):
 
 
 def as_ohlcv(bars):
-    """A float64 array of open, high, low, close, volume from a frame; an array as given.
-
-    An array may carry extra input columns after volume (`(n, 5 + k)`, see `features`); a
-    frame gives its OHLCV columns only.
-    """
+    """OHLCV of a frame, or an array as given, as float64."""
     if hasattr(bars, "columns"):
         missing = [name for name in OHLCV if name not in bars.columns]
         if missing:
@@ -88,13 +76,6 @@ class LSTMForecaster:
             forecaster's own generators (never Python's, NumPy's or the backend's global
             random state), so a seed reproduces a fit in any thread or process; an integer
             in [0, 2**32). Defaults to `0`.
-
-    Example:
-        >>> from lstm_bt.data.synthetic import ar1_returns
-        >>> bars = ar1_returns(400, seed=1)
-        >>> model = LSTMForecaster(seq_len=10, units=(8,), epochs=2, seed=0).fit(bars[:300])
-        >>> model.predict_next(bars[:301]) > 0
-        True
     """
 
     seq_len: int = 60
@@ -113,23 +94,19 @@ class LSTMForecaster:
 
     @classmethod
     def param_defaults(cls):
-        """Every constructor argument and its default, in declaration order: the one list
-        of model params (`WalkForward` and `LSTMStrategy` compose theirs from it)."""
+        """Every model param and its default, in order: the one declaration of them."""
         return {field.name: field.default for field in dataclasses.fields(cls)}
 
     def get_params(self, deep=True):
-        """The constructor arguments, as a dict (scikit-learn convention)."""
+        """The constructor arguments (scikit-learn convention)."""
         del deep
         return {name: getattr(self, name) for name in self.param_defaults()}
 
     def _validate_params(self):
-        """Raise `InvalidParameter` naming the first argument that cannot work; integer
-        arguments become Python ints (a NumPy integer is not JSON, for `save`), and
-        `warm_epochs` the epochs a warm fit runs, at most `epochs`."""
+        """Raise `InvalidParameter` for the first argument that cannot work; normalize the rest."""
         for name in ("seq_len", "batch_size", "epochs", "warm_epochs"):
             setattr(self, name, check_int(name, getattr(self, name), low=1))
-        # One value for what runs, what is reported and what keys the forecast cache: a
-        # report's params given back (`--from`) then find the same entry.
+        # What runs is what is reported and keyed, so `--from` finds the same cache entry.
         self.warm_epochs = min(self.warm_epochs, self.epochs)
         self.patience = check_int("patience", self.patience)
         self.seed = check_int("seed", self.seed, high=MAX_SEED, meaning="e.g. 0")
@@ -145,21 +122,15 @@ class LSTMForecaster:
         make_features(self.features)
 
     def min_bars(self):
-        """Fewest bars `fit` accepts: enough for 2 training and, if asked, 1 validation sample."""
+        """Fewest bars `fit` accepts: 2 training samples and, if asked, 1 held out."""
         return self.seq_len + 3 + (1 if self.validation_split else 0)
 
     def fit(self, bars):
-        """Learn the feature scaling from `bars` and train the network on them.
-
-        Every pair (bars j - seq_len .. j, close of j + 1) inside `bars` is one sample, so
-        `n` bars give `n - 1 - seq_len` samples; nothing outside `bars` is seen.
+        """Learn the feature scaling from `bars`, train the network on them; returns self.
 
         Args:
-            bars: a kline frame or an `(n, 5 + k)` array, oldest first: OHLCV, then k >= 0
-                extra input columns (e.g. an indicator), scaled on these bars like the rest.
-
-        Returns:
-            self.
+            bars: a kline frame or an `(n, 5 + k)` array, oldest first: OHLCV, then k extra input
+                columns (e.g. an indicator), scaled on these bars like the rest.
         """
         self._validate_params()
         bars = as_ohlcv(bars)
@@ -189,19 +160,12 @@ class LSTMForecaster:
         return self
 
     def predict(self, bars, engine="auto"):
-        """Forecast the next close after every bar that has `seq_len` bars before it.
+        """Forecast the close after every bar that has `seq_len` bars before it.
 
         Args:
-            bars: a kline frame or an `(n, 5 + k)` array, oldest first, with the same k
-                extra input columns as in `fit`.
-            engine: `"numpy"` (the NumPy forward pass), `"keras"` (`model.predict`), or
-                `"auto"`: the backend's compiled forward pass where one call of it is cheaper
-                than the NumPy pass (JAX, see `runtime.compiled_forward`), else NumPy.
-                Defaults to `"auto"`.
-
-        Returns:
-            Array of `n - seq_len` prices: element i forecasts the close after bar
-            `seq_len + i`.
+            bars: a kline frame or an `(n, 5 + k)` array, oldest first, with `fit`'s columns.
+            engine: `"numpy"`, `"keras"` (`model.predict`), or `"auto"`: the backend's compiled pass
+                where it is the cheaper one (JAX), else NumPy. Defaults to `"auto"`.
         """
         self._check_fitted()
         bars = as_ohlcv(bars)
@@ -214,12 +178,11 @@ class LSTMForecaster:
         return self.features_.to_close(outputs, bars[self.seq_len:, 3])
 
     def predict_next(self, bars):
-        """Forecast the close of the bar after the last of `bars` (reads the last seq_len + 1)."""
+        """The forecast of the close after the last of `bars`."""
         bars = as_ohlcv(bars)[-(self.seq_len + 1):]
         if len(bars) <= self.seq_len or getattr(self, "layers_", None) is None:
             return float(self.predict(bars)[-1])  # raises predict's error
-        # Once a bar in a backtest, so without predict's sliding windows: the one sequence is
-        # the feature rows themselves (the same values; each forward pass copies its input).
+        # Once a bar: the feature rows are the one sequence, no sliding windows needed.
         outputs = self._forward(self.features_.transform(bars)[None], "auto")
         return float(self.features_.to_close(outputs, bars[-1:, 3])[0])
 
@@ -251,8 +214,7 @@ class LSTMForecaster:
         state = {"params": self.get_params(), "features": self.features_.get_state(),
                  "history": self.history_, "n_fits": self.n_fits_,
                  "random_state": self.random_.bit_generator.state,
-                 # Keras does not save the dropout seed generators' state: a warm refit of the
-                 # loaded model would drop other units than the saved one's next fit.
+                 # Not saved by Keras; without it a warm refit drops other units.
                  "seed_states": [np.asarray(v.value).tolist() for v in _seed_variables(
                      self.model_)]}
         with zipfile.ZipFile(path, "a") as archive:
@@ -260,7 +222,7 @@ class LSTMForecaster:
 
     @classmethod
     def load(cls, path):
-        """Read a forecaster written by `save`; it forecasts exactly as the saved one did."""
+        """Read a forecaster written by `save`; it forecasts exactly as the saved one."""
         with runtime.quiet_backend():
             runtime.configure()
             import keras
@@ -273,8 +235,7 @@ class LSTMForecaster:
         forecaster = cls(**params)
         forecaster.random_ = np.random.default_rng(forecaster.seed)
         if "random_state" in state:
-            # Where the saved forecaster's generator stood: a warm refit orders samples as its
-            # next fit would have.
+            # A warm refit then orders samples as the saved one's next fit would.
             forecaster.random_.bit_generator.state = state["random_state"]
         with runtime.keras_in_use():
             forecaster.model_ = keras.saving.load_model(path)
@@ -291,8 +252,7 @@ class LSTMForecaster:
         return forecaster
 
     def _read_weights(self):
-        """Take the trained weights for forecasting: the NumPy layers and, where the backend
-        compiles a cheaper pass (JAX), that pass. Once per fit, not once per forecast."""
+        """Take the trained weights for forecasting, once per fit."""
         self.layers_ = numpy_forward.extract_layers(self.model_)
         self.compiled_forward_ = runtime.compiled_forward(self.model_, self._programs())
 
@@ -312,9 +272,7 @@ class LSTMForecaster:
         import keras
 
         model = self._network(self.seq_len, n_features, self._draw_seed)
-        # Everything a cold refit puts back, so it equals a fresh forecaster's fit: the
-        # weights, the optimizer's variables, our generator's position after the build, and the
-        # seed generators' state (a model variable that `get_weights` leaves out).
+        # What a cold refit puts back, so that it equals a fresh forecaster's fit.
         self.initial_state_ = ([w.copy() for w in model.get_weights()],
                                [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables],
                                self.random_.bit_generator.state,
@@ -323,8 +281,7 @@ class LSTMForecaster:
         return model
 
     def _network(self, seq_len, n_features, draw_seed):
-        """The compiled model, its optimizer built (so a cold refit can put its state back
-        without recompiling); `draw_seed()` seeds each initializer and random layer."""
+        """The compiled model with its optimizer built; `draw_seed()` seeds each random part."""
         import keras
 
         init = keras.initializers
@@ -348,8 +305,7 @@ class LSTMForecaster:
         return model
 
     def _programs(self):
-        """Under JAX, the jitted programs (epoch, forecast and validation passes) that every
-        model of this architecture in the process shares (`jax_programs`); else None."""
+        """Under JAX, the jitted programs shared by this architecture's models; else None."""
         if runtime.backend_name() != "jax":
             return None
         held = getattr(self, "_jax_programs", None)
@@ -357,18 +313,15 @@ class LSTMForecaster:
             from . import jax_programs
 
             seq_len, n_features = self.model_.input_shape[1:]
-            # Seeds are left out: they only set initial values, which are variables, not code.
+            # No seeds: they set initial values, which are variables, not code.
             key = (seq_len, n_features, tuple(self.units), tuple(self.dense_units),
                    float(self.dropout), float(self.learning_rate))
-            # Kept with the model it serves: its programs live as long as it does.
             held = self._jax_programs = (self.model_, jax_programs.shared(
                 key, lambda: self._network(seq_len, n_features, lambda: 1), self.model_))
         return held[1]
 
     def _draw_seed(self):
-        """A seed for one Keras initializer or layer, from the forecaster's own generator:
-        a layer given none draws from Python's process-global `random`, which any other
-        thread (a Dask worker's event loop, a web server) may be drawing from too."""
+        """A seed from our own generator, never from the global `random` other threads share."""
         return int(self.random_.integers(1, 2**31 - 1))
 
     def _reset_weights(self):
@@ -381,13 +334,8 @@ class LSTMForecaster:
         self.random_.bit_generator.state = random_state
 
     def _train(self, inputs, targets, epochs):
-        """Train for up to `epochs` epochs; the history as Keras' `fit` would report it.
-
-        Our own loop, not `model.fit`: `fit` builds an input pipeline every call (under
-        TensorFlow a `tf.data` dataset and its iterators, about 0.1 s of a 0.5 s warm fit, and
-        native memory TensorFlow never gives back). We cut the batches; the backend's epoch
-        runner (`training_steps.epoch_runner`: `train_on_batch` per batch, or under JAX one
-        jitted call an epoch) runs the same compiled train step on them.
+        """Train for up to `epochs` epochs; our own loop, as `model.fit` builds an input
+        pipeline at every call.
         """
         n_val = int(len(inputs) * self.validation_split) if self.validation_split else 0
         if self.validation_split and n_val == 0:
@@ -402,15 +350,13 @@ class LSTMForecaster:
         run_epoch = training_steps.epoch_runner(self.model_, self._programs())
         losses = []
         for _ in range(epochs):
-            # A new order every epoch, as Keras' shuffle does, but from our generator: Keras
-            # would draw from global state (NumPy's under JAX and PyTorch, TensorFlow's op seeds).
+            # A new order every epoch, as Keras' shuffle, but not from global random state.
             order = self.random_.permutation(len(inputs))
             batches = [order[start:start + self.batch_size]
                        for start in range(0, len(order), self.batch_size)]
             batch_losses = run_epoch(inputs, targets, batches)
-            # Keras' epoch loss: the mean of the batch losses weighted by their sample counts.
+            # Keras' epoch loss: batch losses weighted by their sizes.
             losses.append(float(np.average(batch_losses, weights=[len(b) for b in batches])))
-            # The runner stands for the model between epochs (under JAX it holds the values).
             if held_out is not None and held_out.epoch_end(run_epoch):
                 break
         if held_out is not None:
@@ -420,7 +366,7 @@ class LSTMForecaster:
 
 
 def _seed_variables(model):
-    """The model's dropout seed-generator state variables (not among `get_weights()`)."""
+    """The dropout seed-generator variables, which `get_weights()` leaves out."""
     return [variable for variable in model.variables if "seed_generator" in variable.path]
 
 
@@ -430,8 +376,7 @@ def _windows(rows, seq_len):
 
 
 def _layer_widths(name, widths, fewest=0):
-    """`widths` (a tuple or list, at least `fewest` long) as a tuple of Python ints, each from
-    1 to `MAX_LAYER_WIDTH` by `check_int`."""
+    """`widths` as a tuple of at least `fewest` ints from 1 to `MAX_LAYER_WIDTH`."""
     if not isinstance(widths, (tuple, list)) or len(widths) < fewest:
         raise InvalidParameter(
             f"Received an invalid value for `{name}`, expected a tuple of positive integers"

@@ -1,13 +1,8 @@
-"""The trained network's forward pass in plain NumPy, for the per-bar forecast.
+"""The trained network's forward pass in NumPy, for the per-bar forecast.
 
-`model.predict` pays tens of milliseconds of Keras/TensorFlow call overhead for one tiny
-sequence; a backtest asks for one forecast per bar. The same arithmetic on the trained weights
-in NumPy costs a fraction of a millisecond, works the same under every Keras backend, and is
-checked against `model.predict` in the tests.
-
-Supported layers: `LSTM` (Keras defaults: tanh activation, sigmoid recurrent activation, gate
-order input, forget, cell, output; `kernel`, `recurrent_kernel`, `bias`), `Dense` with a
-linear or relu activation, and `Dropout` (the identity at inference).
+One tiny sequence through `model.predict` costs far more in call overhead than the arithmetic;
+this is the same arithmetic on the trained weights, the same under every backend. Layers:
+`LSTM` (Keras defaults), `Dense` (linear or relu), `Dropout` (identity at inference).
 """
 
 import numpy as np
@@ -23,15 +18,7 @@ _ACTIVATIONS = {
 
 
 def extract_layers(model):
-    """Copy a trained Keras `Sequential` model's weights into a NumPy layer list.
-
-    Args:
-        model: a built Keras model made of LSTM, Dense and Dropout layers.
-
-    Returns:
-        A tuple of `("lstm", kernel, recurrent_kernel, bias)` and
-        `("dense", kernel, bias, activation_name)` entries, float64.
-    """
+    """The weights of a trained Keras `Sequential` model as a tuple of float64 layers."""
     layers = []
     for layer in model.layers:
         kind = type(layer).__name__
@@ -51,15 +38,7 @@ def extract_layers(model):
 
 
 def forward(layers, sequences):
-    """Run the network on a batch of input sequences.
-
-    Args:
-        layers: output of `extract_layers`.
-        sequences: array `(batch, seq_len, n_features)`.
-
-    Returns:
-        The model output, `(batch,)` float64 (the last Dense layer has one unit).
-    """
+    """The network's `(batch,)` output for `sequences`, `(batch, seq_len, n_features)`."""
     values = np.asarray(sequences, dtype=np.float64)
     for index, layer in enumerate(layers):
         if layer[0] == "lstm":

@@ -1,21 +1,8 @@
-"""The gradient steps of one fit, epoch by epoch, over the batches the forecaster's loop cut.
+"""The gradient steps of one fit, epoch by epoch, over the batches the forecaster cut.
 
-Under TensorFlow and PyTorch: `train_on_batch` per batch, Keras' compiled train step called
-from Python, on the model itself. Under JAX that call pays more Python than its gradient step
-is worth (converting the batch, finding the train function, copying every variable back into
-the model after every batch: ~2 of ~5 ms a step of the reference model on 2 cores), so there
-the whole epoch is one jitted call (`jax_programs.Programs.epoch`): the same stateless step
-`train_on_batch` compiles (Keras' `compute_loss_and_updates`, then
-`optimizer.stateless_apply`), in a `lax.scan` over the equal-size batches and then once more
-for the smaller last batch. The samples go to the program once a fit; each epoch sends only
-its order of rows, gathered inside the program. Weights, optimizer state and the dropout seed
-state stay JAX arrays for the whole fit: the validation pass reads them, early stopping keeps
-the best epoch's arrays (immutable, so nothing is copied) and they are written back into the
-model once, when the fit ends. Same batches in the same order: byte-identical weights and
-validation losses as `train_on_batch`, batch losses within float32 rounding (XLA fuses the loss
-differently inside the scan) (tested). Compiled once per architecture and batch layout when the
-caller passes shared programs (the forecaster does: every model of a process with the same
-layers shares them), else once per model.
+`train_on_batch` per batch under TensorFlow and PyTorch. Under JAX that call costs more Python
+than its step, so an epoch is one jitted call of the same stateless step, with the variables
+kept as JAX arrays until the fit ends: the same weights, byte for byte.
 """
 
 from . import runtime
@@ -24,20 +11,15 @@ __all__ = ["batch_by_batch", "epoch_runner"]
 
 
 def epoch_runner(model, programs=None):
-    """What trains `model` for one fit, epoch by epoch, under this process' Keras backend.
+    """What trains `model` for one fit, epoch by epoch, under the process's backend.
+
+    The runner's call makes one gradient step per batch of row numbers and returns the losses;
+    between epochs it stands for the model (`predict_on_batch`, `get_weights`, `set_weights`);
+    `finish()` writes the trained values into `model`.
 
     Args:
         model: a compiled Keras model with a built optimizer.
-        programs: under JAX, the `jax_programs.Programs` to run (shared by the models of one
-            architecture); None: `model`'s own. Ignored by other backends. Defaults to `None`.
-
-    Returns:
-        A runner for one fit. `run(inputs, targets, batches)` makes one gradient step per
-        batch, in order, where `batches` are arrays of row numbers into `inputs` and
-        `targets` (float32, the same arrays at every call); all but the last hold the same
-        number of rows. Returns the batch losses, as Python floats. Between epochs it stands
-        for the model being trained, as early stopping reads one: `predict_on_batch`,
-        `get_weights`, `set_weights`. `finish()` leaves the trained values in `model`.
+        programs: under JAX, the `jax_programs.Programs` to run. Defaults to `None`: `model`'s own.
     """
     if runtime.backend_name() != "jax":
         return batch_by_batch(model)
@@ -49,8 +31,7 @@ def epoch_runner(model, programs=None):
 
 
 def batch_by_batch(model):
-    """`train_on_batch` per batch on `model` itself: the runner under TensorFlow and PyTorch
-    (and, to compare with the jitted epoch, under JAX)."""
+    """`train_on_batch` per batch on `model` itself."""
     return _BatchByBatch(model)
 
 
@@ -71,12 +52,11 @@ class _BatchByBatch:
         self.model.set_weights(weights)
 
     def finish(self):
-        """Nothing: every step trained the model itself."""
+        pass
 
 
 class _JaxEpochs:
-    """A whole epoch as one jitted call, the variables kept as JAX arrays for the fit (see the
-    module docstring)."""
+    """An epoch as one jitted call, the variables kept as JAX arrays for the fit."""
 
     def __init__(self, model, programs):
         self.model, self.programs = model, programs

@@ -1,21 +1,8 @@
-"""The walk-forward: which model forecasts each bar, trained on bars <= t only, and its record.
+"""The walk-forward: which model forecasts each bar, trained on bars <= t only.
 
-`WalkForward` owns the rolling schedule (`models.schedule`), the `LSTMForecaster`, the first
-tradable bar, `training_history` and `timing`. It is driven one bar at a time: `prepare(start)`
-once, then at every bar `is_tradable(bar, when)` (which decides the first tradable bar and
-checks the history before it) and, from that bar on, `forecast(bar, when, read_bars)`, where
-`read_bars(size)` returns the last `size` bars up to and including `bar` (the strategy reads
-them from backtrader lines; a live feed would read them from its buffer). `run` does the same
-over a whole kline frame without backtrader, e.g. for sweeps and notebooks: the same calls, so
-identical forecasts.
-
-`ReplayedForecasts` is the same interface over forecasts made earlier (the forecast cache, a
-sweep's trading-param grid): nothing is trained, so no history is required; it finds the first
-tradable bar by the same rule. `walk_for(params, forecasts)` picks the one a run trades.
-
-Model params are declared once, by `LSTMForecaster`; `WalkForward.param_defaults()` adds the
-schedule's (`train_window`, `retrain_every`) and `input_warmup`, and `LSTMStrategy` composes
-its params from these plus its trading params.
+`WalkForward` is driven one bar at a time (`prepare`, then `is_tradable` and `forecast` at
+every bar), by a strategy over backtrader lines or by `run` over a kline frame: the same calls,
+so the same forecasts. `ReplayedForecasts` is the same interface over forecasts made earlier.
 """
 
 import bisect
@@ -35,36 +22,21 @@ __all__ = ["WalkForward", "ReplayedForecasts", "walk_for", "forecast_frame"]
 
 logger = logging.getLogger(__name__)
 
-# The walk-forward's own params, after which come the forecaster's.
 _SCHEDULE_DEFAULTS = {"train_window": 2000, "retrain_every": 168, "input_warmup": None}
 _FORECAST_COLUMNS = ["datetime", "close", "predicted_close"]
 
 
 class _Walk:
-    """What `WalkForward` and `ReplayedForecasts` share: a run's first tradable bar.
-
-    A run driven bar by bar calls `prepare` once, then `is_tradable(bar, when)` at every bar
-    and, from the first tradable bar on, `forecast(bar, when, read_bars)`. Subclasses set
-    `params` (the walk-forward params) and define `begin`, `forecast` and `require_history`.
-    """
+    """What `WalkForward` and `ReplayedForecasts` share: finding a run's first tradable bar."""
 
     def prepare(self, start=None, warmup=0, bar_times=None, time_of=None):
-        """Get ready for a run driven bar by bar; refuse too short data known up front.
+        """Get ready for a run; refuse data known up front to be too short.
 
         Args:
-            start: the first tradable bar (a datetime or date string, UTC); earlier bars
-                only feed the model. None: the first bar with `history_needed()` bars before
-                it. Defaults to `None`.
-            warmup: bars the extra input columns are measured to lack values at the start
-                (e.g. an indicator's minimum period less one); the larger of it and
-                `input_warmup` counts. Defaults to `0`.
-            bar_times: the open times of every bar of the run, in order, when known before
-                it starts (a preloaded feed, a frame): too little history before the first
-                tradable bar is refused now, before any training. Defaults to `None`.
-            time_of: turns an item of `bar_times` into the naive UTC datetime
-                `is_tradable` will get as `when` (`bar_times.utc_datetime` for backtrader
-                date numbers, not a feed's `num2date`, which gives its `tz`'s local time).
-                Defaults to `None` (the items are datetimes).
+            start: the first tradable bar (UTC). Defaults to `None`: the first with enough history.
+            warmup: bars the extra inputs lack values at the start. Defaults to `0`.
+            bar_times: every bar's open time, when known before the run. Defaults to `None`.
+            time_of: turns an item of `bar_times` into a naive UTC datetime. Defaults to `None`.
         """
         self.start = None if start is None else parse_date(start, "start")
         self.warmup = max(self.params["input_warmup"] or 0, warmup)
@@ -74,13 +46,7 @@ class _Walk:
             self._require_history_in(bar_times, time_of)
 
     def is_tradable(self, bar, when):
-        """Whether `bar` (opening at `when`) is the run's first tradable bar or after it.
-
-        The first tradable bar is the bar at or after `start`, or without one the first bar
-        with `history_needed()` bars before it. When it is reached, the history before it is
-        checked (`require_history`), the walk begins there (`begin`) and `tradable_from`
-        becomes `when`.
-        """
+        """Whether `bar`, opening at `when`, is at or after the first tradable bar."""
         if self.first_tradable is None:
             if (bar < self.history_needed(self.warmup) if self.start is None
                     else when < self.start):
@@ -91,15 +57,14 @@ class _Walk:
         return True
 
     def no_tradable_bar(self):
-        """Why a run reached no tradable bar, with the fix (for a warning at its end)."""
+        """Why a run reached no tradable bar, with the fix."""
         after = f" and at or after start ({self.start})" if self.start else ""
         return (f"no bar had the {self.history_needed(self.warmup)} bars of history the first "
                 f"model needs (train_window + seq_len + input warm-up) before it{after}; load "
                 f"more history or lower train_window.")
 
     def history_needed(self, warmup=None):
-        """Bars needed before the first tradable bar: `train_window + seq_len` plus the extra
-        inputs' warm-up (`warmup`, else `input_warmup`)."""
+        """Bars needed before the first tradable bar: `train_window + seq_len` + warm-up."""
         if warmup is None:
             warmup = self.params["input_warmup"] or 0
         return required_history(self.params["train_window"], self.params["seq_len"]) + warmup
@@ -117,9 +82,10 @@ class _Walk:
 class WalkForward(_Walk):
     """A rolling walk-forward of `LSTMForecaster` models, future-blind by construction.
 
-    The model that forecasts from the close of bar t was fit at the close of bar
-    `fit_at <= t` on bars `fit_at - train_window - seq_len .. fit_at`, and is refit every
-    `retrain_every` bars from the first tradable bar on (`models.schedule.window_at`).
+    The model that forecasts from the close of bar t was fit at the close of a bar `fit_at <= t`,
+    on bars up to it, and is refit every `retrain_every` bars (`models.schedule`). A run
+    records `first_tradable` (its index), `tradable_from` (its time), `model_` (the last fit),
+    `training_history` (one dict per fit) and `timing`.
 
     Args:
         train_window: training samples per model. Defaults to `2000`.
@@ -128,21 +94,6 @@ class WalkForward(_Walk):
             `LSTMStrategy.extra_inputs`); None: 0. Defaults to `None`.
         **model_params: `LSTMForecaster` arguments (`seq_len`, `units`, `epochs`, `seed`,
             ...); each takes the forecaster's default when left out.
-
-    Driven bar by bar: `prepare(start)` once, then at every bar `is_tradable(bar, when)` and,
-    from the first tradable bar on, `forecast`; or `run` over a frame. Once the first tradable
-    bar is reached (or during and after `run`): `first_tradable` (its index), `tradable_from`
-    (its datetime), `model_` (the last fitted forecaster, None before the first fit),
-    `training_history` (one dict per fit: `window_end`, `loss`, `val_loss`, `warm`, `fit_s`)
-    and `timing` (`train_s`, `predict_s`, `retrains`).
-
-    Example:
-        >>> from lstm_bt.data.synthetic import ar1_returns
-        >>> walk = WalkForward(seq_len=8, train_window=120, retrain_every=48, units=(4,),
-        ...                    epochs=1)
-        >>> forecasts = walk.run(ar1_returns(300, seed=1))   # doctest: +SKIP
-        >>> list(forecasts.columns)                          # doctest: +SKIP
-        ['datetime', 'close', 'predicted_close']
     """
 
     def __init__(self, **params):
@@ -154,16 +105,13 @@ class WalkForward(_Walk):
 
     @classmethod
     def param_defaults(cls):
-        """Every walk-forward param and its default (the model's, with the schedule's)."""
+        """Every walk-forward param and its default, in the order of the flags."""
         model = LSTMForecaster.param_defaults()
-        # seq_len first, then the schedule, then the rest of the model: the order of the flags.
         return {"seq_len": model.pop("seq_len"), **_SCHEDULE_DEFAULTS, **model}
 
     @classmethod
     def check_params(cls, **params):
-        """Every param with defaults filled in, integers as Python ints (a NumPy integer
-        would reach `deque`, JSON and the cache key as given); `InvalidParameter` for the
-        first that cannot work (checks that need no data)."""
+        """Every param with its default filled in, or `InvalidParameter` for the first bad one."""
         p = fill_params(cls.__name__, params, cls.param_defaults())
         p["train_window"], p["seq_len"], p["retrain_every"] = check_schedule_params(
             p["train_window"], p["seq_len"], p["retrain_every"])
@@ -175,8 +123,7 @@ class WalkForward(_Walk):
         return p
 
     def require_history(self, available, where="", warmup=None):
-        """Raise `InvalidParameter` when `available` bars before the first tradable bar are too
-        few for the first model, with the numbers and the fix."""
+        """Raise `InvalidParameter` when `available` bars are too few for the first model."""
         needed = self.history_needed(warmup)
         if available >= needed:
             return
@@ -196,7 +143,7 @@ class WalkForward(_Walk):
         )
 
     def begin(self, first_tradable):
-        """Start a walk (again) with `first_tradable` as the first bar that forecasts."""
+        """Start a walk (again) with `first_tradable` as its first forecasting bar."""
         self.first_tradable = first_tradable
         self.model_ = None
         self.training_history = []
@@ -204,14 +151,10 @@ class WalkForward(_Walk):
         self._forecaster = _new_forecaster(self.params)
 
     def forecast(self, bar, when, read_bars):
-        """The forecast of close_(bar + 1), made at the close of `bar` (fitting first when
-        the schedule says so).
+        """The forecast of close_(bar + 1) made at the close of `bar`, fitting first when due.
 
-        Args:
-            bar: index of the current bar in the walk's data, `>= first_tradable`.
-            when: the bar's open time (recorded as the fit's `window_end`).
-            read_bars: `read_bars(size)` -> `(size, 5 + k)` float array of the last `size`
-                bars up to and including `bar` (OHLCV, then k extra input columns).
+        `when` is the bar's open time; `read_bars(size)` returns the last `size` bars up to and
+        including `bar` as a `(size, 5 + k)` float array (OHLCV, then k extra input columns).
         """
         p = self.params
         window = window_at(bar, self.first_tradable, p["train_window"], p["seq_len"],
@@ -224,19 +167,13 @@ class WalkForward(_Walk):
         return predicted
 
     def run(self, frame, start=None, extra_inputs=None):
-        """Forecast every bar from `start` on, over a kline frame, without backtrader.
+        """Forecast every bar from `start` on over a kline frame (warm-up first), without
+        backtrader; returns a `forecast_frame`.
 
         Args:
-            frame: a kline frame (warm-up history first), indexed by bar open time.
-            start: the first bar that forecasts (datetime or ISO date); its
-                `history_needed()` bars must come before it. None: the first bar that has
-                them. Defaults to `None`.
-            extra_inputs: a frame or array of extra input columns aligned with `frame`
-                (what `LSTMStrategy.extra_inputs` feeds). Defaults to `None`.
-
-        Returns:
-            A `forecast_frame`: `datetime, close, predicted_close`, one row per forecast
-            bar (row t: close_t and the forecast of close_(t+1)).
+            start: the first bar that forecasts (datetime or ISO date). Defaults to `None`: the
+                first bar with `history_needed()` bars before it.
+            extra_inputs: extra input columns aligned with `frame`. Defaults to `None`.
         """
         bars = frame[list(OHLCV)].to_numpy(dtype=np.float64)
         if extra_inputs is not None:
@@ -279,13 +216,10 @@ class ReplayedForecasts(_Walk):
     """The walk-forward interface over forecasts made earlier: nothing is trained.
 
     Args:
-        forecasts: predicted closes, a pandas Series indexed by bar open time (the
-            `predicted_close` of a `forecast_frame`), or a `ReplayedForecasts` to share.
-        training_history: the history of the walk that made them. Defaults to `None`
-            (a given `ReplayedForecasts`'s, else none).
-        params: the params of the walk that made them; `train_window`, `seq_len` and
-            `input_warmup` decide where a run without `start` begins. Defaults to `None`
-            (`WalkForward`'s defaults).
+        forecasts: predicted closes, a Series indexed by bar open time, or a `ReplayedForecasts`.
+        training_history: the history of the walk that made them. Defaults to `None`.
+        params: that walk's params, which decide where a run without `start` begins.
+            Defaults to `None` (`WalkForward`'s defaults).
     """
 
     model_ = None
@@ -308,13 +242,12 @@ class ReplayedForecasts(_Walk):
 
     @staticmethod
     def check(forecasts):
-        """Raise `InvalidParameter` unless `forecasts` is None, a `ReplayedForecasts` or a
-        pandas Series (the forms a strategy's `forecasts` param takes)."""
+        """Raise `InvalidParameter` unless `forecasts` is None, a Series or a replay."""
         if forecasts is not None and not isinstance(forecasts, (pd.Series, ReplayedForecasts)):
             raise _not_forecasts(forecasts)
 
     def require_history(self, available, where="", warmup=None):
-        """Nothing: a replay trains no model, so it needs no history."""
+        """Nothing: a replay trains no model."""
         del available, where, warmup
 
     def begin(self, first_tradable):
@@ -334,16 +267,7 @@ class ReplayedForecasts(_Walk):
 
 
 def walk_for(params, forecasts=None):
-    """A new walk for one run: a `WalkForward` with the walk-forward `params`, or with
-    `forecasts` their replay, which begins where that walk would. A Series is replayed; a
-    `ReplayedForecasts` is wrapped in a new one that shares its forecasts and training
-    history but not its run state (start, first tradable bar, timing), so strategies given
-    the same one each begin at their own bar.
-
-    Example:
-        >>> walk_for({"seq_len": 8, "train_window": 120}).history_needed()
-        128
-    """
+    """A new walk for one run: a `WalkForward`, or a replay of `forecasts` (own run state)."""
     if forecasts is None:
         return WalkForward(**params)
     return ReplayedForecasts(forecasts, params=params)
@@ -363,23 +287,20 @@ def forecast_frame(times, closes, predicted):
 
 
 def _to_millisecond(when):
-    """`pd.Timestamp(when).round("ms").to_pydatetime()`: the nearest millisecond, ties to the
-    even one. A naive `datetime` (what backtrader gives a strategy) is rounded without pandas:
-    ~1 µs instead of ~12 µs, once a bar of every replay."""
+    """`pd.Timestamp(when).round("ms").to_pydatetime()`, cheaper for a naive `datetime`."""
     if type(when) is not datetime or when.tzinfo is not None:
         return pd.Timestamp(when).round("ms").to_pydatetime()
     rest = when.microsecond % 1000
     if not rest:
         return when
     down = when - timedelta(microseconds=rest)
-    # A tie goes to the even millisecond; whole seconds are an even number of them.
+    # Ties to the even millisecond, as pandas rounds.
     if rest > 500 or (rest == 500 and when.microsecond // 1000 % 2):
         return down + timedelta(milliseconds=1)
     return down
 
 
 def _naive_utc(index):
-    """A DatetimeIndex as naive UTC (the package's convention for bar times)."""
     return index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
 
 
@@ -388,5 +309,4 @@ def _fresh_timing():
 
 
 def _new_forecaster(params):
-    """An unfitted `LSTMForecaster` from the model params among `params`."""
     return LSTMForecaster(**{name: params[name] for name in LSTMForecaster.param_defaults()})

@@ -1,0 +1,1 @@
+"""One backtest: its data, cerebro, the forecast cache and the run directory."""

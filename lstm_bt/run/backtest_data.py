@@ -165,11 +165,9 @@ def _checked_frame(frame):
 
 
 def _interval_of(frame, interval):
-    if interval is not None:
-        return get_interval(interval).name
-    from ..binance.files import infer_interval
+    from ..binance.files import bar_interval
 
-    return infer_interval(frame.index).name
+    return bar_interval(frame.index, interval).name
 
 
 def _cut(frame, symbol, interval, start, end, history):

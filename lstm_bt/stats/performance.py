@@ -172,12 +172,16 @@ def cagr_pct(final_value, start_value, bars, bars_per_year):
     """Compound annual growth in percent: 100 * ((W_n / W_0)^(P/n) - 1).
 
     Returns:
-        The rate, or None for no bars or a non-positive final value (no real root).
+        The rate, or None for no bars, a non-positive final value (no real root) or a rate too
+        large to represent (a few bars annualized to a year of 1-second bars).
     """
     if bars < 1 or final_value <= 0:
         return None
-    growth = final_value / _positive_value(start_value)
-    return _finite(100.0 * (growth ** (_bars_per_year(bars_per_year) / bars) - 1.0))
+    growth = float(final_value) / _positive_value(start_value)
+    try:
+        return _finite(100.0 * (growth ** (_bars_per_year(bars_per_year) / bars) - 1.0))
+    except OverflowError:
+        return None
 
 
 def calmar_ratio(cagr, max_drawdown_pct):
@@ -218,7 +222,8 @@ def trade_stats(pnl_net, entry_value=None, bars_held=None):
 
     Args:
         pnl_net: profit of each closed trade after commission, in quote currency.
-        entry_value: what each trade put in (size * entry price), aligned with `pnl_net`.
+        entry_value: the capital each trade used (the most it held at cost at once),
+            aligned with `pnl_net`.
             Defaults to `None` (unknown: the trade percentages are None).
         bars_held: bars from each trade's open to its close. Defaults to `None` (unknown).
 

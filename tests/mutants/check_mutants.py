@@ -218,6 +218,40 @@ MUTANTS = (
           "    return data.datetime.datetime(0)"),),
         ("tests/test_bar_times.py",),
     ),
+    Mutant(
+        "order-post-retried",
+        "a new order whose answer was lost (timeout, 5xx, -1007) is sent again",
+        (("lstm_bt/binance/account.py", "resend=False, before_send=before_send)",
+          "resend=True, before_send=before_send)"),),
+        ("tests/test_signed_client.py",),
+    ),
+    Mutant(
+        "unresolved-intent-resent",
+        "at start, an intent without an outcome is sent again instead of asked about",
+        (("lstm_bt/orders/sender.py",
+          "        return [self.resolve(intent) for intent in self.journal.intents_unresolved()]",
+          "        return [self.tracker.apply_order(self.client.new_order({\n"
+          "            'symbol': i.symbol, 'side': i.side, 'type': 'MARKET', 'quantity': "
+          "i.quantity,\n            'newClientOrderId': i.client_order_id}))\n"
+          "            for i in self.journal.intents_unresolved()]"),),
+        ("tests/test_order_crash.py",),
+    ),
+    Mutant(
+        "missing-order-taken-as-never-placed",
+        "an order Binance does not show yet is taken as never placed, before its recvWindow "
+        "has passed",
+        (("lstm_bt/orders/sender.py", "if sent_ms is None or self.client.server_ms() > (",
+          "if True or self.client.server_ms() > ("),),
+        ("tests/test_order_sender.py",),
+    ),
+    Mutant(
+        "no-polling-while-stream-down",
+        "fills are not polled while the user data stream is down",
+        (("lstm_bt/orders/live_orders.py",
+          "if stream is None or not stream.up or stream.connections",
+          "if stream is None or stream.connections"),),
+        ("tests/test_user_stream.py",),
+    ),
 )
 
 

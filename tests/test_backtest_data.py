@@ -1,0 +1,39 @@
+"""The bars of one backtest: a stated interval must agree with the bars' own spacing."""
+
+import pytest
+
+from helpers.cli_runs import lstm_bt, refusal_problem
+from lstm_bt.binance import write_kline_csv
+from lstm_bt.data.synthetic import random_walk
+from lstm_bt.errors import DataError
+from lstm_bt.run.backtest_data import load_backtest_data
+
+
+@pytest.fixture
+def hourly():
+    return random_walk(400, interval="1h", start="2024-01-01", seed=3)
+
+
+def test_a_stated_interval_that_contradicts_the_bar_spacing_is_refused(hourly):
+    with pytest.raises(DataError, match=r"`interval` 1d contradicts the bars, which are 1h apart"):
+        load_backtest_data(hourly, interval="1d")
+
+
+def test_a_stated_interval_that_agrees_is_kept_and_none_is_read_from_the_bars(hourly):
+    assert load_backtest_data(hourly, interval="1h").interval == "1h"
+    assert load_backtest_data(hourly).interval == "1h"
+
+
+def test_an_archive_name_that_contradicts_its_bars_is_refused_at_the_command_line(tmp_path):
+    daily = random_walk(400, interval="1d", start="2022-01-01", seed=3)
+    path = tmp_path / "BTCUSDT-1h-2022-01.csv"   # named hourly, holding daily bars
+    write_kline_csv(path, daily, "1d")
+    done = lstm_bt("backtest", "--csv", path, "--quiet")
+    assert refusal_problem(done, "`--interval` 1h contradicts the bars, which are 1d apart") is None
+
+
+@pytest.mark.parametrize("path, said", [("/dev/null", "is not a regular file"),
+                                        (".", "is a directory")])
+def test_a_directory_or_a_device_given_as_a_data_file_is_named_as_such(path, said):
+    with pytest.raises(DataError, match=said):
+        load_backtest_data(path)
