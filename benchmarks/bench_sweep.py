@@ -151,7 +151,7 @@ def layouts(args):
     from dask import config as dask_config
     from distributed import Client, LocalCluster
 
-    from lstm_bt.models.runtime import usable_cores
+    from lstm_bt.models.backend import usable_cores
     from lstm_bt.sweeps.data import load_sources
     from lstm_bt.sweeps.execute import (HOUSEKEEPING_CONFIG, SCHEDULER_CONFIG, bars_for,
                                         connect, thread_environment)

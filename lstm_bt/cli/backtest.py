@@ -101,7 +101,7 @@ def run(args):
 
 def _run_backtest(args):
     from .. import cli
-    from ..models.runtime import compile_cache_environment
+    from ..models.compile_cache import compile_cache_environment
     from ..run.runner import DEMO_SYMBOL, demo_klines, run_backtest
 
     if cli.owns_process and "jax" not in sys.modules:  # JAX reads them on import

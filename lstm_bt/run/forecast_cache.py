@@ -220,7 +220,7 @@ def _class_source(cls):
 
 
 def _models_source_digest():
-    """One digest of the model code (forecaster, features, forward pass, runtime)."""
+    """One digest of the model code (every module of `lstm_bt.models`)."""
     digest = hashlib.sha256()
     for path in sorted(_MODELS_DIR.glob("*.py")):
         digest.update(path.name.encode() + path.read_bytes())

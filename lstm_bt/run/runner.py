@@ -223,7 +223,7 @@ def _cache_lookup(enabled, data_dir, bars, strategy, used, seed):
     if not enabled:
         return None, None, None
     from .forecast_cache import ForecastCache, cache_key
-    from ..models.runtime import backend_name
+    from ..models.backend import backend_name
 
     store = ForecastCache.in_data_dir(data_dir)
     key = cache_key(bars.frame, strategy, used, seed, bars.start, backend_name())

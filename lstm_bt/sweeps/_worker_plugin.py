@@ -11,8 +11,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from ._cluster_logs import RESTART_TOPIC
 
-__all__ = ["CapThreads", "MendCompileCache", "RestartEvery", "WALK_FORWARD_PREFIX",
-           "quiet_exit"]
+__all__ = ["CapThreads", "RestartEvery", "WALK_FORWARD_PREFIX", "quiet_exit"]
 
 WALK_FORWARD_PREFIX = "walk-forward-"
 # How long a worker due for a restart waits for the client to collect its last result, once
@@ -36,37 +35,12 @@ class CapThreads(WorkerPlugin):
     idempotent = True
 
     def setup(self, worker):
-        from ..models.runtime import usable_cores
+        from ..models.backend import usable_cores
         from .execute import thread_environment
 
         threads = max(1, usable_cores() // max(1, worker.state.nthreads))
         for name, value in thread_environment(threads).items():
             os.environ.setdefault(name, value)
-
-
-class MendCompileCache(WorkerPlugin):
-    """In the workers of the cluster a sweep starts (processes lstm-bt owns): a JAX compilation
-    cache entry JAX warns it cannot read is deleted, and written again by this worker
-    (`runtime.mend_compile_cache`), instead of costing every later worker a compile."""
-
-    name = "lstm-bt-mend-compile-cache"
-    idempotent = True
-
-    def setup(self, worker):
-        import warnings
-
-        from ..models.runtime import mend_compile_cache
-
-        shown = warnings.showwarning
-        if getattr(shown, "mends_compile_cache", False):
-            return
-
-        def show(message, category, filename, lineno, file=None, line=None):
-            shown(mend_compile_cache(message) or message, category, filename, lineno, file,
-                  line)
-
-        show.mends_compile_cache = True
-        warnings.showwarning = show
 
 
 class RestartEvery(WorkerPlugin):

@@ -158,16 +158,17 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
         restart_workers_every: walk-forwards each worker process runs before its nanny
             replaces it with a fresh one; 0 never. Defaults to `RESTART_WORKERS_EVERY`.
         data_dir: the data directory whose JAX compilation cache the LocalCluster's workers
-            share (`runtime.compile_cache_environment`). Defaults to `None`: the default one.
+            share (`models.compile_cache`). Defaults to `None`: the default one.
 
     Yields:
         A connected `distributed.Client`, with the worker plugins registered.
     """
     from distributed import Client
 
-    from ..models.runtime import compile_cache_environment, usable_cores
+    from ..models.backend import usable_cores
+    from ..models.compile_cache import compile_cache_environment
     from ._cluster_logs import log_level, restart_notes
-    from ._worker_plugin import MendCompileCache, quiet_exit
+    from ._worker_plugin import quiet_exit
 
     if client is not None:
         _register_plugins(client, restart_workers_every)
@@ -212,7 +213,6 @@ def connect(client=None, workers=None, scheduler=None, quiet=True,
             with _lost_worker_grace(), Client(cluster) as own:
                 with restart_notes(own, wait=True):
                     _register_plugins(own, restart_workers_every)
-                    own.register_plugin(MendCompileCache())
                     _log_layout(own)
                     yield own
                 # The workers close next: a heartbeat cut short is an error with a traceback.

@@ -109,7 +109,7 @@ MUTANTS = (
         "session-cleared-under-another-fit",
         "a sweep walk-forward clears Keras' session while another thread of the process fits "
         "(found with 16 task threads: the other fit broke)",
-        (("lstm_bt/models/runtime.py", "        if _in_use:\n            return False\n", ""),),
+        (("lstm_bt/models/keras_state.py", "        if _in_use:\n            return False\n", ""),),
         ("tests/test_sweep.py",),
     ),
     Mutant(
