@@ -13,12 +13,9 @@ import pandas as pd
 import pytest
 
 from lstm_bt.errors import DataError
+from lstm_bt.run.run_files import EQUITY_PNG, FORECASTS_PNG, REPORT_HTML, TRAINING_PNG
 from lstm_bt.run.run_dir import (
-    EQUITY_PNG,
-    FORECASTS_PNG,
-    REPORT_HTML,
     RUN_FILES,
-    TRAINING_PNG,
     RunDirInUse,
     RunRecord,
     check_run_dir,

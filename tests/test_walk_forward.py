@@ -2,7 +2,6 @@
 it in any thread or process; model params are declared once; the library stays quiet."""
 
 import json
-import os
 import random
 import subprocess
 import sys
