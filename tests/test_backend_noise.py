@@ -7,7 +7,6 @@ import sys
 import textwrap
 import threading
 
-
 NOISE = b"I0000 00:00:00.000000 1234 cpu_feature_guard.cc:1] backend noise\n"
 
 

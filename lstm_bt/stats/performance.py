@@ -1,4 +1,4 @@
-"""Performance and forecast-skill metrics: pure functions over arrays (DESIGN "Definitions").
+"""Performance metrics of one run: pure functions over per-bar returns and portfolio values.
 
 Every function takes per-bar simple returns `r` (or portfolio values) and `bars_per_year` `P`,
 the bars in a 365-day year for the interval (1h: 8760, 1d: 365): crypto trades 24/7, so never
@@ -15,7 +15,7 @@ from ..errors import InvalidParameter
 
 __all__ = [
     "METRIC_KEYS",
-    "FORECAST_KEYS",
+    "TRADE_STAT_KEYS",
     "simple_returns",
     "per_bar_rate",
     "sharpe_ratio",
@@ -29,10 +29,6 @@ __all__ = [
     "trade_stats",
     "monthly_returns",
     "compute_metrics",
-    "forecast_skill",
-    "direction_hits",
-    "best_naive_rule",
-    "information_coefficient",
 ]
 
 METRIC_KEYS = (
@@ -62,8 +58,6 @@ METRIC_KEYS = (
 )
 TRADE_STAT_KEYS = ("profit_factor", "avg_trade_pct", "best_trade_pct", "worst_trade_pct",
                    "avg_bars_held")
-FORECAST_KEYS = ("n", "hit_rate", "p_value", "rmse", "mae", "baseline_hit_rate",
-                 "reversal_hit_rate", "best_naive_hit_rate", "ic")
 
 _TAIL = 0.05
 # Returns recovered from portfolio values (W_t / W_(t-1) - 1) carry rounding noise of about
@@ -346,155 +340,6 @@ def compute_metrics(values, start_value, bars_per_year, *, trades=(), exposure=N
         "net_pnl": net_pnl,
         **trade_stats(pnls, trade_entry_values, trade_bars_held),
     }
-
-
-def binomial_p_greater(hits, n):
-    """One-sided exact binomial test against a fair coin: P(X >= hits), X ~ Binomial(n, 1/2).
-
-    Exact integer arithmetic (the tail's binomial coefficients over 2**n, rounded once to a
-    float), so it needs no scipy.stats, whose import costs more than a whole cache-hit
-    backtest's scoring; equal to `scipy.stats.binomtest(hits, n, alternative="greater")`'s
-    p-value to ~1e-13 (a test holds them together).
-
-    Example:
-        >>> binomial_p_greater(6, 10)
-        0.376953125
-    """
-    if not 0 <= hits <= n:
-        raise InvalidParameter(f"Received hits={hits} for n={n}, expected 0 <= hits <= n.")
-    term, tail = math.comb(n, hits), 0
-    for k in range(hits, n + 1):
-        tail += term
-        term = term * (n - k) // (k + 1)
-    return tail / (1 << n)
-
-
-def forecast_skill(close, predicted_close):
-    """How well one-bar-ahead forecasts call the direction and size of the next move.
-
-    Row t of the inputs is bar t of consecutive bars: `close[t]` is its close and
-    `predicted_close[t]` the forecast of `close[t + 1]` made at t's close (NaN where none).
-    A row is scored when it has a forecast and a next close. Direction: the forecast is a hit
-    when sign(predicted - close_t) equals sign(close_{t+1} - close_t); rows where either move
-    is zero say nothing about direction and are left out. The baseline ("the next move repeats
-    the last one") is scored on the same rows, leaving out those whose last move is zero or
-    unknown (the first bar).
-
-    Args:
-        close: closes of consecutive bars.
-        predicted_close: forecast of the next close, aligned with `close`.
-
-    Returns:
-        A dict with `FORECAST_KEYS`: `n` (rows scored for direction), `hit_rate` (fraction),
-        `p_value` (one-sided binomial test of the hits against 0.5), `rmse` and `mae` (of
-        predicted_close_t - close_(t+1) over every row with a forecast and a next close, in
-        price units), `baseline_hit_rate`, `reversal_hit_rate` ("the next move reverses the
-        last one", on the baseline's rows), `best_naive_hit_rate` (the better of the two),
-        `ic` (`information_coefficient` of the predicted and actual next-bar returns over
-        every row with a forecast and a next close). Undefined values are None.
-    """
-    close = np.asarray(close, dtype=float)
-    predicted = np.asarray(predicted_close, dtype=float)
-    if close.shape != predicted.shape or close.ndim != 1:
-        raise InvalidParameter(
-            f"`close` and `predicted_close` must be 1-D and aligned bar by bar, got shapes "
-            f"{close.shape} and {predicted.shape}; reindex the forecasts onto the bars."
-        )
-    current, following, forecast = close[:-1], close[1:], predicted[:-1]
-    scored = np.isfinite(forecast) & np.isfinite(following)
-    model, naive = direction_hits(close, predicted)
-    hits = int(np.nansum(model))
-    n = int(np.isfinite(model).sum())
-    errors = forecast[scored] - following[scored]
-    baseline_hits = naive[np.isfinite(naive)] == 1
-    repeat = float(baseline_hits.mean()) if len(baseline_hits) else None
-    reverse = float(np.mean(~baseline_hits)) if len(baseline_hits) else None
-    return {
-        "n": n,
-        "hit_rate": hits / n if n else None,
-        "p_value": binomial_p_greater(hits, n) if n else None,
-        "rmse": float(np.sqrt(np.mean(errors**2))) if len(errors) else None,
-        "mae": float(np.mean(np.abs(errors))) if len(errors) else None,
-        "baseline_hit_rate": repeat,
-        "reversal_hit_rate": reverse,
-        "best_naive_hit_rate": None if repeat is None else max(repeat, reverse),
-        "ic": information_coefficient((forecast[scored] - current[scored]) / current[scored],
-                                      (following[scored] - current[scored]) / current[scored]),
-    }
-
-
-def direction_hits(close, predicted_close):
-    """Per bar, whether the forecast and the "repeat the last move" rule called the next move.
-
-    Row t scores the call made at bar t's close on the move to close_(t+1), by the rules of
-    `forecast_skill` (zero moves and missing forecasts are not scored).
-
-    Returns:
-        `(model, repeat)`: float arrays as long as `close`, 1.0 for a hit, 0.0 for a miss,
-        NaN where the row is not scored. "Reverse the last move" hits where `repeat` is 0.
-    """
-    close = np.asarray(close, dtype=float)
-    predicted = np.asarray(predicted_close, dtype=float)
-    current, following, forecast = close[:-1], close[1:], predicted[:-1]
-    last_move = np.concatenate(([np.nan], np.diff(close)))[:-1]
-    scored = np.isfinite(forecast) & np.isfinite(following)
-    actual = np.sign(following - current)
-    called = np.sign(forecast - current)
-    model = np.full(len(close), np.nan)
-    repeat = np.full(len(close), np.nan)
-    direction = scored & (actual != 0) & (called != 0)
-    model[:-1][direction] = called[direction] == actual[direction]
-    naive = scored & (actual != 0) & np.isfinite(last_move) & (last_move != 0)
-    repeat[:-1][naive] = np.sign(last_move[naive]) == actual[naive]
-    return model, repeat
-
-
-def best_naive_rule(forecast):
-    """Name the better naive rule of a `forecast_skill` dict, and whether it beats the model.
-
-    Returns:
-        `(rule, beats_model)`: `"repeat the last move"` or `"reverse the last move"` (None when
-        neither was scored), and True when its hit rate is above the model's `hit_rate`.
-    """
-    repeat, reverse = forecast.get("baseline_hit_rate"), forecast.get("reversal_hit_rate")
-    if repeat is None or reverse is None:
-        return None, False
-    rule = "reverse the last move" if reverse > repeat else "repeat the last move"
-    hit_rate = forecast.get("hit_rate")
-    return rule, hit_rate is not None and max(repeat, reverse) > hit_rate
-
-
-def information_coefficient(predicted, actual):
-    """Spearman rank correlation of predicted and actual returns (qlib's "Rank IC").
-
-    Ties get their average rank, as in `scipy.stats.spearmanr`. NaN pairs are left out.
-
-    Returns:
-        The correlation in [-1, 1], or None with fewer than two pairs or a constant side.
-    """
-    predicted = np.asarray(predicted, dtype=float)
-    actual = np.asarray(actual, dtype=float)
-    both = np.isfinite(predicted) & np.isfinite(actual)
-    if both.sum() < 2:
-        return None
-    ranks = [_average_ranks(side[both]) for side in (predicted, actual)]
-    if any(np.ptp(rank) == 0 for rank in ranks):
-        return None
-    return _finite(np.corrcoef(ranks[0], ranks[1])[0, 1])
-
-
-def _average_ranks(values):
-    """Ranks 1..n, tied values sharing the mean of their ranks."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    starts = np.concatenate(([True], sorted_values[1:] != sorted_values[:-1]))
-    group = np.cumsum(starts) - 1
-    first = np.flatnonzero(starts)
-    counts = np.diff(np.append(first, len(values)))
-    mean_rank = first + (counts + 1) / 2.0
-    ranks = np.empty(len(values))
-    ranks[order] = mean_rank[group]
-    return ranks
 
 
 def _returns(returns):
