@@ -1,10 +1,7 @@
 """Performance metrics of one run: pure functions over per-bar returns and portfolio values.
 
-Every function takes per-bar simple returns `r` (or portfolio values) and `bars_per_year` `P`,
-the bars in a 365-day year for the interval (1h: 8760, 1d: 365): crypto trades 24/7, so never
-252. The formulas are empyrical-reloaded's, and the tests hold them to it. A figure that is
-undefined (too few bars, zero variance, no losing bar, no drawdown, no trades) is `None`, never
-inf, NaN or a made-up number, so it reads as `null` in `report.json`.
+`P` (`bars_per_year`) counts bars in a 365-day year (1h: 8760): crypto trades 24/7. The
+formulas are empyrical's. An undefined figure is `None`, never inf or NaN.
 """
 
 import math
@@ -60,22 +57,12 @@ TRADE_STAT_KEYS = ("profit_factor", "avg_trade_pct", "best_trade_pct", "worst_tr
                    "avg_bars_held")
 
 _TAIL = 0.05
-# Returns recovered from portfolio values (W_t / W_(t-1) - 1) carry rounding noise of about
-# 1e-16. Dispersion below this is that noise, not risk: dividing by it would print a ratio
-# of 1e15, so it counts as zero and the ratio as undefined.
+# Returns recovered from portfolio values carry rounding noise; dispersion below this is zero.
 _ROUNDING = 1e-12
 
 
 def simple_returns(values, start_value):
-    """Per-bar simple returns of a value series, the first measured against `start_value`.
-
-    Args:
-        values: portfolio value at the close of each measured bar.
-        start_value: the value before the first measured bar (starting cash); must be positive.
-
-    Returns:
-        A float array as long as `values`.
-    """
+    """Per-bar simple returns of `values`, the first against `start_value` (W_0, positive)."""
     start_value = _positive_value(start_value)
     values = np.asarray(values, dtype=float)
     previous = np.concatenate(([start_value], values[:-1]))
@@ -90,14 +77,8 @@ def per_bar_rate(annual_rate, bars_per_year):
 def sharpe_ratio(returns, bars_per_year, risk_free=0.0):
     """Annualized Sharpe ratio: mean(r - rf) / std(r - rf, ddof=1) * sqrt(P).
 
-    Args:
-        returns: per-bar simple returns.
-        bars_per_year: bars in a 365-day year for the interval.
-        risk_free: yearly risk-free rate, converted per bar with `per_bar_rate`.
-            Defaults to `0.0`.
-
-    Returns:
-        The ratio, or None with fewer than two returns or zero variance (up to rounding).
+    `risk_free` is a yearly rate, converted with `per_bar_rate`. None with fewer than two
+    returns or zero variance.
     """
     excess = _returns(returns) - per_bar_rate(risk_free, bars_per_year)
     std = _sample_std(excess)
@@ -107,18 +88,10 @@ def sharpe_ratio(returns, bars_per_year, risk_free=0.0):
 
 
 def sortino_ratio(returns, bars_per_year, risk_free=0.0):
-    """Annualized Sortino ratio: mean(r) * sqrt(P) / sqrt(mean(min(r, 0)^2)).
+    """Annualized Sortino ratio: mean(r) * sqrt(P) / sqrt(mean(min(r, 0)^2)) over all bars.
 
-    The downside mean is taken over all bars, as empyrical does. A non-zero `risk_free`
-    is subtracted from every return first (empyrical's `required_return`).
-
-    Args:
-        returns: per-bar simple returns.
-        bars_per_year: bars in a 365-day year for the interval.
-        risk_free: yearly rate, converted per bar. Defaults to `0.0`.
-
-    Returns:
-        The ratio, or None with fewer than two returns or no bar below the threshold.
+    `risk_free` (yearly, converted per bar) is subtracted from every return first. None with
+    fewer than two returns or no bar below it.
     """
     excess = _returns(returns) - per_bar_rate(risk_free, bars_per_year)
     if len(excess) < 2:
@@ -136,18 +109,10 @@ def volatility_pct(returns, bars_per_year):
 
 
 def max_drawdown(values, start_value):
-    """Deepest fall from a running peak, and the longest time spent below a peak.
+    """`(max_drawdown_pct, max_drawdown_bars)`: 100 * max_t (1 - W_t / max_{s<=t} W_s), and
+    the most consecutive bars below a previous peak; `(None, None)` for no bars.
 
     The peak starts at `start_value` (W_0), so a loss on the first bar is a drawdown.
-
-    Args:
-        values: portfolio value at the close of each measured bar.
-        start_value: the value before the first bar; must be positive.
-
-    Returns:
-        `(max_drawdown_pct, max_drawdown_bars)`: 100 * max_t (1 - W_t / max_{s<=t} W_s), and
-        the most consecutive bars below a previous peak (backtrader's `DrawDown` `max.len`).
-        `(None, None)` for no bars.
     """
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
@@ -163,12 +128,8 @@ def max_drawdown(values, start_value):
 
 
 def cagr_pct(final_value, start_value, bars, bars_per_year):
-    """Compound annual growth in percent: 100 * ((W_n / W_0)^(P/n) - 1).
-
-    Returns:
-        The rate, or None for no bars, a non-positive final value (no real root) or a rate too
-        large to represent (a few bars annualized to a year of 1-second bars).
-    """
+    """Compound annual growth in percent: 100 * ((W_n / W_0)^(P/n) - 1); None for no bars, a
+    non-positive final value or a rate too large to represent."""
     if bars < 1 or final_value <= 0:
         return None
     growth = float(final_value) / _positive_value(start_value)
@@ -179,31 +140,21 @@ def cagr_pct(final_value, start_value, bars, bars_per_year):
 
 
 def calmar_ratio(cagr, max_drawdown_pct):
-    """CAGR over max drawdown, both as fractions (the percent scales cancel).
-
-    Returns:
-        The ratio, or None when either is undefined or there was no drawdown.
-    """
+    """CAGR over max drawdown; None when either is undefined or there was no drawdown."""
     if cagr is None or not max_drawdown_pct:
         return None
     return _finite(cagr / max_drawdown_pct)
 
 
 def var_95_pct(returns):
-    """Historical 95 % value at risk per bar, in percent: the 5th percentile of r (linear).
-
-    Negative for a loss; None for no returns.
-    """
+    """Historical 95 % value at risk per bar, in percent: the 5th percentile of r."""
     returns = _returns(returns)
     return None if len(returns) == 0 else 100.0 * float(np.percentile(returns, 100 * _TAIL))
 
 
 def cvar_95_pct(returns):
-    """95 % conditional value at risk per bar, in percent: the mean of the worst returns.
-
-    The tail holds the int((n - 1) * 0.05) + 1 smallest returns, as in empyrical.
-    Negative for a loss; None for no returns.
-    """
+    """95 % conditional value at risk per bar, in percent: the mean of the
+    int((n - 1) * 0.05) + 1 smallest returns."""
     returns = _returns(returns)
     if len(returns) == 0:
         return None
@@ -212,20 +163,15 @@ def cvar_95_pct(returns):
 
 
 def trade_stats(pnl_net, entry_value=None, bars_held=None):
-    """Profit factor and per-trade figures of closed trades.
+    """Profit factor and per-trade figures of closed trades, a dict with `TRADE_STAT_KEYS`.
+
+    `profit_factor` is the sum of wins over |sum of losses|; the trade percents are
+    100 * pnl_net / entry_value.
 
     Args:
-        pnl_net: profit of each closed trade after commission, in quote currency.
-        entry_value: the capital each trade used (the most it held at cost at once),
-            aligned with `pnl_net`.
-            Defaults to `None` (unknown: the trade percentages are None).
-        bars_held: bars from each trade's open to its close. Defaults to `None` (unknown).
-
-    Returns:
-        A dict with `TRADE_STAT_KEYS`: `profit_factor` (sum of winning net profits / |sum of
-        losing net profits|; None with no losing trade), `avg_trade_pct`, `best_trade_pct`,
-        `worst_trade_pct` (mean, max, min of 100 * pnl_net / entry_value) and `avg_bars_held`.
-        Everything is None with no trades.
+        pnl_net: profit of each closed trade after commission.
+        entry_value: the capital each trade used. Defaults to `None`: percents are None.
+        bars_held: bars each trade was held. Defaults to `None`.
 
     Example:
         >>> trade_stats([30.0, -10.0, -5.0], [1000.0, 1000.0, 500.0], [3, 1, 2])["profit_factor"]
@@ -250,20 +196,16 @@ def trade_stats(pnl_net, entry_value=None, bars_held=None):
 
 
 def monthly_returns(datetimes, values, start_value):
-    """Calendar-month returns of a value series, in percent.
-
-    A month's return is its last value over the previous month's last value, minus one; the
-    first month is measured against `start_value` (W_0), as the first bar is.
+    """Calendar-month returns in percent, the first month against `start_value` (W_0).
 
     Args:
-        datetimes: datetime of each bar (UTC), ascending.
-        values: portfolio value at each bar's close; several curves as a 2-D array (one
-            column each) or a DataFrame.
-        start_value: the value before the first bar, one for all curves; positive.
+        datetimes: each bar's datetime (UTC), ascending.
+        values: value at each bar's close; several curves as columns.
+        start_value: the value before the first bar.
 
     Returns:
-        A DataFrame with `year`, `month` and one column of percent returns per curve (a
-        DataFrame's column names, else `return_pct`, `return_pct_1`, ...). Empty for no bars.
+        A DataFrame with `year`, `month` and one percent column per curve (a DataFrame's
+        column names, else `return_pct`, `return_pct_1`, ...).
     """
     import pandas as pd
 
@@ -282,26 +224,20 @@ def monthly_returns(datetimes, values, start_value):
 
 def compute_metrics(values, start_value, bars_per_year, *, trades=(), exposure=None,
                     risk_free=0.0, fees=None, trade_entry_values=None, trade_bars_held=None):
-    """Every DESIGN metric of one equity curve, keyed as in `report.json`.
+    """Every metric of one equity curve: a dict with exactly `METRIC_KEYS`.
+
+    `net_pnl` is W_n - W_0 (open positions at their last close), `gross_pnl` adds the fees.
 
     Args:
-        values: portfolio value at the close of each measured bar (from `--start`).
-        start_value: the value before the first measured bar (starting cash); positive.
-        bars_per_year: bars in a 365-day year for the interval (1h: 8760, 1d: 365).
-        trades: net profit (after commission) of each closed trade. Defaults to none.
-        exposure: per bar, whether a position was open (bools). Defaults to `None`
-            (unknown: `exposure_pct` is None, as it is for no bars).
+        values: portfolio value at the close of each measured bar.
+        start_value: the value before the first measured bar (W_0).
+        bars_per_year: bars in a 365-day year (1h: 8760).
+        trades: net profit of each closed trade. Defaults to none.
+        exposure: per bar, whether a position was open. Defaults to `None` (unknown).
         risk_free: yearly risk-free rate for Sharpe and Sortino. Defaults to `0.0`.
-        fees: commission paid over the measured bars, in quote currency. Defaults to `None`
-            (unknown: `fees`, `fees_pct` and `gross_pnl` are None).
-        trade_entry_values: what each closed trade put in (size * entry price), aligned with
-            `trades`. Defaults to `None` (the trade percentages are None).
-        trade_bars_held: bars each closed trade was held. Defaults to `None`.
-
-    Returns:
-        A dict with exactly `METRIC_KEYS`; undefined figures are None. `net_pnl` is
-        W_n - W_0 (open positions at their last close, after fees) and `gross_pnl` is
-        `net_pnl + fees`; the trade figures are `trade_stats`'s.
+        fees: commission paid, in quote currency. Defaults to `None` (unknown).
+        trade_entry_values, trade_bars_held: per closed trade, as `trade_stats` takes them.
+            Defaults to `None`.
 
     Example:
         >>> m = compute_metrics([101.0, 99.0, 103.0], 100.0, 365)
