@@ -14,7 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
-__all__ = ["temp_dir", "write_file", "remove_leftovers"]
+__all__ = ["temp_dir", "replacing", "write_file", "remove_leftovers"]
 
 log = logging.getLogger(__name__)
 
@@ -48,29 +48,24 @@ def temp_dir(parent, prefix):
         raise
 
 
-def write_file(path, data, prefix=None):
-    """Write the bytes `data` to `path` through a temporary sibling and `os.replace`.
-
-    Args:
-        path: the final file.
-        data: the content, `bytes`.
-        prefix: the temporary's name start. Defaults to `.<name>.`.
-    """
+@contextlib.contextmanager
+def replacing(path):
+    """Yield a temporary path beside `path` to write; on success it replaces `path`, on an
+    error it is removed. Files made there get the umask's mode."""
     path = Path(path)
-    while True:
-        temp = _temp_name(path.parent, prefix or f".{path.name}.")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue
+    temp = _temp_name(path.parent, f".{path.name}.")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        yield temp
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def write_file(path, data):
+    """Write the bytes `data` to `path` through `replacing`."""
+    with replacing(path) as temp:
+        temp.write_bytes(data)
 
 
 def remove_leftovers(parent, pattern, max_age_s=LEFTOVER_AGE_S):

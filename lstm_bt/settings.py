@@ -1,6 +1,8 @@
 """Where the data layer talks to and writes to, decided in one place.
 
 Base URL: argument > `LSTM_BT_BINANCE_URL` > `https://api.binance.com`.
+Stream URL (the websocket root of the kline stream): argument > `LSTM_BT_STREAM_URL` >
+`wss://stream.binance.com:9443`.
 Data directory: argument > `LSTM_BT_DATA_DIR` > `./feeds`.
 Time bounds of a fetch: argument > `LSTM_BT_REQUEST_DEADLINE` (seconds one request may take in
 all) / `LSTM_BT_RETRY_BUDGET` (seconds one fetch may spend on failed requests and waits) > default.
@@ -16,8 +18,10 @@ from .errors import InvalidParameter
 __all__ = [
     "DEFAULT_BASE_URL",
     "ALTERNATIVE_BASE_URL",
+    "DEFAULT_STREAM_URL",
     "DEFAULT_DATA_DIR",
     "resolve_base_url",
+    "resolve_stream_url",
     "resolve_data_dir",
     "resolve_seconds",
     "validate_symbol",
@@ -25,8 +29,11 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.binance.com"
 ALTERNATIVE_BASE_URL = "https://data-api.binance.vision"
+DEFAULT_STREAM_URL = "wss://stream.binance.com:9443"
+ALTERNATIVE_STREAM_URL = "wss://data-stream.binance.vision"
 DEFAULT_DATA_DIR = "feeds"
 BASE_URL_ENV = "LSTM_BT_BINANCE_URL"
+STREAM_URL_ENV = "LSTM_BT_STREAM_URL"
 DATA_DIR_ENV = "LSTM_BT_DATA_DIR"
 REQUEST_DEADLINE_ENV = "LSTM_BT_REQUEST_DEADLINE"
 RETRY_BUDGET_ENV = "LSTM_BT_RETRY_BUDGET"
@@ -49,6 +56,25 @@ def resolve_base_url(base_url=None):
         raise InvalidParameter(
             f"Received an invalid value for `--base-url`: {url!r}. "
             f"Give an http(s) root such as {ALTERNATIVE_BASE_URL}."
+        )
+    return url.rstrip("/")
+
+
+def resolve_stream_url(stream_url=None):
+    """The Binance websocket root to use for market streams, without a trailing slash.
+
+    Args:
+        stream_url: an explicit root such as `wss://data-stream.binance.vision`. Defaults to
+            `None`: `LSTM_BT_STREAM_URL` if set, else `wss://stream.binance.com:9443`.
+
+    Raises:
+        InvalidParameter: the root is not a ws(s) URL.
+    """
+    url = stream_url or os.environ.get(STREAM_URL_ENV) or DEFAULT_STREAM_URL
+    if not re.match(r"^wss?://[^/\s]+", url):
+        raise InvalidParameter(
+            f"Received an invalid value for `--stream-url`: {url!r}. "
+            f"Give a ws(s) root such as {ALTERNATIVE_STREAM_URL}."
         )
     return url.rstrip("/")
 

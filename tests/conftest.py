@@ -13,6 +13,7 @@ SHARED_DATA = Path(os.environ.get("LSTM_BT_SHARED_DATA", ROOT.parent / "shared" 
 # Tests must never depend on a user's environment pointing somewhere else, nor leave a kline
 # store or forecast cache in the working directory: the data dir is a fresh one per session.
 os.environ.pop("LSTM_BT_BINANCE_URL", None)
+os.environ.pop("LSTM_BT_STREAM_URL", None)
 os.environ["LSTM_BT_DATA_DIR"] = tempfile.mkdtemp(prefix="lstm-bt-tests-")
 
 

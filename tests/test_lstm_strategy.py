@@ -15,6 +15,7 @@ from scipy.stats import binomtest
 from lstm_bt.errors import InvalidParameter
 from lstm_bt.models import LSTMForecaster
 from lstm_bt.strategies import LSTMStrategy
+from lstm_bt.strategies.trading import TRADING_DEFAULTS, next_signal
 from lstm_bt.data.synthetic import ar1_returns, random_walk
 
 TINY = dict(seq_len=8, train_window=120, retrain_every=60, units=(4,), epochs=3,
@@ -216,19 +217,101 @@ def test_fixed_and_proportional_sizes(walk, sizing, expected):
     assert first_size == pytest.approx(expected(walk["close"].iloc[128]))
 
 
-def test_falls_below_threshold_keep_the_position_and_larger_ones_exit_or_short(walk):
+def test_moves_between_the_exit_and_entry_thresholds_keep_the_position_larger_falls_exit_or_short(
+        walk):
     moves = np.zeros(len(walk))
     moves[128] = 0.01  # long
-    moves[129:140] = -0.0005  # inside the threshold: hold
-    moves[140:] = -0.01  # beyond it: exit, or short
+    moves[129:140] = -0.0005  # between exit (-0.001) and entry (0.001): hold
+    moves[140:] = -0.01  # beyond both: exit, or short
     forecasts = replay_series(walk, moves)
-    long_only = run(walk, forecasts=forecasts, threshold=0.001, **TINY)
+    symmetric = dict(threshold=0.001, exit_threshold=-0.001)
+    long_only = run(walk, forecasts=forecasts, **symmetric, **TINY)
     signals = long_only.forecasts_frame()["signal"].to_numpy()
     assert list(signals[:12]) == [1] * 12 and set(signals[12:]) == {0}
     assert len(long_only.placed()) == 2 and long_only.getposition().size == 0
-    shorting = run(walk, forecasts=forecasts, threshold=0.001, allow_short=True, **TINY)
+    shorting = run(walk, forecasts=forecasts, **symmetric, allow_short=True, **TINY)
     assert set(shorting.forecasts_frame()["signal"].to_numpy()[12:]) == {-1}
     assert shorting.getposition().size < 0
+
+
+def _in_and_out(walk, first, held, leave, after):
+    """Moves for every bar: `first` at bar 128, `held` for 6 bars, `leave` once, then `after`."""
+    moves = np.full(len(walk), after)
+    moves[128], moves[129:135], moves[135] = first, held, leave
+    return replay_series(walk, moves)
+
+
+def test_by_default_a_long_is_left_once_the_forecast_no_longer_predicts_a_rise(walk):
+    # Entry 0.001; a smaller predicted rise keeps the long, the first predicted fall leaves it,
+    # and the same small rise afterwards does not enter again.
+    forecasts = _in_and_out(walk, 0.002, 0.0005, -0.0001, 0.0005)
+    strategy = run(walk, forecasts=forecasts, threshold=0.001, **TINY)
+    signals = strategy.forecasts_frame()["signal"].to_numpy()
+    assert list(signals[:7]) == [1] * 7 and set(signals[7:]) == {0}
+    (_, bought), (_, sold) = strategy.placed()
+    assert bought > 0 and sold == -bought and strategy.getposition().size == 0
+
+
+def test_a_short_is_covered_once_the_forecast_no_longer_predicts_a_fall(walk):
+    forecasts = _in_and_out(walk, -0.002, -0.0005, 0.0001, -0.0005)
+    strategy = run(walk, forecasts=forecasts, threshold=0.001, allow_short=True, **TINY)
+    signals = strategy.forecasts_frame()["signal"].to_numpy()
+    assert list(signals[:7]) == [-1] * 7 and set(signals[7:]) == {0}
+    (_, sold), (_, bought) = strategy.placed()
+    assert sold < 0 and bought == -sold and strategy.getposition().size == 0
+    # Long only, the same predicted falls never enter.
+    assert not run(walk, forecasts=forecasts, threshold=0.001, **TINY).placed()
+
+
+def test_a_predicted_move_beyond_the_entry_threshold_turns_the_position_at_once(walk):
+    forecasts = _in_and_out(walk, 0.002, 0.0005, -0.002, -0.0005)
+    strategy = run(walk, forecasts=forecasts, threshold=0.001, allow_short=True, **TINY)
+    signals = strategy.forecasts_frame()["signal"].to_numpy()
+    assert list(signals[:7]) == [1] * 7 and set(signals[7:]) == {-1}
+    (_, bought), (_, turned) = strategy.placed()
+    assert turned < -bought < 0
+
+
+def test_the_default_rule_enters_on_a_move_that_pays_a_round_trip_and_leaves_below_zero(walk):
+    assert TRADING_DEFAULTS["threshold"] == "cost" and TRADING_DEFAULTS["exit_threshold"] == 0.0
+
+    def costs(cerebro):
+        cerebro.broker.setcommission(0.001)
+        cerebro.broker.set_slippage_perc(0.0005)
+
+    moves = np.full(len(walk), 0.0005)
+    moves[128:131] = 0.0029  # below the round trip's cost, 2 x (0.001 + 0.0005): no entry
+    moves[131] = 0.0031  # above it: long
+    moves[132:135] = 0.0  # no predicted fall: hold
+    moves[135] = -0.0001  # leave
+    strategy = run(walk, forecasts=replay_series(walk, moves), extra=costs, **TINY)
+    assert strategy.threshold_ == pytest.approx(0.003)
+    signals = strategy.forecasts_frame()["signal"].to_numpy()
+    assert list(signals[:8]) == [0, 0, 0, 1, 1, 1, 1, 0] and set(signals[8:]) == {0}
+    assert len(strategy.placed()) == 2
+
+
+@pytest.mark.parametrize("move, held, allow_short, exit_threshold, expected", [
+    (0.0021, 0, False, 0.0, 1), (0.002, 0, False, 0.0, 0), (0.001, 1, False, 0.0, 1),
+    (0.0, 1, False, 0.0, 1), (-0.0001, 1, False, 0.0, 0), (-0.01, 1, False, 0.0, 0),
+    (-0.01, 1, True, 0.0, -1), (-0.001, 0, True, 0.0, 0), (-0.001, -1, True, 0.0, -1),
+    (0.0001, -1, True, 0.0, 0), (0.0021, -1, True, 0.0, 1),
+    # A negative exit threshold holds through small moves against the position.
+    (-0.0005, 1, False, -0.001, 1), (-0.0015, 1, False, -0.001, 0),
+    (0.0005, -1, True, -0.001, -1), (0.0015, -1, True, -0.001, 0),
+    # A positive one leaves as soon as the predicted gain shrinks below it.
+    (0.0005, 1, False, 0.001, 0), (-0.0005, -1, True, 0.001, 0),
+])
+def test_next_signal_enters_beyond_the_entry_and_leaves_beyond_the_exit_threshold(
+        move, held, allow_short, exit_threshold, expected):
+    assert next_signal(move, 0.002, exit_threshold, allow_short, held) == expected
+
+
+def test_an_exit_threshold_above_the_resolved_cost_is_refused_when_the_run_starts(walk):
+    with pytest.raises(InvalidParameter, match=r"`exit_threshold=0.003` above the entry "
+                                               r"`threshold` \(0.002\)"):
+        run(walk, forecasts=replay_series(walk, np.zeros(len(walk))), exit_threshold=0.003,
+            extra=lambda cerebro: cerebro.broker.setcommission(0.001), **TINY)
 
 
 def test_smooth_acts_on_the_mean_of_the_last_forecasts(walk):
@@ -272,6 +355,10 @@ BAD_PARAMS = [
                       r"\(0,\)\), got 0"),
     ({"sizing": "allin"}, r"`sizing`.*Did you mean 'all_in'\?"),
     ({"threshold": -0.1}, r"`threshold`"),
+    ({"exit_threshold": float("inf")}, r"`exit_threshold`, expected a finite number, got inf"),
+    ({"exit_threshold": "zero"}, r"`exit_threshold`, expected a finite number, got 'zero'"),
+    ({"threshold": 0.001, "exit_threshold": 0.002},
+     r"`exit_threshold=0.002` above the entry `threshold` \(0.001\); pass an exit_threshold"),
     ({"fraction": 1.5}, r"`fraction`, expected a number in \(0.0, 1.0\]"),
     ({"smooth": 0}, r"`smooth`"),
     ({"features": "ohlc"}, r"`features`.*Did you mean 'ohlc_minmax'"),

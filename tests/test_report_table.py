@@ -7,7 +7,8 @@ import pytest
 
 from lstm_bt import stats
 from lstm_bt.cli.backtest import format_summary
-from lstm_bt.report.table import METRIC_ROWS, stats_series, zero_trade_reason
+from lstm_bt.report.html import html_report
+from lstm_bt.report.table import METRIC_ROWS, duration_text, stats_series, zero_trade_reason
 
 
 def report(start="2024-01-01T00:00:00", end="2024-01-11T00:00:00", trades=3, forecast=None,
@@ -70,3 +71,40 @@ def test_stats_is_a_labelled_series_with_units_in_the_keys():
     assert series["Best naive rule"] == "reverse the last move"
     assert series["End (exclusive)"] == pd.Timestamp("2024-01-11")
     assert series.name == "BTCUSDT 1h"
+
+
+@pytest.mark.parametrize("bars, interval, shown", [
+    (312, "1h", "13 d 0 h"), (5, "1h", "5 h"), (312, "1d", "312 d"), (3, "1w", "21 d"),
+    (101, "15m", "1 d 1 h 15 min"), (97, "15m", "1 d 0 h 15 min"), (0, "1h", "0 h"), (None, "1h", "n/a"), (2, "1M", "n/a"),
+])
+def test_a_duration_in_bars_reads_as_days_and_the_intervals_units(bars, interval, shown):
+    assert duration_text(bars, interval) == shown
+
+
+@pytest.mark.parametrize("interval, step, strategy, hold", [
+    ("1h", pd.Timedelta(hours=1), "13 d 0 h", "1 d 6 h"),
+    ("1d", pd.Timedelta(days=1), "312 d", "30 d")])
+def test_the_longest_drawdown_is_also_given_in_time_wherever_the_metrics_are(interval, step,
+                                                                             strategy, hold):
+    run = report()
+    run["data"]["interval"] = interval
+    run["metrics"]["max_drawdown_bars"], run["benchmark"]["max_drawdown_bars"] = 312, 30
+    text = format_summary(run)
+    assert f"Longest drawdown [bars]{'312':>17}{'30':>14}" in text
+    assert f"Longest drawdown [time]{strategy:>17}{hold:>14}" in text
+    assert (f"<tr><th>Longest drawdown [time]</th><td>{strategy}</td><td>{hold}</td></tr>"
+            in html_report(pd.DataFrame({"value": [1.0, 2.0]}, index=pd.date_range(
+                "2024-01-01", periods=2, freq="h")), report=run))
+    series = stats_series(run)
+    assert series["Longest drawdown [time]"] == 312 * step
+    assert series["Buy & hold Longest drawdown [time]"] == 30 * step
+
+
+def test_a_position_still_open_is_named_when_no_trade_closed():
+    run = report(trades=0)
+    run["metrics"]["exposure_pct"] = 78.9
+    assert zero_trade_reason(run) == "no closed trade: the position opened is still open at the end"
+    run["open_trades"] = [{"side": "long", "open_datetime": "2025-01-20T00:00:00",
+                           "pnl_net": -1770.3}]
+    assert zero_trade_reason(run) == ("no closed trade: the long opened 2025-01-20 00:00 is "
+                                      "still open at the end (net P&L so far -1,770.30)")

@@ -33,7 +33,8 @@ def result(klines):
 def test_start_is_the_first_measured_bar_and_end_is_exclusive(result):
     assert result.report["data"] == {"symbol": "TEST", "interval": "1h",
                                      "start": "2024-01-08T00:00:00",
-                                     "end": "2024-01-12T00:00:00", "bars": 96}
+                                     "end": "2024-01-12T00:00:00", "bars": 96,
+                                     "source": "frame"}
     assert result.equity.index[0] == START and result.equity.index[-1] == datetime(2024, 1, 11, 23)
     assert len(result.equity) == 96
     assert result.forecasts.index[0] == START and len(result.forecasts) == 96
@@ -50,7 +51,8 @@ def test_warm_up_history_is_loaded_before_start_and_only_what_is_needed(result, 
 
 def test_report_carries_every_documented_key_and_the_params_used(result):
     report = result.report
-    assert set(report) == {"data", "params", "metrics", "benchmark", "forecast", "timing"}
+    assert set(report) == {"data", "params", "metrics", "benchmark", "forecast", "open_trades",
+                           "timing"}
     assert set(report["metrics"]) == set(METRIC_KEYS) == set(report["benchmark"])
     assert set(report["forecast"]) == set(FORECAST_KEYS)
     assert set(report["timing"]) == {"total_s", "train_s", "predict_s", "retrains", "cache"}
@@ -60,6 +62,7 @@ def test_report_carries_every_documented_key_and_the_params_used(result):
     assert params["commission"] == 0.001 and params["cash"] == 10_000.0
     assert params["seq_len"] == 8 and params["units"] == (4,)
     assert params["threshold"] == "cost"  # an untouched default is recorded too
+    assert params["exit_threshold"] == 0.0
     assert params["warm_epochs"] == 2  # warm fits run min(warm_epochs 3, epochs 2)
     assert "start" not in params and "forecasts" not in params
 
@@ -82,6 +85,8 @@ def test_a_kline_file_names_its_symbol_and_interval(klines, tmp_path):
     assert from_file.report["data"]["symbol"] == "ETHUSDT"
     assert from_file.report["data"]["interval"] == "1h"
     assert from_file.report["data"]["bars"] == 24
+    assert from_file.report["data"]["source"] == "file"
+    assert from_file.report["data"]["path"] == str(path.resolve())
 
 
 def test_binance_source_fetches_the_warm_up_from_before_start(binance_server, served_btcusdt_1h,
@@ -90,6 +95,8 @@ def test_binance_source_fetches_the_warm_up_from_before_start(binance_server, se
                            end="2024-01-02", base_url=binance_server.url, data_dir=tmp_path,
                            **TINY)
     assert fetched.report["data"]["bars"] == 24
+    assert fetched.report["data"]["source"] == "binance"
+    assert fetched.report["data"]["base_url"] == binance_server.url.rstrip("/")
     asked_from = min(int(r.params["startTime"]) for r in binance_server.klines_requests)
     first_needed = served_btcusdt_1h.index.get_loc(pd.Timestamp("2024-01-01")) - HISTORY
     assert pd.Timestamp(asked_from, unit="ms") == served_btcusdt_1h.index[first_needed]

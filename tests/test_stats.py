@@ -187,6 +187,11 @@ def test_cagr_of_a_wiped_out_account_is_none_not_complex():
     assert stats.cagr_pct(-5.0, START, 10, DAILY) is None
 
 
+def test_cagr_beyond_floats_is_none_not_an_overflow():
+    # Five 1-second bars up 1 %, compounded over the 31,536,000 seconds of a year.
+    assert stats.cagr_pct(START * 1.01, START, 5, 31_536_000) is None
+
+
 def test_bad_start_value_is_refused_with_the_fix():
     with pytest.raises(InvalidParameter, match="start_value.*starting cash"):
         stats.compute_metrics([1.0], 0.0, DAILY)

@@ -180,9 +180,15 @@ def test_the_default_threshold_covers_a_round_trips_cost(walk, standalone, commi
     assert strat.threshold_ == pytest.approx(expected)
     frame = strat.forecasts_frame()
     moves = frame["predicted_close"] / frame["close"] - 1
-    # A signal changes only where the predicted move clears the threshold.
-    changed = frame["signal"].diff().fillna(frame["signal"]).ne(0)
-    assert (moves[changed].abs() > expected).all()
+    # A long is entered only where the predicted move clears the threshold, and left only
+    # where it falls below the exit threshold (0 by default).
+    before = frame["signal"].shift(fill_value=0)
+    entered = frame["signal"].eq(1) & before.ne(1)
+    left = frame["signal"].eq(0) & before.eq(1)
+    assert entered.any() and left.any()
+    assert (moves[entered] > expected).all() and (moves[left] < 0).all()
+    held = frame["signal"].eq(1) & ~entered
+    assert (moves[held] >= 0).all()
 
 
 @pytest.mark.parametrize("broker_setting", ["set_slippage_fixed", "fixed_fee"])

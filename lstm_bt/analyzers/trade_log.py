@@ -1,4 +1,4 @@
-"""One row per closed trade (the runner's trades.csv)."""
+"""One row per closed trade (the runner's trades.csv), and the trades still open at the end."""
 
 from ..data.bar_times import utc_datetime
 from ._measured import MeasuredAnalyzer
@@ -93,18 +93,52 @@ class TradeLog(MeasuredAnalyzer):
     `get_analysis()` returns columns `TRADE_COLUMNS`, ready for ``pandas.DataFrame(...)``:
     datetimes, the data's name, side ``"long"``/``"short"``, size (positive), prices, pnl
     (gross), pnl_net (after commission), commission, bars_held (bars from open to close).
+    `open_trades()` lists the trades still open after the run.
     """
 
     def start(self):
         super().start()
         self.rets = {name: [] for name in TRADE_COLUMNS}
         self._fills = TradeFills()
+        self._open = {}
 
     def notify_order(self, order):
         self._fills.add_order(order)
 
+    def open_trades(self):
+        """The trades open at the last bar, as rows with `TRADE_COLUMNS` and `mark_price`.
+
+        `close_datetime` and `exit_price` are None; `pnl` and `pnl_net` are marked to the
+        last close (`mark_price`), the commission being the one paid so far; `bars_held`
+        counts the bars from the open to the last bar.
+        """
+        rows = []
+        for trade in self._open.values():
+            mark = trade.data.close[0]
+            pnl = (mark - trade.price) * trade.size
+            rows.append({
+                "open_datetime": utc_datetime(trade.dtopen),
+                "close_datetime": None,
+                "data": self._data_name(trade.data),
+                "side": "long" if trade.long else "short",
+                "size": abs(trade.size),
+                "entry_price": trade.price,
+                "exit_price": None,
+                "pnl": pnl,
+                "pnl_net": pnl - trade.commission,
+                "commission": trade.commission,
+                "bars_held": len(trade.data) - trade.baropen,
+                "mark_price": mark,
+            })
+        return rows
+
     def notify_trade(self, trade):
         super().notify_trade(trade)
+        key = (id(trade.data), trade.tradeid, trade.ref)
+        if trade.isopen:
+            self._open[key] = trade
+        else:
+            self._open.pop(key, None)
         if not trade.isclosed:
             return
         accounted = self._fills.closed(trade)

@@ -1,4 +1,4 @@
-"""Binance kline rows (REST order) to and from the kline frame (see `lstm_bt.data.kline_frame`)."""
+"""Binance kline rows (REST rows, stream candles) to and from the kline frame."""
 
 import numpy as np
 import pandas as pd
@@ -10,6 +10,30 @@ ROW_FIELDS = (
     "open_time", "open", "high", "low", "close", "volume", "close_time",
     "quote_volume", "trades", "taker_buy_base_volume", "taker_buy_quote_volume",
 )
+
+# The same fields in a kline stream candle, in `ROW_FIELDS` order.
+STREAM_FIELDS = ("t", "o", "h", "l", "c", "v", "T", "q", "n", "V", "Q")
+
+
+def parse_row(raw):
+    """One kline row as Binance sends it (a list, numbers as strings) to a `ROW_FIELDS` tuple.
+
+    Raises:
+        ValueError, TypeError, IndexError: the row is not a Binance kline.
+    """
+    return (
+        int(raw[0]), float(raw[1]), float(raw[2]), float(raw[3]), float(raw[4]), float(raw[5]),
+        int(raw[6]), float(raw[7]), int(raw[8]), float(raw[9]), float(raw[10]),
+    )
+
+
+def parse_stream_candle(candle):
+    """A kline stream candle (the `k` object of a kline event) to a `ROW_FIELDS` tuple.
+
+    Raises:
+        KeyError, ValueError, TypeError: a field is missing or not a number.
+    """
+    return parse_row([candle[field] for field in STREAM_FIELDS])
 
 
 def frame_from_array(array, *, close_time=False):

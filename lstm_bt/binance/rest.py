@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import BinanceError, InvalidParameter
 from ..data.intervals import INTERVALS, get_interval
 from ..data.kline_frame import format_open_time, kline_problem
-from ._frames import ROW_FIELDS
+from ._frames import ROW_FIELDS, parse_row
 from ..settings import ALTERNATIVE_BASE_URL, validate_symbol
 from .transport import BinanceHttp
 
@@ -120,7 +120,7 @@ class BinanceClient(BinanceHttp):
         response = self._get(KLINES_PATH, params)
         now_ms = _answer_time_ms(response)
         try:
-            rows = [_parse_row(raw) for raw in response.json()]
+            rows = [parse_row(raw) for raw in response.json()]
         except (ValueError, TypeError, IndexError, RecursionError):
             raise BinanceError(
                 f"{self.base_url}{KLINES_PATH} did not answer with Binance klines; check "
@@ -161,13 +161,6 @@ def _page_problem(rows, start_ms, end_ms, now_ms, limit):
 def _when(ms):
     """`2024-01-05 03:00`, or the raw ms when it is no date."""
     return format_open_time(ms) or f"{ms:g} ms"
-
-
-def _parse_row(raw):
-    return (
-        int(raw[0]), float(raw[1]), float(raw[2]), float(raw[3]), float(raw[4]), float(raw[5]),
-        int(raw[6]), float(raw[7]), int(raw[8]), float(raw[9]), float(raw[10]),
-    )
 
 
 def _answer_time_ms(response):

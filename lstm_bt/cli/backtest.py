@@ -11,14 +11,15 @@ import sys
 from pathlib import Path
 
 from ..errors import InvalidParameter
-from ..report.table import (METRIC_ROWS, format_number, format_p_value, naive_rule_verdict,
+from ..report.table import (format_number, format_p_value, metric_cells, naive_rule_verdict,
                             short_window_warning, zero_trade_reason)
-from ..strategies import LSTMStrategy
 from ..run.run_params import BROKER_PARAMS, RUN_PARAMS
+from ..strategies import LSTMStrategy
 from .strategy_flags import add_strategy_flags, finite_float, load_strategy_class, strategy_kwargs
 from . import SUBCOMMANDS
 
-__all__ = ["add_parser", "run", "format_summary"]
+__all__ = ["add_parser", "run", "format_summary", "add_broker_and_seed_flags", "fill_run_flags",
+           "read_report", "report_params"]
 
 DESCRIPTION = """\
 Run LSTMStrategy walk-forward: the model is retrained every --retrain-every bars on the last
@@ -66,13 +67,7 @@ def add_parser(subparsers):
 
     add_strategy_flags(parser, LSTMStrategy)
 
-    broker = parser.add_argument_group("broker")
-    run_group = parser.add_argument_group("run")
-    for param in RUN_PARAMS.values():
-        group = broker if param.name in BROKER_PARAMS else run_group
-        # Not given: None, so that `--from` can tell a flag left out from one given.
-        group.add_argument(f"--{param.name}", type=_run_flag_type(param), default=None,
-                           metavar=param.metavar, help=f"{param.help} (default: {param.default:g})")
+    run_group = add_broker_and_seed_flags(parser)
     run_group.add_argument("--from", dest="from_report", metavar="REPORT_JSON",
                            help="re-run the data and params of a run's report.json; flags "
                                 "given here override them")
@@ -131,6 +126,27 @@ def _run_backtest(args):
     )
 
 
+def add_broker_and_seed_flags(parser):
+    """Add a flag per broker and run param (`run.run_params.RUN_PARAMS`) to `parser`; returns
+    the "run" group that holds `--seed`, for the command's other run flags."""
+    broker = parser.add_argument_group("broker")
+    run_group = parser.add_argument_group("run")
+    for param in RUN_PARAMS.values():
+        group = broker if param.name in BROKER_PARAMS else run_group
+        # Not given: None, so that `--from` can tell a flag left out from one given.
+        group.add_argument(f"--{param.name}", type=_run_flag_type(param), default=None,
+                           metavar=param.metavar, help=f"{param.help} (default: {param.default:g})")
+    return run_group
+
+
+def fill_run_flags(args, values=None):
+    """Set the broker and run flags left out: from `values` (a report's params) where it has
+    them, else their defaults."""
+    for name, param in RUN_PARAMS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, (values or {}).get(name, param.default))
+
+
 def _run_flag_type(param):
     """argparse type of a broker or run flag: a finite number; an integer param is also
     checked here, before any data is loaded."""
@@ -147,43 +163,50 @@ def _run_flag_type(param):
 
 def _apply_report(args, demo_symbol, strategy_class):
     """The strategy params to run with: the flags given, over the params of `--from
-    REPORT_JSON` when given (whose data and broker values also fill the flags left out).
-    Broker and run flags still unset take their defaults."""
+    REPORT_JSON` when given (whose data and broker values also fill the flags left out)."""
     given = strategy_kwargs(args, strategy_class)
-    reported = {}
-    if args.from_report:
-        data, reported = _read_report(args.from_report)
-        if reported.get("strategy", "LSTMStrategy") != "LSTMStrategy" and not args.strategy_path:
-            raise InvalidParameter(
-                f"--from {args.from_report} ran {reported['strategy']}; pass --strategy-path "
-                f"FILE:{reported['strategy']} to run it again."
-            )
-        if not (args.demo or args.csv or args.symbol):
-            args.demo = data.get("symbol") == demo_symbol
-            if not args.demo:
-                args.symbol = data.get("symbol")
-                args.interval = args.interval or data.get("interval")
-        args.start = args.start or data.get("start")
-        args.end = args.end or data.get("end")
-    for name, param in RUN_PARAMS.items():
-        if getattr(args, name) is None:
-            setattr(args, name, reported.get(name, param.default))
-    skip = {"strategy", *RUN_PARAMS}
-    reported = {name: tuple(value) if isinstance(value, list) else value
-                for name, value in reported.items() if name not in skip}
-    return {**reported, **given}
+    if not args.from_report:
+        fill_run_flags(args)
+        return given
+    data, params = read_report(args.from_report)
+    if not (args.demo or args.csv or args.symbol):
+        args.demo = data.get("symbol") == demo_symbol
+        if not args.demo:
+            args.symbol, args.interval = data.get("symbol"), args.interval or data.get("interval")
+    args.start = args.start or data.get("start")
+    args.end = args.end or data.get("end")
+    return report_params(args, params, given)
 
 
-def _read_report(path):
-    """`(data, params)` of a run's report.json."""
+def read_report(path):
+    """`(data, params)` of a run's report.json; `InvalidParameter` when it is not one."""
     try:
         report = json.loads(Path(path).read_text(encoding="utf-8"))
         return dict(report["data"]), dict(report["params"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise InvalidParameter(
-            f"--from {path}: not a readable report.json with `data` and `params` ({error}); "
-            "pass the report.json of a run directory."
+            f"--from {path}: not a readable report.json with `data` and `params` "
+            f"({error}); pass the report.json of a run directory."
         ) from None
+
+
+def report_params(args, params, given):
+    """The strategy params of a report's `params` with the flags `given` over them; the
+    broker and run flags left out take the report's values (in `args`).
+
+    Raises:
+        InvalidParameter: the report ran another strategy than `--strategy-path` loads.
+    """
+    if params.get("strategy", "LSTMStrategy") != "LSTMStrategy" and not args.strategy_path:
+        raise InvalidParameter(
+            f"--from {args.from_report} ran {params['strategy']}; pass --strategy-path "
+            f"FILE:{params['strategy']} to run it again."
+        )
+    fill_run_flags(args, params)
+    skip = {"strategy", *RUN_PARAMS}
+    reported = {name: tuple(value) if isinstance(value, list) else value
+                for name, value in params.items() if name not in skip}
+    return {**reported, **given}
 
 
 def _data_argument(args, demo_klines):
@@ -215,8 +238,7 @@ def format_summary(report, forecasts=None):
         report: the `report.json` dict.
         forecasts: the forecasts frame, to say why a run made no trade. Defaults to `None`.
     """
-    data, metrics, benchmark = report["data"], report["metrics"], report["benchmark"]
-    forecast, timing = report["forecast"], report["timing"]
+    data, forecast, timing = report["data"], report["forecast"], report["timing"]
     warning = short_window_warning(report)
     lines = [
         f"{data['symbol']} {data['interval']}  {_when(data['start'])} to {_when(data['end'])} "
@@ -225,10 +247,9 @@ def format_summary(report, forecasts=None):
         f"{format_number(timing['total_s'], 1)} s, forecast cache {timing.get('cache', 'off')})",
         f"{'':26}{'strategy':>14}{'buy & hold':>14}",
     ]
-    for key, label, digits, annualized in METRIC_ROWS:
+    for label, ours, hold, annualized in metric_cells(report):
         label = f"{label} *" if annualized and warning else label
-        lines.append(f"{label:26}{format_number(metrics.get(key), digits):>14}"
-                     f"{format_number(benchmark.get(key), digits):>14}")
+        lines.append(f"{label:26}{ours:>14}{hold:>14}")
     if warning:
         lines.append(warning)
     reason = zero_trade_reason(report, forecasts)

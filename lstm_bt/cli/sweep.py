@@ -11,8 +11,8 @@ def add_parser(subparsers):
         "sweep",
         help=SUBCOMMANDS["sweep"],
         description="Run one walk-forward backtest per cell (config x symbol x period x seed) "
-                    "on a Dask cluster and write cells.csv, configs.csv, summary.json and "
-                    "plots into --out. Re-running into the same --out runs only unfinished "
+                    "on a Dask cluster and write report.html (the verdict), cells.csv, "
+                    "configs.csv, breakdown.csv, summary.json and plots into --out. Re-running into the same --out runs only unfinished "
                     "cells. Exit status: 0 all cells ran, 3 some failed (see cells.csv), "
                     "2 bad spec.",
     )
@@ -51,7 +51,7 @@ def run(args):
                    data_dir=args.data_dir, base_url=args.base_url, quiet=args.quiet,
                    restart_workers_every=args.restart_workers_every)
     print(result.describe())
-    print(f"report: {result.out}")
+    print(f"report: {result.out / 'report.html'}")
     return EXIT_SOME_FAILED if result.failed else 0
 
 

@@ -13,9 +13,9 @@ from ..errors import DataError, InvalidParameter
 from ..data.intervals import get_interval
 from ..data.kline_frame import COLUMNS, validate_kline_frame
 
-__all__ = ["BinanceKlines"]
+__all__ = ["BinanceKlines", "EXTRA_LINES"]
 
-_EXTRA_LINES = ("quote_volume", "trades", "taker_buy_base_volume", "taker_buy_quote_volume")
+EXTRA_LINES = ("quote_volume", "trades", "taker_buy_base_volume", "taker_buy_quote_volume")
 
 
 class BinanceKlines(bt.feed.DataBase):
@@ -40,7 +40,7 @@ class BinanceKlines(bt.feed.DataBase):
         progress: show a download progress bar on stderr. Defaults to `False`.
     """
 
-    lines = _EXTRA_LINES
+    lines = EXTRA_LINES
     params = (
         ("symbol", None),
         ("interval", None),

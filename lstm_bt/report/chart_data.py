@@ -1,8 +1,8 @@
 """The data behind a run's charts, shared by the PNGs (`plotting`) and report.html
 (`html_report`): frames indexed by datetime, titles, drawdowns, forecast times, net P&L.
 
-No plotting library here: report.html's process must not pay matplotlib's import (~0.45 s),
-nor the PNGs' Bokeh's.
+No plotting library is imported here: report.html and the PNGs are drawn in separate
+processes, each paying for its own library only.
 """
 
 import numpy as np
@@ -10,7 +10,8 @@ import pandas as pd
 
 from ..errors import InvalidParameter
 
-__all__ = ["by_datetime", "heading", "period_text", "drawdown_pct", "forecast_times", "net_pnl"]
+__all__ = ["by_datetime", "heading", "period_text", "drawdown_pct", "forecast_times", "net_pnl",
+           "open_trades", "held_until"]
 
 
 def by_datetime(frame, needed, what):
@@ -79,3 +80,19 @@ def net_pnl(trades):
     frame written without the net column."""
     column = "pnl_net" if "pnl_net" in trades else "pnl"
     return trades[column].to_numpy(float)
+
+
+def open_trades(report):
+    """The trades still open at the end of the run (`report["open_trades"]`) as a frame with
+    the trades frame's columns and `mark_price`; empty when the run ended flat."""
+    rows = (report or {}).get("open_trades") or []
+    frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["open_datetime", "side"])
+    frame["open_datetime"] = pd.to_datetime(frame["open_datetime"])
+    return frame
+
+
+def held_until(report, index):
+    """Where an open position's span ends on a chart: the run's exclusive end from `report`,
+    else the last datetime of `index`."""
+    end = (report or {}).get("data", {}).get("end")
+    return pd.Timestamp(end) if end else index[-1]

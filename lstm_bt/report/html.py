@@ -1,9 +1,9 @@
 """report.html: one self-contained, interactive page of a backtest (Bokeh, no network needed).
 
 Linked, zoomable charts of equity vs buy and hold, drawdown, and price with the trades and the
-forecasts, then the metrics table and the monthly returns. Bokeh's JavaScript is written into
-the page (no CDN), so the file opens offline and can be mailed or archived on its own.
-Bokeh was chosen over Plotly on size and speed (benchmarks/README.md, "report.html").
+forecasts; then the metrics, what was run (data source and every param), every trade (one
+still open at the end marked open) and the monthly returns. Bokeh's JavaScript is written
+into the page (no CDN), so the file opens offline and can be mailed or archived on its own.
 
 `write_html_report` takes frames, not a run directory, so a sweep can write one per cell or
 config from what it holds in memory.
@@ -15,15 +15,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .chart_data import by_datetime, drawdown_pct, forecast_times, heading, net_pnl
-from .table import (FORECAST_ROWS, METRIC_ROWS, format_number, monthly_returns_frame,
-                           naive_rule_verdict, short_window_warning, start_value,
-                           zero_trade_reason)
+from .chart_data import (by_datetime, drawdown_pct, forecast_times, heading, held_until,
+                         net_pnl, open_trades)
+from .table import (FORECAST_ROWS, format_number, metric_cells, monthly_returns_frame,
+                    naive_rule_verdict, run_description, short_window_warning, start_value,
+                    zero_trade_reason)
 
-__all__ = ["write_html_report", "html_report"]
+__all__ = ["write_html_report", "html_report", "standalone_page"]
 
 _STRATEGY, _HOLD, _FORECAST = "#1f77b4", "#7f7f7f", "#ff7f0e"
-_WIN, _LOSS = "#2ca02c", "#d62728"
+_WIN, _LOSS, _OPEN = "#2ca02c", "#d62728", "#bcbd22"
 _TOOLS = "xpan,xwheel_zoom,box_zoom,reset,save"
 
 
@@ -49,31 +50,56 @@ def html_report(equity, *, forecasts=None, trades=None, report=None, title=None)
         forecasts: DataFrame indexed by datetime with `close` and `predicted_close`
             (forecasts.csv). Defaults to `None`: no price chart.
         trades: DataFrame of closed trades (trades.csv). Defaults to `None`: no trade marks.
-        report: the `report.json` dict, for the metrics table, the starting cash and the
-            title. Defaults to `None`: no metrics table; W_0 is the first value.
+        report: the `report.json` dict, for the metrics, what was run, the positions still
+            open at the end, the starting cash and the title. Defaults to `None`: no metrics
+            or run table; W_0 is the first value.
         title: page title. Defaults to `None`: symbol, interval and period from `report`.
 
     Returns:
         HTML text with Bokeh's JavaScript inline.
     """
-    from bokeh.embed import components
     from bokeh.layouts import column
-    from bokeh.resources import Resources
 
     equity = by_datetime(equity, ["value"], "equity")
     report = report or {}
     title = title or heading(None, *_market(report), equity.index, "", report).strip()
+    trades = None if trades is None else pd.DataFrame(trades)
+    still_open = open_trades(report)
     figures = _equity_figures(equity)
     if forecasts is not None and len(forecasts):
         forecasts = by_datetime(forecasts, ["close", "predicted_close"], "forecasts")
         figures.append(_price_figure(forecasts, trades, figures[0].x_range))
-    script, div = components(column(*figures, sizing_mode="stretch_width"))
-    tables = _metrics_html(report, forecasts) + _monthly_html(
-        monthly_returns_frame(equity, start_value(report, equity)))
+        _draw_open(figures[-1], still_open, held_until(report, forecasts.index))
+    tables = (_metrics_html(report, forecasts) + _run_html(report)
+              + _trades_html(trades, still_open)
+              + _monthly_html(monthly_returns_frame(equity, start_value(report, equity))))
+    return standalone_page(title, [column(*figures, sizing_mode="stretch_width"), tables])
+
+
+def standalone_page(title, parts, style=""):
+    """A self-contained HTML page: BokehJS written into it, so it opens offline.
+
+    Args:
+        title: the page's title and heading (plain text, escaped here).
+        parts: the body in order: HTML strings (inserted as they are) and Bokeh models
+            (each becomes its own element).
+        style: CSS added after the page's own. Defaults to `""`.
+
+    Returns:
+        HTML text.
+    """
+    from bokeh.embed import components
+    from bokeh.model import Model
+    from bokeh.resources import Resources
+
+    models = [part for part in parts if isinstance(part, Model)]
+    script, divs = components(models) if models else ("", ())
+    divs = iter(divs)
+    body = "\n".join(next(divs) if isinstance(part, Model) else part for part in parts)
     # Only BokehJS's core: the widgets, tables, WebGL and MathJax bundles would add 2.7 MB.
-    resources = Resources(mode="inline", components=["bokeh"]).render()
+    resources = Resources(mode="inline", components=["bokeh"]).render() if models else ""
     return _PAGE.format(title=html.escape(title), resources=resources, script=script,
-                        div=div, tables=tables)
+                        style=style, body=body)
 
 
 def _equity_figures(equity):
@@ -126,7 +152,6 @@ def _price_figure(forecasts, trades, x_range):
     price.line(forecast_times(forecasts.index), forecasts["predicted_close"].to_numpy(float),
                color=_FORECAST, alpha=0.8, legend_label="Forecast")
     if trades is not None and len(trades):
-        trades = pd.DataFrame(trades)
         pnl = net_pnl(trades)
         won = pnl > 0
         colour = np.where(won, _WIN, _LOSS)
@@ -152,15 +177,29 @@ def _price_figure(forecasts, trades, x_range):
     return price
 
 
+def _draw_open(price, still_open, end):
+    """Shade each position still open at the end, from its entry to `end`, and mark its
+    entry."""
+    from bokeh.models import BoxAnnotation
+
+    if not len(still_open):
+        return
+    for opened in still_open["open_datetime"]:
+        price.add_layout(BoxAnnotation(left=opened, right=end, fill_color=_OPEN,
+                                       fill_alpha=0.2))
+    price.scatter(still_open["open_datetime"], still_open["entry_price"].to_numpy(float),
+                  marker="circle", size=10, color=_OPEN, line_color="black",
+                  legend_label="Entry, still open at the end (shaded)")
+
+
 def _metrics_html(report, forecasts):
     if not report.get("metrics"):
         return ""
     warning = short_window_warning(report)
     rows = "".join(
         f"<tr><th>{html.escape(label)}{' *' if annualized and warning else ''}</th>"
-        f"<td>{format_number(report['metrics'].get(key), digits)}</td>"
-        f"<td>{format_number(report.get('benchmark', {}).get(key), digits)}</td></tr>"
-        for key, label, digits, annualized in METRIC_ROWS)
+        f"<td>{ours}</td><td>{hold}</td></tr>"
+        for label, ours, hold, annualized in metric_cells(report))
     forecast = report.get("forecast", {})
     skill = "".join(f"<tr><th>{html.escape(label)}</th>"
                     f"<td colspan=2>{format_number(forecast.get(key), digits)}</td></tr>"
@@ -170,6 +209,52 @@ def _metrics_html(report, forecasts):
     notes_html = "".join(f"<p class=note>{html.escape(note)}</p>" for note in notes if note)
     return (f"<h2>Metrics</h2><table class=metrics><tr><th></th><th>Strategy</th>"
             f"<th>Buy and hold</th></tr>{rows}{skill}</table>{notes_html}")
+
+
+def _run_html(report):
+    if not report.get("params") and not report.get("data"):
+        return ""
+    rows = "".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
+                   for name, value in run_description(report))
+    return f"<h2>What was run</h2><table class=run>{rows}</table>"
+
+
+_TRADE_HEAD = ("#", "status", "side", "opened (UTC)", "closed (UTC)", "size", "entry price",
+               "exit price", "net P&L", "net return [%]", "bars held")
+
+
+def _trades_html(trades, still_open):
+    """Every closed trade, then each position still open at the end (its exit price is the
+    last close it is marked at)."""
+    rows = [] if trades is None else [(row, "closed") for row in trades.to_dict("records")]
+    rows += [(row, "open") for row in still_open.to_dict("records")]
+    if not rows:
+        return "<h2>Trades</h2><p>No trade.</p>"
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in _TRADE_HEAD)
+    body = "".join(_trade_row(number, row, status)
+                   for number, (row, status) in enumerate(rows, start=1))
+    table = f"<h2>Trades</h2><table class=trades><tr>{head}</tr>{body}</table>"
+    if len(still_open):
+        table += "<p>An open position's exit price is the last close, its P&amp;L marked to it.</p>"
+    return table
+
+
+def _trade_row(number, row, status):
+    net = row.get("pnl_net", row.get("pnl"))
+    value = (row.get("entry_price") or 0.0) * (row.get("size") or 0.0)
+    exit_price = row.get("mark_price") if status == "open" else row.get("exit_price")
+    cells = (number, status, row.get("side"), _when(row.get("open_datetime")),
+             _when(row.get("close_datetime")) if status == "closed" else "open",
+             format_number(row.get("size"), 6), format_number(row.get("entry_price"), 2),
+             format_number(exit_price, 2), format_number(net, 2),
+             format_number(100.0 * net / value if value and net is not None else None, 2),
+             format_number(row.get("bars_held"), 0))
+    return f"<tr class={status}>" + "".join(f"<td>{html.escape(str(cell))}</td>"
+                                            for cell in cells) + "</tr>"
+
+
+def _when(value):
+    return "n/a" if value is None or value is pd.NaT else f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
 
 
 def _monthly_html(table):
@@ -215,14 +300,17 @@ th, td {{ border: 1px solid #ddd; padding: 0.2em 0.6em; }}
 td {{ text-align: right; font-variant-numeric: tabular-nums; }}
 table.metrics th {{ text-align: left; font-weight: normal; }}
 .note {{ color: #8a4b00; }}
+table.run th {{ text-align: left; font-weight: normal; }}
+table.run td {{ text-align: left; font-family: monospace; }}
+tr.open {{ background: #f4f4c8; }}
+{style}
 </style>
 {resources}
 {script}
 </head>
 <body>
 <h1>{title}</h1>
-{div}
-{tables}
+{body}
 </body>
 </html>
 """

@@ -5,14 +5,20 @@ all come from here, so the three say the same thing in the same words.
 """
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .. import stats
+from ..data.intervals import get_interval
+from ..errors import InvalidParameter
+from .chart_data import period_text
 
 __all__ = [
     "METRIC_ROWS",
     "SHORT_WINDOW_DAYS",
     "stats_series",
+    "metric_cells",
+    "duration_text",
+    "run_description",
     "format_number",
     "format_p_value",
     "window_days",
@@ -61,6 +67,9 @@ FORECAST_ROWS = (
     ("rmse", "RMSE [price]", 2),
     ("mae", "MAE [price]", 2),
 )
+# The longest drawdown is also given as a time: this row follows the one in bars.
+_DRAWDOWN_TIME_LABEL = "Longest drawdown [time]"
+_DURATION_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1_000))
 # Annualizing a few weeks multiplies their noise by a large power: below this, say so.
 SHORT_WINDOW_DAYS = 90
 
@@ -76,13 +85,66 @@ def stats_series(report):
     data = report.get("data", {})
     rows = {"Start": _timestamp(data.get("start")), "End (exclusive)": _timestamp(data.get("end")),
             "Bars": data.get("bars")}
-    rows.update({label: report["metrics"].get(key) for key, label, _, _ in METRIC_ROWS})
-    rows.update({f"Buy & hold {label}": report["benchmark"].get(key)
-                 for key, label, _, _ in METRIC_ROWS})
+    interval = data.get("interval")
+    for prefix, section in (("", report["metrics"]), ("Buy & hold ", report["benchmark"])):
+        for key, label, _, _ in METRIC_ROWS:
+            rows[prefix + label] = section.get(key)
+        rows[prefix + _DRAWDOWN_TIME_LABEL] = _duration(section.get("max_drawdown_bars"),
+                                                        interval)
     rows.update({label: report["forecast"].get(key) for key, label, _ in FORECAST_ROWS})
     rule, _ = stats.best_naive_rule(report["forecast"])
     rows["Best naive rule"] = rule
     return pd.Series(rows, dtype=object, name=_name(report))
+
+
+def metric_cells(report):
+    """The metrics table as text, one `(label, strategy, buy and hold, annualized)` tuple a
+    row in `METRIC_ROWS` order, the longest drawdown also as a time (`duration_text`)."""
+    metrics, hold = report.get("metrics", {}), report.get("benchmark", {})
+    interval = report.get("data", {}).get("interval")
+    for key, label, digits, annualized in METRIC_ROWS:
+        yield (label, format_number(metrics.get(key), digits),
+               format_number(hold.get(key), digits), annualized)
+        if key == "max_drawdown_bars":
+            yield (_DRAWDOWN_TIME_LABEL, duration_text(metrics.get(key), interval),
+                   duration_text(hold.get(key), interval), False)
+
+
+def duration_text(bars, interval):
+    """`bars` bars of `interval` as a time: `"13 d 0 h"` for 312 1h bars, `"312 d"` for 1d.
+
+    Days first, down to the largest unit the bar length is a whole number of (15m bars:
+    `"1 d 2 h 15 min"`); leading zero units are left out. `"n/a"` where undefined (no
+    figure, or `"1M"` bars, whose length varies).
+    """
+    step_ms = _step_ms(interval)
+    if bars is None or step_ms is None:
+        return "n/a"
+    smallest = next(ms for _, ms in _DURATION_UNITS if step_ms % ms == 0)
+    left, parts = int(bars) * step_ms, []
+    for name, ms in _DURATION_UNITS:
+        if ms < smallest:
+            break
+        count, left = divmod(left, ms)
+        if count or parts or ms == smallest:
+            parts.append(f"{count} {name}")
+    return " ".join(parts)
+
+
+def run_description(report):
+    """What was run, as `(name, value)` text pairs: the data's source, market and period,
+    then every param of `report["params"]` (strategy, model, trading, broker, seed)."""
+    data, params = report.get("data", {}), report.get("params", {})
+    source = data.get("source")
+    where = {"file": f"file {data.get('path')}",
+             "binance": f"Binance REST {data.get('base_url')} (kline store)",
+             "frame": "a kline frame passed in Python"}.get(source, "not recorded")
+    rows = [("data source", where),
+            ("market", " ".join(str(data[key]) for key in ("symbol", "interval")
+                                if data.get(key)) or "n/a"),
+            ("period", period_text(report) if data.get("start") else "n/a"), ("bars", format_number(data.get("bars"), 0))]
+    rows += [(name, _param_text(value)) for name, value in params.items()]
+    return rows
 
 
 def format_number(value, digits):
@@ -151,7 +213,13 @@ def zero_trade_reason(report, forecasts=None):
     if metrics.get("trades"):
         return None
     if metrics.get("exposure_pct"):
-        return "no closed trade: the position opened is still open at the end"
+        still_open = report.get("open_trades") or []
+        if not still_open:
+            return "no closed trade: the position opened is still open at the end"
+        trade = still_open[0]
+        return (f"no closed trade: the {trade['side']} opened "
+                f"{str(trade['open_datetime']).replace('T', ' ')[:16]} is still open at the "
+                f"end (net P&L so far {format_number(trade['pnl_net'], 2)})")
     threshold = resolved_threshold(params)
     if forecasts is None or not len(forecasts) or not isinstance(threshold, (int, float)):
         return "no trade: no forecast crossed the threshold"
@@ -187,6 +255,26 @@ def start_value(report, equity):
     """W_0 of a run: the report's starting cash, else the first value of the curve."""
     cash = report.get("params", {}).get("cash")
     return float(cash) if cash else float(equity["value"].iloc[0])
+
+
+def _duration(bars, interval):
+    """`bars` bars of `interval` as a `datetime.timedelta`; None where undefined."""
+    step_ms = _step_ms(interval)
+    return None if bars is None or step_ms is None else timedelta(milliseconds=bars * step_ms)
+
+
+def _step_ms(interval):
+    """The bar length of `interval` in ms; None for an unknown interval or `"1M"`."""
+    try:
+        return get_interval(interval).ms if interval else None
+    except InvalidParameter:
+        return None
+
+
+def _param_text(value):
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) or "none"
+    return "none" if value is None else str(value)
 
 
 def _timestamp(text):

@@ -10,8 +10,9 @@ flags (`--start`, `--train-window`).
 """
 
 import logging
+import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -40,6 +41,8 @@ class BacktestData:
         start: open time of the first measured bar (inclusive).
         end: the exclusive end (as given, or the end of the last bar).
         history: warm-up bars before `start`.
+        source: where the bars came from, for the report: `{"source": "file", "path": ...}`,
+            `{"source": "binance", "base_url": ...}` or `{"source": "frame"}`.
     """
 
     frame: pd.DataFrame
@@ -48,6 +51,7 @@ class BacktestData:
     start: datetime
     end: datetime
     history: int
+    source: dict = field(default_factory=lambda: {"source": "frame"})
 
     @property
     def bars(self):
@@ -69,6 +73,7 @@ class BacktestData:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "bars": self.bars,
+            **self.source,
         }
 
 
@@ -105,14 +110,19 @@ def load_backtest_data(data=None, *, symbol=None, interval=None, start=None, end
     if start is not None:
         check_range(start, end, "start", "end")
     if data is None:
+        from ..settings import resolve_base_url
+
         frame, symbol, interval = _from_binance(symbol, interval, start, end, history,
                                                 base_url, data_dir, offline, progress)
+        source = {"source": "binance", "base_url": resolve_base_url(base_url)}
     elif isinstance(data, pd.DataFrame):
         frame = _checked_frame(data)
         symbol, interval = symbol or "DATA", _interval_of(frame, interval)
+        source = {"source": "frame"}
     else:
         frame, symbol, interval = _from_file(Path(data), symbol, interval)
-    return _cut(frame, symbol, interval, start, end, history)
+        source = {"source": "file", "path": os.path.abspath(data)}
+    return replace(_cut(frame, symbol, interval, start, end, history), source=source)
 
 
 def _from_binance(symbol, interval, start, end, history, base_url, data_dir, offline,

@@ -30,7 +30,7 @@ from ..errors import DataError
 from ..report.table import monthly_returns_frame, start_value
 
 __all__ = ["RunRecord", "RUN_FILES", "read_run_dir", "write_run_files", "write_plots",
-           "to_json_value"]
+           "write_frame", "write_json", "to_json_value"]
 
 REPORT = "report.json"
 EQUITY = "equity.csv"
@@ -116,16 +116,16 @@ def to_json_value(value):
 
 def write_run_files(path, record, plots=True):
     """Write every file of `record` into the directory `path`, `report.json` last."""
-    _write_frame(record.equity, path / EQUITY, index=True)
-    _write_frame(record.trades, path / TRADES, index=False)
-    _write_frame(record.forecasts, path / FORECASTS, index=True)
+    write_frame(record.equity, path / EQUITY, index=True)
+    write_frame(record.trades, path / TRADES, index=False)
+    write_frame(record.forecasts, path / FORECASTS, index=True)
     # Written even when empty: `[]` says "nothing was fit" and replaces a forced-over run's.
-    _write_json(record.training, path / TRAINING)
-    _write_frame(monthly_returns_frame(record.equity, start_value(record.report, record.equity)),
+    write_json(record.training, path / TRAINING)
+    write_frame(monthly_returns_frame(record.equity, start_value(record.report, record.equity)),
                  path / MONTHLY, index=False)
     if plots:
         write_plots(path, record)
-    _write_json(record.report, path / REPORT)
+    write_json(record.report, path / REPORT)
 
 
 def read_run_dir(path):
@@ -181,7 +181,8 @@ def write_plots(path, record, log=False):
     return drawn
 
 
-def _write_json(value, path):
+def write_json(value, path):
+    """Write `value` as the run directory's JSON files are written (NaN as null, indented)."""
     text = json.dumps(to_json_value(value), indent=2, allow_nan=False)
     path.write_text(text + "\n", encoding="utf-8")
 
@@ -199,7 +200,9 @@ def _read_training(path):
     return [dict(fit, window_end=datetime.fromisoformat(fit["window_end"])) for fit in fits]
 
 
-def _write_frame(frame, path, index):
+def write_frame(frame, path, index):
+    """Write `frame` as the run directory's CSVs are written: a fixed float format, so the
+    same run gives the same bytes."""
     frame.to_csv(
         path,
         index=index,

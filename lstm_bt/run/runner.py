@@ -25,6 +25,8 @@ __all__ = [
     "build_report",
     "demo_klines",
     "strategy_params",
+    "broker_params",
+    "set_up_broker",
     "RUN_MANAGED_PARAMS",
 ]
 
@@ -184,6 +186,7 @@ def build_report(strategy, head, total_s, cache="off"):
         "metrics": dict(analyzers.metrics.get_analysis()),
         "benchmark": dict(analyzers.benchmark.get_analysis()),
         "forecast": dict(analyzers.forecast.get_analysis()),
+        "open_trades": analyzers.trades.open_trades(),
         "timing": {
             "total_s": round(total_s, 3),
             "train_s": round(timing["train_s"], 3),
@@ -192,6 +195,23 @@ def build_report(strategy, head, total_s, cache="off"):
             "cache": cache,
         },
     }
+
+
+def set_up_broker(broker, settings):
+    """Give a backtrader broker a backtest's cash, commission and slippage.
+
+    Fills happen at the next bar's open; `lstm-bt trade`'s paper broker is set up by this
+    same call, so its fills are the backtest's.
+
+    Args:
+        broker: a `backtrader.brokers.BackBroker` (or a subclass).
+        settings: `broker_params(...)`'s dict.
+    """
+    broker.setcash(settings["cash"])
+    broker.setcommission(commission=settings["commission"])
+    if settings["slippage"]:
+        broker.set_slippage_perc(settings["slippage"])
+    return broker
 
 
 def _cache_lookup(enabled, data_dir, bars, strategy, used, seed):
@@ -213,10 +233,7 @@ def _run_cerebro(bars, strategy, used, broker, seed, quiet, forecasts=None):
     from ..feeds import BinanceKlines
 
     cerebro = bt.Cerebro(stdstats=False)
-    cerebro.broker.setcash(broker["cash"])
-    cerebro.broker.setcommission(commission=broker["commission"])
-    if broker["slippage"]:
-        cerebro.broker.set_slippage_perc(broker["slippage"])
+    set_up_broker(cerebro.broker, broker)
     cerebro.adddata(BinanceKlines(dataname=bars.frame, interval=bars.interval), name=bars.symbol)
     cerebro.addstrategy(strategy, start=bars.start, seed=seed, forecasts=forecasts, **used)
     analyzers.add_all(cerebro, start=bars.start)

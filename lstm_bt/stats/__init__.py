@@ -1,9 +1,9 @@
 """Pure maths over arrays: performance metrics of one run, statistics for many trials."""
 
-from .overfitting import (EULER_GAMMA, deflated_sharpe_ratio, expected_max_sharpe, pbo,
-                          probabilistic_sharpe_ratio, return_moments)
 from .forecasts import (FORECAST_KEYS, best_naive_rule, binomial_p_greater, direction_hits,
                         forecast_skill, information_coefficient)
+from .overfitting import (EULER_GAMMA, deflated_sharpe_ratio, effective_trials,
+                          expected_max_sharpe, pbo, probabilistic_sharpe_ratio, return_moments)
 from .performance import (METRIC_KEYS, TRADE_STAT_KEYS, cagr_pct, calmar_ratio, compute_metrics,
                           cvar_95_pct, max_drawdown, monthly_returns, per_bar_rate, sharpe_ratio,
                           simple_returns, sortino_ratio, trade_stats, var_95_pct, volatility_pct)
@@ -15,5 +15,5 @@ __all__ = [
     "monthly_returns", "compute_metrics", "binomial_p_greater", "forecast_skill",
     "direction_hits", "best_naive_rule", "information_coefficient",
     "probabilistic_sharpe_ratio", "deflated_sharpe_ratio", "expected_max_sharpe",
-    "return_moments", "pbo",
+    "return_moments", "pbo", "effective_trials",
 ]

@@ -12,6 +12,8 @@ measure how much of the winner is luck (DESIGN "Statistics for many trials"):
 - `pbo`: the probability of backtest overfitting by combinatorially symmetric
   cross-validation: how often the in-sample winner ranks in the lower half out of sample
   (Bailey, Borwein, López de Prado & Zhu, 2015).
+- `effective_trials`: how many distinct trials N configs amount to when some of them trade
+  alike (identical configs count once, correlated ones partly).
 
 Every Sharpe ratio here is per bar, *not* annualized; skewness and kurtosis are population
 moments, kurtosis not excess (3 for a normal). Undefined results (zero variance, too short a
@@ -25,8 +27,8 @@ import numpy as np
 
 from ..errors import InvalidParameter, check_int
 
-__all__ = ["probabilistic_sharpe_ratio", "deflated_sharpe_ratio", "pbo", "return_moments",
-           "EULER_GAMMA"]
+__all__ = ["probabilistic_sharpe_ratio", "deflated_sharpe_ratio", "expected_max_sharpe", "pbo",
+           "effective_trials", "return_moments", "EULER_GAMMA"]
 
 EULER_GAMMA = 0.5772156649015329
 
@@ -47,7 +49,7 @@ def probabilistic_sharpe_ratio(sharpe, n, skew, kurtosis, benchmark=0.0):
 
     Example:
         >>> round(probabilistic_sharpe_ratio(0.1, 251, 0.0, 3.0), 4)
-        0.9422
+        0.9426
     """
     if any(_missing(value) for value in (sharpe, n, skew, kurtosis, benchmark)) or n < 2:
         return None
@@ -66,7 +68,8 @@ def deflated_sharpe_ratio(sharpe, n, skew, kurtosis, n_trials, trials_variance):
 
     Args:
         sharpe, n, skew, kurtosis: as in `probabilistic_sharpe_ratio`, for the chosen trial.
-        n_trials: N, the number of configs tried (a positive integer).
+        n_trials: N, the number of configs tried: a count, or a real number >= 1 such as
+            `effective_trials` gives.
         trials_variance: V, the variance (ddof=1) of the N trials' per-bar Sharpe ratios.
 
     Returns:
@@ -89,12 +92,16 @@ def deflated_sharpe_ratio(sharpe, n, skew, kurtosis, n_trials, trials_variance):
 
 
 def expected_max_sharpe(n_trials, trials_variance):
-    """SR₀: the Sharpe ratio the best of `n_trials` zero-skill trials is expected to show."""
+    """SR₀: the Sharpe ratio the best of `n_trials` zero-skill trials is expected to show.
+
+    The approximation turns negative for N below about 1.28 (it is -inf at N = 1), where the
+    best of the trials is expected to show at least what one trial shows: there SR₀ is 0.
+    """
     from scipy.stats import norm
 
     spread = ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / n_trials)
               + EULER_GAMMA * norm.ppf(1 - 1 / (n_trials * math.e)))
-    return math.sqrt(trials_variance) * float(spread)
+    return math.sqrt(trials_variance) * max(0.0, float(spread))
 
 
 def return_moments(returns):
@@ -129,17 +136,18 @@ def pbo(returns, n_splits=16):
     among the N, 1 = worst) / (N + 1); λ = ln(ω / (1 − ω)). PBO is the share of choices with
     λ ≤ 0, i.e. where the in-sample winner lands at or below the median out of sample.
 
-    Ties: the in-sample winner is the first config with the top Sharpe ratio; its
-    out-of-sample rank counts the configs strictly below it, plus one. A config with zero
-    variance in a half has Sharpe ratio -inf there (it can neither win nor outrank others).
+    Ties are ranked as the paper, pypbo and the R package `pbo` rank them: n* is the first
+    config with the top in-sample Sharpe ratio, and configs tied out of sample share their
+    average rank. A config whose returns in a half do not vary has Sharpe ratio 0 there when
+    they are zero (a flat account earns nothing), ±inf otherwise.
 
     Args:
         returns: a T × N array of per-bar returns, N >= 2.
         n_splits: S, an even number >= 2 of blocks. Defaults to `16`.
 
     Returns:
-        PBO in [0, 1], or None when undefined (fewer than 2 configs, or fewer rows than
-        blocks).
+        PBO in [0, 1], or None when undefined: fewer than 2 configs, fewer rows than blocks,
+        or no config whose returns vary (nothing to rank).
 
     Raises:
         InvalidParameter: (a `ValueError`) `returns` is not two-dimensional, or `n_splits`
@@ -162,7 +170,10 @@ def pbo(returns, n_splits=16):
     block = rows // n_splits
     if configs < 2 or block < 1:
         return None
-    blocks = matrix[:block * n_splits].reshape(n_splits, block, configs)
+    matrix = matrix[:block * n_splits]
+    if not (matrix != matrix[0]).any():
+        return None
+    blocks = matrix.reshape(n_splits, block, configs)
     # Per-block sums let each half's mean and variance come from a few additions.
     sums = blocks.sum(axis=1)
     squares = (blocks**2).sum(axis=1)
@@ -174,12 +185,48 @@ def pbo(returns, n_splits=16):
         outside = sorted(everything.difference(chosen))
         in_sharpe = _block_sharpe(sums[inside], squares[inside], half * block)
         out_sharpe = _block_sharpe(sums[outside], squares[outside], half * block)
-        best = int(np.argmax(in_sharpe))
-        rank = int(np.sum(out_sharpe < out_sharpe[best])) + 1
+        best = out_sharpe[int(np.argmax(in_sharpe))]
+        rank = np.sum(out_sharpe < best) + (np.sum(out_sharpe == best) + 1) / 2
         omega = rank / (configs + 1)
         overfit += math.log(omega / (1 - omega)) <= 0
         total += 1
     return overfit / total
+
+
+def effective_trials(returns):
+    """How many distinct trials the N columns of `returns` amount to.
+
+    N_eff = Σᵢ 1 / Σⱼ wᵢⱼ, where wᵢⱼ = 1 when configs i and j have identical returns and
+    max(ρᵢⱼ, 0)² otherwise (ρ the correlation of their returns; 0 when either does not
+    vary). A config counts as one trial shared with everything that explains its variance:
+    a group of k identical configs counts once, independent configs count one each, and k
+    configs that all correlate by ρ count k / (1 + (k − 1)·ρ²), the participation ratio of
+    the eigenvalues of their correlation matrix. Anti-correlated configs count as distinct
+    (picking the better of a bet and its reverse is a real choice).
+
+    Args:
+        returns: a T × N array of per-bar returns, one column per config, rows aligned.
+
+    Returns:
+        A float in [1, N], or None when there is no column.
+
+    Example:
+        >>> r = np.random.default_rng(0).standard_normal((500, 2))
+        >>> round(effective_trials(np.column_stack([r, r[:, 0]])), 2)
+        2.0
+    """
+    matrix = np.asarray(returns, dtype=float)
+    if matrix.ndim != 2 or matrix.shape[1] == 0:
+        return None
+    deviation = matrix - matrix.mean(axis=0)
+    norms = np.sqrt((deviation**2).sum(axis=0))
+    varies = norms > 1e-15 * np.maximum(1.0, np.abs(matrix).max(axis=0))
+    unit = np.where(varies, deviation / np.where(varies, norms, 1.0), 0.0)
+    weight = np.clip(unit.T @ unit, 0.0, 1.0)**2
+    columns = [matrix[:, i].tobytes() for i in range(matrix.shape[1])]
+    identical = np.array([[a == b for b in columns] for a in columns])
+    weight = np.where(identical, 1.0, weight)
+    return float(np.sum(1.0 / weight.sum(axis=1)))
 
 
 def _block_sharpe(sums, squares, count):
@@ -189,8 +236,9 @@ def _block_sharpe(sums, squares, count):
     variance = (squares.sum(axis=0) - count * mean**2) / (count - 1) if count > 1 else 0 * mean
     std = np.sqrt(np.clip(variance, 0.0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = np.where(std > 1e-15 * np.maximum(1.0, np.abs(mean)), mean / std, -np.inf)
-    return sharpe
+        varies = std > 1e-15 * np.maximum(1.0, np.abs(mean))
+        sharpe = np.where(varies, mean / std, np.sign(mean) * np.inf)
+    return np.nan_to_num(sharpe, nan=0.0, posinf=np.inf, neginf=-np.inf)
 
 
 def _normal_cdf(z):

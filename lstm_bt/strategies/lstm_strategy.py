@@ -1,10 +1,8 @@
 """`LSTMStrategy`: trade the forecast of a Keras LSTM retrained on a rolling window.
 
-The forecasts come from a `WalkForward` (`models.walk_forward`), which decides which model
-forecasts each bar and trains it on bars <= t only; this class only trades them. At the close
-of every tradable bar t it asks the walk-forward for close_(t+1) and sends a market order that
-fills at the next bar's open. Bars are read through backtrader lines (`line.get`), which end
-at the current bar even when the feed is preloaded, so the future is never in reach.
+A `WalkForward` trains the models on bars <= t and forecasts close_(t+1); this class trades
+those forecasts with market orders that fill at the next bar's open. Bars are read through
+backtrader lines (`line.get`), which end at the current bar even on a preloaded feed.
 """
 
 import logging
@@ -19,8 +17,8 @@ from ..data.dates import parse_date
 from ..errors import fill_params
 from ..models.walk_forward import ReplayedForecasts, WalkForward, walk_for
 from .sizing import target_size
-from .trading import (TRADING_DEFAULTS, broker_costs, check_trading_params, next_signal,
-                      resolve_threshold)
+from .trading import (TRADING_DEFAULTS, broker_costs, check_exit_threshold,
+                      check_trading_params, next_signal, resolve_threshold)
 
 __all__ = ["LSTMStrategy"]
 
@@ -30,18 +28,23 @@ _RUN_DEFAULTS = {"start": None, "forecasts": None}
 
 
 class LSTMStrategy(bt.Strategy):
-    """Long (or short) when the LSTM's next-close forecast beats the close by a threshold.
+    """Long (or short) when the LSTM's predicted next-bar move pays for a round trip.
 
     Model params are `WalkForward`'s (`seq_len`, `train_window`, `retrain_every`, `units`, ...,
     `seed`, `input_warmup`; see it and `LSTMForecaster`): changing one retrains. The trading
     params below (`trading_params`) only turn forecasts into orders: changing one never does.
 
     Params:
-        threshold: minimum predicted move, as a fraction of the close (0.001 = 0.1 %), to go
-            long (or short/flat); smaller moves keep the current position. `"cost"`: a round
-            trip's cost, 2 x (commission + slippage), read from the broker. Defaults to
-            `"cost"`.
-        allow_short: go short on a predicted fall instead of only exiting. Defaults to `False`.
+        threshold: the entry threshold: minimum predicted move, as a fraction of the close
+            (0.001 = 0.1 %), to enter a long (or, with `allow_short`, a fall to enter a
+            short). `"cost"`: a round trip's cost, 2 x (commission + slippage), read from the
+            broker. Defaults to `"cost"`.
+        exit_threshold: a long is left when the predicted move falls below it, a short when
+            the move rises above its negative; between the two thresholds the position is
+            kept. 0: leave once the forecast no longer favours the position. At most
+            `threshold`. Defaults to `0.0`.
+        allow_short: go short on a predicted fall beyond `threshold` instead of only
+            exiting. Defaults to `False`.
         sizing: `"all_in"` (`fraction` of equity), `"proportional"` (`fraction` of equity
             times `min(1, scale * |move|)`, re-sized every bar the signal holds) or
             `"fixed"` (`stake` units). Defaults to `"all_in"`.
@@ -58,10 +61,10 @@ class LSTMStrategy(bt.Strategy):
             a pandas Series of `predicted_close` indexed by bar datetime, or a
             `ReplayedForecasts`. Defaults to `None`.
 
-    Subclasses (ARCHITECTURE.md, "Strategy -> analyzers/runner"): list own trading params in
-    `trading_params`; add model inputs by overriding `extra_inputs()` (`strategies/rsi_macd.py`);
-    extend `check_params`. After a run: `forecasts_frame()`, `walk` (and its `model_`,
-    `training_history`, `timing`), `threshold_` and `measure_from` (the first tradable bar).
+    Subclasses list their own trading params in `trading_params`, add model inputs by
+    overriding `extra_inputs()` (`strategies/rsi_macd.py`) and extend `check_params`. After a
+    run: `forecasts_frame()`, `walk` (and its `model_`, `training_history`, `timing`),
+    `threshold_` and `measure_from` (the first tradable bar).
 
     Example:
         >>> cerebro.addstrategy(LSTMStrategy, seq_len=60, train_window=2000,
@@ -136,6 +139,7 @@ class LSTMStrategy(bt.Strategy):
         self.walk.prepare(p["start"], warmup, self.data.datetime.array if preloaded else None,
                           time_of=utc_datetime)
         self.threshold_ = resolve_threshold(p["threshold"], *broker_costs(self.broker, self.data))
+        check_exit_threshold(p["exit_threshold"], self.threshold_)
         # Everything a run accumulates starts over here, so one instance can run twice.
         self._rows = []
         self._moves = deque(maxlen=p["smooth"])
@@ -171,12 +175,13 @@ class LSTMStrategy(bt.Strategy):
         predicted = self.walk.forecast(bar, when, self._bars)
         moves = self._moves
         moves.append(predicted / close - 1.0)
-        # One move is its own mean (np.mean, ~5 us a bar, would give 0.0 for -0.0: the same
-        # signal and size either way).
+        # One move is its own mean: np.mean only where there is something to average.
         smoothed = moves[0] if len(moves) == 1 else float(np.mean(moves))
-        self._signal = next_signal(smoothed, self.threshold_, self.p.allow_short, self._signal)
-        self._trade(smoothed, close)
+        self._signal = next_signal(smoothed, self.threshold_, self.p.exit_threshold,
+                                   self.p.allow_short, self._signal)
+        # Recorded before the order: a paper session journals the forecast ahead of it.
         self._rows.append((when, close, predicted, self._signal))
+        self._trade(smoothed, close)
 
     def stop(self):
         if self.walk.first_tradable is None:

@@ -27,8 +27,8 @@ def target_size(sizing, signal, move, equity, price, *, fraction, stake, scale):
 
     Args:
         sizing: `"all_in"`: `fraction` of equity; `"proportional"`: `fraction` of equity
-            times `min(1, scale * |move|)`, a bigger bet on a bigger predicted move (the
-            Blankly seed); `"fixed"`: `stake` units.
+            times `min(1, scale * |move|)`, a bigger bet on a bigger predicted move;
+            `"fixed"`: `stake` units.
         signal: 1 long, -1 short, 0 flat.
         move: predicted relative move, `predicted_close / close - 1`.
         equity: account value in quote currency.

@@ -9,11 +9,12 @@ import math
 from ..errors import InvalidParameter, check_int
 from .sizing import check_sizing
 
-__all__ = ["TRADING_DEFAULTS", "check_trading_params", "resolve_threshold", "broker_costs",
-           "next_signal"]
+__all__ = ["TRADING_DEFAULTS", "check_trading_params", "resolve_threshold",
+           "check_exit_threshold", "broker_costs", "next_signal"]
 
 TRADING_DEFAULTS = {
     "threshold": "cost",
+    "exit_threshold": 0.0,
     "allow_short": False,
     "sizing": "all_in",
     "fraction": 0.95,
@@ -23,7 +24,8 @@ TRADING_DEFAULTS = {
 }
 
 # (name, low, high, low inclusive): finite numbers only, so `inf` is refused too.
-_NUMBER_BOUNDS = (("threshold", 0.0, None, True), ("fraction", 0.0, 1.0, False),
+_NUMBER_BOUNDS = (("threshold", 0.0, None, True), ("exit_threshold", None, None, True),
+                  ("fraction", 0.0, 1.0, False),
                   ("stake", 0.0, None, False), ("scale", 0.0, None, False))
 
 
@@ -38,12 +40,26 @@ def check_trading_params(p):
         if name == "threshold" and value == "cost":
             continue
         if not _in_range(value, low, high, inclusive_low):
-            bounds = f"in ({low}, {high}]" if high else f"{'>=' if inclusive_low else '>'} {low}"
+            bounds = (f" in ({low}, {high}]" if high else "" if low is None else
+                      f" {'>=' if inclusive_low else '>'} {low}")
             also = " or 'cost' (2 x (commission + slippage))" if name == "threshold" else ""
             raise InvalidParameter(
-                f"Received an invalid value for `{name}`, expected a number {bounds}"
+                f"Received an invalid value for `{name}`, expected a "
+                f"{'number' if bounds else 'finite number'}{bounds}"
                 f"{also}, got {value!r}."
             )
+    if p["threshold"] != "cost":
+        check_exit_threshold(p["exit_threshold"], p["threshold"])
+
+
+def check_exit_threshold(exit_threshold, threshold):
+    """Raise `InvalidParameter` when `exit_threshold` is above the entry `threshold` (a
+    forecast would then ask to enter and to leave at once)."""
+    if exit_threshold > threshold:
+        raise InvalidParameter(
+            f"Received `exit_threshold={exit_threshold!r}` above the entry `threshold` "
+            f"({threshold!r}); pass an exit_threshold <= threshold, e.g. 0.0."
+        )
 
 
 def resolve_threshold(threshold, commission, slippage):
@@ -82,18 +98,28 @@ def broker_costs(broker, data):
     return commission, slippage
 
 
-def next_signal(move, threshold, allow_short, held):
-    """1 long, -1 short, 0 flat: a predicted `move` beyond `threshold` decides, a smaller one
-    keeps the signal `held`."""
+def next_signal(move, threshold, exit_threshold, allow_short, held):
+    """The position wanted after a predicted `move`: 1 long, -1 short, 0 flat.
+
+    A move above `threshold` enters (or keeps) a long, one below `-threshold` a short when
+    `allow_short`. A long is left when the move falls below `exit_threshold`, a short when it
+    rises above `-exit_threshold`; otherwise the signal `held` is kept.
+
+    Example:
+        >>> next_signal(0.003, 0.002, 0.0, False, 0), next_signal(-0.0001, 0.002, 0.0, False, 1)
+        (1, 0)
+    """
     if move > threshold:
         return 1
-    if move < -threshold:
-        return -1 if allow_short else 0
+    if allow_short and move < -threshold:
+        return -1
+    if (held > 0 and move < exit_threshold) or (held < 0 and move > -exit_threshold):
+        return 0
     return held
 
 
 def _in_range(value, low, high, inclusive_low):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return False
-    above = value >= low if inclusive_low else value > low
+    above = low is None or (value >= low if inclusive_low else value > low)
     return above and (high is None or value <= high)

@@ -5,7 +5,9 @@ distinct walk-forward trained once and its forecasts replayed for every trading-
 combination, on a dask.distributed cluster; it writes the report DESIGN names ("Sweeps")
 and returns it. Modules: `spec` (read and check the spec), `data` (load the bars once),
 `plan` (cells and walk-forwards), `cell` (the only coupling to the backtest engine),
-`execute` (Dask), `results` (the resumable directory), `report` and `plots`.
+`execute` (Dask), `results` (the resumable directory); then the study's report: `counting`
+(how cells count), `report` (the tables and files), `breakdown`, `verdict`, `plots` (PNGs)
+and `study_page` (report.html).
 """
 
 import logging
@@ -46,7 +48,7 @@ class SweepResult:
 
     def describe(self):
         """The summary in plain words (what `lstm-bt sweep` prints)."""
-        from .report import describe_summary
+        from .verdict import describe_summary
 
         return describe_summary(self.summary)
 

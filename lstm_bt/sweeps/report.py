@@ -1,11 +1,16 @@
-"""The sweep report: cells.csv, configs.csv, summary.json, returns.npz and the plots.
+"""The sweep's tables and files: cells.csv, configs.csv, breakdown.csv, summary.json,
+returns.npz, the PNGs and report.html.
 
-Statistics for many trials follow DESIGN: a config's pooled returns are its cells' per-bar
-returns concatenated in the fixed order (symbol, period, seed); PSR and DSR are computed on
-them, DSR with N = the number of configs and V = the variance of the configs' per-bar Sharpe
-ratios; PBO (CSCV) runs on the T x N matrix of pooled returns. Only the (symbol, period,
-seed) slots where every config has a finished cell enter that matrix, so it stays aligned bar
-for bar; a config with no finished cell gets no PSR/DSR.
+Cells are counted as `counting` says: a cell without a trade counts as Sharpe 0 in medians,
+quartiles and comparisons (its Sharpe stays null in cells.csv).
+
+Statistics for many trials follow "Statistics for many trials" in the README: a config's
+pooled returns are its finished cells' per-bar returns concatenated in the fixed order
+(symbol, period, seed); PSR and DSR are computed on them, DSR with N = the number of configs
+and V = the variance (ddof=1) of the configs' per-bar Sharpe ratios (a config that never
+traded counts as Sharpe 0 there). PBO and the effective number of trials use the T x N matrix
+of pooled returns over the (symbol, period, seed) slots where every config finished, so it
+stays aligned bar for bar. `verdict` turns them into the summary.
 """
 
 import json
@@ -14,15 +19,32 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..stats.overfitting import deflated_sharpe_ratio, pbo, probabilistic_sharpe_ratio, return_moments
+from ..stats.overfitting import deflated_sharpe_ratio, probabilistic_sharpe_ratio, return_moments
+from .counting import counted_sharpe, finished, no_trade, numbers, share
 
-__all__ = ["build_tables", "write_report", "describe_summary"]
+__all__ = ["build_tables", "write_report", "pooled_matrix", "finite", "label", "params_text",
+           "SIGNIFICANT"]
 
 SIGNIFICANT = 0.05
 
 
 def build_tables(spec, configs, cells, records, timing):
-    """(cells DataFrame, configs DataFrame, summary dict, {cell key: returns})."""
+    """The sweep's tables from its cell records.
+
+    Args:
+        spec: the `SweepSpec`.
+        configs: the configs `plan_sweep` made.
+        cells: the `Cell`s, in plan order.
+        records: {cell key: stored result}; a cell without one counts as failed ("not run").
+        timing: this run's timing dict for `summary.json`.
+
+    Returns:
+        (cells DataFrame, configs DataFrame, breakdown DataFrame, summary dict,
+        {cell key: per-bar returns of each finished cell}).
+    """
+    from .breakdown import breakdown_table
+    from .verdict import summarize
+
     swept = spec.swept
     rows, returns = [], {}
     for cell in cells:
@@ -31,7 +53,7 @@ def build_tables(spec, configs, cells, records, timing):
         params = {**cell.model, **cell.trading}
         row = {"config": cell.config, "symbol": cell.symbol, "interval": cell.interval,
                "period_start": cell.period_start, "period_end": cell.period_end,
-               "seed": cell.seed, **{name: _label(params[name]) for name in swept},
+               "seed": cell.seed, **{name: label(params[name]) for name in swept},
                "status": record["status"], "error": record["error"]}
         report = record.get("report") or {}
         row.update(report.get("metrics", {}))
@@ -42,78 +64,71 @@ def build_tables(spec, configs, cells, records, timing):
         if record["status"] == "ok":
             returns[cell.key] = np.asarray(record["returns"], dtype=np.float64)
     table = _with_report_columns(pd.DataFrame(rows))
-    config_table = _configs(spec, configs, cells, table, returns)
-    summary = _summary(spec, configs, cells, table, config_table, returns, timing)
-    return table, config_table, summary, returns
+    pooled = _pooled(configs, cells, returns)
+    config_table = _configs(swept, configs, table, pooled)
+    breakdown = breakdown_table(table)
+    summary = summarize(spec, configs, cells, table, config_table, pooled,
+                        pooled_matrix(cells, table, returns), timing)
+    return table, config_table, breakdown, summary, returns
 
 
-def _configs(spec, configs, cells, table, returns):
-    swept = spec.swept
-    by_config = {number: [c for c in cells if c.config == number] for number in range(len(configs))}
-    pooled = {number: np.concatenate([returns[c.key] for c in members if c.key in returns]
-                                     or [np.empty(0)])
-              for number, members in by_config.items()}
+def _configs(swept, configs, table, pooled):
     moments = {number: return_moments(series) for number, series in pooled.items()}
-    sharpes = [m[0] for m in moments.values() if m[0] is not None]
+    sharpes = [_trial_sharpe(moments[number][0], pooled[number]) for number in pooled]
+    sharpes = [s for s in sharpes if s is not None]
     variance = float(np.var(sharpes, ddof=1)) if len(sharpes) > 1 else None
+    sharpe, flat = counted_sharpe(table), no_trade(table)
     rows = []
     for number, config in enumerate(configs):
         params = {**config["model"], **config["trading"]}
-        mine = table[table["config"] == number]
-        ok = mine[mine["status"] == "ok"]
-        sharpe = pd.to_numeric(ok.get("sharpe"), errors="coerce")
-        bh = pd.to_numeric(ok.get("bh_sharpe"), errors="coerce")
-        p_value = pd.to_numeric(ok.get("forecast_p_value"), errors="coerce")
+        mine = table["config"] == number
+        ok = mine & finished(table)
         sr, n, skew, kurtosis = moments[number]
         rows.append({
             "config": number,
-            **{name: _label(params[name]) for name in swept},
-            "cells": len(mine),
-            "failed": int((mine["status"] != "ok").sum()),
-            "sharpe_median": _stat(sharpe.median()) if len(ok) else None,
-            "sharpe_q25": _stat(sharpe.quantile(0.25)) if len(ok) else None,
-            "sharpe_q75": _stat(sharpe.quantile(0.75)) if len(ok) else None,
-            "beat_bh_share": _stat((sharpe > bh).mean()) if len(ok) else None,
-            "significant_share": _stat((p_value < SIGNIFICANT).mean()) if len(ok) else None,
-            "max_drawdown_median": _median(ok, "max_drawdown_pct"),
-            "trades_median": _median(ok, "trades"),
+            **{name: label(params[name]) for name in swept},
+            "cells": int(mine.sum()),
+            "failed": int((mine & ~ok).sum()),
+            "sharpe_median": finite(sharpe[ok].median()),
+            "sharpe_q25": finite(sharpe[ok].quantile(0.25)),
+            "sharpe_q75": finite(sharpe[ok].quantile(0.75)),
+            "beat_bh_share": share(sharpe[ok] > numbers(table, "bh_sharpe")[ok]),
+            "beat_bh_return_share": share(numbers(table, "total_return_pct")[ok]
+                                          > numbers(table, "bh_total_return_pct")[ok]),
+            "significant_share": share(numbers(table, "forecast_p_value")[ok] < SIGNIFICANT),
+            "no_trade_share": share(flat[ok]),
+            "max_drawdown_median": finite(numbers(table, "max_drawdown_pct")[ok].median()),
+            "trades_median": finite(numbers(table, "trades")[ok].median()),
             "psr": probabilistic_sharpe_ratio(sr, n, skew, kurtosis),
             "dsr": deflated_sharpe_ratio(sr, n, skew, kurtosis, len(configs), variance),
         })
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.attrs["trials_variance"] = variance
+    return frame
 
 
-def _summary(spec, configs, cells, table, config_table, returns, timing):
-    ranked = config_table.dropna(subset=["sharpe_median"])
-    best = None
-    if len(ranked):
-        row = ranked.loc[ranked["sharpe_median"].astype(float).idxmax()]
-        number = int(row["config"])
-        best = {"config": number, "params": _plain({**configs[number]["model"],
-                                                    **configs[number]["trading"]}),
-                **{key: _stat(row[key]) for key in
-                   ("sharpe_median", "sharpe_q25", "sharpe_q75", "beat_bh_share",
-                    "significant_share", "max_drawdown_median", "trades_median")},
-                "cells": int(row["cells"]), "failed": int(row["failed"])}
-    return {
-        "n_configs": len(configs),
-        "n_cells": len(cells),
-        "failed": int((table["status"] != "ok").sum()),
-        "best": best,
-        "psr": _stat(config_table.loc[best["config"], "psr"]) if best else None,
-        "dsr": _stat(config_table.loc[best["config"], "dsr"]) if best else None,
-        "pbo": _pbo(cells, table, returns),
-        "swept": spec.swept,
-        "timing": timing,
-    }
+def _trial_sharpe(sharpe, series):
+    """A config's per-bar Sharpe ratio among the trials: 0 when it never traded."""
+    if sharpe is None and series.size > 1 and not series.any():
+        return 0.0
+    return sharpe
 
 
-def _pbo(cells, table, returns):
-    """PBO over the (symbol, period, seed) slots that every config finished, in cell order."""
+def _pooled(configs, cells, returns):
+    """{config: its finished cells' per-bar returns, concatenated in cell order}."""
+    pooled = {number: [] for number in range(len(configs))}
+    for cell in cells:
+        if cell.key in returns:
+            pooled[cell.config].append(returns[cell.key])
+    return {number: np.concatenate(parts) if parts else np.empty(0)
+            for number, parts in pooled.items()}
+
+
+def pooled_matrix(cells, table, returns):
+    """The T x N matrix of pooled returns over the (symbol, period, seed) slots that every
+    config finished (with equally long returns), in cell order; None when there is none."""
     status = dict(zip((c.key for c in cells), table["status"]))
     configs = sorted({cell.config for cell in cells})
-    if len(configs) < 2:
-        return None
     slots = {}
     for cell in cells:
         slots.setdefault((cell.symbol, cell.period_start, cell.period_end, cell.seed),
@@ -121,56 +136,30 @@ def _pbo(cells, table, returns):
     columns = {number: [] for number in configs}
     for members in slots.values():
         if len(members) == len(configs) and all(status[k] == "ok" for k in members.values()):
-            lengths = {len(returns[k]) for k in members.values()}
-            if len(lengths) == 1:
+            if len({len(returns[k]) for k in members.values()}) == 1:
                 for number, key in members.items():
                     columns[number].append(returns[key])
-    if not columns[configs[0]]:
+    if not configs or not columns[configs[0]]:
         return None
-    matrix = np.column_stack([np.concatenate(columns[number]) for number in configs])
-    return pbo(matrix)
+    return np.column_stack([np.concatenate(columns[number]) for number in configs])
 
 
 def write_report(path, spec, configs, cells, records, timing):
-    """Write cells.csv, configs.csv, summary.json, returns.npz and the PNGs; return tables."""
+    """Write every file of the sweep's report into `path`; return (cells, configs, summary)."""
     from . import plots
+    from .study_page import write_study_page
 
-    table, config_table, summary, returns = build_tables(spec, configs, cells, records, timing)
+    table, config_table, breakdown, summary, returns = build_tables(spec, configs, cells,
+                                                                    records, timing)
     table.to_csv(path / "cells.csv", index=False)
     config_table.to_csv(path / "configs.csv", index=False)
+    breakdown.to_csv(path / "breakdown.csv", index=False)
     (path / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default))
     np.savez_compressed(path / "returns.npz", **{_cell_name(c): returns[c.key]
                                                  for c in cells if c.key in returns})
     plots.draw(path, spec, table, config_table)
+    write_study_page(path / "report.html", spec, table, config_table, breakdown, summary)
     return table, config_table, summary
-
-
-def describe_summary(summary):
-    """The summary in plain words, a few lines for the terminal."""
-    cells, failed = summary["n_cells"], summary["failed"]
-    lines = [f"{cells} backtests ({summary['n_configs']} configs), {failed} failed."]
-    best = summary["best"]
-    if best is None:
-        lines.append("No config finished a cell: nothing to compare.")
-        return "\n".join(lines)
-    params = ", ".join(f"{k}={_label(v)}" for k, v in best["params"].items()
-                       if k in summary["swept"]) or "the only config"
-    lines.append(f"best config {params}: median Sharpe {_fmt(best['sharpe_median'])} over "
-                 f"{best['cells'] - best['failed']} cells (quartiles {_fmt(best['sharpe_q25'])}"
-                 f" to {_fmt(best['sharpe_q75'])}), beat buy and hold in "
-                 f"{_pct(best['beat_bh_share'])} of them.")
-    dsr, n = summary["dsr"], summary["n_configs"]
-    if dsr is None:
-        lines.append("Deflated Sharpe ratio: undefined (too few or constant returns).")
-    else:
-        verdict = "significant" if dsr >= 0.95 else "not significant"
-        lines.append(f"deflated for {n} trial{'s' * (n != 1)}: probability {dsr:.2f} that it "
-                     f"beats zero — {verdict}.")
-    if summary["pbo"] is not None:
-        lines.append(f"probability of backtest overfitting (CSCV): {summary['pbo']:.2f} — the "
-                     "share of splits where the in-sample best config is at or below the median "
-                     "out of sample.")
-    return "\n".join(lines)
 
 
 def _with_report_columns(table):
@@ -192,35 +181,24 @@ def _cell_name(cell):
     return f"config{cell.config}__{cell.symbol}__{cell.period_start}__seed{cell.seed}"
 
 
-def _median(frame, column):
-    if column not in frame or not len(frame):
-        return None
-    return _stat(pd.to_numeric(frame[column], errors="coerce").median())
-
-
-def _stat(value):
+def finite(value):
+    """`value` as a float, None where it is None, NaN or infinite."""
     if value is None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
 
 
-def _label(value):
+def label(value):
+    """A param's value as cells.csv writes it: a list of widths as `[64, 32]`."""
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(str(v) for v in value) + "]"
     return value
 
 
-def _plain(params):
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
-
-
-def _fmt(value):
-    return "n/a" if value is None else f"{value:.2f}"
-
-
-def _pct(value):
-    return "n/a" if value is None else f"{100 * value:.0f} %"
+def params_text(row, swept):
+    """`seq_len=30, threshold=0.001`: a config's swept params (a configs.csv row)."""
+    return ", ".join(f"{name}={row[name]}" for name in swept) or "the only config"
 
 
 def _json_default(value):

@@ -5,6 +5,9 @@ refusal that tracebacks, ...): exact snippets replaced in files of a temporary *
 repository, never in the working tree. For each mutant the named test files run in that copy
 (`pytest -x -q`); the mutant is *caught* when a test fails, and the failing test is named.
 
+The study's arithmetic mutants (medians, quartiles, DSR, PBO, the report's columns) are listed
+in `study_mutants.py` beside this file.
+
 A mutant whose old snippet is not found exactly once is *stale* (the code moved): the script
 stops with an error naming it, so it gets re-pointed rather than silently skipped.
 
@@ -30,6 +33,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from study_mutants import STUDY_MUTANTS
+
 ROOT = Path(__file__).resolve().parents[2]
 # User data at the top level only: `lstm_bt/feeds/` is code and must be copied.
 _TOP_LEVEL_IGNORED = {"feeds", "runs", "build", "dist", ".venv"}
@@ -53,6 +58,8 @@ CACHE_TESTS = ("tests/test_cache_key_guards.py",)
 REFUSAL_TESTS = ("tests/test_cli_refusals.py",)
 
 WALK = "lstm_bt/models/walk_forward.py"
+STREAM = "lstm_bt/binance/stream.py"
+STREAM_TESTS = "tests/test_binance_stream.py"
 
 # Both walk-forwards (the strategy's and `WalkForward.run`) read bars through a `read_bars(size)`
 # callback ending at the current bar; a leak is written as a callback that reads ahead.
@@ -74,6 +81,9 @@ class Mutant:
     edits: tuple
     tests: tuple
 
+
+PAPER_BROKER = "lstm_bt/live/paper_broker.py"
+LIVE_FEED = "lstm_bt/live/live_klines.py"
 
 MUTANTS = (
     Mutant(
@@ -144,8 +154,8 @@ MUTANTS = (
     Mutant(
         "fills-at-close",
         "market orders fill at the signal bar's close (cheat-on-close)",
-        (("lstm_bt/run/runner.py", '    cerebro.broker.setcash(broker["cash"])\n',
-          '    cerebro.broker.setcash(broker["cash"])\n    cerebro.broker.set_coc(True)\n'),),
+        (("lstm_bt/run/runner.py", '    broker.setcash(settings["cash"])\n',
+          '    broker.setcash(settings["cash"])\n    broker.set_coc(True)\n'),),
         ("tests/test_guarantees_fills.py",),
     ),
     Mutant(
@@ -252,6 +262,159 @@ MUTANTS = (
           "if stream is None or stream.connections"),),
         ("tests/test_user_stream.py",),
     ),
+    Mutant(
+        "paper-broker-works-every-loop",
+        "the paper broker works pending orders on every cerebro loop, also while the live "
+        "feed waits without a new bar: a limit order fills against the bar it was made on",
+        ((PAPER_BROKER, "        if seen == self._bars_seen:\n", "        if False:\n"),),
+        ("tests/test_paper_broker.py",),
+    ),
+    Mutant(
+        "paper-broker-ignores-the-lot-step",
+        "orders are sent at the size the strategy asked, not rounded down to the lot step",
+        ((PAPER_BROKER, "            size = filters.round_quantity(size, market=market)\n",
+          ""),),
+        ("tests/test_paper_broker.py",),
+    ),
+    Mutant(
+        "journal-trusts-the-replay",
+        "a replayed decision that differs from the journal is taken as it is",
+        (("lstm_bt/live/journal.py", "        if held[0] != new:\n", "        if False:\n"),),
+        ("tests/test_live_journal.py",),
+    ),
+    Mutant(
+        "live-feed-repeats-bars",
+        "a bar the stream hands out twice reaches the strategy twice",
+        ((LIVE_FEED, "                if item[0] <= self._last_ms:\n", "                if False:\n"),),
+        ("tests/test_live_feed.py",),
+    ),
+    Mutant(
+        "session-restarts-from-the-clock",
+        "a resumed session takes a new first live bar instead of its journaled one: its model "
+        "schedule and measured bars start over",
+        (("lstm_bt/live/store.py",
+          '        if self.journal is not None and self.journal.get("first_live_ms") is not None:\n',
+          "        if False:\n"),),
+        ("tests/test_paper_parity.py::test_kill_9_then_the_same_command_resumes_where_it_was",),
+    ),
+    Mutant(
+        "stream-takes-unclosed-candles",
+        "the kline stream's candles in progress (`k.x` false) are taken as closed bars",
+        ((STREAM, '    if not isinstance(candle, dict) or candle.get("x") is not True:',
+          "    if not isinstance(candle, dict):"),),
+        (f"{STREAM_TESTS}::test_clean_stream_hands_over_every_closed_bar_once_in_order",),
+    ),
+    Mutant(
+        "stream-repeats-handed-over-again",
+        "a closed candle at or before the last bar had is handed over again",
+        ((STREAM, "        if candle is None or candle[0] < self.expected_ms:",
+          "        if candle is None:"),
+         (STREAM, "        if candle[0] > self.expected_ms:", "        if False:")),
+        (f"{STREAM_TESTS}::test_repeated_closed_candles_change_nothing",),
+    ),
+    Mutant(
+        "stream-gap-not-filled",
+        "a closed candle after a gap is handed over at once, the gap left to a later REST fill",
+        ((STREAM, "        if candle[0] > self.expected_ms:", "        if False:"),),
+        (f"{STREAM_TESTS}::test_closed_candle_arriving_late_and_out_of_order_changes_nothing",),
+    ),
+    Mutant(
+        "stream-late-bar-waits-for-the-next",
+        "a bar the stream does not bring is fetched only when a later candle shows the gap",
+        ((STREAM, "        return self.step.next_open(self.expected_ms) / 1000 + "
+                  "self.source.late_grace_s",
+          "        return float('inf')"),),
+        (f"{STREAM_TESTS}::test_withheld_closed_candle_is_fetched_once_its_grace_has_passed",),
+    ),
+    Mutant(
+        "stream-no-fill-after-connect",
+        "a new connection does not fill the gap over REST first",
+        ((STREAM, "                self.need_fill = True\n                self.fill_at = 0.0\n",
+          ""),),
+        (f"{STREAM_TESTS}::test_reconnecting_fills_the_gap_before_the_stream_shows_it",),
+    ),
+    Mutant(
+        "stream-silence-trusted",
+        "a connection that sends nothing (but answers pings) is kept",
+        ((STREAM, "            if now - heard_at >= self.source.silence_s:",
+          "            if False:"),),
+        (f"{STREAM_TESTS}::test_silent_stream_that_answers_pings_is_replaced_and_bars_come_"
+         "over_rest",),
+    ),
+    Mutant(
+        "stream-server-shutdown-ignored",
+        "Binance's `serverShutdown` announcement is ignored until the server closes",
+        ((STREAM, '            if self.on_message(message) == "serverShutdown":',
+          '            if self.on_message(message) == "never":'),),
+        (f"{STREAM_TESTS}::test_server_shutdown_rotates_to_a_new_connection",),
+    ),
+    Mutant(
+        "stream-never-rotates",
+        "a connection is kept past `rotate_s` (Binance then cuts it at 24 h)",
+        ((STREAM, "            if now - connected_at >= self.source.rotate_s:",
+          "            if False:"),),
+        (f"{STREAM_TESTS}::test_client_rotates_connections_before_their_age_limit",),
+    ),
+    Mutant(
+        "stream-hand-over-blocks",
+        "bars are handed over through a bounded queue: a busy caller stalls the socket and "
+        "its pongs",
+        ((STREAM, "        self._events = queue.SimpleQueue()",
+          "        self._events = queue.Queue(maxsize=1)"),),
+        (f"{STREAM_TESTS}::test_pings_are_answered_while_the_caller_is_busy",),
+    ),
+    Mutant(
+        "stream-reconnect-hot-loop",
+        "reconnecting does not back off",
+        ((STREAM, "        self.backoff_s = min(2 * self.backoff_s, self.source.max_backoff_s)",
+          "        self.backoff_s = 0.01"),),
+        (f"{STREAM_TESTS}::test_bars_keep_coming_over_rest_while_the_stream_is_refused",),
+    ),
+    Mutant(
+        "stream-close-waits-out-backoff",
+        "`close` does not cut short the wait before reconnecting",
+        ((STREAM, "            if self.stopping.wait(max(min(self.next_fill_at(), connect_at) - "
+                  "now, 0.01)):\n                raise _Stopped",
+          "            time.sleep(max(min(self.next_fill_at(), connect_at) - now, 0.01))"),),
+        (f"{STREAM_TESTS}::test_close_cuts_short_the_wait_before_reconnecting",),
+    ),
+    Mutant(
+        "stream-candle-unchecked",
+        "a closed candle from the stream is handed over without the kline row check",
+        ((STREAM, "            problem = kline_problem([row[0]],",
+          "            problem = None and kline_problem([row[0]],"),),
+        (f"{STREAM_TESTS}::test_closed_candle_that_cannot_be_a_bar_is_taken_from_rest",),
+    ),
+    Mutant(
+        "stream-absent-bar-awaited",
+        "a bar REST settled as never traded is still waited for (asked for again and again)",
+        ((STREAM, "                    if page.end_ms > self.expected_ms:\n"
+                  "                        self.skip_absent_bars(page.end_ms)\n", ""),),
+        (f"{STREAM_TESTS}::test_bar_binance_never_had_is_skipped_as_rest_shows_it",),
+    ),
+    Mutant(
+        "stream-fill-failure-fatal",
+        "a gap fill that fails on network trouble stops the source",
+        ((STREAM, "            if not _worth_retrying(error):\n                raise\n",
+          "            raise\n"),),
+        (f"{STREAM_TESTS}::test_rest_down_when_a_bar_is_late_is_tried_again_until_it_answers",),
+    ),
+    Mutant(
+        "stream-live-only-after-rest",
+        "the source says it is catching up while the stream brings every bar in order, "
+        "as long as REST is down",
+        ((STREAM, '        self.publish("live")  # the next bar came in order',
+          "        pass  # the next bar came in order"),),
+        (f"{STREAM_TESTS}::test_stream_bars_in_order_are_live_while_rest_is_down",),
+    ),
+    Mutant(
+        "stream-thread-outlives-close",
+        "`close` returns while the stream's thread goes on",
+        ((STREAM, "        except _Stopped:\n            pass\n",
+          "        except _Stopped:\n            time.sleep(30)\n"),),
+        (f"{STREAM_TESTS}::test_close_stops_every_thread_it_started",),
+    ),
+    *(Mutant(*fields) for fields in STUDY_MUTANTS),
 )
 
 

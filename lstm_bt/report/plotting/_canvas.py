@@ -34,8 +34,8 @@ def new_figure(width=11.0, height=6.5, top=0.88, bottom=None, hspace=0.25, right
     """A blank figure of `width` x `height` inches with an Agg canvas attached.
 
     Margins are fixed (`top`, `bottom`, `right` as fractions of the figure) instead of
-    matplotlib's constrained layout, which measures every artist before drawing and more
-    than doubled the time to write a 9,000-bar PNG (benchmarks/bench_report.py).
+    matplotlib's constrained layout, which measures every artist before drawing: slow on
+    long runs.
     """
     figure = InlineFigure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(figure)

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from ..chart_data import by_datetime, drawdown_pct, heading
+from ..chart_data import by_datetime, drawdown_pct, heading, held_until, open_trades
 from ._canvas import THOUSANDS, date_axis, new_figure, save, shade_spans
 
 __all__ = ["plot_equity"]
@@ -12,8 +12,9 @@ def plot_equity(equity, path=None, *, title=None, symbol=None, interval=None, tr
                 training=None, report=None, log=False):
     """Draw the portfolio value against buy and hold, and both drawdowns below it.
 
-    Bars spent in a position are shaded, retrains are ticked along the bottom of the value
-    panel, and a small box repeats the headline figures of `report`.
+    Bars spent in a position are shaded (a position still open at the end in its own colour),
+    retrains are ticked along the bottom of the value panel, and a small box repeats the
+    headline figures of `report`.
 
     Args:
         equity: the equity frame: `datetime` (index or column), `value`, and optionally
@@ -26,8 +27,9 @@ def plot_equity(equity, path=None, *, title=None, symbol=None, interval=None, tr
             Defaults to `None` (no shading).
         training: the fits (`window_end` each), ticked where the model was retrained.
             Defaults to `None` (no ticks).
-        report: the `report.json` dict, for the stats box and the period in the title
-            (start to exclusive end, as the summary prints it). Defaults to `None`.
+        report: the `report.json` dict, for the stats box, the period in the title (start to
+            exclusive end, as the summary prints it) and the positions still open at the end
+            (`open_trades`). Defaults to `None`.
         log: draw values on a log scale, where equal percent moves look equal. Defaults
             to `False`.
 
@@ -51,6 +53,11 @@ def plot_equity(equity, path=None, *, title=None, symbol=None, interval=None, tr
         trades = pd.DataFrame(trades)
         shade_spans(top, trades["open_datetime"], trades["close_datetime"], color="tab:green",
                     alpha=0.15, label="In a position")
+    still_open = open_trades(report)
+    if len(still_open):
+        shade_spans(top, still_open["open_datetime"],
+                    [held_until(report, frame.index)] * len(still_open), color="tab:olive",
+                    alpha=0.25, label="In a position, still open at the end")
     if training:
         ends = pd.DatetimeIndex([fit["window_end"] for fit in training])
         top.vlines(ends, 0, 0.025, color="tab:purple", lw=0.8,
