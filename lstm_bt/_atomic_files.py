@@ -25,15 +25,8 @@ _OWNER = re.compile(r"[.-](\d{1,9})-[0-9a-z]+$")
 
 @contextlib.contextmanager
 def temp_dir(parent, prefix):
-    """Create `parent/<prefix><pid>-<random>` and yield its path; remove it if the block raises.
-
-    Args:
-        parent: an existing directory, on the same file system as the final place.
-        prefix: the start of the name; begin it with `.` to keep it out of listings.
-
-    Raises:
-        OSError: `parent` cannot hold it (missing, read-only, full, a file).
-    """
+    """Create `parent/<prefix><pid>-<random>` and yield its path; remove it if the block
+    raises. `parent` must be on the final place's file system."""
     while True:
         path = _temp_name(parent, prefix)
         try:
@@ -69,14 +62,8 @@ def write_file(path, data):
 
 
 def remove_leftovers(parent, pattern, max_age_s=LEFTOVER_AGE_S):
-    """Delete the temporaries matching `pattern` (a glob) in `parent` that a killed process left.
-
-    A temporary is left over when its process is gone, or when it is older than `max_age_s`
-    (its process id may have been reused; a name without one is judged by age alone).
-
-    Returns:
-        The paths removed.
-    """
+    """Delete and return the temporaries matching `pattern` (a glob) in `parent` whose process
+    is gone or that are older than `max_age_s` (a process id may have been reused)."""
     now = time.time()
     removed = []
     for path in Path(parent).glob(pattern):

@@ -1,9 +1,6 @@
-"""The one piece every lstm-bt analyzer shares: the portfolio, bar by bar, from `start` on.
+"""The base of lstm-bt's analyzers: the portfolio from `start` on, warm-up bars left out.
 
-Warm-up bars (the history the first model needs) come before `start` and must not dilute the
-figures, so nothing before `start` is measured. The value before the first measured bar is W_0
-(starting cash, or whatever the strategy held then), and the first return is measured against
-it, as DESIGN defines r.
+The value before the first measured bar is W_0, and the first return is measured against it.
 """
 
 import backtrader as bt
@@ -25,12 +22,10 @@ class MeasuredAnalyzer(bt.Analyzer):
 
     Params:
 
-      - ``start`` (default: ``None``): first bar measured (a datetime, date or ISO string,
-        naive UTC); ``None`` takes it from the strategy when it publishes one
-        (`LSTMStrategy.measure_from`, its first tradable bar, so a cerebro script passes
-        `start` to the strategy only), else measures from the first bar.
-      - ``bars_per_year`` (default: ``None``): bars in a year for annualizing; ``None`` reads
-        it from the first data's timeframe/compression (1h: 8760, 1d: 365).
+      - ``start`` (default: ``None``): first bar measured, naive UTC; ``None`` takes the
+        strategy's `measure_from` when it has one, else the first bar.
+      - ``bars_per_year`` (default: ``None``): for annualizing; ``None`` reads it from the
+        first data's timeframe (1h: 8760).
     """
 
     params = (

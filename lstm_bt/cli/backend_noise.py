@@ -1,10 +1,8 @@
 """The command's stderr without the Keras backend's C++ start-up lines.
 
-TensorFlow writes absl, oneDNN and CUDA notes straight to file descriptor 2 when it loads and
-at its first fit, and no setting silences them. The command owns its process, so it passes
-fd 2 through a pipe read by a thread: those lines go to the log at DEBUG, every other line
-(a warning, a crash report, a worker process's output) reaches stderr as it comes. A library
-call never does this: it would change its caller's process.
+TensorFlow writes absl, oneDNN and CUDA notes straight to fd 2, and no setting silences them.
+The command owns its process, so it reads fd 2 through a pipe: those lines go to the log at
+DEBUG, every other line reaches stderr as it comes. A library call never does this.
 """
 
 import atexit

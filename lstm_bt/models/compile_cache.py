@@ -13,23 +13,14 @@ COMPILE_CACHE_DIR = "jax_cache"
 
 
 def compile_cache_environment(data_dir=None):
-    """The environment variables that give a new process JAX's compilation cache.
+    """The environment variables that give a new process JAX's compilation cache in
+    `<data_dir>/jax_cache`: it reads the programs another process compiled (the same
+    executables, so identical results).
 
-    A process started with them reads the programs another process compiled from
-    `<data dir>/jax_cache` instead of compiling them again: the same executables, so
-    identical results. The command sets them for itself and a sweep for the workers it
-    starts; a library call never changes its caller's process, so from Python set
-    `JAX_COMPILATION_CACHE_DIR` yourself.
-
-    Empty under another backend, when `$JAX_COMPILATION_CACHE_DIR` is already set (the
-    caller's choice), or when the folder cannot be made or written (logged: compiling is
-    slower, never different). Nothing is created here: JAX makes the folder.
-
-    Args:
-        data_dir: the data directory. Defaults to `None`: `$LSTM_BT_DATA_DIR`, else `./feeds`.
-
-    Returns:
-        A dict of environment variables (strings).
+    The command sets them for itself and a sweep for its workers; from Python set
+    `JAX_COMPILATION_CACHE_DIR` yourself. Empty under another backend, when that variable is
+    set already, or when the folder cannot be written (compiling is then slower, never
+    different).
     """
     if backend_name() != "jax" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return {}

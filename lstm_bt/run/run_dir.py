@@ -1,12 +1,9 @@
 """A run directory's safety: checked for another run, held while the run writes, written whole.
 
-A directory is only reused for the same run (same `data` and `params` in its report); anything
-else is refused unless the caller forces it, so a run never silently overwrites another. A run
-holds its directory from start to finish (`claim_run_dir`: a lock file beside it, released when
-the run ends or its process dies), so a second run into it is refused at once. The files are
-built in a temporary sibling directory and moved into place with `report.json` last: a
-directory that has a `report.json` is complete, whatever killed the run that wrote it. The
-files themselves: `run_files`.
+A directory is reused only for the same run (same `data` and `params`) unless forced. A run
+holds it from start to finish (`claim_run_dir`, a lock the kernel drops with the process).
+The files (`run_files`) are built beside it and moved in with `report.json` last, so a
+directory with a `report.json` is complete.
 """
 
 import errno
@@ -49,18 +46,9 @@ def run_identity(report):
 def check_run_dir(path, report, force=False):
     """Make sure `path` may receive the run described by `report` (nothing is created).
 
-    Fine: a missing or empty directory, or one holding the same run (same `data` and `params`).
-    Refused unless `force`: a directory holding another run, or files that are not a run.
-
-    Args:
-        path: the output directory.
-        report: the new run's report; only its `data` and `params` are read.
-        force: reuse the directory anyway (run files are replaced, other files kept).
-            Defaults to `False`.
-
-    Raises:
-        RunDirInUse: the directory holds something else and `force` is off, or `path` (or a
-            folder above it) is a file.
+    Fine: a missing or empty directory, or one holding the same `data` and `params`. Anything
+    else raises `RunDirInUse` unless `force` (run files are then replaced, others kept); a
+    file in the way always does.
     """
     path = Path(path)
     _refuse_file_in_the_way(path)
@@ -82,12 +70,9 @@ def check_run_dir(path, report, force=False):
 
 
 class RunDirClaim:
-    """A run's hold on its output directory, from `claim_run_dir` until `release()`.
-
-    The hold is an exclusive `flock` on `.<name>.lstm-bt.lock` beside the directory: the kernel
-    drops it when the process dies, so a killed run never blocks the next one. Usable as a
-    context manager.
-    """
+    """A run's hold on its output directory until `release()` (or the end of a `with`): an
+    exclusive `flock` on `.<name>.lstm-bt.lock` beside it, dropped by the kernel with the
+    process."""
 
     def __init__(self, path):
         self.path = Path(os.path.abspath(path))  # `.` has no name to put a lock beside
@@ -141,30 +126,23 @@ class RunDirClaim:
 
 
 def claim_run_dir(path, report, force=False):
-    """Check `path` for the run described by `report` (`check_run_dir`) and hold it.
-
-    Returns:
-        A `RunDirClaim`; release it (or use it in a `with`) when the run is written or failed.
-
-    Raises:
-        RunDirInUse: `check_run_dir` refuses, or another run holds the directory.
-    """
+    """`check_run_dir`, then hold `path`: a `RunDirClaim`, or `RunDirInUse` when another run
+    holds it."""
     path = check_run_dir(path, report, force=force)
     return RunDirClaim(path).acquire()
 
 
 def write_run_dir(path, record, force=False, plots=True):
-    """Write a run directory (see the module docstring) and return its path.
+    """Write `record` (a `RunRecord`) as a run directory at `path` and return the path.
 
-    The files are built beside `path` and moved in with `report.json` last, so a run that
-    fails while writing (disk full, killed) leaves no directory that looks complete; a run
-    already in `path` stays whole until the new one is ready to replace it.
+    A run already there stays whole until the new one replaces it; a write that fails leaves
+    nothing that looks complete.
 
     Args:
         path: the output directory; checked with `check_run_dir` first.
-        record: a `RunRecord` (or a backtest result, which is one).
+        record: a `RunRecord`, e.g. a backtest result.
         force: overwrite a directory holding another run. Defaults to `False`.
-        plots: also draw `equity.png`, `forecasts.png` and `training.png`. Defaults to `True`.
+        plots: also draw the pictures. Defaults to `True`.
     """
     path = check_run_dir(path, record.report, force=force)
     target = Path(os.path.abspath(path))

@@ -53,17 +53,8 @@ DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 @dataclass
 class RunRecord:
-    """What a run directory holds, as Python objects.
-
-    Attributes:
-        report: the `report.json` dict.
-        equity: DataFrame indexed by `datetime`, columns `value`, `benchmark`.
-        trades: DataFrame, one row per closed trade.
-        forecasts: DataFrame indexed by `datetime`, columns `close`, `predicted_close`, `signal`.
-        training: one dict per fit, as `LSTMStrategy.training_history` records it (`window_end`
-            a datetime); empty when nothing was fit, or for a directory written before
-            `training.json` existed.
-    """
+    """What a run directory holds, as Python objects: the `report` dict, the `equity`,
+    `trades` and `forecasts` frames, and `training` (one dict per fit; empty when none)."""
 
     report: dict
     equity: pd.DataFrame
@@ -73,8 +64,7 @@ class RunRecord:
 
     @property
     def stats(self):
-        """The report as a labelled `pandas.Series`, units in the keys (`"Fees [quote]"`),
-        like backtesting.py's `Backtest.run()`; see `lstm_bt.report.table.stats_series`."""
+        """The report as a labelled `pandas.Series`, units in the keys (`"Fees [quote]"`)."""
         from ..report.table import stats_series
 
         return stats_series(self.report)
@@ -90,10 +80,7 @@ class RunRecord:
 
 
 def to_json_value(value):
-    """Turn numpy scalars, dates and paths into JSON types; NaN and inf become None (null).
-
-    An undefined metric must read as null, never as a made-up number or invalid JSON.
-    """
+    """Turn numpy scalars, dates and paths into JSON types; NaN and inf become None (null)."""
     if isinstance(value, dict):
         return {str(key): to_json_value(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -188,8 +175,7 @@ def write_json(value, path):
 
 
 def _read_training(path):
-    """The fits in `training.json`, `window_end` as datetimes; none if the file is missing
-    (a run directory written before it existed)."""
+    """The fits in `training.json`, `window_end` as datetimes; none without the file."""
     if not path.exists():
         return []
     fits = json.loads(path.read_text(encoding="utf-8"))

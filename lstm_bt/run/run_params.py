@@ -1,8 +1,5 @@
-"""The broker and run params of a backtest, declared once.
-
-`run_backtest`'s defaults, the command's flags, `--from`'s merge and a sweep's `[run]` table
-all come from `RUN_PARAMS`, as the strategy's flags come from its `params`.
-"""
+"""The broker and run params of a backtest, declared once: `run_backtest`'s defaults, the
+command's flags, `--from`'s merge and a sweep's `[run]` table all come from `RUN_PARAMS`."""
 
 import math
 import numbers
@@ -16,16 +13,9 @@ __all__ = ["RunParam", "RUN_PARAMS", "BROKER_PARAMS", "DEFAULTS", "broker_params
 
 @dataclass(frozen=True)
 class RunParam:
-    """One broker or run param.
-
-    Args:
-        name: the keyword of `run_backtest`, the flag (`--name`) and the report's key.
-        default: the value when none is given; its type (`int` or `float`) is the param's.
-        help: what it means, as the flag's help shows it.
-        metavar: the flag's placeholder, e.g. `"FRACTION"`.
-        expected: what it accepts, as an error message says it.
-        accepts: `value -> bool`, on a number of the param's type.
-    """
+    """One broker or run param: its `name` (keyword, flag, report key), `default` (whose type
+    is the param's), flag `help` and `metavar`, and what it accepts (`expected` in words,
+    `accepts` as a test of a number)."""
 
     name: str
     default: object

@@ -20,10 +20,7 @@ FORECAST_KEYS = ("n", "hit_rate", "p_value", "rmse", "mae", "baseline_hit_rate",
 def binomial_p_greater(hits, n):
     """One-sided exact binomial test against a fair coin: P(X >= hits), X ~ Binomial(n, 1/2).
 
-    Exact integer arithmetic (the tail's binomial coefficients over 2**n, rounded once to a
-    float), so it needs no scipy.stats, whose import costs more than a whole cache-hit
-    backtest's scoring; equal to `scipy.stats.binomtest(hits, n, alternative="greater")`'s
-    p-value to ~1e-13 (a test holds them together).
+    Exact integer arithmetic, rounded once to a float: no scipy.stats import.
 
     Example:
         >>> binomial_p_greater(6, 10)
@@ -41,26 +38,15 @@ def binomial_p_greater(hits, n):
 def forecast_skill(close, predicted_close):
     """How well one-bar-ahead forecasts call the direction and size of the next move.
 
-    Row t of the inputs is bar t of consecutive bars: `close[t]` is its close and
-    `predicted_close[t]` the forecast of `close[t + 1]` made at t's close (NaN where none).
-    A row is scored when it has a forecast and a next close. Direction: the forecast is a hit
-    when sign(predicted - close_t) equals sign(close_{t+1} - close_t); rows where either move
-    is zero say nothing about direction and are left out. The baseline ("the next move repeats
-    the last one") is scored on the same rows, leaving out those whose last move is zero or
-    unknown (the first bar).
-
-    Args:
-        close: closes of consecutive bars.
-        predicted_close: forecast of the next close, aligned with `close`.
+    `predicted_close[t]` is the forecast of `close[t + 1]` made at bar t's close (NaN where
+    none). A hit: sign(predicted - close_t) == sign(close_{t+1} - close_t); zero moves are not
+    scored. The naive rules (repeat or reverse the last move) are scored on the same rows.
 
     Returns:
-        A dict with `FORECAST_KEYS`: `n` (rows scored for direction), `hit_rate` (fraction),
-        `p_value` (one-sided binomial test of the hits against 0.5), `rmse` and `mae` (of
-        predicted_close_t - close_(t+1) over every row with a forecast and a next close, in
-        price units), `baseline_hit_rate`, `reversal_hit_rate` ("the next move reverses the
-        last one", on the baseline's rows), `best_naive_hit_rate` (the better of the two),
-        `ic` (`information_coefficient` of the predicted and actual next-bar returns over
-        every row with a forecast and a next close). Undefined values are None.
+        A dict with `FORECAST_KEYS`: `n` rows scored, `hit_rate`, its one-sided binomial
+        `p_value`, `rmse` and `mae` of predicted_close_t - close_(t+1), the naive rules' hit
+        rates and the better one, and `ic` (`information_coefficient` of predicted and actual
+        next-bar returns).
     """
     close = np.asarray(close, dtype=float)
     predicted = np.asarray(predicted_close, dtype=float)
@@ -95,12 +81,9 @@ def forecast_skill(close, predicted_close):
 def direction_hits(close, predicted_close):
     """Per bar, whether the forecast and the "repeat the last move" rule called the next move.
 
-    Row t scores the call made at bar t's close on the move to close_(t+1), by the rules of
-    `forecast_skill` (zero moves and missing forecasts are not scored).
-
     Returns:
-        `(model, repeat)`: float arrays as long as `close`, 1.0 for a hit, 0.0 for a miss,
-        NaN where the row is not scored. "Reverse the last move" hits where `repeat` is 0.
+        `(model, repeat)`: float arrays as long as `close`, 1.0 a hit, 0.0 a miss, NaN not
+        scored (by `forecast_skill`'s rules). "Reverse the last move" hits where `repeat` is 0.
     """
     close = np.asarray(close, dtype=float)
     predicted = np.asarray(predicted_close, dtype=float)
@@ -119,12 +102,8 @@ def direction_hits(close, predicted_close):
 
 
 def best_naive_rule(forecast):
-    """Name the better naive rule of a `forecast_skill` dict, and whether it beats the model.
-
-    Returns:
-        `(rule, beats_model)`: `"repeat the last move"` or `"reverse the last move"` (None when
-        neither was scored), and True when its hit rate is above the model's `hit_rate`.
-    """
+    """`(rule, beats_model)` of a `forecast_skill` dict: the better naive rule's name (None
+    when neither was scored), and whether its hit rate is above the model's."""
     repeat, reverse = forecast.get("baseline_hit_rate"), forecast.get("reversal_hit_rate")
     if repeat is None or reverse is None:
         return None, False
@@ -134,13 +113,8 @@ def best_naive_rule(forecast):
 
 
 def information_coefficient(predicted, actual):
-    """Spearman rank correlation of predicted and actual returns (qlib's "Rank IC").
-
-    Ties get their average rank, as in `scipy.stats.spearmanr`. NaN pairs are left out.
-
-    Returns:
-        The correlation in [-1, 1], or None with fewer than two pairs or a constant side.
-    """
+    """Spearman rank correlation of predicted and actual returns ("Rank IC"), ties at their
+    average rank, NaN pairs left out; None with fewer than two pairs or a constant side."""
     predicted = np.asarray(predicted, dtype=float)
     actual = np.asarray(actual, dtype=float)
     both = np.isfinite(predicted) & np.isfinite(actual)
