@@ -36,6 +36,8 @@ def refusal(argv, capsys):
 
 def test_refusals_are_one_line_naming_the_problem(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LSTM_BT_RETRY_BUDGET", "1")  # a lost refusal fails fast
+    for name in ("LSTM_BT_API_KEY", "LSTM_BT_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
     held_session(tmp_path / "held")
     summary = tmp_path / "sweep" / "summary.json"
     summary.parent.mkdir()
@@ -51,8 +53,12 @@ def test_refusals_are_one_line_naming_the_problem(tmp_path, capsys, monkeypatch)
     other.write_text(json.dumps({"data": {"symbol": "BTCUSDT", "interval": "1h"},
                                  "params": {"strategy": "RsiMacd", "seq_len": 8}}))
     cases = [
-        (["--testnet", *MARKET], "--testnet sends signed orders"),
-        (["--live", *MARKET], "--live sends signed orders"),
+        (["--testnet", *MARKET], "No API secret: set LSTM_BT_API_KEY and LSTM_BT_API_SECRET"),
+        (["--live", *MARKET], "--live sends orders that spend real money; add "
+                              "--i-understand-real-money"),
+        (["--testnet", *MARKET, "--allow-short"], "--allow-short: a spot account cannot sell"),
+        (["--testnet", *MARKET, "--max-notional", "-5"],
+         "argument --max-notional: expected a positive number"),
         ([*MARKET], "give exactly one of --paper, --testnet, --live"),
         (["--paper", "--interval", "1h"], "no market: give --symbol and --interval"),
         (["--paper", *MARKET, "--bars", "0"], "argument --bars: expected a positive integer"),

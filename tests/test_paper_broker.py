@@ -14,7 +14,7 @@ from lstm_bt.binance.symbol_filters import SymbolFilters
 from lstm_bt.data.dates import from_ms, to_ms, utc_now
 from lstm_bt.data.synthetic import random_walk
 from lstm_bt.feeds import BinanceKlines
-from lstm_bt.live import BinanceStore, Journal, PaperBroker
+from lstm_bt.live import BinanceStore, Journal, BinanceBroker
 from lstm_bt.run.runner import broker_params, set_up_broker
 from lstm_bt.strategies import LSTMStrategy
 
@@ -41,7 +41,7 @@ def run_cerebro(data, broker, strategy=LSTMStrategy, **params):
 def test_without_exchange_rules_paper_trades_are_the_backtests():
     frame = random_walk(300, interval="1h", seed=2, price=100.0)
     params = replayed(frame)
-    paper = run_cerebro(BinanceKlines(dataname=frame), PaperBroker(), **params)
+    paper = run_cerebro(BinanceKlines(dataname=frame), BinanceBroker(), **params)
     backtest = run_cerebro(BinanceKlines(dataname=frame), bt.brokers.BackBroker(),
                            **params)
     paper_trades = pd.DataFrame(paper.analyzers.trades.get_analysis())
@@ -55,7 +55,7 @@ def test_sizes_are_rounded_down_to_the_lot_step_as_journaled(tmp_path):
     step = SymbolFilters("TESTUSDT", step_size="0.01", min_qty="0.01", min_notional="5")
     with Journal.open(tmp_path, {"test": "rounding"}) as journal:
         strategy = run_cerebro(BinanceKlines(dataname=frame),
-                               PaperBroker(filters=lambda data: step, journal=journal),
+                               BinanceBroker(filters=lambda data: step, journal=journal),
                                sizing="all_in", **replayed(frame))
         intents = dict(journal.events("intent"))
         orders = dict(journal.events("order"))
@@ -84,7 +84,7 @@ def test_an_order_below_the_minimum_notional_is_refused_with_binances_reason(tmp
     rules = SymbolFilters("TESTUSDT", step_size="0.001", min_notional="5")
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(BinanceKlines(dataname=frame), name="TESTUSDT")
-    cerebro.setbroker(set_up_broker(PaperBroker(filters=lambda data: rules), BROKER))
+    cerebro.setbroker(set_up_broker(BinanceBroker(filters=lambda data: rules), BROKER))
     # 0.04 units near 100 USDT: a 4 USDT order, below the 5 USDT minimum.
     cerebro.addstrategy(LSTMStrategy, sizing="fixed", stake=0.04, **replayed(frame))
     cerebro.addanalyzer(_Refusals, _name="refusals")
@@ -127,7 +127,7 @@ def test_orders_are_worked_on_new_bars_only_while_the_live_feed_waits():
                         start=from_ms(now - now % 60_000))
     store = BinanceStore(stream_factory=ListedKlines.factory(stream_bars(frame), pauses=3))
     live = run_cerebro(store.getdata("TESTUSDT", "1m", live_bars=len(frame), qcheck=0.0),
-                       PaperBroker(), strategy=_LimitAtTheLow)
+                       BinanceBroker(), strategy=_LimitAtTheLow)
     backtest = run_cerebro(BinanceKlines(dataname=frame), bt.brokers.BackBroker(),
                            strategy=_LimitAtTheLow)
     assert len(backtest.fills) > 10
@@ -139,7 +139,7 @@ def test_the_forecast_behind_an_order_is_journaled_before_the_order(tmp_path):
 
     frame = random_walk(120, interval="1h", seed=2, price=100.0)
     with Journal.open(tmp_path, {"test": "order of records"}) as journal:
-        run_cerebro(BinanceKlines(dataname=frame), PaperBroker(journal=journal),
+        run_cerebro(BinanceKlines(dataname=frame), BinanceBroker(journal=journal),
                     **replayed(frame))
     with sqlite3.connect(tmp_path / "journal.sqlite") as connection:
         records = connection.execute("SELECT kind, key FROM events ORDER BY seq").fetchall()

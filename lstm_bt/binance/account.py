@@ -14,12 +14,13 @@ from .filters import SymbolRules, as_decimal
 from .signing import query_string
 from .transport import BinanceHttp
 
-__all__ = ["SignedClient", "TESTNET_BASE_URL", "TESTNET_WS_API_URL", "LIVE_WS_API_URL",
-           "ORDER_PATH", "NO_SUCH_ORDER", "INVALID_TIMESTAMP"]
+__all__ = ["SignedClient", "TESTNET_BASE_URL", "TESTNET_STREAM_URL", "TESTNET_WS_API_URL",
+           "LIVE_WS_API_URL", "ORDER_PATH", "NO_SUCH_ORDER", "INVALID_TIMESTAMP"]
 
 logger = logging.getLogger(__name__)
 
 TESTNET_BASE_URL = "https://testnet.binance.vision"
+TESTNET_STREAM_URL = "wss://stream.testnet.binance.vision"
 TESTNET_WS_API_URL = "wss://ws-api.testnet.binance.vision/ws-api/v3"
 LIVE_WS_API_URL = "wss://ws-api.binance.com:443/ws-api/v3"
 ORDER_PATH = "/api/v3/order"

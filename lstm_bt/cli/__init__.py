@@ -27,7 +27,7 @@ SUBCOMMANDS = {
     "fetch": "download Binance klines into the local store",
     "plot": "re-draw the plots of a run directory",
     "sweep": "run many backtests (symbols x periods x seeds x params) on Dask",
-    "trade": "trade a strategy on live Binance klines (--paper: simulated fills)",
+    "trade": "trade a strategy on live Binance klines (--paper, --testnet, --live)",
 }
 
 EXIT_OK = 0

@@ -1,8 +1,10 @@
-"""`PaperSession`: the cerebro script of `lstm-bt trade --paper`, as an object.
+"""`PaperSession`: the cerebro script of `lstm-bt trade`, as an object.
 
 The same cerebro as a backtest (`run.runner`): `LSTMStrategy` (or a subclass) with the same
 params and seed, lstm-bt's analyzers, the backtest's broker settings; only the feed is live
-(`BinanceStore.getdata`) and the broker a `PaperBroker`. The strategy's `start` is the session's
+(`BinanceStore.getdata`) and the broker a `BinanceBroker`, simulating fills or, given an
+`ExchangeAccess` (`--testnet`, `--live`), sending signed orders through
+`lstm_bt.orders.LiveOrders`, whose tables share the session's journal file. The strategy's `start` is the session's
 first live bar, so its forecasts and trades are those of a backtest started there.
 
 State lives in one directory: the journal (`live.journal`), replayed on restart, and the run
@@ -10,14 +12,18 @@ directory's files kept current (`live.session_files`).
 """
 
 import logging
+import queue
 import threading
 import time
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import backtrader as bt
 
 from .. import analyzers
 from ..data.intervals import get_interval
+from ..errors import InvalidParameter
 from ..run.run_dir import RunRecord, read_run_dir, to_json_value
 from ..run.runner import broker_params, strategy_params
 from ..settings import validate_symbol
@@ -26,7 +32,7 @@ from .session_files import remove_partial_files
 from .session_recorder import SessionRecorder
 from .store import BinanceStore
 
-__all__ = ["PaperSession", "SessionResult"]
+__all__ = ["PaperSession", "SessionResult", "ExchangeAccess"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +55,28 @@ class SessionResult:
     strategy: bt.Strategy = None
 
 
+@dataclass(frozen=True)
+class ExchangeAccess:
+    """Where and how a session sends signed orders; its REST root is the session's
+    `base_url`.
+
+    Attributes:
+        name: `"testnet"` or `"live"` (part of the session's identity).
+        api_key: a `lstm_bt.binance.signing.ApiKey`.
+        ws_api_url: the WebSocket API root for the user data stream, or `None` to poll.
+        limits: `lstm_bt.orders.RiskLimits`, or `None` for none.
+        kill_file: the kill switch's file (SIGUSR1 trips it too), or `None`.
+        flatten_on_kill: sell the session's position when the kill switch trips.
+    """
+
+    name: str
+    api_key: object
+    ws_api_url: str | None = None
+    limits: object = None
+    kill_file: str | None = None
+    flatten_on_kill: bool = False
+
+
 class PaperSession:
     """A paper trading session on live Binance klines, journaled in `state`.
 
@@ -67,6 +95,8 @@ class PaperSession:
         stream_factory: see `BinanceStore`. Defaults to `None` (the Binance kline stream).
         status: a `StatusLine` (or any object with `bar(report)` and `stream(data)`), or
             None for none. Defaults to `None`.
+        exchange: an `ExchangeAccess` to send signed orders with, or None for simulated
+            fills. Defaults to `None`.
         **params: strategy params, e.g. `seq_len=60, train_window=2000`.
 
     Raises:
@@ -75,7 +105,8 @@ class PaperSession:
 
     def __init__(self, symbol, interval, *, state, strategy=None, cash=10_000.0,
                  commission=0.001, slippage=0.0, seed=0, bars=None, base_url=None,
-                 stream_url=None, data_dir=None, stream_factory=None, status=None, **params):
+                 stream_url=None, data_dir=None, stream_factory=None, status=None, exchange=None,
+                 **params):
         from ..strategies import LSTMStrategy
 
         self.strategy = strategy or LSTMStrategy
@@ -89,6 +120,7 @@ class PaperSession:
         self.state = state
         self.bars = bars
         self.status = status
+        self.exchange = exchange
         self._store_args = {"base_url": base_url, "stream_url": stream_url,
                             "data_dir": data_dir, "stream_factory": stream_factory}
         self._stop = threading.Event()
@@ -103,8 +135,11 @@ class PaperSession:
     @property
     def identity(self):
         """What makes two runs the same session: symbol, interval and every param."""
-        return to_json_value({"symbol": self.symbol, "interval": self.interval,
-                              "params": self.report_params})
+        identity = {"symbol": self.symbol, "interval": self.interval,
+                    "params": self.report_params}
+        if self.exchange is not None:
+            identity["orders"] = self.exchange.name
+        return to_json_value(identity)
 
     @property
     def stopping(self):
@@ -132,6 +167,11 @@ class PaperSession:
         from ..models.walk_forward import WalkForward
 
         began = time.perf_counter()
+        if self.exchange is not None and self.exchange.kill_file is not None and \
+                Path(self.exchange.kill_file).exists():
+            raise InvalidParameter(
+                f"the kill file {self.exchange.kill_file} exists: the session was killed; "
+                f"delete the file to trade again.")
         with Journal.open(self.state, self.identity) as journal:
             remove_partial_files(self.state)
             store = BinanceStore(journal=journal, on_stream=self._on_stream, **self._store_args)
@@ -139,28 +179,63 @@ class PaperSession:
             if self._stop.is_set():
                 store.request_stop()
             store.symbol_filters(self.symbol)  # fetched (and journaled) before any bar
-            # Before the history: the first live bar is then the one after the import.
-            _load_model_backend()
-            walk = WalkForward(**self.strategy.walk_params({**self.params, "seed": self.seed}))
-            data = store.getdata(self.symbol, self.interval, history=walk.history_needed(),
-                                 live_bars=self.bars)
-            cerebro = bt.Cerebro(stdstats=False)
-            cerebro.adddata(data, name=self.symbol)
-            cerebro.setbroker(store.getbroker(paper=True, **self.broker))
-            cerebro.addstrategy(self.strategy, start=data.first_live, seed=self.seed,
-                                **self.params)
-            analyzers.add_all(cerebro, start=data.first_live)
-            cerebro.addanalyzer(SessionRecorder, _name="session", journal=journal,
-                                state_dir=self.state, params=self.report_params,
-                                on_bar=self.status.bar if self.status else None)
+            orders, fills = (None, None) if self.exchange is None else \
+                self._start_orders(journal, store.base_url)
             try:
+                # Before the history: the first live bar is then the one after the import.
+                _load_model_backend()
+                walk = WalkForward(**self.strategy.walk_params({**self.params,
+                                                                "seed": self.seed}))
+                data = store.getdata(self.symbol, self.interval,
+                                     history=walk.history_needed(), live_bars=self.bars)
+                cerebro = bt.Cerebro(stdstats=False)
+                cerebro.adddata(data, name=self.symbol)
+                cerebro.setbroker(store.getbroker(
+                    paper=orders is None, orders=orders, fills=fills,
+                    flatten_on_kill=self.exchange is not None and self.exchange.flatten_on_kill,
+                    **self.broker))
+                cerebro.addstrategy(self.strategy, start=data.first_live, seed=self.seed,
+                                    **self.params)
+                analyzers.add_all(cerebro, start=data.first_live)
+                cerebro.addanalyzer(SessionRecorder, _name="session", journal=journal,
+                                    state_dir=self.state, params=self.report_params,
+                                    on_bar=self.status.bar if self.status else None)
                 strategy = cerebro.run()[0]
             finally:
                 store.close()
+                if orders is not None:
+                    orders.close()
+                    orders.journal.close()
             logger.info("session ran %.1f s", time.perf_counter() - began)
             record = read_run_dir(self.state) if data.live_bars else None
             return SessionResult(record=record, live_bars=data.live_bars,
                                  resumed=not journal.created, strategy=strategy)
+
+    def _start_orders(self, journal, base_url):
+        """The session's `LiveOrders`, reconciled with Binance, and the queue its fills come
+        through (`ReconcileError` when Binance holds what the journal cannot explain)."""
+        from ..binance.account import SignedClient
+        from ..orders import KillSwitch, LiveOrders, SqliteOrderJournal
+
+        session_id = journal.get("session_id")
+        if session_id is None:
+            session_id = uuid.uuid4().hex  # client order ids differ between state dirs
+            journal.put("session_id", session_id)
+        exchange = self.exchange
+        fills = queue.SimpleQueue()
+        orders = LiveOrders(SignedClient(exchange.api_key, base_url),
+                            SqliteOrderJournal(journal.path), session_id, self.symbol,
+                            ws_api_url=exchange.ws_api_url, limits=exchange.limits,
+                            kill_switch=KillSwitch(exchange.kill_file), on_fill=fills.put)
+        try:
+            found = orders.start()
+        except BaseException:
+            orders.close()
+            orders.journal.close()
+            raise
+        logger.info("reconciled: position %s, open orders %s", found.position,
+                    found.open_orders)
+        return orders, fills
 
     def _on_stream(self, data):
         if self.status is not None:

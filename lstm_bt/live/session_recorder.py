@@ -107,7 +107,7 @@ class SessionRecorder(bt.Analyzer):
 def journal_forecast(journal, strategy):
     """Journal the forecast `strategy` made at its data's current bar, if it made one (the
     last row of `forecasts_frame()`); nothing without a journal. Called before an order
-    (`PaperBroker`) and after the bar (`SessionRecorder`): the second call finds it written."""
+    (`BinanceBroker`) and after the bar (`SessionRecorder`): the second call finds it written."""
     if journal is None or not hasattr(strategy, "forecasts_frame"):
         return
     frame = strategy.forecasts_frame()

@@ -1,10 +1,10 @@
-"""`BinanceStore`: Binance's live klines and a paper broker, in backtrader's store pattern.
+"""`BinanceStore`: Binance's live klines and a broker, in backtrader's store pattern.
 
 As backtrader's own stores (`stores/oandastore.py`) do, the store holds what the feeds and the
 broker share (the REST root, the stream root, the kline store, the session's journal, the
-symbol rules) and makes them: `getdata(...)` a `LiveKlines` feed, `getbroker(paper=True)` a
-`PaperBroker`. Unlike backtrader's stores it is no singleton: two sessions may run in one
-process (tests do).
+symbol rules) and makes them: `getdata(...)` a `LiveKlines` feed, `getbroker(...)` a
+`BinanceBroker` (paper or signed). Unlike backtrader's stores it is no singleton: two
+sessions may run in one process (tests do).
 """
 
 import collections
@@ -91,25 +91,36 @@ class BinanceStore:
         self.datas.append(data)
         return data
 
-    def getbroker(self, paper=True, cash=10_000.0, commission=0.001, slippage=0.0):
-        """The broker: with `paper=True`, a `PaperBroker` set up as a backtest's broker
+    def getbroker(self, paper=True, cash=10_000.0, commission=0.001, slippage=0.0, *,
+                  orders=None, fills=None, flatten_on_kill=False):
+        """The broker: a `BinanceBroker` set up as a backtest's broker
         (`run.runner.set_up_broker`), applying each symbol's `exchangeInfo` filters and
-        journaling its orders in the store's journal.
+        journaling its orders in the store's journal; with `paper=False` its market orders
+        go to Binance through `orders`.
 
         Args:
-            paper: simulate fills; signed orders are not supported yet. Defaults to `True`.
-            cash: starting cash in the quote currency. Defaults to `10000.0`.
-            commission: fee per trade, a fraction of its value. Defaults to `0.001`.
-            slippage: fills worse than the bar's price by this fraction. Defaults to `0.0`.
+            paper: simulate fills. Defaults to `True`.
+            cash: starting cash in the quote currency (signed: the session's budget; fills
+                move it). Defaults to `10000.0`.
+            commission: fee per simulated trade, a fraction of its value. Defaults to `0.001`.
+            slippage: simulated fills worse than the bar's price by this fraction. Defaults
+                to `0.0`.
+            orders: with `paper=False`, a started `lstm_bt.orders.LiveOrders` whose
+                `on_fill` is `fills.put`.
+            fills: the queue `orders` puts each new fill in.
+            flatten_on_kill: sell the session's position when the kill switch trips.
+                Defaults to `False`.
         """
         from ..run.runner import broker_params, set_up_broker
-        from .paper_broker import PaperBroker
+        from .broker import BinanceBroker
 
-        if not paper:
+        if not paper and orders is None:
             raise InvalidParameter(
-                "BinanceStore.getbroker(paper=False): signed orders are not supported yet; "
-                "use paper=True.")
-        broker = PaperBroker(filters=self.symbol_filters_for, journal=self.journal)
+                "BinanceStore.getbroker(paper=False) needs `orders`, a started "
+                "lstm_bt.orders.LiveOrders, and its `fills` queue.")
+        broker = BinanceBroker(filters=self.symbol_filters_for, journal=self.journal,
+                               orders=None if paper else orders, fills=fills,
+                               flatten_on_kill=flatten_on_kill, on_kill=self.request_stop)
         return set_up_broker(broker, broker_params(cash, commission, slippage))
 
     def symbol_filters(self, symbol):

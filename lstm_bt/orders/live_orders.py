@@ -65,9 +65,10 @@ class LiveOrders:
                                          recv_window_ms=self.client.recv_window_ms).start()
         return found
 
-    def submit(self, bar_ms, side, quantity, price, *, equity=None):
+    def submit(self, bar_ms, side, quantity, price, *, equity=None, purpose=""):
         """Send one decision's market order (see `OrderSender.submit`); returns its state."""
-        return self.sender.submit(bar_ms, side, quantity, price, equity=equity)
+        return self.sender.submit(bar_ms, side, quantity, price, equity=equity,
+                                  purpose=purpose)
 
     def position(self):
         """The base asset this session holds: its journaled fills, commissions included."""
@@ -102,6 +103,7 @@ class LiveOrders:
         return self.sender.submit(bar_ms, "SELL", position, price, purpose="k")
 
     def close(self):
-        """Stop following the user data stream."""
+        """Stop following the user data stream and close the client's connections."""
         if self.stream is not None:
             self.stream.stop()
+        self.client.close()

@@ -54,6 +54,9 @@ class FakeExchange:
         commission_rate, commission_asset: the fee and the asset it is charged in (`None`:
             the asset received).
         clock_offset_ms: the server clock's offset from the real one.
+        market: a `FakeBinance` of BTCUSDT, or `None`: its public REST (klines) is served here
+            too, as Binance serves both from one root, and market orders fill at its last
+            closed bar's close instead of `price`.
     """
 
     def __init__(self, price="50000", balances=None):
@@ -65,6 +68,7 @@ class FakeExchange:
         self.market_splits = (Decimal(1),)
         self.commission_rate, self.commission_asset = Decimal("0.001"), None
         self.clock_offset_ms = 0
+        self.market = None
         self.orders, self.trades, self.log = [], [], []
         self.keys = {}
         self._faults = deque()
@@ -112,6 +116,15 @@ class FakeExchange:
     def server_ms(self):
         return int(time.time() * 1000) + self.clock_offset_ms
 
+    def market_price(self):
+        """What a market order fills at: `price`, or the market's last closed close."""
+        if self.market is None:
+            return self.price
+        index = (self.server_ms() - self.market.first_open_ms) // self.market.bar_ms - 1
+        close = Decimal(repr(float(self.market.frame["close"].iloc[index])))
+        self.price = close.quantize(self.tick)
+        return self.price
+
     def orders_with_client_id(self, client_order_id):
         return [o for o in self.orders if o["clientOrderId"] == client_order_id]
 
@@ -140,6 +153,8 @@ class FakeExchange:
             return 200, {"serverTime": self.server_ms()}
         if path == "/api/v3/exchangeInfo":
             return 200, self.exchange_info()
+        if path not in SIGNED_PATHS and self.market is not None and method == "GET":
+            return _proxied(f"{self.market.rest_url}{path}?{payload}")
         if path not in SIGNED_PATHS:
             return 404, _error(-1000, f"no endpoint {path}")
         refused = self._authenticate(payload, params, headers.get("X-MBX-APIKEY"))
@@ -180,7 +195,7 @@ class FakeExchange:
         cid = params.get("newClientOrderId") or f"auto{len(self.orders)}"
         if any(o["clientOrderId"] == cid for o in self.open_orders()):
             return 400, _error(-2010, "Duplicate order sent.")
-        price = Decimal(params["price"]) if kind == "LIMIT" else self.price
+        price = Decimal(params["price"]) if kind == "LIMIT" else self.market_price()
         refusal = self._filter_failure(qty, price)
         if refusal:
             return 400, _error(-1013, refusal)
@@ -324,6 +339,17 @@ class FakeExchange:
 def _full_fill(trade):
     return {"price": trade["price"], "qty": trade["qty"], "commission": trade["commission"],
             "commissionAsset": trade["commissionAsset"], "tradeId": trade["id"]}
+
+
+def _proxied(url):
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
 
 
 def _error(code, msg):

@@ -1,7 +1,12 @@
-"""`PaperBroker`: backtrader's backtest broker on live bars, with the exchange's order rules.
+"""`BinanceBroker`: backtrader's backtest broker on live bars, with the exchange's order rules,
+filling either by simulation (paper) or through signed orders on Binance.
 
-Fills are the backtest's: the broker is set up by `run.runner.set_up_broker` (cash,
-commission, slippage), and a market order fills at the next bar's open. Two things change:
+Paper fills are the backtest's: the broker is set up by `run.runner.set_up_broker` (cash,
+commission, slippage), and a market order fills at the next bar's open. With `orders` (a
+`lstm_bt.orders.LiveOrders`) each market order is sent to Binance as soon as the strategy makes
+it (the next bar's open, in time), and only the exchange's executions move cash and position:
+each fill's own quantity and price, the commission in the asset Binance charged. What both
+modes share:
 
 - Orders meet Binance's filters (`binance.symbol_filters.SymbolFilters`): the quantity is
   rounded down to the lot step (and a limit or stop price to the tick) before the order is
@@ -22,8 +27,9 @@ import backtrader as bt
 from ..data.bar_times import utc_datetime
 from ..data.dates import to_ms
 from .session_recorder import journal_forecast
+from .signed_fills import SignedFills
 
-__all__ = ["PaperBroker"]
+__all__ = ["BinanceBroker"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,30 +38,44 @@ _ENDED = {bt.Order.Completed: "completed", bt.Order.Partial: "partial",
           bt.Order.Canceled: "canceled", bt.Order.Expired: "expired"}
 
 
-class PaperBroker(bt.brokers.BackBroker):
-    """A backtest broker for live bars: the exchange's filters, work on new bars only, a
-    journal.
+class BinanceBroker(bt.brokers.BackBroker):
+    """A broker for live bars: the exchange's filters, work on new bars only, a journal, and
+    simulated or signed fills.
 
     Params:
         filters: a function of a data feed returning its `SymbolFilters`, or None to apply
             no exchange rules (e.g. `BinanceStore.symbol_filters_for`). Defaults to `None`.
         journal: a `live.journal.Journal` to record intents, orders and fills in, or None.
             Defaults to `None`.
+        orders: a started `lstm_bt.orders.LiveOrders` whose `on_fill` is `fills.put`: send
+            market orders to Binance instead of simulating them. Defaults to `None` (paper).
+        fills: the queue `orders` puts each new `Fill` in. Defaults to `None`.
+        flatten_on_kill: when the kill switch trips, sell what the session holds. Defaults
+            to `False`.
+        on_kill: called once the kill switch has been dealt with (the session stops).
+            Defaults to `None`.
 
     Example:
         >>> cerebro.setbroker(store.getbroker(paper=True))  # doctest: +SKIP
     """
 
-    params = (("filters", None), ("journal", None))
+    params = (("filters", None), ("journal", None), ("orders", None), ("fills", None),
+              ("flatten_on_kill", False), ("on_kill", None))
 
     def start(self):
         super().start()
+        self._signed = None
+        if self.p.orders is not None:
+            self._signed = SignedFills(self, self.p.orders, self.p.fills,
+                                       flatten=self.p.flatten_on_kill, on_kill=self.p.on_kill)
         self._bars_seen = None
         self._order_keys = {}
         self._orders_this_bar = (None, 0)
         self._next_key = None
 
     def next(self):
+        if self._signed is not None:
+            self._signed.work()  # fills, polling and the kill switch, on every loop
         seen = sum(len(data) for data in self.cerebro.datas)
         if seen == self._bars_seen:
             return  # a live loop without a new bar: nothing can fill yet
@@ -80,6 +100,8 @@ class PaperBroker(bt.brokers.BackBroker):
             reason = filters.refusal(abs(order.size), order.created.price, market=market)
         self._record("order", key, {"size": order.size, "price": order.created.price,
                                     "refused": reason})
+        if reason is None and self._signed is not None:
+            return self._signed.send(order, key)
         if reason is None:
             return super().submit(order, check=check)
         logger.info("order %s refused: %s", key, reason)
@@ -94,6 +116,8 @@ class PaperBroker(bt.brokers.BackBroker):
         if status is not None and key is not None:
             executed = order.executed
             when = utc_datetime(executed.dt) if executed.dt else None
+            if order.status == bt.Order.Partial:  # a signed order fills in several parts
+                status = f"partial/{len(executed.exbits)}"
             self._record("fill", f"{key}/{status}", {
                 "status": status, "size": executed.size, "price": executed.price,
                 "commission": executed.comm, "datetime": when and when.isoformat()})
