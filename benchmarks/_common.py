@@ -38,7 +38,7 @@ def peak_rss_mb():
 
 def machine():
     """One line: CPU model, usable cores, memory, load, Python and the Keras backend."""
-    from lstm_bt.models.runtime import backend_name, usable_cores
+    from lstm_bt.models.backend import backend_name, usable_cores
 
     cpu = platform.processor() or platform.machine()
     try:

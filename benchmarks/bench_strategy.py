@@ -279,13 +279,13 @@ class Bench:
     def fit_cost(self):
         import keras
 
-        from lstm_bt.models import LSTMForecaster, runtime, training_steps
+        from lstm_bt.models import LSTMForecaster, backend, training_steps
 
-        if self.args.op_determinism == "off" and runtime.backend_name() == "tensorflow":
+        if self.args.op_determinism == "off" and backend.backend_name() == "tensorflow":
             import tensorflow as tf
 
-            runtime._backend_configured = True  # what configure() does, minus determinism
-            tf.config.threading.set_intra_op_parallelism_threads(runtime.backend_threads())
+            backend._configured = True  # what configure() does, minus determinism
+            tf.config.threading.set_intra_op_parallelism_threads(backend.backend_threads())
             tf.config.threading.set_inter_op_parallelism_threads(1)
         ohlcv = self.load().frame[OHLCV].to_numpy()
         size = REFERENCE["train_window"] + REFERENCE["seq_len"] + 1
@@ -319,9 +319,9 @@ class Bench:
             "train_on_batch per batch (the forecaster's loop, JAX aside)": per_batch(
                 model.train_on_batch),
         }
-        if runtime.backend_name() == "tensorflow":
+        if backend.backend_name() == "tensorflow":
             ways.update(_raw_tensorflow_steps(model, x, y, batch, epochs, per_batch))
-        if runtime.backend_name() == "jax":
+        if backend.backend_name() == "jax":
             run_epoch = training_steps.epoch_runner(model)
             rows = [np.arange(start, min(start + batch, n_train))
                     for start in range(0, n_train, batch)]

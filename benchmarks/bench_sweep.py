@@ -119,7 +119,7 @@ def layouts(args):
 
     from distributed import Client, LocalCluster
 
-    from lstm_bt.models.runtime import usable_cores
+    from lstm_bt.models.backend import usable_cores
     from lstm_bt.sweeps.data import load_sources
     from lstm_bt.sweeps.execute import thread_environment
     from lstm_bt.sweeps.plan import bars_for, plan_sweep

@@ -34,14 +34,8 @@ class DataError(LstmBtError):
 
 
 class BinanceError(LstmBtError):
-    """Binance answered with an error (bad symbol, bad interval, restricted location, ...).
-
-    Args:
-        message: what went wrong and what to do about it.
-        code: Binance's numeric error code, when the answer carried one.
-        status: the HTTP status of the answer, when there was one.
-        reason: Binance's own message (`msg`), when the answer carried one.
-    """
+    """Binance answered with an error; `code`, `status` and `reason` (its `msg`) are kept
+    when the answer carried them."""
 
     def __init__(self, message, code=None, status=None, reason=None):
         super().__init__(message)
@@ -55,11 +49,8 @@ class NetworkError(LstmBtError):
 
 
 class SendStatusUnknown(BinanceError):
-    """A request that may have acted (a new order) lost its answer: a timeout, a 5xx, -1007.
-
-    Binance's word for it: "send status unknown; execution status unknown". The request is not
-    sent again; what happened is asked for instead.
-    """
+    """A request that may have acted (a new order) lost its answer (a timeout, a 5xx, -1007):
+    it is not sent again, what happened is asked for instead."""
 
 
 class ReconcileError(LstmBtError):
@@ -68,27 +59,15 @@ class ReconcileError(LstmBtError):
 
 
 def did_you_mean(name, choices, cutoff=0.6):
-    """The " Did you mean 'x'?" hint for a misspelt `name`, or "" when nothing is close.
-
-    Args:
-        name: what the user wrote.
-        choices: the valid names.
-        cutoff: how close a choice must be (`difflib` ratio, 0..1). Defaults to `0.6`.
-    """
+    """The " Did you mean 'x'?" hint for a misspelt `name` among `choices`, or "" when none
+    is within `cutoff` (a `difflib` ratio)."""
     close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=cutoff)
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def fill_params(owner, params, defaults, refused=()):
-    """`defaults` overridden by `params`; `InvalidParameter` for the first name in `params`
-    that is no key of `defaults`, or is one of `refused` (e.g. a param a runner sets itself).
-
-    Args:
-        owner: what takes the params, for the message (e.g. `"LSTMStrategy"`).
-        params: the params given.
-        defaults: every param name and its default.
-        refused: names that exist but may not be given here. Defaults to none.
-    """
+    """`defaults` overridden by `params`; `InvalidParameter` naming `owner` for the first
+    name in `params` that is no key of `defaults` or is one of `refused`."""
     for name in params:
         if name not in defaults or name in refused:
             raise InvalidParameter(
@@ -97,19 +76,15 @@ def fill_params(owner, params, defaults, refused=()):
 
 
 def check_int(name, value, low=0, high=None, meaning="", none_ok=False):
-    """`value` as an `int`; `InvalidParameter` naming the argument unless it is an integer
-    from `low` to `high` (a bool is refused; NumPy integers are integers). The one check of
-    integer arguments: every message reads the same, and the command line shows `name` as its
-    flag.
+    """`value` as an `int`; `InvalidParameter` naming `name` unless it is an integer from `low`
+    to `high` (None: no bound), or None when `none_ok`. A bool is refused.
 
     Args:
-        name: the Python argument, as the message names it (e.g. `"train_window"`).
+        name: the Python argument, as the message names it.
         value: what was received.
-        low: the smallest value allowed. Defaults to `0`.
-        high: the largest value allowed, None for no bound. Defaults to `None`.
-        meaning: what the number counts, said after what is expected (e.g. `"worker
-            processes"`). Defaults to none.
-        none_ok: None is allowed too (and returned as is). Defaults to `False`.
+        low, high: the bounds, inclusive. Default to `0` and `None`.
+        meaning: what the number counts, said after what is expected. Defaults to none.
+        none_ok: None is allowed and returned. Defaults to `False`.
 
     Example:
         >>> check_int("epochs", 20, low=1)

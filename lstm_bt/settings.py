@@ -1,13 +1,6 @@
-"""Where the data layer talks to and writes to, decided in one place.
-
-Base URL: argument > `LSTM_BT_BINANCE_URL` > `https://api.binance.com`.
-Stream URL (the websocket root of the kline stream): argument > `LSTM_BT_STREAM_URL` >
-`wss://stream.binance.com:9443`.
-Data directory: argument > `LSTM_BT_DATA_DIR` > `./feeds`.
-Time bounds of a fetch: argument > `LSTM_BT_REQUEST_DEADLINE` (seconds one request may take in
-all) / `LSTM_BT_RETRY_BUDGET` (seconds one fetch may spend on failed requests and waits) > default.
-Symbols are checked against Binance's own pattern before they reach a path or a URL.
-"""
+"""Where lstm-bt talks to and writes to, decided in one place: an argument, else an
+environment variable (`LSTM_BT_BINANCE_URL`, `LSTM_BT_STREAM_URL`, `LSTM_BT_DATA_DIR`,
+`LSTM_BT_REQUEST_DEADLINE`, `LSTM_BT_RETRY_BUDGET`), else the default."""
 
 import os
 import re
@@ -42,15 +35,8 @@ _SYMBOL = re.compile(r"^[A-Z0-9\-_.]{1,20}$")
 
 
 def resolve_base_url(base_url=None):
-    """The Binance REST root to use, without a trailing slash.
-
-    Args:
-        base_url: an explicit root such as `https://data-api.binance.vision`. Defaults to
-            `None`: `LSTM_BT_BINANCE_URL` if set, else `https://api.binance.com`.
-
-    Raises:
-        InvalidParameter: the root is not an http(s) URL.
-    """
+    """The Binance REST root without a trailing slash: `base_url`, else `LSTM_BT_BINANCE_URL`,
+    else `https://api.binance.com`; `InvalidParameter` unless an http(s) URL."""
     url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     if not re.match(r"^https?://[^/\s]+", url):
         raise InvalidParameter(
@@ -61,15 +47,9 @@ def resolve_base_url(base_url=None):
 
 
 def resolve_stream_url(stream_url=None):
-    """The Binance websocket root to use for market streams, without a trailing slash.
-
-    Args:
-        stream_url: an explicit root such as `wss://data-stream.binance.vision`. Defaults to
-            `None`: `LSTM_BT_STREAM_URL` if set, else `wss://stream.binance.com:9443`.
-
-    Raises:
-        InvalidParameter: the root is not a ws(s) URL.
-    """
+    """The Binance websocket root without a trailing slash: `stream_url`, else
+    `LSTM_BT_STREAM_URL`, else `wss://stream.binance.com:9443`; `InvalidParameter` unless a
+    ws(s) URL."""
     url = stream_url or os.environ.get(STREAM_URL_ENV) or DEFAULT_STREAM_URL
     if not re.match(r"^wss?://[^/\s]+", url):
         raise InvalidParameter(
@@ -80,27 +60,14 @@ def resolve_stream_url(stream_url=None):
 
 
 def resolve_data_dir(data_dir=None):
-    """The directory that holds the kline store (not created here).
-
-    Args:
-        data_dir: an explicit directory. Defaults to `None`: `LSTM_BT_DATA_DIR` if set,
-            else `./feeds`.
-    """
+    """The data directory (kline store, forecast cache): `data_dir`, else `LSTM_BT_DATA_DIR`,
+    else `./feeds`; not created here."""
     return Path(data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
 
 
 def resolve_seconds(value, env, default, name):
-    """A positive, finite number of seconds: `value`, else the `env` variable, else `default`.
-
-    Args:
-        value: an explicit number, or `None`.
-        env: the environment variable read when `value` is `None`.
-        default: the number used when neither is set.
-        name: the argument's name as the user wrote it (e.g. `"--request-deadline"`).
-
-    Raises:
-        InvalidParameter: the value (or the variable) is not a positive, finite number.
-    """
+    """A positive, finite number of seconds: `value`, else the `env` variable, else `default`;
+    `InvalidParameter` naming `name` (or `env`) otherwise."""
     source = name
     if value is None and os.environ.get(env):
         value, source = os.environ[env], env
@@ -119,16 +86,8 @@ def resolve_seconds(value, env, default, name):
 
 
 def validate_symbol(symbol, name="symbol"):
-    """Return `symbol` if Binance could accept it, else raise.
-
-    Args:
-        symbol: the symbol to check, e.g. `"BTCUSDT"`.
-        name: the argument's name as the user wrote it, used in the error. Defaults to
-            `"symbol"`.
-
-    Raises:
-        InvalidParameter: the symbol does not match `^[A-Z0-9-_.]{1,20}$`.
-    """
+    """`symbol` if it matches Binance's pattern (checked before it reaches a path or a URL),
+    else `InvalidParameter` naming `name`."""
     if isinstance(symbol, str) and _SYMBOL.match(symbol):
         return symbol
     hint = ""

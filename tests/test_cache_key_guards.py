@@ -118,14 +118,19 @@ def test_editing_any_model_source_file_changes_the_key(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def stored_entry(tmp_path_factory):
-    """One real cache entry, written by a tiny backtest."""
+def stored_run(tmp_path_factory):
+    """One real cache entry, and the tiny backtest that wrote it."""
     data_dir = tmp_path_factory.mktemp("data")
-    run_backtest(random_walk(120, seed=4), symbol="WALK", data_dir=data_dir, seq_len=4,
-                 train_window=40, retrain_every=40, units=(2,), epochs=1)
+    result = run_backtest(random_walk(120, seed=4), symbol="WALK", data_dir=data_dir, seq_len=4,
+                          train_window=40, retrain_every=40, units=(2,), epochs=1)
     root = data_dir / "forecast_cache"
     (entry,) = [p for p in root.iterdir() if not p.name.startswith(".")]
-    return entry
+    return entry, result
+
+
+@pytest.fixture(scope="module")
+def stored_entry(stored_run):
+    return stored_run[0]
 
 
 @pytest.fixture
@@ -142,8 +147,15 @@ def _load(entry, caplog):
 
 
 @pytest.mark.slow
-def test_an_intact_entry_is_a_hit(entry, caplog):
-    assert _load(entry, caplog) is not None
+def test_an_intact_entry_is_a_hit_that_gives_back_what_the_run_made(entry, stored_run, caplog):
+    cached = _load(entry, caplog)
+    made = stored_run[1].strategy.forecasts_frame()
+    assert len(made) > 0
+    assert list(cached.forecasts.index) == list(made["datetime"])
+    assert np.array_equal(cached.forecasts.to_numpy(), made["predicted_close"].to_numpy())
+    assert cached.training_history == stored_run[1].training and cached.training_history
+    assert cached.model_path.is_file()
+    assert not caplog.records  # nothing was found damaged
 
 
 @pytest.mark.slow

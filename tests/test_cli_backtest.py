@@ -307,6 +307,7 @@ def test_top_level_help_lists_every_subcommand_without_loading_backtrader():
     assert "loaded: []" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_warning_is_one_line_without_the_librarys_source_line(tmp_path, capsys):
     from lstm_bt.binance import write_kline_csv
     from lstm_bt.run.runner import demo_klines

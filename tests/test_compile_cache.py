@@ -1,8 +1,8 @@
 """Where JAX's compilation cache goes, for the processes lstm-bt starts itself.
 
-`runtime.compile_cache_environment` decides in Python, before any JAX import, so these tests
+`compile_cache_environment` decides in Python, before any JAX import, so these tests
 need no JAX: the backend is only named. That a second process really reads the programs, with
-byte-identical forecasts, also after damage, is in test_other_backends.py (under JAX).
+byte-identical forecasts, is in test_other_backends.py (under JAX).
 """
 
 import os
@@ -10,18 +10,18 @@ import os
 import pytest
 
 from helpers.fs_faults import read_only_dir
-from lstm_bt.models import runtime
+from lstm_bt.models import compile_cache
 
 
 @pytest.fixture
 def under_jax(monkeypatch):
-    monkeypatch.setattr(runtime, "backend_name", lambda: "jax")
+    monkeypatch.setattr(compile_cache, "backend_name", lambda: "jax")
     monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
 
 
 def test_the_cache_lives_in_the_data_directory_and_keeps_every_program(tmp_path, under_jax):
-    env = runtime.compile_cache_environment(tmp_path / "data")
-    cache = tmp_path / "data" / runtime.COMPILE_CACHE_DIR
+    env = compile_cache.compile_cache_environment(tmp_path / "data")
+    cache = tmp_path / "data" / compile_cache.COMPILE_CACHE_DIR
     assert env == {"JAX_COMPILATION_CACHE_DIR": str(cache.absolute()),
                    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
                    "JAX_PERSISTENT_CACHE_ENABLE_XLA_CACHES": ""}
@@ -31,45 +31,24 @@ def test_the_cache_lives_in_the_data_directory_and_keeps_every_program(tmp_path,
 def test_the_users_own_cache_directory_or_another_backend_sets_nothing(tmp_path, monkeypatch,
                                                                        under_jax):
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "theirs"))
-    assert runtime.compile_cache_environment(tmp_path) == {}
+    assert compile_cache.compile_cache_environment(tmp_path) == {}
     monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
-    monkeypatch.setattr(runtime, "backend_name", lambda: "tensorflow")
-    assert runtime.compile_cache_environment(tmp_path) == {}
-    assert not (tmp_path / runtime.COMPILE_CACHE_DIR).exists(), "nothing made for nothing"
+    monkeypatch.setattr(compile_cache, "backend_name", lambda: "tensorflow")
+    assert compile_cache.compile_cache_environment(tmp_path) == {}
+    assert not (tmp_path / compile_cache.COMPILE_CACHE_DIR).exists(), "nothing made for nothing"
 
 
 def test_a_cache_directory_that_cannot_be_made_or_written_is_left_off(tmp_path, under_jax,
                                                                       caplog):
     (tmp_path / "file").write_text("a data directory that is a file")
-    with caplog.at_level("INFO", logger=runtime.__name__):
-        assert runtime.compile_cache_environment(tmp_path / "file") == {}
+    with caplog.at_level("INFO", logger=compile_cache.__name__):
+        assert compile_cache.compile_cache_environment(tmp_path / "file") == {}
     assert "compilation cache is off" in caplog.text
     with read_only_dir(tmp_path / "read-only") as read_only:
-        assert runtime.compile_cache_environment(read_only / "data") == {}  # cannot be made
-    (tmp_path / "data" / runtime.COMPILE_CACHE_DIR).mkdir(parents=True)
-    with read_only_dir(tmp_path / "data" / runtime.COMPILE_CACHE_DIR):
-        assert runtime.compile_cache_environment(tmp_path / "data") == {}  # made, read-only
-
-
-UNREADABLE = ("Error reading persistent compilation cache entry for 'jit_sign': error: Error -5 "
-              "while decompressing data: incomplete or truncated stream")
-
-
-def test_an_entry_jax_cannot_read_is_deleted_so_the_process_writes_it_again(tmp_path,
-                                                                           monkeypatch):
-    # JAX writes entries in place and never over an existing one: a short one would stay.
-    for name in ("jit_sign-1a-cache", "jit_sign-1a-atime", "jit_sign_2-2b-cache",
-                 "jit__lambda-3c-cache"):
-        (tmp_path / name).write_bytes(b"x" * 100)
-    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path))
-    line = runtime.mend_compile_cache(UNREADABLE)
-    assert line == (f"JAX's compilation cache in {tmp_path} held a damaged entry for "
-                    "'jit_sign': deleted, compiled again")
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["jit__lambda-3c-cache",
-                                                                "jit_sign_2-2b-cache"]
-    assert runtime.mend_compile_cache("some other warning") is None
-    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
-    assert runtime.mend_compile_cache(UNREADABLE) is None  # no cache of ours to mend
+        assert compile_cache.compile_cache_environment(read_only / "data") == {}  # cannot be made
+    (tmp_path / "data" / compile_cache.COMPILE_CACHE_DIR).mkdir(parents=True)
+    with read_only_dir(tmp_path / "data" / compile_cache.COMPILE_CACHE_DIR):
+        assert compile_cache.compile_cache_environment(tmp_path / "data") == {}  # made, read-only
 
 
 def test_the_command_changes_no_environment_of_a_caller_that_runs_it_in_process(tmp_path,

@@ -39,7 +39,8 @@ def test_an_integer_argument_refuses_anything_but_an_integer_in_range(name, call
 @pytest.mark.parametrize("name, call, expected", INTEGER_ARGUMENTS[:4],
                          ids=[case[0] for case in INTEGER_ARGUMENTS[:4]])
 def test_a_numpy_integer_is_an_integer(name, call, expected):
-    call(np.int64(130))  # every one of these takes 130 (train_window > the default seq_len)
+    checked = call(np.int64(130))  # every one takes 130 (train_window > the default seq_len)
+    assert checked[name] == 130 and type(checked[name]) is int
 
 
 @pytest.mark.parametrize("name", ["units", "dense_units"])

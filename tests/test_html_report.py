@@ -82,8 +82,7 @@ def test_a_run_directory_gets_report_html_and_monthly_returns(record, tmp_path):
     ("from lstm_bt.report.plotting import plot_equity\n"
      "plot_equity(run.equity, out / 'equity.png')", "matplotlib")])
 def test_each_picture_imports_only_its_own_plotting_library(record, tmp_path, picture, library):
-    # After a re-run, report.html and the PNGs are drawn in two processes (drawing_ahead): the
-    # other library's import (~0.45 s) would sit on a cache hit's critical path.
+    # A picture drawn alone (`lstm-bt plot`, a notebook) loads no library it does not need.
     out = write_run_dir(tmp_path / "run", record)
     script = (f"import sys; from pathlib import Path\n"
               f"from lstm_bt.run.run_dir import read_run_dir\n"

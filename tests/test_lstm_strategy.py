@@ -323,9 +323,14 @@ def test_smooth_acts_on_the_mean_of_the_last_forecasts(walk):
     assert set(smooth) == {1}
 
 
-def test_a_replay_without_start_trades_from_the_bar_the_walk_starts_at(walk, walk_run):
+@pytest.mark.slow
+def test_a_trained_walk_without_start_begins_after_its_first_window(walk, walk_run):
     first = walk_run.forecasts_frame()["datetime"].iloc[0]
     assert first == walk.index[128]  # train_window + seq_len bars of history before it
+
+
+def test_a_replay_without_start_trades_from_the_bar_the_walk_starts_at(walk):
+    first = walk.index[128]  # where the trained walk starts (the test above)
     replayed = run(walk, forecasts=replay_series(walk, np.full(len(walk), 0.01)), **TINY)
     assert replayed.forecasts_frame()["datetime"].iloc[0] == first
     assert replayed.measure_from == first

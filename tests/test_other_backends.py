@@ -112,7 +112,7 @@ CACHE_SCRIPT = textwrap.dedent("""
     import json
     import os
 
-    from lstm_bt.models.runtime import compile_cache_environment
+    from lstm_bt.models.compile_cache import compile_cache_environment
 
     os.environ.update(compile_cache_environment())  # as the command line does for itself
     import jax
@@ -203,18 +203,17 @@ def test_processes_share_compiled_programs_through_the_data_directory(tmp_path):
 
 
 @needs_jax
-def test_the_command_line_fills_the_compilation_cache_and_mends_what_it_cannot_read(tmp_path):
+def test_the_command_line_fills_the_compilation_cache_and_runs_past_entries_it_cannot_read(
+        tmp_path):
     command = ["-m", "lstm_bt", "backtest", "--demo", "--units", "4", "--seq-len", "8",
                "--train-window", "120", "--retrain-every", "2000", "--epochs", "1",
                "--no-cache", "--quiet"]
-    _jax_process(command, tmp_path)
-    sizes = {path.name: path.stat().st_size for path in (tmp_path / "jax_cache").iterdir()}
-    assert any(name.endswith("-cache") for name in sizes)
-    for name in sizes:  # as a full disk or a process killed while writing leaves them
+    first = _jax_process(command, tmp_path)
+    names = [path.name for path in (tmp_path / "jax_cache").iterdir()]
+    assert any(name.endswith("-cache") for name in names)
+    for name in names:  # as a full disk or a process killed while writing leaves them
         (tmp_path / "jax_cache" / name).write_bytes(b"\0" * 10)
-    mended = _jax_process(command, tmp_path)
-    assert "held a damaged entry" in mended.stderr, mended.stderr[-2000:]
-    assert "Error reading persistent compilation cache" not in mended.stderr
-    # All written again (an entry also holds its compile time: not the same bytes).
-    again = {path.name: path.stat().st_size for path in (tmp_path / "jax_cache").iterdir()}
-    assert again.keys() == sizes.keys() and min(again.values()) > 100, again
+    damaged = _jax_process(command, tmp_path)  # compiles again: exit 0, the same summary
+    assert damaged.stdout.splitlines()[1:] == first.stdout.splitlines()[1:]
+    warnings = [line for line in damaged.stderr.splitlines() if "compilation cache" in line]
+    assert warnings and all(line.startswith("lstm-bt: warning: ") for line in warnings)

@@ -8,6 +8,7 @@ import pytest
 from lstm_bt.cli import build_parser, main
 from lstm_bt.cli.backtest import _apply_report
 from lstm_bt.run.run_dir import to_json_value
+from lstm_bt.run.run_params import DEFAULTS, RUN_PARAMS
 from lstm_bt.run.runner import DEMO_SYMBOL, strategy_params
 from lstm_bt.strategies import LSTMStrategy
 
@@ -65,3 +66,14 @@ def test_a_bad_report_is_refused_in_one_line(tmp_path, capsys, content, message)
     assert main(["backtest", "--from", str(report), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_a_flag_given_at_its_default_value_still_overrides_the_report(tmp_path):
+    path, _ = report_of_a_run(tmp_path)  # cash 5000, seed 3
+    args, _ = rerun("--from", str(path), "--cash", "10000", "--seed", "0")
+    assert (args.cash, args.seed, args.commission) == (10_000.0, 0, 0.0005)
+
+
+def test_without_from_the_broker_and_run_flags_left_out_take_their_declared_defaults():
+    args, _ = rerun("--demo")
+    assert {name: getattr(args, name) for name in RUN_PARAMS} == DEFAULTS

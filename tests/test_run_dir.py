@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from lstm_bt.errors import DataError
+from lstm_bt.run.run_files import EQUITY_PNG, FORECASTS_PNG, REPORT_HTML, TRAINING_PNG
 from lstm_bt.run.run_dir import (
     RUN_FILES,
     RunDirInUse,
@@ -252,3 +253,24 @@ def test_a_claimed_directory_is_refused_to_a_second_run_until_its_holder_dies(tm
         assert not (tmp_path / f".run.lstm-bt-{holder.pid}-dead").exists()
         write_run_dir(out, _record(), plots=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the lock file is gone too
+
+
+def test_lstm_bt_plot_redraws_the_same_pictures_in_a_fresh_process(tmp_path):
+    from helpers.cli_runs import lstm_bt
+
+    out = write_run_dir(tmp_path / "run", _record(training=TRAINING))
+    first = {name: (out / name).read_bytes() for name in (EQUITY_PNG, FORECASTS_PNG, TRAINING_PNG)}
+    (out / REPORT_HTML).unlink()
+    for name in first:
+        (out / name).unlink()
+    done = lstm_bt("plot", out)
+    assert done.returncode == 0, done.stderr
+    assert {name: (out / name).read_bytes() for name in first} == first
+    html = (out / REPORT_HTML).read_text(encoding="utf-8")
+    assert "Bokeh" in html and "DEMO" in html
+
+
+def test_a_picture_that_cannot_be_written_raises_its_error(tmp_path):
+    (tmp_path / "a-file").write_text("not a directory")
+    with pytest.raises((FileExistsError, NotADirectoryError)):
+        write_plots(tmp_path / "a-file", _record(training=TRAINING))

@@ -565,10 +565,10 @@ def test_a_walk_forward_never_clears_keras_state_while_another_thread_fits(
 
 def test_a_sweep_gives_its_workers_the_compilation_cache_of_its_data_directory(
         kline_file, tmp_path, monkeypatch):
-    from lstm_bt.models import runtime
+    from lstm_bt.models import compile_cache
 
-    asked, environment = [], runtime.compile_cache_environment
-    monkeypatch.setattr(runtime, "compile_cache_environment",
+    asked, environment = [], compile_cache.compile_cache_environment
+    monkeypatch.setattr(compile_cache, "compile_cache_environment",
                         lambda data_dir=None: asked.append(data_dir) or environment(data_dir))
     spec = _spec(kline_file, run={"seeds": [3]}, trading={"threshold": 0.0, "sizing": "all_in"})
     result = sweep(spec, out=tmp_path / "out", workers=1, data_dir=tmp_path / "data")

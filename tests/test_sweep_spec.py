@@ -89,7 +89,7 @@ def test_cell_keys_are_stable_and_change_with_what_decides_the_cell():
 def test_a_cell_stored_under_one_keras_backend_is_not_reused_under_another(tmp_path,
                                                                           monkeypatch):
     # The walk-forward's key is the forecast cache's: the backend it trains under is in it.
-    from lstm_bt.models import runtime
+    from lstm_bt.models import backend as keras_backend
     from lstm_bt.sweeps.results import SweepDir
 
     spec = load_spec(_spec())
@@ -97,7 +97,7 @@ def test_a_cell_stored_under_one_keras_backend_is_not_reused_under_another(tmp_p
     directory.prepare(spec_to_toml(spec.source))
 
     def keys_under(backend):
-        monkeypatch.setattr(runtime, "backend_name", lambda: backend)
+        monkeypatch.setattr(keras_backend, "backend_name", lambda: backend)
         return [cell.key for cell in plan_sweep(spec, SOURCES, spec.broker)[1]]
 
     for key in keys_under("tensorflow"):

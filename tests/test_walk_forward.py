@@ -2,7 +2,6 @@
 it in any thread or process; model params are declared once; the library stays quiet."""
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pandas as pd
 import pytest
 
 from lstm_bt import analyzers
+from lstm_bt.cli.backend_noise import _NOISE as _BACKEND_NOISE
 from lstm_bt.errors import InvalidParameter
 from lstm_bt.run.forecast_cache import cache_key
 from lstm_bt.models import LSTMForecaster, WalkForward
@@ -115,7 +115,10 @@ def test_a_seed_reproduces_the_walk_in_another_process(walk, standalone, tmp_pat
     # Stored the walk's forecasts bit for bit: compare the exact float64 values.
     theirs = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
     assert np.array_equal(theirs.round(9), standalone["predicted_close"].to_numpy().round(9))
-    assert done.stderr.strip() == "", "a fit from Python prints nothing on stderr"
+    # lstm-bt prints nothing on stderr from Python; the backend's own start-up lines are
+    # the caller's to keep or filter (the command filters them in its own process).
+    assert all(_BACKEND_NOISE.match(line.encode()) for line in done.stderr.splitlines()
+               if line.strip()), done.stderr
 
 
 def test_model_params_are_declared_once_by_the_forecaster():
@@ -264,40 +267,6 @@ def test_an_empty_frame_is_refused_as_too_little_data(walk):
 
 
 def test_extra_inputs_must_have_one_row_per_bar(walk):
-    with pytest.raises(Exception, match="one row per bar"):
+    with pytest.raises(InvalidParameter, match=r"`extra_inputs` with 329 rows for 330 bars; "
+                                               r"pass one row per bar"):
         WalkForward(**TINY).run(walk, start=START, extra_inputs=np.zeros(len(walk) - 1))
-
-
-def test_quiet_backend_works_without_a_stderr(monkeypatch):
-    from lstm_bt.models import runtime
-
-    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
-    monkeypatch.setattr(sys, "stderr", None)  # pythonw, daemons, `2>&-`
-    with runtime.quiet_backend():
-        pass
-
-
-def test_quiet_backend_passes_other_stderr_lines_on_at_once_so_a_crash_report_survives():
-    """A line that is not the backend's noise reaches stderr while the fit still runs: a
-    process killed mid-fit (a crash in the backend) keeps its last words. The noise does not."""
-    code = textwrap.dedent("""
-        import os, sys
-        from lstm_bt.models import runtime
-        with runtime.quiet_backend():
-            os.write(2, b"I0000 00:00:00.000000 1234 cpu_feature_guard.cc:1] backend noise\\n")
-            os.write(2, b"a crash report\\n")
-            sys.stdin.read()  # the test kills us here, inside the block
-    """)
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=env)
-    deadline = threading.Timer(60, child.kill)  # a line never forwarded fails, not hangs
-    deadline.start()
-    try:
-        first = child.stderr.readline()  # blocks until forwarded: no sleep, no race
-    finally:
-        deadline.cancel()
-        child.kill()
-    rest = child.stderr.read()
-    child.wait()
-    assert (first, rest) == (b"a crash report\n", b"")

@@ -1,9 +1,6 @@
-"""The one piece every lstm-bt analyzer shares: the portfolio, bar by bar, from `start` on.
+"""The base of lstm-bt's analyzers: the portfolio from `start` on, warm-up bars left out.
 
-Warm-up bars (the history the first model needs) come before `start` and must not dilute the
-figures, so nothing before `start` is measured. The value before the first measured bar is W_0
-(starting cash, or whatever the strategy held then), and the first return is measured against
-it, as DESIGN defines r.
+The value before the first measured bar is W_0, and the first return is measured against it.
 """
 
 import backtrader as bt
@@ -17,19 +14,18 @@ __all__ = ["MeasuredAnalyzer"]
 
 
 class MeasuredAnalyzer(bt.Analyzer):
-    """Base class: records value, exposure and the first data's close of every measured bar.
+    """Base class: records the portfolio value and the first data's close of every measured bar.
 
-    Subclasses do their maths in `stop` from `datetimes`, `values`, `exposed`, `closes`,
-    `start_value`, `trade_pnls` and `bars_per_year`, and put a plain dict in `self.rets`.
+    The value comes from `notify_fund`. Subclasses record more in `measured_bar`, do their
+    maths in `stop` from `values`, `closes`, `start_value`, `trade_pnls` and `bars_per_year`,
+    and put a plain dict in `self.rets`.
 
     Params:
 
-      - ``start`` (default: ``None``): first bar measured (a datetime, date or ISO string,
-        naive UTC); ``None`` takes it from the strategy when it publishes one
-        (`LSTMStrategy.measure_from`, its first tradable bar, so a cerebro script passes
-        `start` to the strategy only), else measures from the first bar.
-      - ``bars_per_year`` (default: ``None``): bars in a year for annualizing; ``None`` reads
-        it from the first data's timeframe/compression (1h: 8760, 1d: 365).
+      - ``start`` (default: ``None``): first bar measured, naive UTC; ``None`` takes the
+        strategy's `measure_from` when it has one, else the first bar.
+      - ``bars_per_year`` (default: ``None``): for annualizing; ``None`` reads it from the
+        first data's timeframe (1h: 8760).
     """
 
     params = (
@@ -40,17 +36,12 @@ class MeasuredAnalyzer(bt.Analyzer):
     def start(self):
         # Reset here, not in __init__, so a re-run cerebro starts from a clean slate.
         self.rets = {}
-        self.datetimes, self.values, self.exposed, self.closes = [], [], [], []
+        self.values, self.closes = [], []
         self.trade_pnls = []
         self.bars_per_year = self._resolve_bars_per_year()
         self._first_bar = None if self.p.start is None else parse_date(self.p.start, "start")
-        self._value_before = self.strategy.broker.getvalue()
+        self._value = self._value_before = self.strategy.broker.getvalue()
         self._start_value = None
-        # Every analyzer of a strategy reads the same bar from the same broker, in the order of
-        # `strategy.analyzers`, every pass: the first measured one reads it for the others.
-        self._reader = next(a for a in self.strategy.analyzers if isinstance(a, MeasuredAnalyzer))
-        self._bar, self._reads = None, 0
-        self._now = None
 
     @property
     def start_value(self):
@@ -66,34 +57,23 @@ class MeasuredAnalyzer(bt.Analyzer):
                 return False  # the strategy's warm-up: its first tradable bar is still ahead
         return first is None or when >= first
 
-    def next(self):
-        # Kept for subclasses that record every bar (`ForecastSkill`), so they read it once.
-        self._now = when, value, exposed, close = self._read_bar()
-        if not self.measuring(when):
-            self._value_before = value
-            return
-        if self._start_value is None:
-            self._start_value = self._value_before
-        self.datetimes.append(when)
-        self.values.append(value)
-        self.exposed.append(exposed)
-        self.closes.append(close)
+    def notify_fund(self, cash, value, fundvalue, shares):
+        self._value = value
 
-    def _read_bar(self):
-        """This bar's datetime, portfolio value, exposure and close: read by the strategy's
-        first measured analyzer, taken from it by the others (8 analyzers reading the same
-        broker cost ~0.2 s over a year of hourly bars). One that finds the reader has not read
-        since it last took a bar (a subclass whose `next` skips this one's) reads for itself."""
-        reader = self._reader
-        if reader is not self and reader._reads != self._reads:
-            self._reads = reader._reads
-            return reader._bar
-        broker = self.strategy.broker
-        bar = (bar_time(self.data), broker.getvalue(),
-               any(broker.getposition(d).size for d in self.strategy.datas), self.data.close[0])
-        if reader is self:
-            self._bar, self._reads = bar, self._reads + 1
-        return bar
+    def next(self):
+        if self._start_value is None:
+            # Until the first measured bar; every later bar is measured too.
+            if not self.measuring(bar_time(self.data)):
+                self._value_before = self._value
+                return
+            self._start_value = self._value_before
+        self.values.append(self._value)
+        self.closes.append(self.data.close[0])
+        self.measured_bar()
+
+    def measured_bar(self):
+        """Called on each measured bar once its value and close are recorded: what a subclass
+        records besides them."""
 
     def notify_trade(self, trade):
         if trade.isclosed and self.measuring(utc_datetime(trade.dtclose)):

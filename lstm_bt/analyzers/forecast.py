@@ -4,26 +4,17 @@ import numpy as np
 import pandas as pd
 
 from .. import stats
+from ..data.bar_times import bar_time
 from ._measured import MeasuredAnalyzer
 
 __all__ = ["ForecastSkill"]
 
 
 class ForecastSkill(MeasuredAnalyzer):
-    """Hit rate, binomial p-value, RMSE, MAE and the persistence baseline of the forecasts.
+    """Forecast skill (`stats.forecast_skill`) of a strategy's `forecasts_frame()`.
 
-    Reads ``strategy.forecasts_frame()`` (columns ``datetime, close, predicted_close,
-    signal``; row t holds the forecast of close_(t+1)) when the strategy has one, puts each
-    forecast on the bar it was made at, and scores it against the first data's next close
-    with `lstm_bt.stats.forecast_skill`. Only forecasts made at or after `start` count; the
-    bar before `start` still supplies the baseline's "last move".
-
-    Params:
-
-      - ``start``, ``bars_per_year``: see `MeasuredAnalyzer` (no annualizing happens here).
-
-    `get_analysis()` returns a dict with exactly `lstm_bt.stats.FORECAST_KEYS`; a strategy
-    without forecasts gets ``n = 0`` and None for the rest.
+    Each forecast is scored on the bar it was made at against the next close; only those made
+    from `start` count. `get_analysis()`: exactly `FORECAST_KEYS` (`n` 0 without forecasts).
     """
 
     def start(self):
@@ -33,9 +24,8 @@ class ForecastSkill(MeasuredAnalyzer):
     def next(self):
         super().next()
         # All bars, warm-up included: the first measured forecast needs the move before it.
-        when, _, _, close = self._now
-        self._every_datetime.append(when)
-        self._every_close.append(close)
+        self._every_datetime.append(bar_time(self.data))
+        self._every_close.append(self.data.close[0])
 
     def stop(self):
         frame = self._forecasts()

@@ -1,4 +1,4 @@
-"""All of DESIGN's metrics for the strategy, and the same for buy and hold on the same bars."""
+"""Every report metric of the strategy, and the same for buy and hold on the same bars."""
 
 import numpy as np
 
@@ -13,18 +13,11 @@ __all__ = ["Metrics", "Benchmark", "buy_and_hold_values"]
 class Metrics(MeasuredAnalyzer):
     """Every `report.json` metric of the strategy's portfolio from `start`.
 
-    Trades are the trades closed at or after `start` (a trade still open at the end is not
-    counted); a win is a positive profit net of commission. Exposure is the share of measured
-    bars that end with a position open in any data. Fees are the commission of every order
-    filled at or after `start` (backtrader's `order.executed.comm`), open trades included;
-    a trade's percent is its net profit over its entry value (opened size * entry price).
+    Trades are those closed at or after `start`; exposure is the share of measured bars ending
+    with a position open; fees are the commission of every order filled from `start`.
 
-    Params:
-
-      - ``start``, ``bars_per_year``: see `MeasuredAnalyzer`.
-      - ``risk_free`` (default: ``0.0``): yearly risk-free rate for Sharpe and Sortino.
-
-    `get_analysis()` returns a dict with exactly `lstm_bt.stats.METRIC_KEYS`.
+    Params: ``risk_free`` (default ``0.0``), a yearly rate for Sharpe and Sortino.
+    `get_analysis()`: exactly `lstm_bt.stats.METRIC_KEYS`.
     """
 
     params = (("risk_free", 0.0),)
@@ -32,8 +25,13 @@ class Metrics(MeasuredAnalyzer):
     def start(self):
         super().start()
         self.fees = 0.0
+        self.exposed = []
         self.trade_entry_values, self.trade_bars_held = [], []
         self._fills = TradeFills()
+
+    def measured_bar(self):
+        broker = self.strategy.broker
+        self.exposed.append(any(broker.getposition(data).size for data in self.strategy.datas))
 
     def notify_order(self, order):
         self._fills.add_order(order)
@@ -66,19 +64,10 @@ class Metrics(MeasuredAnalyzer):
 class Benchmark(MeasuredAnalyzer):
     """The same metrics for buy and hold of the first data over the measured bars.
 
-    Buy and hold puts all of W_0 (the portfolio value before the first measured bar, i.e. the
-    starting cash) into the first data at the close of the first measured bar, fractional
-    size, no commission, and holds to the last bar: B_t = W_0 * close_t / close_start. Like
-    a strategy deciding at that close, its first return is 0. It counts as one trade (won if
-    B_n > W_0) and is exposed on every bar: its entry value is W_0, it is held n - 1 bars
-    (from the first measured close to the last) and it pays no fees.
+    B_t = W_0 * close_t / close_start: all of W_0 in at the first measured close, fractional,
+    no fees, held to the end; one trade of entry value W_0, exposed on every bar.
 
-    Params:
-
-      - ``start``, ``bars_per_year``: see `MeasuredAnalyzer`.
-      - ``risk_free`` (default: ``0.0``): yearly risk-free rate for Sharpe and Sortino.
-
-    `get_analysis()` returns a dict with exactly `lstm_bt.stats.METRIC_KEYS`.
+    Params: ``risk_free`` (default ``0.0``). `get_analysis()`: exactly `METRIC_KEYS`.
     """
 
     params = (("risk_free", 0.0),)

@@ -8,7 +8,6 @@ is a bug and exits 1 with its traceback. The library's messages name Python argu
 """
 
 import argparse
-import atexit
 import errno
 import importlib
 import logging
@@ -138,32 +137,27 @@ def main(argv=None):
 
 
 def run_and_exit(argv=None):
-    """The `lstm-bt` console script and `python -m lstm_bt`: `main`, then exit with its status
-    without tearing the interpreter down.
+    """The `lstm-bt` console script and `python -m lstm_bt`: `main`, then exit with its status.
 
-    Clearing every module of pandas and backtrader at exit costs ~0.15-0.2 s of a 1.5 s re-run
-    that replays cached forecasts; by then the command's files are written and closed, so the
-    exit handlers run (`atexit`: logging, multiprocessing, thread pools), the output is
-    flushed, and the process ends. An unexpected exception still ends it the usual way.
+    The process is the command's own: its stderr is filtered of the backend's start-up lines
+    (`backend_noise`), and commands may set its environment (`owns_process`).
     """
     global owns_process
     owns_process = True
+    from .backend_noise import filter_backend_noise
+
+    filter_backend_noise()
     status = main(argv)
-    atexit._run_exitfuncs()
     try:
         sys.stdout.flush()
-        sys.stderr.flush()
     except BrokenPipeError:  # `lstm-bt ... | head`: the reader left, nothing more to say
-        pass
-    os._exit(status)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(status)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     """A warning as one line, as the command's errors are; not the library's source line."""
-    from ..models.runtime import mend_compile_cache
-
-    text = mend_compile_cache(message) or " ".join(str(message).split())
-    print(f"lstm-bt: warning: {text}", file=file or sys.stderr)
+    print(f"lstm-bt: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
 
 
 def _refuse(error, flags):

@@ -5,7 +5,6 @@ compact summary, and leaves the run directory to the runner.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -14,12 +13,13 @@ from pathlib import Path
 from ..errors import InvalidParameter
 from ..report.table import (format_number, format_p_value, metric_cells, naive_rule_verdict,
                             short_window_warning, zero_trade_reason)
+from ..run.run_params import BROKER_PARAMS, RUN_PARAMS
 from ..strategies import LSTMStrategy
 from .strategy_flags import add_strategy_flags, finite_float, load_strategy_class, strategy_kwargs
 from . import SUBCOMMANDS
 
-__all__ = ["add_parser", "run", "format_summary", "add_broker_and_seed_flags", "read_report",
-           "report_params"]
+__all__ = ["add_parser", "run", "format_summary", "add_broker_and_seed_flags", "fill_run_flags",
+           "read_report", "report_params"]
 
 DESCRIPTION = """\
 Run LSTMStrategy walk-forward: the model is retrained every --retrain-every bars on the last
@@ -85,11 +85,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from ..report.drawing_ahead import drawing_ahead
-
-    # With --out, the pictures' libraries load in other processes while the backtest runs.
-    with drawing_ahead() if args.out else contextlib.nullcontext():
-        result = _run_backtest(args)
+    result = _run_backtest(args)
     print(format_summary(result.report, result.forecasts))
     if args.out:
         print(f"run directory: {args.out}  (re-draw plots: lstm-bt plot {args.out})")
@@ -100,7 +96,7 @@ def run(args):
 
 def _run_backtest(args):
     from .. import cli
-    from ..models.runtime import compile_cache_environment
+    from ..models.compile_cache import compile_cache_environment
     from ..run.runner import DEMO_SYMBOL, demo_klines, run_backtest
 
     if cli.owns_process and "jax" not in sys.modules:  # JAX reads them on import
@@ -118,10 +114,7 @@ def _run_backtest(args):
         start=args.start,
         end=args.end,
         strategy=strategy_class,
-        cash=args.cash,
-        commission=args.commission,
-        slippage=args.slippage,
-        seed=args.seed,
+        **{name: getattr(args, name) for name in RUN_PARAMS},
         base_url=args.base_url,
         data_dir=args.data_dir,
         offline=args.offline,
@@ -134,40 +127,38 @@ def _run_backtest(args):
 
 
 def add_broker_and_seed_flags(parser):
-    """Add the broker flags (`--cash`, `--commission`, `--slippage`) and `--seed` to `parser`;
-    returns the "run" group that holds `--seed`, for the command's other run flags."""
+    """Add a flag per broker and run param (`run.run_params.RUN_PARAMS`) to `parser`; returns
+    the "run" group that holds `--seed`, for the command's other run flags."""
     broker = parser.add_argument_group("broker")
-    broker.add_argument("--cash", type=finite_float, default=10_000.0, metavar="AMOUNT",
-                        help="starting cash in the quote currency, e.g. USDT (default: 10000)")
-    broker.add_argument("--commission", type=finite_float, default=0.001, metavar="FRACTION",
-                        help="fee per trade as a fraction of its value (default: 0.001, "
-                             "Binance's spot taker fee)")
-    broker.add_argument("--slippage", type=finite_float, default=0.0, metavar="FRACTION",
-                        help="fills worse than the price by this fraction, e.g. 0.0005 "
-                             "(default: 0)")
     run_group = parser.add_argument_group("run")
-    run_group.add_argument("--seed", type=_seed, default=0, metavar="N",
-                           help="seeds the model, 0 to 4294967295: the same data, params and "
-                                "seed give identical forecasts and trades (default: 0)")
+    for param in RUN_PARAMS.values():
+        group = broker if param.name in BROKER_PARAMS else run_group
+        # Not given: None, so that `--from` can tell a flag left out from one given.
+        group.add_argument(f"--{param.name}", type=_run_flag_type(param), default=None,
+                           metavar=param.metavar, help=f"{param.help} (default: {param.default:g})")
     return run_group
 
 
-def _seed(text):
-    """argparse type: a seed the backends accept, refused before any data is loaded."""
-    from ..models.forecaster import MAX_SEED
-
-    try:
-        seed = int(text)
-    except ValueError:
-        seed = None
-    if seed is None or not 0 <= seed <= MAX_SEED:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer from 0 to {MAX_SEED}, got {text!r}")
-    return seed
+def fill_run_flags(args, values=None):
+    """Set the broker and run flags left out: from `values` (a report's params) where it has
+    them, else their defaults."""
+    for name, param in RUN_PARAMS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, (values or {}).get(name, param.default))
 
 
-# The broker and run flags' defaults: a flag still at its default takes the report's value.
-_REPORT_FLAGS = {"cash": 10_000.0, "commission": 0.001, "slippage": 0.0, "seed": 0}
+def _run_flag_type(param):
+    """argparse type of a broker or run flag: a finite number; an integer param is also
+    checked here, before any data is loaded."""
+    def parse(text):
+        if isinstance(param.default, float):
+            return finite_float(text)
+        try:
+            return param.check(int(text))
+        except (ValueError, InvalidParameter):
+            raise argparse.ArgumentTypeError(f"expected {param.expected}, got {text!r}") from None
+
+    return parse
 
 
 def _apply_report(args, demo_symbol, strategy_class):
@@ -175,6 +166,7 @@ def _apply_report(args, demo_symbol, strategy_class):
     REPORT_JSON` when given (whose data and broker values also fill the flags left out)."""
     given = strategy_kwargs(args, strategy_class)
     if not args.from_report:
+        fill_run_flags(args)
         return given
     data, params = read_report(args.from_report)
     if not (args.demo or args.csv or args.symbol):
@@ -200,7 +192,7 @@ def read_report(path):
 
 def report_params(args, params, given):
     """The strategy params of a report's `params` with the flags `given` over them; the
-    broker and seed flags left at their defaults take the report's values (in `args`).
+    broker and run flags left out take the report's values (in `args`).
 
     Raises:
         InvalidParameter: the report ran another strategy than `--strategy-path` loads.
@@ -210,10 +202,8 @@ def report_params(args, params, given):
             f"--from {args.from_report} ran {params['strategy']}; pass --strategy-path "
             f"FILE:{params['strategy']} to run it again."
         )
-    for name, default in _REPORT_FLAGS.items():
-        if getattr(args, name) == default and name in params:
-            setattr(args, name, params[name])
-    skip = {"strategy", *_REPORT_FLAGS}
+    fill_run_flags(args, params)
+    skip = {"strategy", *RUN_PARAMS}
     reported = {name: tuple(value) if isinstance(value, list) else value
                 for name, value in params.items() if name not in skip}
     return {**reported, **given}

@@ -21,11 +21,9 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from ..report.drawing_ahead import drawing_ahead
     from ..run.run_dir import read_run_dir, write_plots
 
-    with drawing_ahead():  # matplotlib and Bokeh load while the CSVs are read
-        drawn = write_plots(args.run_dir, read_run_dir(args.run_dir), log=args.log)
+    drawn = write_plots(args.run_dir, read_run_dir(args.run_dir), log=args.log)
     for path in drawn:
         if not args.quiet:
             print(path)

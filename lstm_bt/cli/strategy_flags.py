@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InvalidParameter, did_you_mean
+from ..run.run_params import RUN_PARAMS
 from ..run.runner import RUN_MANAGED_PARAMS
 
 __all__ = [
@@ -46,7 +47,7 @@ def add_strategy_flags(parser, strategy_class):
         f"strategy params ({strategy_class.__name__}; a subclass's own params: --param NAME=VALUE)"
     )
     docs = param_docs(strategy_class)
-    names = [name for name, _ in flag_params(strategy_class)] + ["start", "seed"]
+    names = [name for name, _ in flag_params(strategy_class)] + ["start", *RUN_PARAMS]
     for name, default in flag_params(strategy_class):
         flag = _flag(name)
         doc = _plain_help(docs.get(name, ""), names).rstrip(".")

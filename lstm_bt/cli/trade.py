@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import InvalidParameter, check_int
 from ..strategies import LSTMStrategy
 from . import SUBCOMMANDS
-from .backtest import add_broker_and_seed_flags, read_report, report_params
+from .backtest import add_broker_and_seed_flags, fill_run_flags, read_report, report_params
 from .strategy_flags import add_strategy_flags, load_strategy_class, strategy_kwargs
 
 __all__ = ["add_parser", "run"]
@@ -122,6 +122,7 @@ def run(args):
     if args.strategy_path:
         strategy_class = load_strategy_class(args.strategy_path, LSTMStrategy)
     params = _session_params(args, strategy_class)
+    fill_run_flags(args)
     if not args.symbol or not args.interval:
         raise InvalidParameter(
             "no market: give --symbol and --interval (e.g. --symbol BTCUSDT --interval 1h), "
@@ -225,10 +226,7 @@ def _from_sweep(args, summary, given):
         if len(spec.symbols) == 1:
             args.symbol = args.symbol or spec.symbols[0]
         args.interval = args.interval or spec.interval
-        defaults = {"cash": 10_000.0, "commission": 0.001, "slippage": 0.0}
-        for name, default in defaults.items():
-            if getattr(args, name) == default:
-                setattr(args, name, spec.broker[name])
+        fill_run_flags(args, spec.broker)
     params = {name: tuple(value) if isinstance(value, list) else value
               for name, value in best["params"].items()}
     return {**params, **given}

@@ -25,6 +25,7 @@ from .. import analyzers
 from ..data.intervals import get_interval
 from ..errors import InvalidParameter
 from ..run.run_dir import RunRecord, read_run_dir, to_json_value
+from ..run.run_params import DEFAULTS
 from ..run.runner import broker_params, strategy_params
 from ..settings import validate_symbol
 from .journal import Journal
@@ -103,8 +104,9 @@ class PaperSession:
         InvalidParameter: a bad symbol, interval, param or broker setting.
     """
 
-    def __init__(self, symbol, interval, *, state, strategy=None, cash=10_000.0,
-                 commission=0.001, slippage=0.0, seed=0, bars=None, base_url=None,
+    def __init__(self, symbol, interval, *, state, strategy=None, cash=DEFAULTS["cash"],
+                 commission=DEFAULTS["commission"], slippage=DEFAULTS["slippage"],
+                 seed=DEFAULTS["seed"], bars=None, base_url=None,
                  stream_url=None, data_dir=None, stream_factory=None, status=None, exchange=None,
                  **params):
         from ..strategies import LSTMStrategy
@@ -246,8 +248,8 @@ def _load_model_backend():
     """Import Keras and its backend before the stream opens: the import takes seconds (the
     session would start behind the stream) and holds the GIL for up to a second at a time,
     which would keep the stream's thread from answering pings (a fit holds it a few ms)."""
-    from ..models import runtime
+    import keras  # noqa: F401
 
-    with runtime.quiet_backend():
-        import keras  # noqa: F401
-    runtime.configure()
+    from ..models.backend import configure
+
+    configure()

@@ -1,19 +1,19 @@
 """A session's run-directory files in its state directory, kept current.
 
 `report.json`, `equity.csv`, `trades.csv`, `forecasts.csv` and `training.json`, written by
-the run directory's own writers (`run.run_dir`), so they read as a backtest's do: `lstm-bt
-plot STATE_DIR` draws the plots and report.html from them. Each file is replaced whole (written
-beside, then renamed), so a reader or a killed session never leaves half a file.
+the run directory's own writers (`run.run_files`), so they read as a backtest's do: `lstm-bt
+plot STATE_DIR` draws the plots and report.html from them. Each file is replaced whole
+(`_atomic_files.replacing`), so a reader or a killed session never sees half a file.
 """
 
-import os
 from pathlib import Path
 
-from ..run.run_dir import EQUITY, FORECASTS, REPORT, TRADES, TRAINING, write_frame, write_json
+from .._atomic_files import remove_leftovers, replacing
+from ..run.run_files import EQUITY, FORECASTS, REPORT, TRADES, TRAINING, write_frame, write_json
 
 __all__ = ["write_session_files", "remove_partial_files"]
 
-_PARTIAL = ".partial"
+_FILES = (EQUITY, TRADES, FORECASTS, TRAINING, REPORT)
 
 
 def write_session_files(state_dir, record):
@@ -29,11 +29,10 @@ def write_session_files(state_dir, record):
 
 def remove_partial_files(state_dir):
     """Delete files a killed session left half-written."""
-    for path in Path(state_dir).glob(f"*{_PARTIAL}"):
-        path.unlink(missing_ok=True)
+    for name in _FILES:
+        remove_leftovers(state_dir, f".{name}.*")
 
 
 def _replace(path, write):
-    partial = path.with_name(path.name + _PARTIAL)
-    write(partial)
-    os.replace(partial, path)
+    with replacing(path) as temp:
+        write(temp)

@@ -14,6 +14,7 @@ from ..binance.symbol_filters import SymbolFilters, fetch_symbol_filters
 from ..data.dates import to_ms, utc_now
 from ..data.intervals import get_interval
 from ..errors import InvalidParameter, check_int
+from ..run.run_params import DEFAULTS
 from ..settings import resolve_base_url, resolve_stream_url, validate_symbol
 from .live_klines import LiveKlines
 
@@ -91,7 +92,8 @@ class BinanceStore:
         self.datas.append(data)
         return data
 
-    def getbroker(self, paper=True, cash=10_000.0, commission=0.001, slippage=0.0, *,
+    def getbroker(self, paper=True, cash=DEFAULTS["cash"], commission=DEFAULTS["commission"],
+                  slippage=DEFAULTS["slippage"], *,
                   orders=None, fills=None, flatten_on_kill=False):
         """The broker: a `BinanceBroker` set up as a backtest's broker
         (`run.runner.set_up_broker`), applying each symbol's `exchangeInfo` filters and

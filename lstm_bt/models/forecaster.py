@@ -14,7 +14,9 @@ import zipfile
 import numpy as np
 
 from ..errors import InvalidParameter, check_int
-from . import numpy_forward, runtime, training_steps
+from . import jax_programs, numpy_forward, training_steps
+from .backend import backend_name, configure
+from .keras_state import keras_in_use
 from .early_stopping import ValidationStopping
 from .features import FEATURE_SETS, make_features
 
@@ -143,9 +145,9 @@ class LSTMForecaster:
         features = make_features(self.features).fit(bars)
         inputs, targets = self._samples(features.transform(bars), features.target_column)
         warm = self.warm_start and getattr(self, "model_", None) is not None
-        with runtime.keras_in_use(), runtime.quiet_backend():
+        with keras_in_use():
             if not warm and getattr(self, "initial_state_", None) is None:
-                runtime.configure()
+                configure()
                 self.random_ = np.random.default_rng(self.seed)
                 self.model_ = self._build(features.n_features)
             elif not warm:
@@ -188,12 +190,12 @@ class LSTMForecaster:
 
     def _forward(self, sequences, engine):
         if engine == "auto" and self.compiled_forward_ is not None:
-            with runtime.keras_in_use():  # a new input shape traces the model
+            with keras_in_use():  # a new input shape traces the model
                 return self.compiled_forward_(sequences)
         if engine in ("numpy", "auto"):
             return numpy_forward.forward(self.layers_, sequences)
         if engine == "keras":
-            with runtime.keras_in_use():
+            with keras_in_use():
                 return self.model_.predict(sequences, verbose=0)[:, 0]
         raise InvalidParameter(
             f"Received an invalid value for `engine`, expected 'auto', 'numpy' or 'keras', "
@@ -209,7 +211,7 @@ class LSTMForecaster:
                 f"Received an invalid value for `path`, expected a name ending in '.keras', "
                 f"got {path!r}."
             )
-        with runtime.keras_in_use():
+        with keras_in_use():
             self.model_.save(path)
         state = {"params": self.get_params(), "features": self.features_.get_state(),
                  "history": self.history_, "n_fits": self.n_fits_,
@@ -223,9 +225,8 @@ class LSTMForecaster:
     @classmethod
     def load(cls, path):
         """Read a forecaster written by `save`; it forecasts exactly as the saved one."""
-        with runtime.quiet_backend():
-            runtime.configure()
-            import keras
+        configure()
+        import keras
 
         with zipfile.ZipFile(path) as archive:
             state = json.loads(archive.read(_STATE_ENTRY))
@@ -237,7 +238,7 @@ class LSTMForecaster:
         if "random_state" in state:
             # A warm refit then orders samples as the saved one's next fit would.
             forecaster.random_.bit_generator.state = state["random_state"]
-        with runtime.keras_in_use():
+        with keras_in_use():
             forecaster.model_ = keras.saving.load_model(path)
             for variable, value in zip(_seed_variables(forecaster.model_),
                                        state.get("seed_states", [])):
@@ -254,7 +255,7 @@ class LSTMForecaster:
     def _read_weights(self):
         """Take the trained weights for forecasting, once per fit."""
         self.layers_ = numpy_forward.extract_layers(self.model_)
-        self.compiled_forward_ = runtime.compiled_forward(self.model_, self._programs())
+        self.compiled_forward_ = jax_programs.compiled_forward(self.model_, self._programs())
 
     def _check_fitted(self):
         if getattr(self, "layers_", None) is None:
@@ -306,7 +307,7 @@ class LSTMForecaster:
 
     def _programs(self):
         """Under JAX, the jitted programs shared by this architecture's models; else None."""
-        if runtime.backend_name() != "jax":
+        if backend_name() != "jax":
             return None
         held = getattr(self, "_jax_programs", None)
         if held is None or held[0] is not self.model_:

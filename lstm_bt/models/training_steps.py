@@ -5,7 +5,7 @@ than its step, so an epoch is one jitted call of the same stateless step, with t
 kept as JAX arrays until the fit ends: the same weights, byte for byte.
 """
 
-from . import runtime
+from .backend import backend_name
 
 __all__ = ["batch_by_batch", "epoch_runner"]
 
@@ -21,7 +21,7 @@ def epoch_runner(model, programs=None):
         model: a compiled Keras model with a built optimizer.
         programs: under JAX, the `jax_programs.Programs` to run. Defaults to `None`: `model`'s own.
     """
-    if runtime.backend_name() != "jax":
+    if backend_name() != "jax":
         return batch_by_batch(model)
     if programs is None:
         from . import jax_programs

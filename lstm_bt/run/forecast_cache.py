@@ -1,24 +1,11 @@
 """Trained models and their forecasts, stored so a re-run with other trading params trains nothing.
 
-A walk-forward's forecasts depend on the bars, the schedule, the model and its seed, the
-strategy's code and the Keras backend; never on `threshold`, sizing or the broker. So a run
-that changes only those replays the stored forecasts through `LSTMStrategy`'s `forecasts`
-param instead of training again.
-
-Layout, under the data directory (`--data-dir`, `$LSTM_BT_DATA_DIR`, `./feeds`):
-
-    forecast_cache/<key>/forecasts.npz          bar open times (ns) and predicted closes
-    forecast_cache/<key>/training_history.json  the strategy's `training_history`
-    forecast_cache/<key>/model.keras            the last fitted model (`LSTMForecaster.load`)
-    forecast_cache/<key>/manifest.json          key, what it was made from, size and sha256
-                                                of every file above
-
-An entry is written into a temporary directory and renamed into place, so readers see a whole
-entry or none; temporaries left by a killed run are deleted by the next store. Entries are made
-with the user's umask. On reading, every file is checked against the manifest; anything
-missing, truncated or altered is logged, deleted and rebuilt by the run, never trusted. A cache
-that cannot be written (read-only, full, not a directory) costs the next run time, never this
-run's result.
+Forecasts depend on the bars, the schedule, the model, its seed, the strategy's code and the
+backend, never on trading params or the broker: a run changing only those replays them.
+`<data dir>/forecast_cache/<key>/` holds `forecasts.npz`, `training_history.json`,
+`model.keras` and `manifest.json` (each file's size and sha256). An entry is written whole
+(`_atomic_files`); one that fails its manifest is deleted and rebuilt, never trusted; a cache
+that cannot be written costs the next run time, never this run's result.
 """
 
 import hashlib
@@ -35,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._temp_dirs import make_temp_dir, stale_temp_dirs
+from .._atomic_files import remove_leftovers, temp_dir
 
 __all__ = ["ForecastCache", "CachedRun", "cache_key"]
 
@@ -48,21 +35,14 @@ MODEL = "model.keras"
 MANIFEST = "manifest.json"
 # Bumped when the entry format changes, so old entries miss instead of being misread.
 FORMAT = 1
-# A temporary entry older than this is a leftover even if its process id is alive again.
-STALE_TEMP_S = 15 * 60
 
 _MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 @dataclass(frozen=True)
 class CachedRun:
-    """A cache entry read back.
-
-    Attributes:
-        forecasts: predicted close per forecast bar, a Series indexed by bar open time.
-        training_history: the `training_history` of the run that made it.
-        model_path: the last fitted model, a `.keras` file (None if the run kept none).
-    """
+    """A cache entry read back: predicted closes by bar open time, the run's
+    `training_history`, and its last model's `.keras` file (None if it kept none)."""
 
     forecasts: pd.Series
     training_history: list
@@ -74,16 +54,11 @@ def cache_key(frame, strategy, params, seed, start, backend):
 
     Args:
         frame: the exact bars fed to the strategy, warm-up included.
-        strategy: the strategy class; its qualified name and source (and that of every
-            parent up to `LSTMStrategy`) are hashed, so an edited subclass misses.
-        params: every strategy param used; only those that shape the forecasts are hashed
-            (`strategy.forecast_params`: all but the strategy's `trading_params`).
+        strategy: the strategy class; its source and its parents' are hashed.
+        params: every strategy param used; `strategy.forecast_params` picks those hashed.
         seed: the model seed.
         start: the first tradable bar.
-        backend: the Keras backend name, e.g. `"tensorflow"`.
-
-    Returns:
-        A 64-character sha256 hex digest.
+        backend: the Keras backend name.
     """
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
@@ -115,11 +90,8 @@ class ForecastCache:
 
     @classmethod
     def in_data_dir(cls, data_dir=None):
-        """The cache of a data directory (argument > `$LSTM_BT_DATA_DIR` > `./feeds`).
-
-        Raises:
-            InvalidParameter: the data directory is a file (said before any training).
-        """
+        """The cache of a data directory (`settings.resolve_data_dir`); `InvalidParameter`,
+        before any training, when it is a file."""
         from ..settings import resolve_data_dir
         from ..errors import InvalidParameter
 
@@ -163,53 +135,35 @@ class ForecastCache:
         return CachedRun(forecasts, history, model if MODEL in manifest["files"] else None)
 
     def store(self, key, strategy, describe=None):
-        """Write a finished strategy's forecasts, training history and last model as `key`.
-
-        Args:
-            key: from `cache_key`.
-            strategy: an `LSTMStrategy` after a run that trained (not a replay).
-            describe: JSON-able notes kept in the manifest (what the key was made from).
-
-        Returns:
-            The entry directory.
-        """
-        building = None
+        """Write a trained strategy's forecasts, training history and last model as `key`, with
+        `describe` (JSON-able) in the manifest; returns the entry, or None when it could not
+        be written."""
+        entry = self.entry_dir(key)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            self._remove_leftovers()
-            building = make_temp_dir(self.root, f".{key[:12]}-")
-            frame = strategy.forecasts_frame()
-            np.savez(building / FORECASTS,
-                     datetime_ns=pd.DatetimeIndex(frame["datetime"]).as_unit("ns").asi8,
-                     predicted_close=frame["predicted_close"].to_numpy(dtype=np.float64))
-            history = [dict(item, window_end=item["window_end"].isoformat())
-                       for item in strategy.training_history]
-            (building / HISTORY).write_text(json.dumps(history))
-            if getattr(strategy, "model_", None) is not None:
-                strategy.model_.save(building / MODEL)
-            files = {path.name: _file_digest(path) for path in sorted(building.iterdir())}
-            manifest = {"key": key, "format": FORMAT, "files": files,
-                        "made_from": describe or {}}
-            (building / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
-            entry = self.entry_dir(key)
-            shutil.rmtree(entry, ignore_errors=True)
-            os.rename(building, entry)
+            remove_leftovers(self.root, ".*-*")
+            with temp_dir(self.root, f".{key[:12]}-") as building:
+                frame = strategy.forecasts_frame()
+                np.savez(building / FORECASTS,
+                         datetime_ns=pd.DatetimeIndex(frame["datetime"]).as_unit("ns").asi8,
+                         predicted_close=frame["predicted_close"].to_numpy(dtype=np.float64))
+                history = [dict(item, window_end=item["window_end"].isoformat())
+                           for item in strategy.training_history]
+                (building / HISTORY).write_text(json.dumps(history))
+                if getattr(strategy, "model_", None) is not None:
+                    strategy.model_.save(building / MODEL)
+                files = {path.name: _file_digest(path) for path in sorted(building.iterdir())}
+                manifest = {"key": key, "format": FORMAT, "files": files,
+                            "made_from": describe or {}}
+                (building / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
+                shutil.rmtree(entry, ignore_errors=True)
+                os.rename(building, entry)
         except (OSError, ValueError) as error:
-            # A cache that cannot be written (read-only, disk full, a model Keras cannot save)
-            # costs the next run time, never this run's result.
             log.warning("could not write forecast cache entry %s in %s: %s", key[:12],
                         self.root, error)
-            if building is not None:
-                shutil.rmtree(building, ignore_errors=True)
             return None
         log.info("forecast cache: stored %s", entry)
         return entry
-
-    def _remove_leftovers(self):
-        """Delete temporary entries of cache writes that were killed."""
-        for stale in stale_temp_dirs(self.root, ".*-*", STALE_TEMP_S):
-            log.info("forecast cache: removing %s, left by a write that did not finish", stale)
-            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _strategy_lineage(strategy):
@@ -231,7 +185,7 @@ def _class_source(cls):
 
 
 def _models_source_digest():
-    """One digest of the model code (forecaster, features, forward pass, runtime)."""
+    """One digest of the model code (every module of `lstm_bt.models`)."""
     digest = hashlib.sha256()
     for path in sorted(_MODELS_DIR.glob("*.py")):
         digest.update(path.name.encode() + path.read_bytes())

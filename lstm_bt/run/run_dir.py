@@ -1,47 +1,22 @@
-"""A run directory: everything one backtest leaves behind, and reading it back.
+"""A run directory's safety: checked for another run, held while the run writes, written whole.
 
-| file            | content                                                           |
-|-----------------|-------------------------------------------------------------------|
-| `report.json`   | `data`, `params`, `metrics`, `benchmark`, `forecast`, `timing`    |
-| `equity.csv`    | `datetime,value,benchmark`, one row per bar from `start`          |
-| `trades.csv`    | one row per closed trade                                          |
-| `forecasts.csv` | `datetime,close,predicted_close,signal`, one row per forecast bar |
-| `training.json` | one object per fit (`window_end`, `loss`, `val_loss`, `warm`, ...)|
-| `monthly_returns.csv` | `year,month,strategy_pct,buy_and_hold_pct`, % per calendar month |
-| `equity.png`    | equity vs buy and hold, with a drawdown panel                     |
-| `forecasts.png` | forecast vs actual close, with the trades                         |
-| `training.png`  | training and validation loss per fit; only when a model was fit   |
-| `report.html`   | interactive charts, metrics and monthly returns, works offline    |
-
-Floats are written with a fixed format, so the same data, params and seed give byte-identical
-files. A directory is only reused for the same run (same `data` and `params` in its report);
-anything else is refused unless the caller forces it, so a run never silently overwrites another.
-
-A run holds its directory from start to finish (`claim_run_dir`: a lock file beside it, released
-when the run ends or its process dies), so a second run into the same directory is refused at once
-instead of overwriting the first at the end. The files are built in a temporary sibling
-directory and moved into place with `report.json` last: a directory that has a `report.json` is
-complete, whatever killed or starved the run that wrote it.
+A directory is reused only for the same run (same `data` and `params`) unless forced. A run
+holds it from start to finish (`claim_run_dir`, a lock the kernel drops with the process).
+The files (`run_files`) are built beside it and moved in with `report.json` last, so a
+directory with a `report.json` is complete.
 """
 
 import errno
 import glob
 import json
 import logging
-import math
 import os
-import shutil
-from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from .._temp_dirs import make_temp_dir
-from ..report.drawing_ahead import draw
-from ..errors import DataError, LstmBtError
-from ..report.table import monthly_returns_frame, start_value
+from .._atomic_files import remove_leftovers, temp_dir
+from ..errors import LstmBtError
+from .run_files import (REPORT, RUN_FILES, RunRecord, read_run_dir, to_json_value, write_plots,
+                        write_run_files)
 
 __all__ = [
     "RunRecord",
@@ -53,96 +28,14 @@ __all__ = [
     "write_run_dir",
     "read_run_dir",
     "write_plots",
-    "write_frame",
-    "write_json",
     "to_json_value",
 ]
 
 log = logging.getLogger(__name__)
 
-REPORT = "report.json"
-EQUITY = "equity.csv"
-TRADES = "trades.csv"
-FORECASTS = "forecasts.csv"
-EQUITY_PNG = "equity.png"
-FORECASTS_PNG = "forecasts.png"
-TRAINING = "training.json"
-TRAINING_PNG = "training.png"
-MONTHLY = "monthly_returns.csv"
-REPORT_HTML = "report.html"
-RUN_FILES = (REPORT, EQUITY, TRADES, FORECASTS, TRAINING,
-             EQUITY_PNG, FORECASTS_PNG, TRAINING_PNG, MONTHLY, REPORT_HTML)
-
-# Ten significant digits keep satoshi-sized prices and 1e6 account values exact enough while
-# making the text stable across platforms (repr would print float noise differently).
-FLOAT_FORMAT = "%.10g"
-DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
 
 class RunDirInUse(LstmBtError):
     """The output directory holds a different run (or other files)."""
-
-
-@dataclass
-class RunRecord:
-    """What a run directory holds, as Python objects.
-
-    Attributes:
-        report: the `report.json` dict.
-        equity: DataFrame indexed by `datetime`, columns `value`, `benchmark`.
-        trades: DataFrame, one row per closed trade.
-        forecasts: DataFrame indexed by `datetime`, columns `close`, `predicted_close`, `signal`.
-        training: one dict per fit, as `LSTMStrategy.training_history` records it (`window_end`
-            a datetime); empty when nothing was fit, or for a directory written before
-            `training.json` existed.
-    """
-
-    report: dict
-    equity: pd.DataFrame
-    trades: pd.DataFrame
-    forecasts: pd.DataFrame
-    training: list = field(default_factory=list)
-
-    @property
-    def stats(self):
-        """The report as a labelled `pandas.Series`, units in the keys (`"Fees [quote]"`),
-        like backtesting.py's `Backtest.run()`; see `lstm_bt.report.table.stats_series`."""
-        from ..report.table import stats_series
-
-        return stats_series(self.report)
-
-    def plot(self, log=False):
-        """equity.png as a matplotlib `Figure`, shown inline when a notebook cell ends with it."""
-        from ..report.plotting import plot_equity
-
-        data = self.report.get("data", {})
-        return plot_equity(self.equity, trades=self.trades, training=self.training, log=log,
-                           report=self.report, symbol=data.get("symbol"),
-                           interval=data.get("interval"))
-
-
-def to_json_value(value):
-    """Turn numpy scalars, dates and paths into JSON types; NaN and inf become None (null).
-
-    An undefined metric must read as null, never as a made-up number or invalid JSON.
-    """
-    if isinstance(value, dict):
-        return {str(key): to_json_value(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json_value(item) for item in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, (datetime, date, pd.Timestamp)):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
 
 
 def run_identity(report):
@@ -153,18 +46,9 @@ def run_identity(report):
 def check_run_dir(path, report, force=False):
     """Make sure `path` may receive the run described by `report` (nothing is created).
 
-    Fine: a missing or empty directory, or one holding the same run (same `data` and `params`).
-    Refused unless `force`: a directory holding another run, or files that are not a run.
-
-    Args:
-        path: the output directory.
-        report: the new run's report; only its `data` and `params` are read.
-        force: reuse the directory anyway (run files are replaced, other files kept).
-            Defaults to `False`.
-
-    Raises:
-        RunDirInUse: the directory holds something else and `force` is off, or `path` (or a
-            folder above it) is a file.
+    Fine: a missing or empty directory, or one holding the same `data` and `params`. Anything
+    else raises `RunDirInUse` unless `force` (run files are then replaced, others kept); a
+    file in the way always does.
     """
     path = Path(path)
     _refuse_file_in_the_way(path)
@@ -186,12 +70,9 @@ def check_run_dir(path, report, force=False):
 
 
 class RunDirClaim:
-    """A run's hold on its output directory, from `claim_run_dir` until `release()`.
-
-    The hold is an exclusive `flock` on `.<name>.lstm-bt.lock` beside the directory: the kernel
-    drops it when the process dies, so a killed run never blocks the next one. Usable as a
-    context manager.
-    """
+    """A run's hold on its output directory until `release()` (or the end of a `with`): an
+    exclusive `flock` on `.<name>.lstm-bt.lock` beside it, dropped by the kernel with the
+    process."""
 
     def __init__(self, path):
         self.path = Path(os.path.abspath(path))  # `.` has no name to put a lock beside
@@ -226,7 +107,7 @@ class RunDirClaim:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
-        _remove_stale_builds(self.path)
+        remove_leftovers(self.path.parent, glob.escape(_build_prefix(self.path)) + "*")
         return self
 
     def release(self):
@@ -245,134 +126,32 @@ class RunDirClaim:
 
 
 def claim_run_dir(path, report, force=False):
-    """Check `path` for the run described by `report` (`check_run_dir`) and hold it.
-
-    Returns:
-        A `RunDirClaim`; release it (or use it in a `with`) when the run is written or failed.
-
-    Raises:
-        RunDirInUse: `check_run_dir` refuses, or another run holds the directory.
-    """
+    """`check_run_dir`, then hold `path`: a `RunDirClaim`, or `RunDirInUse` when another run
+    holds it."""
     path = check_run_dir(path, report, force=force)
     return RunDirClaim(path).acquire()
 
 
 def write_run_dir(path, record, force=False, plots=True):
-    """Write a run directory (see the module docstring) and return its path.
+    """Write `record` (a `RunRecord`) as a run directory at `path` and return the path.
 
-    The files are built beside `path` and moved in with `report.json` last, so a run that
-    fails while writing (disk full, killed) leaves no directory that looks complete; a run
-    already in `path` stays whole until the new one is ready to replace it.
+    A run already there stays whole until the new one replaces it; a write that fails leaves
+    nothing that looks complete.
 
     Args:
         path: the output directory; checked with `check_run_dir` first.
-        record: a `RunRecord` (or a backtest result, which is one).
+        record: a `RunRecord`, e.g. a backtest result.
         force: overwrite a directory holding another run. Defaults to `False`.
-        plots: also draw `equity.png`, `forecasts.png` and `training.png`. Defaults to `True`.
+        plots: also draw the pictures. Defaults to `True`.
     """
     path = check_run_dir(path, record.report, force=force)
     target = Path(os.path.abspath(path))
     target.parent.mkdir(parents=True, exist_ok=True)
-    building = make_temp_dir(target.parent, _build_prefix(target))
-    try:
-        write_frame(record.equity, building / EQUITY, index=True)
-        write_frame(record.trades, building / TRADES, index=False)
-        write_frame(record.forecasts, building / FORECASTS, index=True)
-        # Written even when empty: `[]` says "nothing was fit" and replaces a forced-over run's.
-        write_json(record.training, building / TRAINING)
-        write_frame(monthly_returns_frame(record.equity,
-                                           start_value(record.report, record.equity)),
-                     building / MONTHLY, index=False)
-        if plots:
-            write_plots(building, record)
-        write_json(record.report, building / REPORT)
+    with temp_dir(target.parent, _build_prefix(target)) as building:
+        write_run_files(building, record, plots=plots)
         _move_into_place(building, target)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
     log.info("wrote run directory %s", path)
     return path
-
-
-def read_run_dir(path):
-    """Read a run directory back into a `RunRecord`.
-
-    Raises:
-        DataError: the directory or one of its files is missing or unreadable.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        raise DataError(f"RUN_DIR {path} is not a directory; pass the --out of a backtest.")
-    try:
-        report = json.loads((path / REPORT).read_text(encoding="utf-8"))
-        if not isinstance(report, dict):
-            raise ValueError(f"{REPORT} holds a {type(report).__name__}, not a report object")
-        equity = _read_frame(path / EQUITY, index=True, floats=("value", "benchmark"))
-        trades = _read_frame(path / TRADES, index=False)
-        forecasts = _read_frame(path / FORECASTS, index=True, floats=("close", "predicted_close"))
-        training = _read_training(path / TRAINING)
-    except (OSError, ValueError, pd.errors.ParserError) as error:
-        raise DataError(
-            f"RUN_DIR {path} is not a complete run directory ({error}); "
-            "run `lstm-bt backtest ... --out DIR` to make one."
-        ) from None
-    return RunRecord(report=report, equity=equity, trades=trades, forecasts=forecasts,
-                     training=training)
-
-
-def write_plots(path, record, log=False):
-    """Draw `equity.png` (on a log scale with `log`), `forecasts.png` (with the trades),
-    `training.png` when a model was fit, and `report.html` into `path`; returns the paths.
-
-    Inside `drawing_ahead()` they are drawn side by side in processes warmed up beforehand.
-    """
-    path = Path(path)
-    # Only what the pictures need travels to a drawing process (not a live strategy).
-    record = RunRecord(report=record.report, equity=record.equity, trades=record.trades,
-                       forecasts=record.forecasts, training=record.training)
-    jobs = [("matplotlib", _draw_equity, path / EQUITY_PNG, record, log),
-            ("matplotlib", _draw_forecasts, path / FORECASTS_PNG, record)]
-    if record.training:
-        jobs.append(("matplotlib", _draw_training, path / TRAINING_PNG, record))
-    else:
-        # A replay without history has no loss to draw; a loss plot left by a forced-over
-        # run would describe fits this run never made.
-        (path / TRAINING_PNG).unlink(missing_ok=True)
-    jobs.append(("bokeh", _draw_html, path / REPORT_HTML, record))
-    draw(jobs)
-    return [job[2] for job in jobs]
-
-
-def _market(record):
-    data = record.report.get("data", {})
-    return {"symbol": data.get("symbol"), "interval": data.get("interval"),
-            "report": record.report}
-
-
-def _draw_equity(path, record, log):
-    from ..report.plotting import plot_equity
-
-    plot_equity(record.equity, path, trades=record.trades, training=record.training, log=log,
-                **_market(record))
-
-
-def _draw_forecasts(path, record):
-    from ..report.plotting import plot_forecasts
-
-    plot_forecasts(record.forecasts, path, trades=record.trades, **_market(record))
-
-
-def _draw_training(path, record):
-    from ..report.plotting import plot_training_loss
-
-    plot_training_loss(record.training, path, **_market(record))
-
-
-def _draw_html(path, record):
-    from ..report.html import write_html_report
-
-    write_html_report(path, record.equity, forecasts=record.forecasts, trades=record.trades,
-                      report=record.report)
 
 
 def _refuse_file_in_the_way(path):
@@ -408,53 +187,6 @@ def _move_into_place(building, path):
         os.replace(building / name, path / name)
     os.replace(building / REPORT, path / REPORT)
     building.rmdir()
-
-
-def _remove_stale_builds(path):
-    """Delete what runs killed while writing `path` left beside it (the caller holds it)."""
-    for stale in path.parent.glob(glob.escape(_build_prefix(path)) + "*"):
-        log.info("removing %s, left by a run that did not finish", stale)
-        shutil.rmtree(stale, ignore_errors=True)
-
-
-def write_json(value, path):
-    """Write `value` as the run directory's JSON files are written (NaN as null, indented)."""
-    text = json.dumps(to_json_value(value), indent=2, allow_nan=False)
-    path.write_text(text + "\n", encoding="utf-8")
-
-
-def _read_training(path):
-    """The fits in `training.json`, `window_end` as datetimes; none if the file is missing
-    (a run directory written before it existed)."""
-    if not path.exists():
-        return []
-    fits = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(fits, list) or not all(
-        isinstance(fit, dict) and isinstance(fit.get("window_end"), str) for fit in fits
-    ):
-        raise ValueError(f"{TRAINING} is not a list of fits with a `window_end`")
-    return [dict(fit, window_end=datetime.fromisoformat(fit["window_end"])) for fit in fits]
-
-
-def write_frame(frame, path, index):
-    """Write `frame` as the run directory's CSVs are written (fixed float format, so the same
-    run gives the same bytes)."""
-    frame.to_csv(
-        path,
-        index=index,
-        float_format=FLOAT_FORMAT,
-        date_format=DATETIME_FORMAT,
-        lineterminator="\n",
-    )
-
-
-def _read_frame(path, index, floats=()):
-    # "%.10g" writes 10005.0 as 10005; read such columns back as the floats they were.
-    frame = pd.read_csv(path, dtype={name: np.float64 for name in floats})
-    if index:
-        frame["datetime"] = pd.to_datetime(frame["datetime"], format=DATETIME_FORMAT)
-        frame = frame.set_index("datetime")
-    return frame
 
 
 def _held_identity(path):

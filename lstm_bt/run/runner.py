@@ -1,8 +1,5 @@
 """`run_backtest()`: the cerebro script of an lstm-bt backtest, as one function.
 
-Load the bars (with the warm-up history before `start`), build cerebro with the broker,
-`BinanceKlines`, `LSTMStrategy` and every lstm-bt analyzer, run it behind a progress bar, and
-turn the analyzers into the report. `lstm-bt backtest` is a thin layer over this function;
 `examples/cerebro_script.py` is the same script written out for copying.
 """
 
@@ -17,8 +14,9 @@ import pandas as pd
 
 from .backtest_data import load_backtest_data
 from ..data.bar_times import bar_time
-from ..errors import InvalidParameter, fill_params
+from ..errors import fill_params
 from .run_dir import RunRecord, claim_run_dir, write_run_dir
+from .run_params import DEFAULTS, broker_params
 
 __all__ = [
     "run_backtest",
@@ -43,21 +41,15 @@ DEMO_INTERVAL = "1h"
 
 @dataclass
 class BacktestResult(RunRecord):
-    """A finished backtest: the run directory's content, plus the live objects.
-
-    Attributes:
-        report, equity, trades, forecasts, training: as in a run directory (`RunRecord`).
-        strategy: the strategy instance after the run (its `model_`, `training_history`, ...).
-    """
+    """A finished backtest: a `RunRecord` plus the `strategy` instance after the run."""
 
     strategy: bt.Strategy = None
 
 
 def demo_klines(bars=4_000, seed=7):
-    """The `--demo` data: hourly bars whose log returns follow AR(1) (phi 0.3), from 2024-01-01.
+    """The `--demo` data: hourly bars from 2024-01-01 whose log returns follow AR(1), phi 0.3.
 
-    The structure is real but synthetic: a working forecaster should find it, which markets
-    rarely allow. It is there to see the machinery work offline, not to promise profits.
+    Synthetic structure a working forecaster should find: to see the machinery work offline.
     """
     from ..data.synthetic import ar1_returns
 
@@ -65,7 +57,8 @@ def demo_klines(bars=4_000, seed=7):
 
 
 def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
-                 strategy=None, cash=10_000.0, commission=0.001, slippage=0.0, seed=0,
+                 strategy=None, cash=DEFAULTS["cash"], commission=DEFAULTS["commission"],
+                 slippage=DEFAULTS["slippage"], seed=DEFAULTS["seed"],
                  base_url=None, data_dir=None, offline=False, out=None, force=False,
                  quiet=True, cache=True, forecasts=None, **params):
     """Run a walk-forward LSTM backtest.
@@ -80,30 +73,23 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
             `None`: the first bar with enough history.
         end: exclusive end, UTC. Defaults to `None`: the end of the data.
         strategy: the strategy class, `LSTMStrategy` or a subclass. Defaults to `LSTMStrategy`.
-        cash: starting cash in the quote currency. Defaults to `10000.0`.
-        commission: fee per trade as a fraction of its value. Defaults to `0.001` (Binance's
-            spot taker fee).
-        slippage: fills worse than the bar's price by this fraction. Defaults to `0.0`.
-        seed: seeds the model, an integer in [0, 2**32 - 1]; the same data, params and seed
-            give identical forecasts and trades. Defaults to `0`.
+        cash, commission, slippage, seed: the broker and run params (`run.run_params`):
+            starting cash in the quote currency, fee per trade and slippage as fractions of
+            its value, the model's seed (the same data, params and seed give identical
+            forecasts and trades).
         base_url: Binance REST root. Defaults to `$LSTM_BT_BINANCE_URL` or api.binance.com.
         data_dir: kline store and forecast cache directory. Defaults to
             `$LSTM_BT_DATA_DIR` or `./feeds`.
         offline: read Binance bars from the kline store only, never the network (with
             `data=None`); missing bars are an error. Defaults to `False`.
-        out: write a run directory here (refused if it holds a different run). The run holds
-            it from the check to the write: a second run into it is refused while this one
-            runs. Defaults to `None`: nothing is written.
+        out: write a run directory here, held for the whole run (`run_dir`). Defaults to
+            `None`: nothing is written.
         force: overwrite `out` even when it holds a different run. Defaults to `False`.
         quiet: hide the progress bars. Defaults to `True`.
-        cache: reuse the forecasts of an earlier run over the same bars with the same model
-            params, seed and strategy code (only trading params changed: no training), and
-            store this run's for the next one; see `lstm_bt.run.forecast_cache`. The report's
-            `timing.cache` says `"hit"`, `"miss"` or `"off"`. Defaults to `True`.
-        forecasts: forecasts made earlier (a `models.ReplayedForecasts`, or a Series of
-            predicted closes by bar open time, e.g. `WalkForward.run(...)`'s) to trade instead
-            of training: how a sweep replays one walk-forward under many trading params. The
-            cache is then not used. Defaults to `None`.
+        cache: reuse and store forecasts in the forecast cache (`run.forecast_cache`);
+            `report["timing"]["cache"]` says `"hit"`, `"miss"` or `"off"`. Defaults to `True`.
+        forecasts: forecasts to trade instead of training (a `models.ReplayedForecasts`, or
+            predicted closes by bar open time); the cache is then not used. Defaults to `None`.
         **params: strategy params, e.g. `seq_len=60, train_window=2000, retrain_every=168`.
 
     Returns:
@@ -116,11 +102,8 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
             writing it.
 
     Example:
-        >>> from lstm_bt import run_backtest
-        >>> from lstm_bt.run.runner import demo_klines
         >>> result = run_backtest(demo_klines(), symbol="DEMO", seq_len=8,  # doctest: +SKIP
         ...                       train_window=120, retrain_every=48, epochs=2, units=(4,))
-        >>> result.report["metrics"]["sharpe"]  # doctest: +SKIP
     """
     from ..models import WalkForward
     from ..strategies import LSTMStrategy
@@ -150,8 +133,7 @@ def run_backtest(data=None, *, symbol=None, interval=None, start=None, end=None,
             from ..models.walk_forward import ReplayedForecasts
 
             replay = ReplayedForecasts(cached.forecasts, cached.training_history)
-        # Nothing is trained in a replay: the warm-up history is needed only by a strategy
-        # whose own lines may read it (2,059 of 3,044 bars in the CLI benchmark).
+        # A replay trains nothing: only a strategy whose own lines read it needs the warm-up.
         replay_bars = bars.for_replay() if replay is not None and strategy.replay_from_start \
             else bars
         strat = _run_cerebro(replay_bars, strategy, used, broker, seed, quiet, forecasts=replay)
@@ -176,14 +158,8 @@ def strategy_params(strategy, params):
 
 
 def build_result(strategy, head, total_s, cache="off"):
-    """Turn a finished strategy's analyzers into a `BacktestResult`.
-
-    Args:
-        strategy: the strategy after the run.
-        head: the report's `data` and `params` sections.
-        total_s: seconds the whole run took.
-        cache: the forecast cache outcome, `"hit"`, `"miss"` or `"off"`. Defaults to `"off"`.
-    """
+    """A finished strategy's analyzers as a `BacktestResult`; `head` is the report's `data`
+    and `params`, `cache` the forecast cache's outcome."""
     analyzers = strategy.analyzers
     equity = pd.DataFrame(analyzers.equity.get_analysis()).set_index("datetime")
     trades = pd.DataFrame(analyzers.trades.get_analysis())
@@ -221,31 +197,15 @@ def build_report(strategy, head, total_s, cache="off"):
     }
 
 
-def broker_params(cash, commission, slippage):
-    """The broker settings as floats; `InvalidParameter` naming the first that cannot work."""
-    checks = (
-        ("cash", cash, 0 < cash < math.inf, "a positive amount of quote currency, e.g. 10000"),
-        ("commission", commission, 0 <= commission < 1, "a fraction in [0, 1), e.g. 0.001"),
-        ("slippage", slippage, 0 <= slippage < 1, "a fraction in [0, 1), e.g. 0.0005"),
-    )
-    for name, value, ok, expected in checks:
-        if not ok or isinstance(value, bool):
-            raise InvalidParameter(
-                f"Received an invalid value for `{name}`, expected {expected}, got {value!r}."
-            )
-    return {"cash": float(cash), "commission": float(commission), "slippage": float(slippage)}
-
-
 def set_up_broker(broker, settings):
     """Give a backtrader broker a backtest's cash, commission and slippage.
 
-    Fills then happen at the next bar's open, worse by `slippage` (a fraction of the price),
-    and pay `commission` (a fraction of the value): the paper broker of `lstm-bt trade` is set
-    up by this same call, so its fills are the backtest's.
+    Fills happen at the next bar's open; `lstm-bt trade`'s paper broker is set up by this
+    same call, so its fills are the backtest's.
 
     Args:
         broker: a `backtrader.brokers.BackBroker` (or a subclass).
-        settings: `broker_params(...)`'s dict: `cash`, `commission`, `slippage`.
+        settings: `broker_params(...)`'s dict.
     """
     broker.setcash(settings["cash"])
     broker.setcommission(commission=settings["commission"])
@@ -259,7 +219,7 @@ def _cache_lookup(enabled, data_dir, bars, strategy, used, seed):
     if not enabled:
         return None, None, None
     from .forecast_cache import ForecastCache, cache_key
-    from ..models.runtime import backend_name
+    from ..models.backend import backend_name
 
     store = ForecastCache.in_data_dir(data_dir)
     key = cache_key(bars.frame, strategy, used, seed, bars.start, backend_name())
@@ -285,12 +245,8 @@ def _run_cerebro(bars, strategy, used, broker, seed, quiet, forecasts=None):
 
 
 class _Progress(bt.Analyzer):
-    """A tqdm bar over the traded bars (from `start`), with retrains done; an analyzer so it
-    ticks once a bar.
-
-    Its rate is the average since the first traded bar (tqdm `smoothing=0`), retrains
-    included, so the ETA does not leap at every retrain as a recent-rate estimate would.
-    """
+    """A tqdm bar over the traded bars, with the retrains done; its rate averages the whole
+    run (`smoothing=0`), so the ETA does not leap at each retrain."""
 
     params = (("total", None), ("start", None), ("retrains", None))
 
@@ -302,8 +258,7 @@ class _Progress(bt.Analyzer):
         if self.p.start is not None and bar_time(self.strategy.data) < self.p.start:
             return  # warm-up: nothing traded yet
         if self._bar is None:
-            # Opened on the first bar, not in start(): a strategy refusing its params in its
-            # own start() then leaves no half-drawn bar above the error.
+            # Not in start(): a strategy refusing its params there leaves no half-drawn bar.
             from tqdm import tqdm
 
             self._bar = tqdm(total=self.p.total, unit="bar", desc="backtest", dynamic_ncols=True,

@@ -1,11 +1,11 @@
 """Pure maths over arrays: performance metrics of one run, statistics for many trials."""
 
+from .forecasts import (FORECAST_KEYS, best_naive_rule, binomial_p_greater, direction_hits,
+                        forecast_skill, information_coefficient)
 from .overfitting import (EULER_GAMMA, deflated_sharpe_ratio, effective_trials,
                           expected_max_sharpe, pbo, probabilistic_sharpe_ratio, return_moments)
-from .performance import (FORECAST_KEYS, METRIC_KEYS, TRADE_STAT_KEYS, best_naive_rule,
-                          binomial_p_greater, cagr_pct, calmar_ratio, compute_metrics,
-                          cvar_95_pct, direction_hits, forecast_skill, information_coefficient,
-                          max_drawdown, monthly_returns, per_bar_rate, sharpe_ratio,
+from .performance import (METRIC_KEYS, TRADE_STAT_KEYS, cagr_pct, calmar_ratio, compute_metrics,
+                          cvar_95_pct, max_drawdown, monthly_returns, per_bar_rate, sharpe_ratio,
                           simple_returns, sortino_ratio, trade_stats, var_95_pct, volatility_pct)
 
 __all__ = [

@@ -1,23 +1,9 @@
-"""Statistics for many trials: probabilistic and deflated Sharpe ratio, probability of overfitting.
+"""Statistics for many trials: how much of a sweep's best Sharpe ratio is luck.
 
-A sweep that tries N configs and keeps the best reports a Sharpe ratio that is biased upwards:
-the best of N noisy figures beats zero even when no config has any edge. These functions
-measure how much of the winner is luck (DESIGN "Statistics for many trials"):
-
-- `probabilistic_sharpe_ratio`: the probability that the true Sharpe ratio beats a benchmark,
-  given the observed one, the track length and the returns' skewness and kurtosis
-  (Bailey & López de Prado, 2012).
-- `deflated_sharpe_ratio`: the same probability with the benchmark raised to the Sharpe ratio
-  the best of N zero-skill trials is expected to show (Bailey & López de Prado, 2014).
-- `pbo`: the probability of backtest overfitting by combinatorially symmetric
-  cross-validation: how often the in-sample winner ranks in the lower half out of sample
-  (Bailey, Borwein, López de Prado & Zhu, 2015).
-- `effective_trials`: how many distinct trials N configs amount to when some of them trade
-  alike (identical configs count once, correlated ones partly).
-
-Every Sharpe ratio here is per bar, *not* annualized; skewness and kurtosis are population
-moments, kurtosis not excess (3 for a normal). Undefined results (zero variance, too short a
-series) are None.
+PSR (Bailey & López de Prado, 2012), DSR (2014), PBO by combinatorially symmetric
+cross-validation (Bailey, Borwein, López de Prado & Zhu, 2015), and the effective number of
+trials. Sharpe ratios here are per bar, not annualized; skewness and kurtosis are population
+moments, kurtosis not excess (3 for a normal). Undefined results are None.
 """
 
 import itertools
@@ -36,16 +22,14 @@ EULER_GAMMA = 0.5772156649015329
 def probabilistic_sharpe_ratio(sharpe, n, skew, kurtosis, benchmark=0.0):
     """PSR(SR*) = Φ((SR − SR*) · √(n − 1) / √(1 − γ₃·SR + (γ₄ − 1)/4 · SR²)).
 
+    The probability that the true Sharpe ratio exceeds `benchmark`; None for a missing
+    input, n < 2 or a non-positive variance term.
+
     Args:
         sharpe: the observed per-bar Sharpe ratio, mean(r) / std(r, ddof=1).
-        n: the number of returns it was measured on.
-        skew: the returns' skewness γ₃ (population).
-        kurtosis: the returns' kurtosis γ₄ (population, not excess: 3 for a normal).
-        benchmark: the per-bar Sharpe ratio SR* to beat. Defaults to `0.0`.
-
-    Returns:
-        The probability in [0, 1] that the true Sharpe ratio exceeds `benchmark`, or None when
-        it is undefined (a missing input, n < 2, or a non-positive variance term).
+        n: the number of returns.
+        skew, kurtosis: the returns' γ₃ and γ₄.
+        benchmark: SR*, per bar. Defaults to `0.0`.
 
     Example:
         >>> round(probabilistic_sharpe_ratio(0.1, 251, 0.0, 3.0), 4)
@@ -68,13 +52,8 @@ def deflated_sharpe_ratio(sharpe, n, skew, kurtosis, n_trials, trials_variance):
 
     Args:
         sharpe, n, skew, kurtosis: as in `probabilistic_sharpe_ratio`, for the chosen trial.
-        n_trials: N, the number of configs tried: a count, or a real number >= 1 such as
-            `effective_trials` gives.
-        trials_variance: V, the variance (ddof=1) of the N trials' per-bar Sharpe ratios.
-
-    Returns:
-        The probability in [0, 1] that the chosen trial's true Sharpe ratio beats SR₀, or None
-        when undefined (no trials, a missing or negative variance with N > 1, or PSR undefined).
+        n_trials: N, the configs tried (a real number >= 1, e.g. `effective_trials`).
+        trials_variance: V, the variance (ddof=1) of the trials' per-bar Sharpe ratios.
 
     Example:
         >>> dsr = deflated_sharpe_ratio(2.5 / math.sqrt(250), 1250, -3.0, 10.0, 100, 0.5 / 250)
@@ -92,11 +71,8 @@ def deflated_sharpe_ratio(sharpe, n, skew, kurtosis, n_trials, trials_variance):
 
 
 def expected_max_sharpe(n_trials, trials_variance):
-    """SR₀: the Sharpe ratio the best of `n_trials` zero-skill trials is expected to show.
-
-    The approximation turns negative for N below about 1.28 (it is -inf at N = 1), where the
-    best of the trials is expected to show at least what one trial shows: there SR₀ is 0.
-    """
+    """SR₀: the Sharpe ratio the best of `n_trials` zero-skill trials is expected to show; 0
+    where the approximation turns negative (N below about 1.28)."""
     from scipy.stats import norm
 
     spread = ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / n_trials)
@@ -105,12 +81,8 @@ def expected_max_sharpe(n_trials, trials_variance):
 
 
 def return_moments(returns):
-    """(per-bar Sharpe ratio, n, skewness, kurtosis) of one return series, None where undefined.
-
-    Sharpe = mean / std(ddof=1); skewness and kurtosis are population moments, kurtosis not
-    excess. A series with fewer than two finite values or zero variance has Sharpe, skewness
-    and kurtosis None.
-    """
+    """(per-bar Sharpe ratio, n, skewness, kurtosis) of the finite returns; all but n None
+    below two values or without variance."""
     r = np.asarray(returns, dtype=float)
     r = r[np.isfinite(r)]
     n = int(r.size)
@@ -136,22 +108,14 @@ def pbo(returns, n_splits=16):
     among the N, 1 = worst) / (N + 1); λ = ln(ω / (1 − ω)). PBO is the share of choices with
     λ ≤ 0, i.e. where the in-sample winner lands at or below the median out of sample.
 
-    Ties are ranked as the paper, pypbo and the R package `pbo` rank them: n* is the first
-    config with the top in-sample Sharpe ratio, and configs tied out of sample share their
-    average rank. A config whose returns in a half do not vary has Sharpe ratio 0 there when
-    they are zero (a flat account earns nothing), ±inf otherwise.
+    Ties as in pypbo: n* is the first config with the top in-sample Sharpe ratio, configs
+    tied out of sample share their average rank. Returns that do not vary in a half have
+    Sharpe ratio 0 there when zero, ±inf otherwise. None with fewer than 2 configs, fewer
+    rows than blocks, or no config whose returns vary.
 
     Args:
         returns: a T × N array of per-bar returns, N >= 2.
         n_splits: S, an even number >= 2 of blocks. Defaults to `16`.
-
-    Returns:
-        PBO in [0, 1], or None when undefined: fewer than 2 configs, fewer rows than blocks,
-        or no config whose returns vary (nothing to rank).
-
-    Raises:
-        InvalidParameter: (a `ValueError`) `returns` is not two-dimensional, or `n_splits`
-            is not an even integer >= 2.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -196,19 +160,10 @@ def pbo(returns, n_splits=16):
 def effective_trials(returns):
     """How many distinct trials the N columns of `returns` amount to.
 
-    N_eff = Σᵢ 1 / Σⱼ wᵢⱼ, where wᵢⱼ = 1 when configs i and j have identical returns and
-    max(ρᵢⱼ, 0)² otherwise (ρ the correlation of their returns; 0 when either does not
-    vary). A config counts as one trial shared with everything that explains its variance:
-    a group of k identical configs counts once, independent configs count one each, and k
-    configs that all correlate by ρ count k / (1 + (k − 1)·ρ²), the participation ratio of
-    the eigenvalues of their correlation matrix. Anti-correlated configs count as distinct
-    (picking the better of a bet and its reverse is a real choice).
-
-    Args:
-        returns: a T × N array of per-bar returns, one column per config, rows aligned.
-
-    Returns:
-        A float in [1, N], or None when there is no column.
+    N_eff = Σᵢ 1 / Σⱼ wᵢⱼ, wᵢⱼ = 1 for identical returns, else max(ρᵢⱼ, 0)² (0 when either
+    does not vary): k identical configs count once, k configs correlated by ρ count
+    k / (1 + (k − 1)·ρ²), anti-correlated ones count as distinct. `returns` is T × N; the
+    result is in [1, N], None without columns.
 
     Example:
         >>> r = np.random.default_rng(0).standard_normal((500, 2))

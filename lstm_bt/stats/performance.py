@@ -1,10 +1,7 @@
-"""Performance and forecast-skill metrics: pure functions over arrays (DESIGN "Definitions").
+"""Performance metrics of one run: pure functions over per-bar returns and portfolio values.
 
-Every function takes per-bar simple returns `r` (or portfolio values) and `bars_per_year` `P`,
-the bars in a 365-day year for the interval (1h: 8760, 1d: 365): crypto trades 24/7, so never
-252. The formulas are empyrical-reloaded's, and the tests hold them to it. A figure that is
-undefined (too few bars, zero variance, no losing bar, no drawdown, no trades) is `None`, never
-inf, NaN or a made-up number, so it reads as `null` in `report.json`.
+`P` (`bars_per_year`) counts bars in a 365-day year (1h: 8760): crypto trades 24/7. The
+formulas are empyrical's. An undefined figure is `None`, never inf or NaN.
 """
 
 import math
@@ -15,7 +12,7 @@ from ..errors import InvalidParameter
 
 __all__ = [
     "METRIC_KEYS",
-    "FORECAST_KEYS",
+    "TRADE_STAT_KEYS",
     "simple_returns",
     "per_bar_rate",
     "sharpe_ratio",
@@ -29,10 +26,6 @@ __all__ = [
     "trade_stats",
     "monthly_returns",
     "compute_metrics",
-    "forecast_skill",
-    "direction_hits",
-    "best_naive_rule",
-    "information_coefficient",
 ]
 
 METRIC_KEYS = (
@@ -62,26 +55,14 @@ METRIC_KEYS = (
 )
 TRADE_STAT_KEYS = ("profit_factor", "avg_trade_pct", "best_trade_pct", "worst_trade_pct",
                    "avg_bars_held")
-FORECAST_KEYS = ("n", "hit_rate", "p_value", "rmse", "mae", "baseline_hit_rate",
-                 "reversal_hit_rate", "best_naive_hit_rate", "ic")
 
 _TAIL = 0.05
-# Returns recovered from portfolio values (W_t / W_(t-1) - 1) carry rounding noise of about
-# 1e-16. Dispersion below this is that noise, not risk: dividing by it would print a ratio
-# of 1e15, so it counts as zero and the ratio as undefined.
+# Returns recovered from portfolio values carry rounding noise; dispersion below this is zero.
 _ROUNDING = 1e-12
 
 
 def simple_returns(values, start_value):
-    """Per-bar simple returns of a value series, the first measured against `start_value`.
-
-    Args:
-        values: portfolio value at the close of each measured bar.
-        start_value: the value before the first measured bar (starting cash); must be positive.
-
-    Returns:
-        A float array as long as `values`.
-    """
+    """Per-bar simple returns of `values`, the first against `start_value` (W_0, positive)."""
     start_value = _positive_value(start_value)
     values = np.asarray(values, dtype=float)
     previous = np.concatenate(([start_value], values[:-1]))
@@ -96,14 +77,8 @@ def per_bar_rate(annual_rate, bars_per_year):
 def sharpe_ratio(returns, bars_per_year, risk_free=0.0):
     """Annualized Sharpe ratio: mean(r - rf) / std(r - rf, ddof=1) * sqrt(P).
 
-    Args:
-        returns: per-bar simple returns.
-        bars_per_year: bars in a 365-day year for the interval.
-        risk_free: yearly risk-free rate, converted per bar with `per_bar_rate`.
-            Defaults to `0.0`.
-
-    Returns:
-        The ratio, or None with fewer than two returns or zero variance (up to rounding).
+    `risk_free` is a yearly rate, converted with `per_bar_rate`. None with fewer than two
+    returns or zero variance.
     """
     excess = _returns(returns) - per_bar_rate(risk_free, bars_per_year)
     std = _sample_std(excess)
@@ -113,18 +88,10 @@ def sharpe_ratio(returns, bars_per_year, risk_free=0.0):
 
 
 def sortino_ratio(returns, bars_per_year, risk_free=0.0):
-    """Annualized Sortino ratio: mean(r) * sqrt(P) / sqrt(mean(min(r, 0)^2)).
+    """Annualized Sortino ratio: mean(r) * sqrt(P) / sqrt(mean(min(r, 0)^2)) over all bars.
 
-    The downside mean is taken over all bars, as empyrical does. A non-zero `risk_free`
-    is subtracted from every return first (empyrical's `required_return`).
-
-    Args:
-        returns: per-bar simple returns.
-        bars_per_year: bars in a 365-day year for the interval.
-        risk_free: yearly rate, converted per bar. Defaults to `0.0`.
-
-    Returns:
-        The ratio, or None with fewer than two returns or no bar below the threshold.
+    `risk_free` (yearly, converted per bar) is subtracted from every return first. None with
+    fewer than two returns or no bar below it.
     """
     excess = _returns(returns) - per_bar_rate(risk_free, bars_per_year)
     if len(excess) < 2:
@@ -142,18 +109,10 @@ def volatility_pct(returns, bars_per_year):
 
 
 def max_drawdown(values, start_value):
-    """Deepest fall from a running peak, and the longest time spent below a peak.
+    """`(max_drawdown_pct, max_drawdown_bars)`: 100 * max_t (1 - W_t / max_{s<=t} W_s), and
+    the most consecutive bars below a previous peak; `(None, None)` for no bars.
 
     The peak starts at `start_value` (W_0), so a loss on the first bar is a drawdown.
-
-    Args:
-        values: portfolio value at the close of each measured bar.
-        start_value: the value before the first bar; must be positive.
-
-    Returns:
-        `(max_drawdown_pct, max_drawdown_bars)`: 100 * max_t (1 - W_t / max_{s<=t} W_s), and
-        the most consecutive bars below a previous peak (backtrader's `DrawDown` `max.len`).
-        `(None, None)` for no bars.
     """
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
@@ -169,12 +128,8 @@ def max_drawdown(values, start_value):
 
 
 def cagr_pct(final_value, start_value, bars, bars_per_year):
-    """Compound annual growth in percent: 100 * ((W_n / W_0)^(P/n) - 1).
-
-    Returns:
-        The rate, or None for no bars, a non-positive final value (no real root) or a rate too
-        large to represent (a few bars annualized to a year of 1-second bars).
-    """
+    """Compound annual growth in percent: 100 * ((W_n / W_0)^(P/n) - 1); None for no bars, a
+    non-positive final value or a rate too large to represent."""
     if bars < 1 or final_value <= 0:
         return None
     growth = float(final_value) / _positive_value(start_value)
@@ -185,31 +140,21 @@ def cagr_pct(final_value, start_value, bars, bars_per_year):
 
 
 def calmar_ratio(cagr, max_drawdown_pct):
-    """CAGR over max drawdown, both as fractions (the percent scales cancel).
-
-    Returns:
-        The ratio, or None when either is undefined or there was no drawdown.
-    """
+    """CAGR over max drawdown; None when either is undefined or there was no drawdown."""
     if cagr is None or not max_drawdown_pct:
         return None
     return _finite(cagr / max_drawdown_pct)
 
 
 def var_95_pct(returns):
-    """Historical 95 % value at risk per bar, in percent: the 5th percentile of r (linear).
-
-    Negative for a loss; None for no returns.
-    """
+    """Historical 95 % value at risk per bar, in percent: the 5th percentile of r."""
     returns = _returns(returns)
     return None if len(returns) == 0 else 100.0 * float(np.percentile(returns, 100 * _TAIL))
 
 
 def cvar_95_pct(returns):
-    """95 % conditional value at risk per bar, in percent: the mean of the worst returns.
-
-    The tail holds the int((n - 1) * 0.05) + 1 smallest returns, as in empyrical.
-    Negative for a loss; None for no returns.
-    """
+    """95 % conditional value at risk per bar, in percent: the mean of the
+    int((n - 1) * 0.05) + 1 smallest returns."""
     returns = _returns(returns)
     if len(returns) == 0:
         return None
@@ -218,20 +163,15 @@ def cvar_95_pct(returns):
 
 
 def trade_stats(pnl_net, entry_value=None, bars_held=None):
-    """Profit factor and per-trade figures of closed trades.
+    """Profit factor and per-trade figures of closed trades, a dict with `TRADE_STAT_KEYS`.
+
+    `profit_factor` is the sum of wins over |sum of losses|; the trade percents are
+    100 * pnl_net / entry_value.
 
     Args:
-        pnl_net: profit of each closed trade after commission, in quote currency.
-        entry_value: the capital each trade used (the most it held at cost at once),
-            aligned with `pnl_net`.
-            Defaults to `None` (unknown: the trade percentages are None).
-        bars_held: bars from each trade's open to its close. Defaults to `None` (unknown).
-
-    Returns:
-        A dict with `TRADE_STAT_KEYS`: `profit_factor` (sum of winning net profits / |sum of
-        losing net profits|; None with no losing trade), `avg_trade_pct`, `best_trade_pct`,
-        `worst_trade_pct` (mean, max, min of 100 * pnl_net / entry_value) and `avg_bars_held`.
-        Everything is None with no trades.
+        pnl_net: profit of each closed trade after commission.
+        entry_value: the capital each trade used. Defaults to `None`: percents are None.
+        bars_held: bars each trade was held. Defaults to `None`.
 
     Example:
         >>> trade_stats([30.0, -10.0, -5.0], [1000.0, 1000.0, 500.0], [3, 1, 2])["profit_factor"]
@@ -256,20 +196,16 @@ def trade_stats(pnl_net, entry_value=None, bars_held=None):
 
 
 def monthly_returns(datetimes, values, start_value):
-    """Calendar-month returns of a value series, in percent.
-
-    A month's return is its last value over the previous month's last value, minus one; the
-    first month is measured against `start_value` (W_0), as the first bar is.
+    """Calendar-month returns in percent, the first month against `start_value` (W_0).
 
     Args:
-        datetimes: datetime of each bar (UTC), ascending.
-        values: portfolio value at each bar's close; several curves as a 2-D array (one
-            column each) or a DataFrame.
-        start_value: the value before the first bar, one for all curves; positive.
+        datetimes: each bar's datetime (UTC), ascending.
+        values: value at each bar's close; several curves as columns.
+        start_value: the value before the first bar.
 
     Returns:
-        A DataFrame with `year`, `month` and one column of percent returns per curve (a
-        DataFrame's column names, else `return_pct`, `return_pct_1`, ...). Empty for no bars.
+        A DataFrame with `year`, `month` and one percent column per curve (a DataFrame's
+        column names, else `return_pct`, `return_pct_1`, ...).
     """
     import pandas as pd
 
@@ -288,26 +224,20 @@ def monthly_returns(datetimes, values, start_value):
 
 def compute_metrics(values, start_value, bars_per_year, *, trades=(), exposure=None,
                     risk_free=0.0, fees=None, trade_entry_values=None, trade_bars_held=None):
-    """Every DESIGN metric of one equity curve, keyed as in `report.json`.
+    """Every metric of one equity curve: a dict with exactly `METRIC_KEYS`.
+
+    `net_pnl` is W_n - W_0 (open positions at their last close), `gross_pnl` adds the fees.
 
     Args:
-        values: portfolio value at the close of each measured bar (from `--start`).
-        start_value: the value before the first measured bar (starting cash); positive.
-        bars_per_year: bars in a 365-day year for the interval (1h: 8760, 1d: 365).
-        trades: net profit (after commission) of each closed trade. Defaults to none.
-        exposure: per bar, whether a position was open (bools). Defaults to `None`
-            (unknown: `exposure_pct` is None, as it is for no bars).
+        values: portfolio value at the close of each measured bar.
+        start_value: the value before the first measured bar (W_0).
+        bars_per_year: bars in a 365-day year (1h: 8760).
+        trades: net profit of each closed trade. Defaults to none.
+        exposure: per bar, whether a position was open. Defaults to `None` (unknown).
         risk_free: yearly risk-free rate for Sharpe and Sortino. Defaults to `0.0`.
-        fees: commission paid over the measured bars, in quote currency. Defaults to `None`
-            (unknown: `fees`, `fees_pct` and `gross_pnl` are None).
-        trade_entry_values: what each closed trade put in (size * entry price), aligned with
-            `trades`. Defaults to `None` (the trade percentages are None).
-        trade_bars_held: bars each closed trade was held. Defaults to `None`.
-
-    Returns:
-        A dict with exactly `METRIC_KEYS`; undefined figures are None. `net_pnl` is
-        W_n - W_0 (open positions at their last close, after fees) and `gross_pnl` is
-        `net_pnl + fees`; the trade figures are `trade_stats`'s.
+        fees: commission paid, in quote currency. Defaults to `None` (unknown).
+        trade_entry_values, trade_bars_held: per closed trade, as `trade_stats` takes them.
+            Defaults to `None`.
 
     Example:
         >>> m = compute_metrics([101.0, 99.0, 103.0], 100.0, 365)
@@ -346,155 +276,6 @@ def compute_metrics(values, start_value, bars_per_year, *, trades=(), exposure=N
         "net_pnl": net_pnl,
         **trade_stats(pnls, trade_entry_values, trade_bars_held),
     }
-
-
-def binomial_p_greater(hits, n):
-    """One-sided exact binomial test against a fair coin: P(X >= hits), X ~ Binomial(n, 1/2).
-
-    Exact integer arithmetic (the tail's binomial coefficients over 2**n, rounded once to a
-    float), so it needs no scipy.stats, whose import costs more than a whole cache-hit
-    backtest's scoring; equal to `scipy.stats.binomtest(hits, n, alternative="greater")`'s
-    p-value to ~1e-13 (a test holds them together).
-
-    Example:
-        >>> binomial_p_greater(6, 10)
-        0.376953125
-    """
-    if not 0 <= hits <= n:
-        raise InvalidParameter(f"Received hits={hits} for n={n}, expected 0 <= hits <= n.")
-    term, tail = math.comb(n, hits), 0
-    for k in range(hits, n + 1):
-        tail += term
-        term = term * (n - k) // (k + 1)
-    return tail / (1 << n)
-
-
-def forecast_skill(close, predicted_close):
-    """How well one-bar-ahead forecasts call the direction and size of the next move.
-
-    Row t of the inputs is bar t of consecutive bars: `close[t]` is its close and
-    `predicted_close[t]` the forecast of `close[t + 1]` made at t's close (NaN where none).
-    A row is scored when it has a forecast and a next close. Direction: the forecast is a hit
-    when sign(predicted - close_t) equals sign(close_{t+1} - close_t); rows where either move
-    is zero say nothing about direction and are left out. The baseline ("the next move repeats
-    the last one") is scored on the same rows, leaving out those whose last move is zero or
-    unknown (the first bar).
-
-    Args:
-        close: closes of consecutive bars.
-        predicted_close: forecast of the next close, aligned with `close`.
-
-    Returns:
-        A dict with `FORECAST_KEYS`: `n` (rows scored for direction), `hit_rate` (fraction),
-        `p_value` (one-sided binomial test of the hits against 0.5), `rmse` and `mae` (of
-        predicted_close_t - close_(t+1) over every row with a forecast and a next close, in
-        price units), `baseline_hit_rate`, `reversal_hit_rate` ("the next move reverses the
-        last one", on the baseline's rows), `best_naive_hit_rate` (the better of the two),
-        `ic` (`information_coefficient` of the predicted and actual next-bar returns over
-        every row with a forecast and a next close). Undefined values are None.
-    """
-    close = np.asarray(close, dtype=float)
-    predicted = np.asarray(predicted_close, dtype=float)
-    if close.shape != predicted.shape or close.ndim != 1:
-        raise InvalidParameter(
-            f"`close` and `predicted_close` must be 1-D and aligned bar by bar, got shapes "
-            f"{close.shape} and {predicted.shape}; reindex the forecasts onto the bars."
-        )
-    current, following, forecast = close[:-1], close[1:], predicted[:-1]
-    scored = np.isfinite(forecast) & np.isfinite(following)
-    model, naive = direction_hits(close, predicted)
-    hits = int(np.nansum(model))
-    n = int(np.isfinite(model).sum())
-    errors = forecast[scored] - following[scored]
-    baseline_hits = naive[np.isfinite(naive)] == 1
-    repeat = float(baseline_hits.mean()) if len(baseline_hits) else None
-    reverse = float(np.mean(~baseline_hits)) if len(baseline_hits) else None
-    return {
-        "n": n,
-        "hit_rate": hits / n if n else None,
-        "p_value": binomial_p_greater(hits, n) if n else None,
-        "rmse": float(np.sqrt(np.mean(errors**2))) if len(errors) else None,
-        "mae": float(np.mean(np.abs(errors))) if len(errors) else None,
-        "baseline_hit_rate": repeat,
-        "reversal_hit_rate": reverse,
-        "best_naive_hit_rate": None if repeat is None else max(repeat, reverse),
-        "ic": information_coefficient((forecast[scored] - current[scored]) / current[scored],
-                                      (following[scored] - current[scored]) / current[scored]),
-    }
-
-
-def direction_hits(close, predicted_close):
-    """Per bar, whether the forecast and the "repeat the last move" rule called the next move.
-
-    Row t scores the call made at bar t's close on the move to close_(t+1), by the rules of
-    `forecast_skill` (zero moves and missing forecasts are not scored).
-
-    Returns:
-        `(model, repeat)`: float arrays as long as `close`, 1.0 for a hit, 0.0 for a miss,
-        NaN where the row is not scored. "Reverse the last move" hits where `repeat` is 0.
-    """
-    close = np.asarray(close, dtype=float)
-    predicted = np.asarray(predicted_close, dtype=float)
-    current, following, forecast = close[:-1], close[1:], predicted[:-1]
-    last_move = np.concatenate(([np.nan], np.diff(close)))[:-1]
-    scored = np.isfinite(forecast) & np.isfinite(following)
-    actual = np.sign(following - current)
-    called = np.sign(forecast - current)
-    model = np.full(len(close), np.nan)
-    repeat = np.full(len(close), np.nan)
-    direction = scored & (actual != 0) & (called != 0)
-    model[:-1][direction] = called[direction] == actual[direction]
-    naive = scored & (actual != 0) & np.isfinite(last_move) & (last_move != 0)
-    repeat[:-1][naive] = np.sign(last_move[naive]) == actual[naive]
-    return model, repeat
-
-
-def best_naive_rule(forecast):
-    """Name the better naive rule of a `forecast_skill` dict, and whether it beats the model.
-
-    Returns:
-        `(rule, beats_model)`: `"repeat the last move"` or `"reverse the last move"` (None when
-        neither was scored), and True when its hit rate is above the model's `hit_rate`.
-    """
-    repeat, reverse = forecast.get("baseline_hit_rate"), forecast.get("reversal_hit_rate")
-    if repeat is None or reverse is None:
-        return None, False
-    rule = "reverse the last move" if reverse > repeat else "repeat the last move"
-    hit_rate = forecast.get("hit_rate")
-    return rule, hit_rate is not None and max(repeat, reverse) > hit_rate
-
-
-def information_coefficient(predicted, actual):
-    """Spearman rank correlation of predicted and actual returns (qlib's "Rank IC").
-
-    Ties get their average rank, as in `scipy.stats.spearmanr`. NaN pairs are left out.
-
-    Returns:
-        The correlation in [-1, 1], or None with fewer than two pairs or a constant side.
-    """
-    predicted = np.asarray(predicted, dtype=float)
-    actual = np.asarray(actual, dtype=float)
-    both = np.isfinite(predicted) & np.isfinite(actual)
-    if both.sum() < 2:
-        return None
-    ranks = [_average_ranks(side[both]) for side in (predicted, actual)]
-    if any(np.ptp(rank) == 0 for rank in ranks):
-        return None
-    return _finite(np.corrcoef(ranks[0], ranks[1])[0, 1])
-
-
-def _average_ranks(values):
-    """Ranks 1..n, tied values sharing the mean of their ranks."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    starts = np.concatenate(([True], sorted_values[1:] != sorted_values[:-1]))
-    group = np.cumsum(starts) - 1
-    first = np.flatnonzero(starts)
-    counts = np.diff(np.append(first, len(values)))
-    mean_rank = first + (counts + 1) / 2.0
-    ranks = np.empty(len(values))
-    ranks[order] = mean_rank[group]
-    return ranks
 
 
 def _returns(returns):

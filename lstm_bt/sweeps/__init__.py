@@ -156,7 +156,8 @@ def _storing(work, directory, quiet):
 
 def _local_options(workers, restart_every, data_dir):
     """`run_local`'s options: one single-threaded backend per process by default."""
-    from ..models.runtime import compile_cache_environment, usable_cores
+    from ..models.backend import usable_cores
+    from ..models.compile_cache import compile_cache_environment
     from .execute import thread_environment
 
     cores = usable_cores()

@@ -29,11 +29,13 @@ def train_forecasts(bars, model_params, seed):
         (predicted closes, a Series by bar open time; {"training_history": [...],
         "train_s": seconds fitting, "total_s": seconds in all, "retrains": fits}).
     """
-    from ..models import WalkForward, runtime
+    from ..models import WalkForward
+    from ..models.keras_state import clear_session_unless_in_use
 
     began = time.perf_counter()
-    # Drop what earlier walk-forwards of this process left (not while another thread fits).
-    runtime.clear_session_unless_in_use()
+    # A worker runs walk-forward after walk-forward: drop what the last ones left, unless
+    # another task thread of the worker is using Keras now (see the function).
+    clear_session_unless_in_use()
     walk = WalkForward(**model_params, seed=seed)
     frame = walk.run(bars.frame, start=bars.start)
     return frame.set_index("datetime")["predicted_close"], {

@@ -111,7 +111,7 @@ class CapThreads(WorkerPlugin):
     idempotent = True
 
     def setup(self, worker):
-        from ..models.runtime import usable_cores
+        from ..models.backend import usable_cores
 
         threads = max(1, usable_cores() // max(1, worker.state.nthreads))
         for name, value in thread_environment(threads).items():

@@ -103,7 +103,7 @@ def bars_for(frame, walk):
 
 def walk_key(bars, walk):
     """The forecast cache key of `walk` trained on `bars` (the `LSTMStrategy` it replays)."""
-    from ..models import runtime
+    from ..models import backend
     from ..run.forecast_cache import cache_key
     from ..run.runner import strategy_params
     from ..strategies import LSTMStrategy
@@ -112,7 +112,7 @@ def walk_key(bars, walk):
     checked = LSTMStrategy.check_params(**used, seed=walk.seed)
     used = {name: checked[name] for name in used}
     return cache_key(bars, LSTMStrategy, used, walk.seed, walk.period_start,
-                     runtime.backend_name())
+                     backend.backend_name())
 
 
 def _digest(value):

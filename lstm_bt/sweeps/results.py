@@ -2,19 +2,21 @@
 
 `DIR/spec.toml` is the spec as run; `DIR/cells/<key>.npz` holds one cell's record (JSON) and
 per-bar returns, written to a temporary name and renamed, so an interrupted sweep (Ctrl-C, a
-killed client) leaves only whole files and a re-run computes only the cells without one. A
-failed cell is stored too (for the report) but computed again by the next run. A cell's key
-(`plan`) names all that decides it, so a spec that grows reuses every cell it already has.
+killed client) leaves only whole files (and temporaries the next run removes), and a re-run
+computes only the cells without one. A
+failed cell is stored too (for the report) but computed again by the next run. The key
+digests everything that decides the cell (data, period, seed, params, broker), so a spec that
+grows (more seeds, another threshold) reuses every cell it shares with the last run.
 """
 
+import io
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic_files import remove_leftovers, write_file
 from ..errors import InvalidParameter
 
 __all__ = ["SweepDir"]
@@ -45,7 +47,8 @@ class SweepDir:
                                    "new directory, or the directory of the sweep to resume.")
         try:
             self.cells.mkdir(parents=True, exist_ok=True)
-            _write_atomic(self.path / "spec.toml", spec_text.encode())
+            remove_leftovers(self.cells, ".*-*")
+            write_file(self.path / "spec.toml", spec_text.encode())
         except OSError as error:
             raise InvalidParameter(f"Cannot write the sweep directory {self.path}: {error}. "
                                    "Give a writable --out.") from None
@@ -54,11 +57,10 @@ class SweepDir:
         """Write one cell result (as returned by `run_walk_forward`)."""
         record = {name: value for name, value in result.items() if name != "returns"}
         returns = result["returns"] if result["returns"] is not None else np.empty(0)
-        with tempfile.NamedTemporaryFile(dir=self.cells, prefix=".", suffix=".npz",
-                                         delete=False) as handle:
-            np.savez(handle, record=np.array(json.dumps(record, default=_json_default)),
-                     returns=np.asarray(returns, dtype=np.float64))
-        os.replace(handle.name, self.cells / f"{result['key']}.npz")
+        data = io.BytesIO()
+        np.savez(data, record=np.array(json.dumps(record, default=_json_default)),
+                 returns=np.asarray(returns, dtype=np.float64))
+        write_file(self.cells / f"{result['key']}.npz", data.getvalue())
 
     def load(self, key):
         """The stored result of cell `key`, or None (missing or damaged: then removed)."""
@@ -83,12 +85,6 @@ class SweepDir:
             if record is not None and record["status"] == "ok":
                 done.add(key)
         return done
-
-
-def _write_atomic(path, data):
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", delete=False) as handle:
-        handle.write(data)
-    os.replace(handle.name, path)
 
 
 def _json_default(value):

@@ -24,7 +24,6 @@ __all__ = ["SweepSpec", "load_spec", "spec_to_toml", "model_param_names",
 
 _TABLES = ("data", "run", "model", "trading")
 _DATA_KEYS = ("symbols", "files", "interval", "periods")
-_RUN_DEFAULTS = {"seeds": [0], "cash": 10_000.0, "commission": 0.001, "slippage": 0.0}
 _WIDTH_PARAMS = ("units", "dense_units")
 _EXAMPLE_PERIODS = 'periods = [["2024-01-01", "2025-01-01"]]'
 
@@ -216,27 +215,24 @@ def _periods(value):
 
 
 def _run(run):
+    from ..run.run_params import BROKER_PARAMS, DEFAULTS, RUN_PARAMS, broker_params
+
+    keys = ("seeds", *BROKER_PARAMS)
     for key in run:
-        if key not in _RUN_DEFAULTS:
-            raise InvalidParameter(f"[run] has no key {key!r}.{did_you_mean(key, _RUN_DEFAULTS)}"
-                                   f" Use {', '.join(_RUN_DEFAULTS)}.")
-    seeds = run.get("seeds", _RUN_DEFAULTS["seeds"])
+        if key not in keys:
+            raise InvalidParameter(f"[run] has no key {key!r}.{did_you_mean(key, keys)}"
+                                   f" Use {', '.join(keys)}.")
+    seeds = run.get("seeds", [DEFAULTS["seed"]])
     seeds = seeds if isinstance(seeds, list) else [seeds]
-    from ..models.forecaster import MAX_SEED
-
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED
+    seed = RUN_PARAMS["seed"]
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and seed.accepts(s)
                             for s in seeds) or len(set(seeds)) != len(seeds):
-        raise InvalidParameter(f"[run] `seeds` must be distinct integers from 0 to {MAX_SEED}, "
+        raise InvalidParameter(f"[run] `seeds` must be distinct integers, each {seed.expected}, "
                                f"e.g. seeds = [0, 1, 2]; got {run.get('seeds')!r}.")
-    broker = {}
-    for name in ("cash", "commission", "slippage"):
-        value = run.get(name, _RUN_DEFAULTS[name])
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidParameter(f"[run] `{name}` must be one number, got {value!r}.")
-        broker[name] = float(value)
-    from ..run.runner import broker_params
-
-    broker_params(**broker)
+    try:
+        broker = broker_params(**{name: run.get(name, DEFAULTS[name]) for name in BROKER_PARAMS})
+    except InvalidParameter as error:
+        raise InvalidParameter(f"[run] {error}") from None
     return tuple(seeds), broker
 
 

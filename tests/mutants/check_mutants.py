@@ -119,7 +119,7 @@ MUTANTS = (
         "session-cleared-under-another-fit",
         "a sweep walk-forward clears Keras' session while another thread of the process fits "
         "(found with 16 task threads: the other fit broke)",
-        (("lstm_bt/models/runtime.py", "        if _in_use:\n            return False\n", ""),),
+        (("lstm_bt/models/keras_state.py", "        if _in_use:\n            return False\n", ""),),
         ("tests/test_sweep.py",),
     ),
     Mutant(
@@ -148,7 +148,7 @@ MUTANTS = (
     Mutant(
         "sweep-cell-reused-across-backends",
         "a resumed sweep reuses cells trained under another Keras backend",
-        (("lstm_bt/sweeps/plan.py", "                     runtime.backend_name())",
+        (("lstm_bt/sweeps/plan.py", "                     backend.backend_name())",
           '                     "tensorflow")'),),
         ("tests/test_sweep_spec.py",),
     ),
