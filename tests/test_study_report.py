@@ -13,13 +13,14 @@ import pandas as pd
 import pytest
 from scipy.stats import kurtosis, norm, skew
 
+from lstm_bt.data.synthetic import random_walk
 from lstm_bt.stats import pbo
 from lstm_bt.sweeps.plan import plan_sweep
 from lstm_bt.sweeps.report import build_tables
 from lstm_bt.sweeps.spec import load_spec
 from lstm_bt.sweeps.verdict import is_significant, study_warnings, verdict_sentence
 
-SOURCES = [("AAAUSDT", "1h", "digest-a"), ("BBBUSDT", "1h", "digest-b")]
+SOURCES = [("AAAUSDT", "1h", random_walk(300, seed=1)), ("BBBUSDT", "1h", random_walk(300, seed=2))]
 PERIODS = [["2024-01-01", "2024-04-01"], ["2024-04-01", "2024-07-01"]]
 BARS = (240, 300)  # per-bar returns of a cell in period 1 and 2, kept short
 FAILED = (5, "BBBUSDT", "2024-04-01", 2)  # config, symbol, period start, seed
