@@ -206,7 +206,7 @@ def test_the_docs_spec_is_valid_and_plans_what_the_docs_say():
 def test_the_readme_spec_is_valid_and_plans_what_the_readme_says():
     text, section = _documented_spec("README.md", "## Sweeps")
     spec = load_spec(tomllib.loads(text))
-    sources = [("BTCUSDT", "1h", "x"), ("ETHUSDT", "1h", "y")]
+    sources = [("BTCUSDT", "1h", random_walk(300, seed=1)), ("ETHUSDT", "1h", random_walk(300, seed=2))]
     configs, cells, walks = plan_sweep(spec, sources, spec.broker)
     assert (len(configs), len(cells), len(walks)) == (6, 72, 24)
     assert "2 × 3 = 6 configs on 2 symbols × 2 periods × 3 seeds = 72 cells" in section
