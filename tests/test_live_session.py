@@ -26,7 +26,7 @@ from helpers.fake_exchange import API_KEY, SECRET, FakeExchange, hmac_client
 from helpers.paper_sessions import played_bars
 from lstm_bt.cli import main
 from lstm_bt.data.bar_times import utc_datetime
-from lstm_bt.data.dates import to_ms
+from lstm_bt.data.dates import from_ms, parse_date, to_ms
 from lstm_bt.orders import session_prefix
 from lstm_bt.run.runner import run_backtest
 from lstm_bt.strategies import LSTMStrategy
@@ -98,10 +98,14 @@ def backtest_decisions(state, exchange, out):
     """`(bar_ms, side)` of every order `run_backtest` makes over the session's bars."""
     data = json.loads((Path(state) / "report.json").read_text())["data"]
     _Recording.made = []
-    run_backtest(symbol=SYMBOL, interval="1s", start=data["start"], end=data["end"], seed=0,
-                 base_url=exchange.url, data_dir=f"{out}-data", cache=False, out=out,
-                 strategy=_Recording, **MODEL)
-    return list(_Recording.made)
+    # backtrader submits an order made at a bar on the next one: run one bar past the
+    # session's last, so a decision at that bar is seen, then keep the session's bars only.
+    end_ms = to_ms(parse_date(data["end"], "end"))
+    time.sleep(1.5)  # that bar closes on the fake's clock
+    run_backtest(symbol=SYMBOL, interval="1s", start=data["start"],
+                 end=from_ms(end_ms + 1000), seed=0, base_url=exchange.url,
+                 data_dir=f"{out}-data", cache=False, out=out, strategy=_Recording, **MODEL)
+    return [decision for decision in _Recording.made if decision[0] < end_ms]
 
 
 @pytest.fixture(scope="module")
