@@ -422,41 +422,6 @@ MUTANTS = (
         (f"{STREAM_TESTS}::test_close_stops_every_thread_it_started",),
     ),
     *(Mutant(*fields) for fields in STUDY_MUTANTS),
-    Mutant(
-        "paper-broker-works-every-loop",
-        "the paper broker works pending orders on every cerebro loop, also while the live "
-        "feed waits without a new bar: a limit order fills against the bar it was made on",
-        ((PAPER_BROKER, "        if seen == self._bars_seen:\n", "        if False:\n"),),
-        ("tests/test_paper_broker.py",),
-    ),
-    Mutant(
-        "paper-broker-ignores-the-lot-step",
-        "orders are sent at the size the strategy asked, not rounded down to the lot step",
-        ((PAPER_BROKER, "            size = float(filters.round_quantity(size, market=market))\n",
-          ""),),
-        ("tests/test_paper_broker.py",),
-    ),
-    Mutant(
-        "journal-trusts-the-replay",
-        "a replayed decision that differs from the journal is taken as it is",
-        (("lstm_bt/live/journal.py", "        if held[0] != new:\n", "        if False:\n"),),
-        ("tests/test_live_journal.py",),
-    ),
-    Mutant(
-        "live-feed-repeats-bars",
-        "a bar the stream hands out twice reaches the strategy twice",
-        ((LIVE_FEED, "                if item[0] <= self._last_ms:\n", "                if False:\n"),),
-        ("tests/test_live_feed.py",),
-    ),
-    Mutant(
-        "session-restarts-from-the-clock",
-        "a resumed session takes a new first live bar instead of its journaled one: its model "
-        "schedule and measured bars start over",
-        (("lstm_bt/live/store.py",
-          '        if self.journal is not None and self.journal.get("first_live_ms") is not None:\n',
-          "        if False:\n"),),
-        ("tests/test_paper_parity.py::test_kill_9_then_the_same_command_resumes_where_it_was",),
-    ),
 )
 
 
