@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from matplotlib.image import imread
 from lstm_bt.cli import build_parser, main
 from lstm_bt.cli.backtest import format_summary
 from lstm_bt.cli.strategy_flags import flag_params, strategy_kwargs
+from lstm_bt.run.run_params import MAX_CASH
 from lstm_bt.run.runner import RUN_MANAGED_PARAMS
 from lstm_bt.strategies import LSTMStrategy
 
@@ -51,6 +53,35 @@ def test_summary_shows_strong_evidence_as_a_number_not_zero(p_value, shown):
                        "end": "2024-01-02T00:00:00", "bars": 24},
               "forecast": {"n": 10, "hit_rate": 0.6, "p_value": p_value}, **keys}
     assert shown in format_summary(report)
+
+
+def test_summary_columns_stay_apart_for_the_largest_cash():
+    keys = {"forecast": {}, "timing": {"retrains": 1, "total_s": 1.0}}
+    report = {"data": {"symbol": "X", "interval": "1h", "start": "2024-01-01T00:00:00",
+                       "end": "2025-01-01T00:00:00", "bars": 8784},
+              "metrics": {"final_value": MAX_CASH}, "benchmark": {"final_value": 1.5 * MAX_CASH},
+              **keys}
+    (row,) = [line for line in format_summary(report).splitlines() if "Final value" in line]
+    assert row.split()[-2:] == ["1,000,000,000,000.00", "1,500,000,000,000.00"]
+
+
+@pytest.mark.slow
+def test_the_largest_cash_runs_without_overflow_and_scales_the_values(tmp_path, capsys):
+    out = tmp_path / "run"
+    quick = ["--demo", "--end", "2024-01-03 02:00", "--seq-len", "4", "--train-window", "40",
+             "--retrain-every", "100", "--epochs", "1", "--units", "2", "--threshold", "0",
+             "--allow-short", "--no-cache", "--quiet"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's overflow warnings
+        assert main(["backtest", *quick, "--cash", f"{MAX_CASH:g}", "--out", str(out)]) == 0
+    assert "overflow" not in capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    metrics = report["metrics"]
+    assert metrics["final_value"] == pytest.approx(
+        MAX_CASH * (1 + metrics["total_return_pct"] / 100), rel=1e-12)
+    assert all(value is None or np.isfinite(value) for value in metrics.values())
+    assert all((out / name).stat().st_size > 0
+               for name in ("equity.png", "forecasts.png", "report.html"))
 
 
 @pytest.mark.slow
@@ -191,7 +222,8 @@ def _refusals(tmp):
          "Lower `--seq-len` or raise `--train-window`"),
         ("non-positive epochs", [*DEMO_DAY, "--epochs", "0"], "`--epochs`"),
         ("unknown sizing", [*DEMO_DAY, "--sizing", "allin"], "Did you mean 'all_in'"),
-        ("negative commission", ["--demo", "--commission", "-0.1"], "`--commission`"),
+        ("negative commission", ["--demo", "--commission", "-0.1"],
+         "argument --commission: expected a fraction in [0, 1)"),
         ("not an integer", ["--demo", "--seq-len", "ten"], "invalid int value: 'ten'"),
         ("unknown --param", ["--demo", "--param", "seq_lenn=3"], "Did you mean 'seq_len'"),
         ("unknown flag", ["--demo", "--seqlen", "3"],
@@ -222,6 +254,9 @@ def test_every_refusal_is_exit_2_with_one_line_and_no_traceback(tmp_path):
     (["--seed", "-1"], "argument --seed: expected an integer from 0 to 4294967295, got '-1'"),
     (["--seed", "99999999999999999999"], "argument --seed: expected an integer from 0"),
     (["--cash", "inf"], "argument --cash: expected a finite number, got 'inf'"),
+    (["--cash", "1e308"], "argument --cash: expected a positive amount of quote currency up "
+                          "to 1e12 (more than any account; larger amounts lose their cents"),
+    (["--cash", "0"], "argument --cash: expected a positive amount"),
     (["--threshold", "inf"], "argument --threshold: expected a finite number"),
     (["--scale", "inf"], "argument --scale: expected a finite number"),
     (["--slippage", "nan"], "argument --slippage: expected a finite number"),

@@ -60,6 +60,8 @@ def test_refusals_are_one_line_naming_the_problem(tmp_path, capsys, monkeypatch)
         (["--testnet", *MARKET, "--max-notional", "-5"],
          "argument --max-notional: expected a positive number"),
         ([*MARKET], "give exactly one of --paper, --testnet, --live"),
+        (["--paper", *MARKET, "--cash", "1e308"],
+         "argument --cash: expected a positive amount of quote currency up to 1e12"),
         (["--paper", "--interval", "1h"], "no market: give --symbol and --interval"),
         (["--paper", *MARKET, "--bars", "0"], "argument --bars: expected a positive integer"),
         (["--paper", "--symbol", "ETHUSDT", "--interval", "1h", "--seq-len", "8",

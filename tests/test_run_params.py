@@ -8,7 +8,8 @@ import pytest
 
 from lstm_bt.cli import build_parser
 from lstm_bt.errors import InvalidParameter
-from lstm_bt.run.run_params import BROKER_PARAMS, DEFAULTS, RUN_PARAMS, broker_params
+from lstm_bt.run.run_params import (BROKER_PARAMS, DEFAULTS, MAX_CASH, RUN_PARAMS,
+                                    broker_params)
 from lstm_bt.run.runner import run_backtest
 from lstm_bt.sweeps.spec import load_spec
 
@@ -35,6 +36,8 @@ def test_the_sweep_run_table_takes_the_declared_defaults_and_checks():
     assert spec.seeds == (DEFAULTS["seed"],)
     with pytest.raises(InvalidParameter, match=r"\[run\].*`slippage`, expected a fraction"):
         load_spec({**SPEC, "run": {"slippage": 1}})
+    with pytest.raises(InvalidParameter, match=r"\[run\].*`cash`, expected a positive amount"):
+        load_spec({**SPEC, "run": {"cash": 1e308}})
     with pytest.raises(InvalidParameter, match=r"\[run\] has no key 'seed'.*Did you mean"):
         load_spec({**SPEC, "run": {"seed": 1}})
 
@@ -42,6 +45,8 @@ def test_the_sweep_run_table_takes_the_declared_defaults_and_checks():
 @pytest.mark.parametrize("given, message", [
     ({"cash": 0}, "`cash`, expected a positive amount"),
     ({"cash": float("inf")}, "`cash`"),
+    ({"cash": 1e308}, "`cash`, expected a positive amount of quote currency up to 1e12"),
+    ({"cash": MAX_CASH * (1 + 1e-15)}, "`cash`"),
     ({"commission": 1.0}, "`commission`, expected a fraction in [0, 1)"),
     ({"slippage": True}, "`slippage`"),
     ({"slippage": "0.1"}, "`slippage`"),
@@ -53,4 +58,5 @@ def test_broker_params_refuse_what_cannot_work_naming_it(given, message):
 
 def test_broker_params_are_floats():
     assert broker_params(5000, 0, 0) == {"cash": 5000.0, "commission": 0.0, "slippage": 0.0}
+    assert broker_params(MAX_CASH, 0, 0)["cash"] == 1e12  # the bound itself is taken
     assert all(type(value) is float for value in broker_params(5000, 0, 0).values())

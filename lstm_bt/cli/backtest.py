@@ -148,12 +148,12 @@ def fill_run_flags(args, values=None):
 
 
 def _run_flag_type(param):
-    """argparse type of a broker or run flag: a finite number; an integer param is also
-    checked here, before any data is loaded."""
+    """argparse type of a broker or run flag: a finite number the param accepts, checked
+    here, before any data is loaded."""
     def parse(text):
-        if isinstance(param.default, float):
-            return finite_float(text)
         try:
+            if isinstance(param.default, float):
+                return param.check(finite_float(text))
             return param.check(int(text))
         except (ValueError, InvalidParameter):
             raise argparse.ArgumentTypeError(f"expected {param.expected}, got {text!r}") from None
@@ -240,16 +240,19 @@ def format_summary(report, forecasts=None):
     """
     data, forecast, timing = report["data"], report["forecast"], report["timing"]
     warning = short_window_warning(report)
+    cells = list(metric_cells(report))
+    # Columns of 14, wider where a value is (a large --cash): two columns never run together.
+    width = max([14, *(len(cell) + 2 for row in cells for cell in row[1:3])])
     lines = [
         f"{data['symbol']} {data['interval']}  {_when(data['start'])} to {_when(data['end'])} "
         f"UTC, end exclusive "
         f"({data['bars']:,} bars, {timing['retrains']} retrains, "
         f"{format_number(timing['total_s'], 1)} s, forecast cache {timing.get('cache', 'off')})",
-        f"{'':26}{'strategy':>14}{'buy & hold':>14}",
+        f"{'':26}{'strategy':>{width}}{'buy & hold':>{width}}",
     ]
-    for label, ours, hold, annualized in metric_cells(report):
+    for label, ours, hold, annualized in cells:
         label = f"{label} *" if annualized and warning else label
-        lines.append(f"{label:26}{ours:>14}{hold:>14}")
+        lines.append(f"{label:26}{ours:>{width}}{hold:>{width}}")
     if warning:
         lines.append(warning)
     reason = zero_trade_reason(report, forecasts)

@@ -1,14 +1,18 @@
 """The broker and run params of a backtest, declared once: `run_backtest`'s defaults, the
 command's flags, `--from`'s merge and a sweep's `[run]` table all come from `RUN_PARAMS`."""
 
-import math
 import numbers
 from dataclasses import dataclass
 
 from ..errors import InvalidParameter
 from ..models.forecaster import MAX_SEED
 
-__all__ = ["RunParam", "RUN_PARAMS", "BROKER_PARAMS", "DEFAULTS", "broker_params"]
+__all__ = ["RunParam", "RUN_PARAMS", "BROKER_PARAMS", "DEFAULTS", "MAX_CASH", "broker_params"]
+
+# The most starting cash a run takes: more than any account holds, and small enough that the
+# equity, in 64-bit floats, keeps its cents while it grows up to 70-fold (2**46 ~ 7e13) and
+# that no metric or plot built from it overflows.
+MAX_CASH = 1e12
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,11 @@ class RunParam:
 
 
 RUN_PARAMS = {param.name: param for param in (
-    RunParam("cash", 10_000.0, "starting cash in the quote currency, e.g. USDT", "AMOUNT",
-             "a positive amount of quote currency, e.g. 10000", lambda v: 0 < v < math.inf),
+    RunParam("cash", 10_000.0, "starting cash in the quote currency, e.g. USDT, at most 1e12",
+             "AMOUNT",
+             "a positive amount of quote currency up to 1e12 (more than any account; larger "
+             "amounts lose their cents in 64-bit floats), e.g. 10000",
+             lambda v: 0 < v <= MAX_CASH),
     RunParam("commission", 0.001, "fee per trade as a fraction of its value; the default is "
              "Binance's spot taker fee", "FRACTION", "a fraction in [0, 1), e.g. 0.001",
              lambda v: 0 <= v < 1),
