@@ -170,12 +170,38 @@ def _apply_report(args, demo_symbol, strategy_class):
         return given
     data, params = read_report(args.from_report)
     if not (args.demo or args.csv or args.symbol):
-        args.demo = data.get("symbol") == demo_symbol
-        if not args.demo:
-            args.symbol, args.interval = data.get("symbol"), args.interval or data.get("interval")
+        _recorded_source(args, data, demo_symbol)
     args.start = args.start or data.get("start")
     args.end = args.end or data.get("end")
     return report_params(args, params, given)
+
+
+def _recorded_source(args, data, demo_symbol):
+    """Point the data flags at the source a report's `data` recorded: the same kline file
+    (by the absolute path recorded), the demo data, or Binance with the same symbol, interval
+    and REST root. A report without `source` (written before it was recorded) is the demo's
+    when its symbol is, else Binance's."""
+    source, symbol = data.get("source"), data.get("symbol")
+    if source == "file":
+        path = data.get("path")
+        if not isinstance(path, str) or not Path(path).is_file():
+            raise InvalidParameter(
+                f"--from {args.from_report}: the run read the kline file {path}, which is not "
+                f"there now; give --csv PATH where the file is now (or --symbol/--interval for "
+                f"Binance, or --demo).")
+        args.csv, args.symbol = path, symbol
+    elif source in ("frame", None) and symbol == demo_symbol:
+        args.demo = True
+        return
+    elif source == "frame":
+        raise InvalidParameter(
+            f"--from {args.from_report}: the run read a kline frame passed from Python, which "
+            f"the command cannot read again; give --csv PATH, --symbol/--interval, or --demo.")
+    else:
+        args.symbol = symbol
+        if source == "binance":
+            args.base_url = args.base_url or data.get("base_url")
+    args.interval = args.interval or data.get("interval")
 
 
 def read_report(path):
