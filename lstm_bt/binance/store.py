@@ -106,7 +106,7 @@ class KlineStore:
             (*key, now_ms),
         ).fetchall()
         if future:
-            with self._transaction() as connection:
+            with immediate_transaction(self._connection) as connection:
                 connection.executemany(
                     "DELETE FROM fetched_ranges WHERE symbol = ? AND interval = ? AND start_ms = ?",
                     [(*key, start) for (start,) in future])
@@ -120,7 +120,7 @@ class KlineStore:
     def save_page(self, symbol, interval, page):
         """Store a `KlinePage`'s rows and mark its range fetched, in one transaction."""
         key = _key(symbol, interval)
-        with self._transaction() as connection:
+        with immediate_transaction(self._connection) as connection:
             connection.executemany(_INSERT, [(*key, *row) for row in page.rows])
             if page.end_ms > page.start_ms:
                 self._mark_fetched(connection, key, page.start_ms, page.end_ms)
@@ -146,17 +146,6 @@ class KlineStore:
         ).fetchall()
         return frame_from_array(np.array(rows, dtype=np.float64), close_time=close_time)
 
-    @contextmanager
-    def _transaction(self):
-        connection = self._connection
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-
     @staticmethod
     def _mark_fetched(connection, key, start_ms, end_ms):
         """Add `[start_ms, end_ms)` to the fetched ranges, merged with those it touches."""
@@ -179,3 +168,16 @@ class KlineStore:
 
 def _key(symbol, interval):
     return validate_symbol(symbol), get_interval(interval).name
+
+
+@contextmanager
+def immediate_transaction(connection):
+    """`BEGIN IMMEDIATE` (the write lock taken at once, so a second writer waits rather than
+    failing half-way), committed at the end or rolled back on any exception, Ctrl-C included."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")

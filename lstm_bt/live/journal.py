@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..binance._frames import ROW_FIELDS
+from ..binance.store import immediate_transaction
 from ..errors import DataError, LstmBtError
 
 __all__ = ["Journal", "JournalMismatch", "SessionMismatch", "JOURNAL_FILE"]
@@ -100,7 +101,7 @@ class Journal:
                 if stored is not None and stored[0] != text and not _begun(connection):
                     stored = None  # a session that never had a bar: take the new identity
                 if stored is None:
-                    with _transaction(connection):
+                    with immediate_transaction(connection):
                         connection.execute("INSERT OR REPLACE INTO session "
                                            "VALUES ('identity', ?)", (text,))
             if stored is not None and stored[0] != text:
@@ -150,7 +151,7 @@ class Journal:
             rows: kline rows, times in ms.
             live: whether they are the session's live bars (else warm-up history).
         """
-        with _unusable(self.path), _transaction(self._connection) as connection:
+        with _unusable(self.path), immediate_transaction(self._connection) as connection:
             connection.executemany(
                 f"INSERT OR IGNORE INTO bars VALUES ({', '.join('?' * (len(ROW_FIELDS) + 1))})",
                 [(*row, int(live)) for row in rows])
@@ -195,7 +196,7 @@ class Journal:
         held = self._connection.execute(select, key).fetchone()
         new = values[-1]
         if held is None:
-            with _unusable(self.path), _transaction(self._connection) as connection:
+            with _unusable(self.path), immediate_transaction(self._connection) as connection:
                 connection.execute(insert, values)
             return True
         if held[0] != new:
@@ -232,17 +233,6 @@ def _unusable(path):
         raise DataError(
             f"the journal {path} cannot be used ({error}): free disk space if it is full; a "
             f"damaged journal cannot resume its session, so choose a new `state`.") from None
-
-
-@contextmanager
-def _transaction(connection):
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield connection
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
 
 
 def _lock(state_dir):
