@@ -1,6 +1,6 @@
 """A sweep never loses, mixes or invents a result (issue 21): one run at a time writes into an
-`--out`, each cell keeps its own returns, `timing` counts every run, and a damaged cell file
-is computed again.
+`--out`, each cell keeps its own returns, `timing` counts every run, a damaged cell file is
+computed again, and a lost Dask scheduler stops the sweep in one line, resumable.
 
 The slow tests share one real sweep (`busy`: two periods that share a start, two thresholds:
 four cells, two walk-forwards), run by the command while a second command tries the same
@@ -9,7 +9,9 @@ four cells, two walk-forwards), run by the command while a second command tries 
 
 import json
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -239,3 +241,61 @@ def test_a_damaged_cell_file_is_removed_with_a_warning_naming_it(tmp_path, caplo
     for key in ("torn", "listed", "other", "no-report"):
         assert any(f"cell result {directory.cells / key}.npz is damaged" in r.getMessage()
                    for r in caplog.records), key
+
+
+# --- 13: a lost scheduler stops the sweep in one line ---------------------------------------
+
+@pytest.mark.slow
+def test_a_sweep_whose_scheduler_is_killed_stops_in_one_line_keeping_its_finished_cells(
+        kline_file, tmp_path):
+    # A real `dask scheduler` and `dask worker` (one thread: one walk-forward at a time);
+    # kill -9 the scheduler once the first cell is stored, long before the last one is.
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    spec = _write_spec(tmp_path / "spec.toml", _spec(kline_file, seeds=[0, 1, 2],
+                                                     thresholds=[0.0]))
+    out, address_file = tmp_path / "out", tmp_path / "scheduler.json"
+    processes = []
+
+    def start(*command, **options):
+        processes.append(subprocess.Popen([sys.executable, *command], env=env, **options))
+        return processes[-1]
+
+    try:
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        scheduler = start("-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                          "--port", "0", "--dashboard-address", ":0", "--scheduler-file",
+                          str(address_file), **quiet)
+        address = _scheduler_address(address_file)
+        start("-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--nworkers",
+              "1", "--no-dashboard", **quiet)
+        running = start(*_sweep_command(spec, out, "--scheduler", address)[1:], cwd=ROOT,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not list((out / "cells").glob("*.npz")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        scheduler.send_signal(signal.SIGKILL)
+        stdout, stderr = running.communicate(timeout=60)
+    finally:
+        for process in reversed(processes):
+            process.kill()
+            process.wait()
+    done = subprocess.CompletedProcess(running.args, running.returncode, stdout, stderr)
+    problem = refusal_problem(done, "run the same command again to resume")
+    assert problem is None, problem
+    assert address in stderr and stdout == ""
+    assert not (out / "summary.json").exists(), "no report of a sweep that did not finish"
+    stored = [p.stem for p in (out / "cells").iterdir()]
+    assert 1 <= len(stored) < 6, stored
+    # Only finished cells are kept: none was stored as failed for the tasks Dask dropped.
+    assert SweepDir(out).finished(stored) == set(stored)
+
+
+def _scheduler_address(path, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return json.loads(path.read_text())["address"]
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.05)
+    raise AssertionError("the scheduler wrote no address")

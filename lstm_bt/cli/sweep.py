@@ -15,7 +15,8 @@ def add_parser(subparsers):
                     "verdict), cells.csv, configs.csv, breakdown.csv, summary.json and plots "
                     "into --out. Re-running into the same --out runs only unfinished "
                     "cells; one sweep or backtest at a time writes into an --out. Exit status: 0 "
-                    "all cells ran, 3 some failed (see cells.csv), 2 bad spec or busy --out.",
+                    "all cells ran, 3 some failed (see cells.csv), 2 bad spec, busy --out or "
+                    "lost scheduler.",
     )
     parser.add_argument("spec", metavar="SPEC.toml", help="the sweep spec (see README)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
