@@ -67,7 +67,9 @@ def test_a_sweep_cell_is_written_whole_with_the_umask_and_a_dead_writers_tempora
     old = os.umask(0o022)
     try:
         sweep.prepare("[data]\n")  # a resumed sweep
-        sweep.store({"key": "k1", "status": "ok", "returns": np.array([0.5, -0.25])})
+        sweep.store({"key": "k1", "status": "ok", "error": "", "returns": np.array([0.5, -0.25]),
+                     "report": {"metrics": {}, "benchmark": {}, "forecast": {}},
+                     "train_s": 1.0, "total_s": 1.5})
     finally:
         os.umask(old)
     assert [p.name for p in sweep.cells.iterdir()] == ["k1.npz"]

@@ -124,7 +124,8 @@ def test_results_equal_a_serial_run_cell_for_cell(finished):
         assert record["status"] == "ok"
         for key, value in record["report"]["metrics"].items():
             assert _same(row[key], value), (cell.config, cell.seed, key, row[key], value)
-        name = f"config{cell.config}__{cell.symbol}__{cell.period_start}__seed{cell.seed}"
+        name = (f"config{cell.config}__{cell.symbol}__{cell.period_start}__{cell.period_end}"
+                f"__seed{cell.seed}")
         np.testing.assert_array_equal(stored[name], record["returns"])
 
 
@@ -317,7 +318,8 @@ def test_each_local_worker_process_is_replaced_after_its_n_th_walk_forward_and_r
                           f"sizing == '{cell.trading['sizing']}'").iloc[0]
         for key, value in record["report"]["metrics"].items():
             assert _same(row[key], value), (cell.trading, key, row[key], value)
-        name = f"config{cell.config}__{cell.symbol}__{cell.period_start}__seed{cell.seed}"
+        name = (f"config{cell.config}__{cell.symbol}__{cell.period_start}__{cell.period_end}"
+                f"__seed{cell.seed}")
         np.testing.assert_array_equal(stored[name], record["returns"])
 
 

@@ -14,8 +14,9 @@ def add_parser(subparsers):
                     "in local worker processes or on a Dask cluster and write report.html (the "
                     "verdict), cells.csv, configs.csv, breakdown.csv, summary.json and plots "
                     "into --out. Re-running into the same --out runs only unfinished "
-                    "cells. Exit status: 0 all cells ran, 3 some failed (see cells.csv), "
-                    "2 bad spec.",
+                    "cells; one sweep or backtest at a time writes into an --out. Exit status: 0 "
+                    "all cells ran, 3 some failed (see cells.csv), 2 bad spec, busy --out or "
+                    "lost scheduler.",
     )
     parser.add_argument("spec", metavar="SPEC.toml", help="the sweep spec (see README)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")

@@ -77,6 +77,7 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
 
     Raises:
         InvalidParameter: a bad spec or argument (the message names it and the fix).
+        RunDirInUse: another run (a sweep or a backtest) is writing into `out`.
         DataError, BinanceError, NetworkError: the data cannot be loaded.
 
     Example:
@@ -84,16 +85,29 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
         >>> result = sweep("sweep.toml", out="sweeps/first")  # doctest: +SKIP
         >>> result.summary["dsr"]  # doctest: +SKIP
     """
-    from .data import load_sources
-    from .plan import bars_for, plan_sweep
-    from .report import write_report
-    from .results import SweepDir
-    from .spec import load_spec, spec_to_toml
+    from ..run.run_dir import RunDirClaim
+    from .spec import load_spec
 
     began = time.perf_counter()
     workers = _check_target(client, workers, scheduler)
     restart_workers_every = _check_restart(restart_workers_every, client, scheduler)
     checked = load_spec(spec)
+    # One run at a time writes into `out` (a sweep or a backtest): held until the report is
+    # written, or `RunDirInUse` at once.
+    with RunDirClaim(out).acquire():
+        return _sweep(checked, out, began, client, workers, scheduler, data_dir, base_url,
+                      quiet, restart_workers_every)
+
+
+def _sweep(checked, out, began, client, workers, scheduler, data_dir, base_url, quiet,
+           restart_workers_every):
+    """`sweep`'s work, once its arguments are checked and `out` is held."""
+    from .data import load_sources
+    from .plan import bars_for, plan_sweep
+    from .report import write_report
+    from .results import SweepDir
+    from .spec import spec_to_toml
+
     directory = SweepDir(out)
     directory.prepare(spec_to_toml(checked.source))
     sources = load_sources(checked, data_dir=data_dir, base_url=base_url, progress=not quiet)
@@ -127,7 +141,8 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
                         tqdm.write(f"Dask dashboard: {link}")
                     run_on_dask(dask, work, on_result)
     records = {cell.key: directory.load(cell.key) for cell in cells}
-    timing = {"total_s": round(time.perf_counter() - began, 3), **counts}
+    timing = {"total_s": round(time.perf_counter() - began, 3), **counts,
+              "all_runs": directory.all_runs(counts)}
     table, config_table, summary = write_report(directory.path, checked, configs, cells,
                                                 records, timing)
     return SweepResult(cells=table, configs=config_table, summary=summary,

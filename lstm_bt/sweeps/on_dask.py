@@ -4,8 +4,11 @@ One task per walk-forward; one whose worker died runs again elsewhere (Dask's
 `allowed-failures`). Worker processes, and so their memory, are the cluster's own.
 """
 
+import asyncio
+import logging
 import os
 import time
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -37,9 +40,11 @@ def connect(client=None, scheduler=None):
         raise InvalidParameter(
             f"Cannot reach the Dask scheduler {scheduler!r} ({error}); start one with "
             "`dask scheduler` and give its tcp://HOST:PORT.") from None
-    with own:
+    try:
         own.register_plugin(CapThreads())
         yield own
+    finally:
+        _close(own)
 
 
 def run_on_dask(client, work, on_result):
@@ -60,12 +65,43 @@ def run_on_dask(client, work, on_result):
         for future in _as_finished(client, walks):
             try:
                 results = future.result()
+            except CancelledError as error:  # not the task's failure: the cluster dropped it
+                raise _lost(client, error) from None
             except Exception as error:  # noqa: BLE001 - the task's own failure, recorded
                 results = failed_results(walks[future], error)
             on_result(results)
             future.release()
     finally:
-        client.cancel([future for future in walks if not future.done()])
+        if client.status == "running":
+            client.cancel([future for future in walks if not future.done()])
+
+
+def _lost(client, error):
+    """The one-line error for tasks the cluster cancelled: its scheduler is gone (or someone
+    cancelled them). Nothing is recorded for them; the next run computes them."""
+    reason = getattr(error, "reason", None) or "cancelled"
+    address = getattr(client.scheduler, "address", None) or "the scheduler"
+    return LstmBtError(
+        f"the Dask cluster dropped the sweep's tasks ({reason}): the scheduler {address} "
+        "stopped or cannot be reached. Finished cells are kept: run the same command again "
+        "to resume, once the scheduler and its workers are back (or without `scheduler`).")
+
+
+def _close(client):
+    """Close our own client; once its scheduler is gone, without the traceback distributed
+    logs for the reconnection that closing cancels."""
+    quiet = client.status != "running"
+    logger = logging.getLogger("distributed.client")
+    if quiet:
+        logger.addFilter(_no_cancelled_reconnect)
+    try:
+        client.close()
+    finally:
+        logger.removeFilter(_no_cancelled_reconnect)
+
+
+def _no_cancelled_reconnect(record):
+    return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
 
 
 def _as_finished(client, futures):

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .._atomic_files import write_file
 from ..stats.overfitting import deflated_sharpe_ratio, probabilistic_sharpe_ratio, return_moments
 from .counting import counted_sharpe, finished, no_trade, numbers, share
 
@@ -150,7 +151,9 @@ def write_report(path, spec, configs, cells, records, timing):
     table.to_csv(path / "cells.csv", index=False)
     config_table.to_csv(path / "configs.csv", index=False)
     breakdown.to_csv(path / "breakdown.csv", index=False)
-    (path / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default))
+    # Whole or not at all: the next run into `path` reads its `timing` (`all_runs`).
+    write_file(path / "summary.json",
+               json.dumps(summary, indent=1, default=_json_default).encode())
     np.savez_compressed(path / "returns.npz", **{_cell_name(c): returns[c.key]
                                                  for c in cells if c.key in returns})
     plots.draw(path, spec, table, config_table)
@@ -174,7 +177,9 @@ def _with_report_columns(table):
 
 
 def _cell_name(cell):
-    return f"config{cell.config}__{cell.symbol}__{cell.period_start}__seed{cell.seed}"
+    """A cell's array in returns.npz: `config3__BTCUSDT__2024-01-01__2024-02-01__seed0`."""
+    return (f"config{cell.config}__{cell.symbol}__{cell.period_start}__{cell.period_end}"
+            f"__seed{cell.seed}")
 
 
 def finite(value):

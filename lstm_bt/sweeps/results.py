@@ -63,19 +63,42 @@ class SweepDir:
         write_file(self.cells / f"{result['key']}.npz", data.getvalue())
 
     def load(self, key):
-        """The stored result of cell `key`, or None (missing or damaged: then removed)."""
+        """The stored result of cell `key`, or None: missing, or damaged (a truncated file, a
+        record that is no cell result of `key`), which is then removed with a warning."""
         path = self.cells / f"{key}.npz"
         if not path.is_file():
             return None
         try:
             with np.load(path, allow_pickle=False) as stored:
-                record = json.loads(str(stored["record"]))
-                record["returns"] = stored["returns"] if record["status"] == "ok" else None
-        except (OSError, ValueError, KeyError, EOFError) as error:
-            log.warning("cell result %s is damaged (%s); computing it again", path, error)
+                record = _checked(json.loads(str(stored["record"])), key)
+                returns = stored["returns"] if record["status"] == "ok" else None
+            if returns is not None and (returns.ndim != 1 or returns.dtype != np.float64):
+                raise ValueError(f"returns of shape {returns.shape} and type {returns.dtype}")
+        except Exception as error:  # noqa: BLE001 - whatever cannot be read is computed again
+            log.warning("cell result %s is damaged (%s); removed, its cell is computed again",
+                        path, error)
             path.unlink(missing_ok=True)
             return None
+        record["returns"] = returns
         return record
+
+    def all_runs(self, counts):
+        """`counts` (`walk_forwards`, `cells_run`, `cells_reused` of this run) added to those
+        of every earlier run into this directory, as its `summary.json` holds them (a damaged
+        one counts as no earlier run, with a warning)."""
+        path = self.path / "summary.json"
+        if not path.is_file():
+            return dict(counts)
+        try:
+            timing = json.loads(path.read_text(encoding="utf-8"))["timing"]
+            # A summary written before `all_runs` existed holds its own run's counts only.
+            before = timing.get("all_runs", timing)
+            if not all(_count(before.get(name)) for name in counts):
+                raise ValueError("no run counts in its timing")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            log.warning("%s is damaged (%s); `all_runs` counts this run only", path, error)
+            return dict(counts)
+        return {name: before[name] + value for name, value in counts.items()}
 
     def finished(self, keys):
         """The keys among `keys` with an `ok` result stored."""
@@ -85,6 +108,28 @@ class SweepDir:
             if record is not None and record["status"] == "ok":
                 done.add(key)
         return done
+
+
+def _checked(record, key):
+    """`record` if it is a result of cell `key` with every field the report reads; else
+    ValueError."""
+    if not isinstance(record, dict) or record.get("key") != key:
+        raise ValueError(f"its record is no result of cell {key}")
+    report = record.get("report")
+    readable = (
+        record.get("status") in ("ok", "failed") and isinstance(record.get("error"), str)
+        and all(name in record and isinstance(record[name], (int, float, type(None)))
+                for name in ("train_s", "total_s"))
+        and (record["status"] == "failed" or isinstance(report, dict) and all(
+            isinstance(report.get(part, {}), dict) for part in ("metrics", "benchmark",
+                                                                "forecast"))))
+    if not readable:
+        raise ValueError("its record lacks a field the report reads")
+    return record
+
+
+def _count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _json_default(value):
