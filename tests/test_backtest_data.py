@@ -37,3 +37,18 @@ def test_an_archive_name_that_contradicts_its_bars_is_refused_at_the_command_lin
 def test_a_directory_or_a_device_given_as_a_data_file_is_named_as_such(path, said):
     with pytest.raises(DataError, match=said):
         load_backtest_data(path)
+
+
+def test_a_warm_up_reaching_before_1970_is_refused_at_the_command_line_before_any_request(
+        tmp_path):
+    # A billion 1h bars of warm-up: an OverflowError (exit 1) before, now the same refusal as
+    # a sweep spec's, before the store is opened or Binance asked.
+    done = lstm_bt("backtest", "--symbol", "BTCUSDT", "--interval", "1h", "--start",
+                   "2024-01-01", "--train-window", "1000000000", "--base-url",
+                   "http://127.0.0.1:9", "--data-dir", tmp_path / "store", "--quiet")
+    assert refusal_problem(done, "warm-up before 2024-01-01 00:00, which reaches back before "
+                                 "1970 (no klines exist there)") is None
+    assert not (tmp_path / "store").exists()
+    done = lstm_bt("backtest", "--symbol", "BTCUSDT", "--interval", "1h", "--start",
+                   "2024-01-01", "--train-window", "1000000001", "--quiet")
+    assert refusal_problem(done, "`--train-window`, expected an integer in [1, 1000000000]") is None

@@ -13,12 +13,13 @@ from lstm_bt.data.synthetic import random_walk
 
 # (argument, how a call passes it, what the message says is expected)
 INTEGER_ARGUMENTS = [
-    ("train_window", lambda v: LSTMStrategy.check_params(train_window=v), "a positive integer"),
+    ("train_window", lambda v: LSTMStrategy.check_params(train_window=v),
+     "an integer in [1, 1000000000] (training samples)"),
     ("epochs", lambda v: LSTMStrategy.check_params(epochs=v), "a positive integer"),
     ("patience", lambda v: LSTMStrategy.check_params(patience=v), "an integer >= 0"),
     ("seed", lambda v: LSTMStrategy.check_params(seed=v), "an integer in [0, 4294967295] (e.g. 0)"),
     ("input_warmup", lambda v: LSTMStrategy.check_params(input_warmup=v),
-     "None or an integer >= 0 (bars before the extra inputs have values)"),
+     "None or an integer in [0, 1000000000] (bars before the extra inputs have values)"),
     ("smooth", lambda v: LSTMStrategy.check_params(smooth=v),
      "a positive integer (the number of forecasts to average)"),
     ("bars", lambda v: random_walk(v), "a positive integer"),
@@ -34,6 +35,19 @@ def test_an_integer_argument_refuses_anything_but_an_integer_in_range(name, call
     with pytest.raises(InvalidParameter, match=re.escape(
             f"Received an invalid value for `{name}`, expected {expected}, got {bad!r}.")):
         call(bad)
+
+
+@pytest.mark.parametrize("name", ["train_window", "seq_len", "retrain_every", "input_warmup"])
+def test_a_bar_count_is_at_most_a_billion(name):
+    # 2**63 - 1 bars passed every check, then overflowed timestamps after a sweep wrote its
+    # spec (issue 21).
+    low = 0 if name == "input_warmup" else 1
+    with pytest.raises(InvalidParameter, match=re.escape(
+            f"`{name}`, expected {'None or ' * (name == 'input_warmup')}an integer in "
+            f"[{low}, 1000000000]")):
+        LSTMStrategy.check_params(**{name: 2**63 - 1})
+    widest = {"train_window": 10**9, name: 10**9 - (name == "seq_len")}  # seq_len < window
+    assert LSTMStrategy.check_params(**widest)[name] == widest[name]
 
 
 @pytest.mark.parametrize("name, call, expected", INTEGER_ARGUMENTS[:4],

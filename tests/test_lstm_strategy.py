@@ -362,7 +362,8 @@ BAD_PARAMS = [
     ({"fraction": 1.5}, r"`fraction`, expected a number in \(0.0, 1.0\]"),
     ({"smooth": 0}, r"`smooth`"),
     ({"features": "ohlc"}, r"`features`.*Did you mean 'ohlc_minmax'"),
-    ({"input_warmup": -1}, r"`input_warmup`, expected None or an integer >= 0"),
+    ({"input_warmup": -1},
+     r"`input_warmup`, expected None or an integer in \[0, 1000000000\]"),
     ({"forecasts": [1.0, 2.0]}, r"`forecasts`, expected a pandas Series"),
     ({"start": "the first of May"}, r"`start`: .the first of May.\. Write a UTC date like 2024-01-01"),
 ]

@@ -1,5 +1,6 @@
 """Sweep specs and plans: what is refused, and how many walk-forwards a grid trains."""
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -56,7 +57,7 @@ def test_widths_one_value_or_a_sweep():
                                    {"units": [[4], [np.int64(4)]]},
                                    {"epochs": np.array([1, 1])}])
 def test_a_numpy_value_equal_to_another_is_listed_twice(model):
-    with pytest.raises(InvalidParameter, match="lists a value twice"):
+    with pytest.raises(InvalidParameter, match=r"lists (8|\[4\]|1) twice"):
         load_spec(_spec(model=model))
 
 
@@ -235,3 +236,211 @@ def test_symbols_are_fetched_once_through_the_kline_store_with_the_longest_warm_
     [(_, _, again)] = load_sources(spec, data_dir=tmp_path, base_url=binance_server.url)
     assert len(binance_server.klines_requests) == asked  # the store had it all
     pd.testing.assert_frame_equal(again, frame)
+
+
+# Issue 21, item 5: one value spelt twice is one trial, refused (it would inflate N).
+@pytest.mark.parametrize("tables, words", [
+    ({"trading": {"threshold": [0, 0.0]}}, "[trading] `threshold` lists 0.0 twice (as 0 and 0.0)"),
+    ({"trading": {"threshold": [0.0, -0.0]}}, "`threshold` lists -0.0 twice (as 0.0 and -0.0)"),
+    ({"model": {"dropout": [0.5, 0, 0.0]}}, "[model] `dropout` lists 0.0 twice"),
+    ({"data": {"periods": [["2024-01-04", "2024-01-13"], ["2024-01-04T00:00", "2024-01-13"]]}},
+     "[data] `periods` lists the period 2024-01-04 to 2024-01-13 (UTC) twice (as "
+     '["2024-01-04", "2024-01-13"] and ["2024-01-04T00:00", "2024-01-13"])'),
+    ({"data": {"periods": [["2024-01-04T05:00+05:00", "2024-01-13"],
+                           ["2024-01-04", "2024-01-13T00:00Z"]]}},
+     "lists the period 2024-01-04 to 2024-01-13 (UTC) twice"),
+    ({"data": {"files": ["a.csv", "./a.csv"]}}, '[data] `files` lists "./a.csv" twice'),
+])
+def test_a_value_spelt_twice_is_refused_naming_the_param_and_the_value(tables, words):
+    with pytest.raises(InvalidParameter) as refused:
+        load_spec(_spec(**tables))
+    assert words in str(refused.value)
+    assert "list each value once" in str(refused.value)
+
+
+def test_distinct_values_of_one_type_or_another_are_kept():
+    spec = load_spec(_spec(trading={"threshold": [0, 0.001, "cost"]},
+                           model={"units": [[4], [4, 4]]}))
+    assert spec.trading["threshold"] == [0, 0.001, "cost"] and spec.n_configs == 3 * 2 * 2
+
+
+# Issue 21, item 11: a period with an offset reads as --start does (converted to UTC).
+def test_periods_with_an_offset_are_read_in_utc_as_the_command_reads_start():
+    from lstm_bt.data.dates import parse_date
+
+    spec = load_spec(_spec(data={"periods": [["2024-01-04T05:00+05:00", "2024-01-13T00:00Z"],
+                                             ["2024-01-05T12:30+02:00", "2024-01-12"]]}))
+    assert spec.periods == (("2024-01-04", "2024-01-13"), ("2024-01-05T10:30", "2024-01-12"))
+    assert parse_date(spec.periods[1][0]) == parse_date("2024-01-05T12:30+02:00")
+    _, cells, _ = plan_sweep(spec, SOURCES, spec.broker)  # TypeError (tz-aware) before
+    naive = load_spec(_spec())
+    first = [cell.key for cell in plan_sweep(naive, SOURCES, naive.broker)[1]]
+    assert [cell.key for cell in cells if cell.period_start == "2024-01-04"] == first
+    assert tomllib.loads(spec_to_toml(spec.source))["data"]["periods"][0] == [
+        "2024-01-04T05:00+05:00", "2024-01-13T00:00Z"]  # spec.toml keeps what was written
+
+
+# Issue 21, item 12: bar counts are bounded, and checked before anything is written.
+def _symbols_spec(**model):
+    return {"data": {"symbols": ["BTCUSDT"], "interval": "1h",
+                     "periods": [["2024-01-01", "2024-02-01"]]},
+            "model": {"seq_len": 8, **model}}
+
+
+@pytest.mark.parametrize("name, value", [("train_window", 2**63 - 1), ("retrain_every", 10**9 + 1),
+                                         ("seq_len", 10**12), ("input_warmup", 10**10)])
+def test_a_bar_count_above_a_billion_is_refused(name, value):
+    with pytest.raises(InvalidParameter, match=re.escape(
+            f"[model] {name} = {value}: Received an invalid value for `{name}`, expected ")):
+        load_spec(_symbols_spec(**{name: value}))
+
+
+def test_a_warm_up_reaching_before_1970_is_refused_before_any_request():
+    with pytest.raises(InvalidParameter) as refused:
+        load_spec(_symbols_spec(train_window=10**9))  # a billion hours
+    assert "before 1970" in str(refused.value) and "train_window" in str(refused.value)
+    load_spec(_symbols_spec(train_window=400_000))  # 45 years of 1h bars: 1978
+
+
+def test_cli_huge_train_window_exits_2_before_anything_is_written(tmp_path):
+    spec = tmp_path / "huge.toml"
+    spec.write_text(spec_to_toml(_symbols_spec(train_window=2**63 - 1)))
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "lstm_bt", "sweep", str(spec), "--out", str(out),
+                           "--base-url", "http://127.0.0.1:9", "--data-dir", str(tmp_path / "d")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "train_window" in line and "1000000000" in line
+    assert not out.exists() and not (tmp_path / "d").exists()
+
+
+# Issue 21, item 16: the grid is counted before it is built.
+def _big_spec(values=10):
+    grid = {"seq_len": list(range(2, 2 + values)), "retrain_every": list(range(10, 10 + values)),
+            "dropout": [i / 20 for i in range(values)],
+            "learning_rate": [0.001 * (i + 1) for i in range(values)],
+            "batch_size": list(range(16, 16 + values)), "epochs": list(range(1, 1 + values)),
+            "warm_epochs": list(range(1, 1 + values)), "patience": list(range(values)),
+            "train_window": list(range(100, 100 + values))}
+    return _spec(model=grid, trading={"threshold": [i / 1000 for i in range(values)]})
+
+
+def test_a_grid_above_max_cells_is_refused_before_it_is_built():
+    spec = _spec(trading={"threshold": [i / 10_000 for i in range(101)],
+                          "smooth": list(range(1, 501))})
+    with pytest.raises(InvalidParameter) as refused:  # 101 x 500 x 2 configs x 2 seeds
+        load_spec(spec)
+    assert ("The spec makes 202,000 cells (101,000 configs x 1 file x 1 period x 2 seeds), "
+            "above the limit of 100,000" in str(refused.value))
+    assert "--max-cells 202000 (max_cells=202000 in Python)" in str(refused.value)
+    assert load_spec(spec, max_cells=202_000).n_cells == 202_000
+    import time
+
+    began = time.perf_counter()
+    with pytest.raises(InvalidParameter, match="makes 40,000,000,000 cells"):
+        load_spec(_big_spec())  # 10 params of 10 values, 2 sizings, 2 seeds
+    assert time.perf_counter() - began < 1.0
+
+
+def test_sweep_and_the_command_take_max_cells_and_write_nothing_above_it(tmp_path):
+    from lstm_bt import sweep
+
+    with pytest.raises(InvalidParameter, match="makes 12 cells .* above the limit of 11"):
+        sweep(_spec(), out=tmp_path / "py", max_cells=11)
+    spec = tmp_path / "s.toml"
+    spec.write_text(spec_to_toml(_spec()))
+    for limit, words in (("11", "above the limit of 11;"),
+                         ("0", "`--max-cells`, expected a positive integer")):
+        done = subprocess.run([sys.executable, "-m", "lstm_bt", "sweep", str(spec), "--out",
+                               str(tmp_path / "cli"), "--max-cells", limit],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert words in line
+    assert not (tmp_path / "py").exists() and not (tmp_path / "cli").exists()
+
+
+# Issue 22: --dry-run.
+def test_dry_run_counts_and_estimates_without_data_a_server_or_out(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text(spec_to_toml({
+        "data": {"symbols": ["BTCUSDT", "ETHUSDT"], "interval": "1h",
+                 "periods": [["2023-01-01", "2024-01-01"], ["2024-01-01", "2025-01-01"]]},
+        "run": {"seeds": [0, 1, 2]},
+        "model": {"seq_len": [30, 60], "units": [[32], [64, 32]]},
+        "trading": {"threshold": [0.0, 0.001, 0.002], "sizing": ["all_in", "proportional"]}}))
+    here = tmp_path / "cwd"
+    here.mkdir()
+    done = subprocess.run([sys.executable, "-m", "lstm_bt", "sweep", str(spec), "--dry-run",
+                           "--workers", "2", "--base-url", "http://127.0.0.1:9",
+                           "--data-dir", str(tmp_path / "store")],
+                          capture_output=True, text=True, timeout=120, cwd=here)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    for words in ("configs: 24 (4 model x 6 trading)", "cells: 288 = 24 configs x 2 symbols x "
+                  "2 periods x 3 seeds", "walk-forwards: 48 = 4 model configs", "8,784",
+                  "estimated time: ", "on 2 workers", "rough estimate", "cost model"):
+        assert words in text, (words, text)
+    assert list(here.iterdir()) == [] and not (tmp_path / "store").exists()
+
+
+def test_dry_run_counts_a_files_bars_and_needs_out_only_to_run(tmp_path):
+    from lstm_bt.binance.files import write_kline_csv
+    from lstm_bt.sweeps import estimate_sweep
+
+    path = tmp_path / "TESTUSDT.csv"
+    write_kline_csv(path, random_walk(300, seed=3), "1h")  # 2024-01-01 00:00 .. 01-13 11:00
+    spec = _spec(data={"files": [str(path)], "periods": [["2024-01-04", "2024-01-13"],
+                                                         ["2024-01-10", "2024-02-01"]]})
+    estimate = estimate_sweep(spec, workers=1)
+    assert [bars for *_, bars in estimate.sources] == [9 * 24, 300 - 9 * 24]
+    assert (estimate.n_configs, estimate.n_cells, estimate.n_walk_forwards) == (6, 24, 4)
+    assert estimate.total_s > estimate.walk_s > 0
+    spec_path = tmp_path / "s.toml"
+    spec_path.write_text(spec_to_toml(spec))
+    done = subprocess.run([sys.executable, "-m", "lstm_bt", "sweep", str(spec_path)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert "--out DIR" in line and "--dry-run" in line
+
+
+def test_the_cost_model_grows_with_what_a_walk_forward_computes():
+    from lstm_bt.sweeps.estimate import walk_seconds
+
+    base = {"seq_len": 30, "train_window": 500, "retrain_every": 168, "units": (16,),
+            "epochs": 10}
+    seconds = walk_seconds(base, 2000, cells=2)
+    for change in ({"train_window": 1000}, {"retrain_every": 84}, {"units": (64,)},
+                   {"units": (16, 16)}, {"seq_len": 60}, {"warm_epochs": 5, "epochs": 5},
+                   {"warm_start": False}):
+        assert walk_seconds({**base, **change}, 2000, cells=2) > seconds, change
+    assert walk_seconds(base, 4000, cells=2) > seconds < walk_seconds(base, 2000, cells=6)
+
+
+def test_the_progress_bar_counts_walk_forwards_and_scales_its_eta_by_the_finished_ones(
+        tmp_path, capsys):
+    from lstm_bt.sweeps import _storing
+    from lstm_bt.sweeps.plan import bars_for
+    from lstm_bt.sweeps.results import SweepDir
+
+    spec = load_spec(_spec(model={"seq_len": [8, 12]}))
+    _, cells, walks = plan_sweep(spec, SOURCES, spec.broker)
+    frames = {symbol: frame for symbol, _, frame in SOURCES}
+    work = [(bars_for(frames[walk.symbol], walk), walk, spec.broker) for walk in walks]
+    directory = SweepDir(tmp_path)
+    directory.prepare(spec_to_toml(spec.source))
+    with _storing(work, directory, quiet=False) as on_result:
+        progress = on_result.progress
+        progress.slots = 2
+        modelled = progress.predicted
+        assert progress.eta() == pytest.approx(sum(modelled) / 2)  # the cost model alone
+        on_result([{"key": cell.key, "status": "ok", "error": "", "report": {},
+                    "returns": np.zeros(3), "train_s": 1.0, "total_s": 1.0,
+                    "walk_s": 3 * modelled[0]} for cell in work[0][1].cells])
+        # The finished one took 3 times the model's time: so will the rest, 2 at a time.
+        assert progress.eta() == pytest.approx(3 * sum(modelled[1:]) / 2)
+    shown = capsys.readouterr().err
+    assert "1/8 walk-forwards" in shown and "cells 6/48, failed 0, ETA " in shown
+    assert len(cells) == 48 and len(directory.finished([c.key for c in cells])) == 6

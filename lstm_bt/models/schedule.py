@@ -11,7 +11,13 @@ from typing import NamedTuple
 
 from ..errors import InvalidParameter, check_int
 
-__all__ = ["Window", "required_history", "window_at", "rolling_schedule", "check_schedule_params"]
+__all__ = ["Window", "required_history", "window_at", "rolling_schedule", "check_schedule_params",
+           "MAX_BARS"]
+
+# The most bars a bar count (`train_window`, `seq_len`, `retrain_every`, `input_warmup`) may
+# be: far beyond any kline history (a billion 1m bars is 1,900 years), and small enough that
+# bar arithmetic on timestamps and arrays stays in range.
+MAX_BARS = 10**9
 
 
 class Window(NamedTuple):
@@ -30,9 +36,11 @@ class Window(NamedTuple):
 
 def check_schedule_params(train_window, seq_len, retrain_every):
     """The three schedule params as Python ints, or `InvalidParameter`."""
-    seq_len = check_int("seq_len", seq_len, low=1)
-    train_window = check_int("train_window", train_window, low=1)
-    retrain_every = check_int("retrain_every", retrain_every, low=1)
+    seq_len = check_int("seq_len", seq_len, low=1, high=MAX_BARS, meaning="bars")
+    train_window = check_int("train_window", train_window, low=1, high=MAX_BARS,
+                             meaning="training samples")
+    retrain_every = check_int("retrain_every", retrain_every, low=1, high=MAX_BARS,
+                              meaning="bars")
     if seq_len >= train_window:
         raise InvalidParameter(
             f"Received an invalid value for `seq_len`, expected fewer bars than "

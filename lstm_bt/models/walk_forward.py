@@ -16,7 +16,7 @@ import pandas as pd
 from ..data.dates import parse_date
 from ..errors import InvalidParameter, check_int, fill_params
 from .forecaster import OHLCV, LSTMForecaster
-from .schedule import check_schedule_params, required_history, window_at
+from .schedule import MAX_BARS, check_schedule_params, required_history, window_at
 
 __all__ = ["WalkForward", "ReplayedForecasts", "walk_for", "forecast_frame"]
 
@@ -118,7 +118,8 @@ class WalkForward(_Walk):
         model = _new_forecaster(p)
         model._validate_params()
         p.update(model.get_params())
-        p["input_warmup"] = check_int("input_warmup", p["input_warmup"], none_ok=True,
+        p["input_warmup"] = check_int("input_warmup", p["input_warmup"], high=MAX_BARS,
+                                      none_ok=True,
                                       meaning="bars before the extra inputs have values")
         return p
 

@@ -23,7 +23,7 @@ from ..errors import DataError, InvalidParameter
 from ..data.intervals import get_interval
 from ..data.kline_frame import COLUMNS, validate_kline_frame
 
-__all__ = ["BacktestData", "load_backtest_data"]
+__all__ = ["BacktestData", "load_backtest_data", "history_start"]
 
 log = logging.getLogger(__name__)
 
@@ -135,18 +135,34 @@ def _from_binance(symbol, interval, start, end, history, base_url, data_dir, off
             "and 2024-01-01; or give a kline file or frame as the data."
         )
     step = get_interval(interval)
-    # Ask for the warm-up too; for 1M (no fixed length) the longest month is a safe excess.
-    bar = pd.Timedelta(milliseconds=step.longest_ms)
-    frame = load_klines(symbol, step.name, start - history * bar, end, base_url=base_url,
+    first = history_start(start, history, step.name)
+    frame = load_klines(symbol, step.name, first, end, base_url=base_url,
                         data_dir=data_dir, progress=progress, offline=offline)
     if frame.empty:
         raise DataError(
-            f"no {symbol} {step.name} bars from {start - history * bar:%Y-%m-%d %H:%M} "
+            f"no {symbol} {step.name} bars from {first:%Y-%m-%d %H:%M} "
             f"(warm-up included) to {f'{end:%Y-%m-%d %H:%M}' if end else 'now'}: Binance has "
             f"none there (a `start` in the future, or before {symbol} was listed); pick "
             "dates with bars."
         )
     return frame, symbol, step.name
+
+
+def history_start(start, history, interval, what="`train_window` (or `seq_len`)"):
+    """The open time from which to ask for `history` warm-up bars of `interval` before `start`
+    (a naive UTC datetime); for 1M (no fixed length) the longest month is a safe excess.
+
+    Raises:
+        InvalidParameter: the warm-up reaches back before 1970, where no klines exist (and
+            before year 1, where no date does).
+    """
+    first_ms = to_ms(start) - history * get_interval(interval).longest_ms
+    if first_ms < 0:
+        raise InvalidParameter(
+            f"The first model needs {history:,} bars of {interval} warm-up before "
+            f"{start:%Y-%m-%d %H:%M}, which reaches back before 1970 (no klines exist there); "
+            f"lower {what}.")
+    return from_ms(first_ms)
 
 
 def _from_file(path, symbol, interval):

@@ -3,6 +3,7 @@
 Flow: `spec` -> `data` -> `plan` -> `execute` tasks (in `local` processes or `on_dask`), each
 through `cell` (the engine) -> `results` (resumable) -> the study: `counting` (how cells
 count), `report` (tables and files), `breakdown`, `verdict`, `plots`, `study_page`.
+`estimate`: the cost model of a walk-forward, for `--dry-run` and the ETA of `progress`.
 """
 
 import logging
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 
 # No NumPy, pandas or tqdm here: a worker imports this before `local._start` caps threads.
 from ..errors import InvalidParameter, check_int
+from .estimate import estimate_sweep
 
-__all__ = ["sweep", "SweepResult", "EXIT_SOME_FAILED", "RESTART_WORKERS_EVERY"]
+__all__ = ["sweep", "estimate_sweep", "SweepResult", "EXIT_SOME_FAILED", "RESTART_WORKERS_EVERY"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class SweepResult:
 
 
 def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, base_url=None,
-          quiet=True, restart_workers_every=None):
+          quiet=True, restart_workers_every=None, max_cells=None):
     """Run a sweep and write its report into `out`.
 
     Args:
@@ -71,6 +73,8 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
         restart_workers_every: walk-forwards a local worker process runs before a fresh one
             replaces it, giving back the memory TensorFlow keeps; 0 never. Defaults to `None`:
             `RESTART_WORKERS_EVERY`.
+        max_cells: the most cells the spec may make, counted before any is planned
+            (`--max-cells`). Defaults to `None`: `spec.MAX_CELLS` (100,000).
 
     Returns:
         A `SweepResult`.
@@ -86,12 +90,12 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
         >>> result.summary["dsr"]  # doctest: +SKIP
     """
     from ..run.run_dir import RunDirClaim
-    from .spec import load_spec
+    from .spec import MAX_CELLS, load_spec
 
     began = time.perf_counter()
     workers = _check_target(client, workers, scheduler)
     restart_workers_every = _check_restart(restart_workers_every, client, scheduler)
-    checked = load_spec(spec)
+    checked = load_spec(spec, max_cells=MAX_CELLS if max_cells is None else max_cells)
     # One run at a time writes into `out` (a sweep or a backtest): held until the report is
     # written, or `RunDirInUse` at once.
     with RunDirClaim(out).acquire():
@@ -128,12 +132,15 @@ def _sweep(checked, out, began, client, workers, scheduler, data_dir, base_url, 
             if client is None and scheduler is None:
                 from .local import run_local
 
-                run_local(work, on_result,
-                          **_local_options(workers, restart_workers_every, data_dir))
+                options = _local_options(workers, restart_workers_every, data_dir)
+                on_result.progress.slots = options["workers"]
+                on_result.progress.restart_every = restart_workers_every
+                run_local(work, on_result, **options)
             else:
                 from .on_dask import connect, dashboard_link, run_on_dask
 
                 with connect(client, scheduler) as dask:
+                    on_result.progress.slots = max(1, sum(dask.nthreads().values()))
                     link = dashboard_link(dask)
                     if link and not quiet:
                         from tqdm import tqdm
@@ -151,21 +158,18 @@ def _sweep(checked, out, began, client, workers, scheduler, data_dir, base_url, 
 
 @contextmanager
 def _storing(work, directory, quiet):
-    """A callback that stores each walk-forward's cell results, under a progress bar."""
-    from tqdm import tqdm
+    """A callback that stores each walk-forward's cell results, under a progress bar counting
+    walk-forwards (`progress.WalkProgress`: its `slots` are set once known)."""
+    from .progress import WalkProgress
 
-    total = sum(len(walk.cells) for _, walk, _ in work)
-    with tqdm(total=total, unit="cell", desc="sweep", disable=quiet, dynamic_ncols=True) as bar:
-        failed = 0
+    with WalkProgress(work, quiet) as progress:
 
         def on_result(results):
-            nonlocal failed
             for result in results:
                 directory.store(result)
-                failed += result["status"] != "ok"
-            bar.update(len(results))
-            bar.set_postfix_str(f"failed {failed}", refresh=True)
+            progress.update(results)
 
+        on_result.progress = progress
         yield on_result
 
 

@@ -4,6 +4,7 @@ A task carries its bars (its period and warm-up, cut in the client): workers sha
 with the client, and a task lost with its worker runs again anywhere.
 """
 
+import importlib
 import logging
 import time
 
@@ -28,11 +29,16 @@ def run_walk_forward(frame, walk, broker):
     Returns:
         One result dict per cell of `walk`: `key`, `status` (`ok`/`failed`), `error`,
         `report` (None when failed), `returns` (per-bar, None when failed), `train_s`,
-        `total_s` (training plus this cell's replay).
+        `total_s` (training plus this cell's replay), `walk_s` (the whole task: training and
+        every replay; the progress bar's ETA). No time counts the Keras backend's import,
+        once a process.
     """
+    from ..models.backend import configure
     from ..run.backtest_data import load_backtest_data
     from . import cell as engine
 
+    configure()  # and import Keras: once a process, a cost of the worker, not of this task
+    importlib.import_module("keras")
     began = time.perf_counter()
     try:
         bars = load_backtest_data(frame, symbol=walk.symbol, interval=walk.interval,
@@ -40,7 +46,7 @@ def run_walk_forward(frame, walk, broker):
                                   history=engine.required_history(walk.model))
         forecasts, training = engine.train_forecasts(bars, walk.model, walk.seed)
     except Exception as error:  # noqa: BLE001 - a cell's failure is data, not a crash
-        return failed_results(walk, error, total_s=time.perf_counter() - began)
+        return _timed(failed_results(walk, error, total_s=time.perf_counter() - began), began)
     trained = time.perf_counter() - began
     results = []
     for cell in walk.cells:
@@ -54,7 +60,12 @@ def run_walk_forward(frame, walk, broker):
         results.append({"key": cell.key, "status": "ok", "error": "", "report": report,
                         "returns": returns, "train_s": training["train_s"],
                         "total_s": trained + time.perf_counter() - replayed})
-    return results
+    return _timed(results, began)
+
+
+def _timed(results, began):
+    walk_s = time.perf_counter() - began
+    return [{**result, "walk_s": walk_s} for result in results]
 
 
 def failed_results(walk, error, cells=None, train_s=0.0, total_s=0.0):

@@ -88,20 +88,22 @@ def _lost(client, error):
 
 
 def _close(client):
-    """Close our own client; once its scheduler is gone, without the traceback distributed
-    logs for the reconnection that closing cancels."""
+    """Close our own client; once its scheduler is gone, without what distributed logs for the
+    reconnection that closing ends (a `CancelledError` traceback, or "Failed to reconnect":
+    its retry loop ends as the client's status changes, and says so as if it had timed out)."""
     quiet = client.status != "running"
     logger = logging.getLogger("distributed.client")
     if quiet:
-        logger.addFilter(_no_cancelled_reconnect)
+        logger.addFilter(_no_ended_reconnect)
     try:
         client.close()
     finally:
-        logger.removeFilter(_no_cancelled_reconnect)
+        logger.removeFilter(_no_ended_reconnect)
 
 
-def _no_cancelled_reconnect(record):
-    return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+def _no_ended_reconnect(record):
+    cancelled = record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError)
+    return not (cancelled or record.getMessage().startswith("Failed to reconnect to scheduler"))
 
 
 def _as_finished(client, futures):

@@ -10,17 +10,27 @@
 A param missing from the spec takes its default; a scalar is one value, a list is the values
 swept. `units`/`dense_units` take a list of widths as one value (`units = [64, 32]`) and a
 list of such lists as the values swept (`units = [[32], [64, 32]]`).
+
+Each value is one trial, so a value spelt twice (`0` and `0.0`; `"2024-01-01"` and
+`"2024-01-01T00:00"`) is refused, and a grid of more than `max_cells` cells is refused before
+it is built.
 """
 
 import itertools
 import math
+import numbers
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InvalidParameter, did_you_mean
+from ..errors import InvalidParameter, check_int, did_you_mean
 
 __all__ = ["SweepSpec", "load_spec", "spec_to_toml", "model_param_names",
-           "trading_param_names"]
+           "trading_param_names", "MAX_CELLS"]
+
+# The most cells a sweep plans unless asked for more (`max_cells`, `--max-cells`): planning
+# 100,000 cells takes seconds and a few hundred MB; 10 params of 10 values would never end.
+MAX_CELLS = 100_000
 
 _TABLES = ("data", "run", "model", "trading")
 _DATA_KEYS = ("symbols", "files", "interval", "periods")
@@ -51,7 +61,8 @@ class SweepSpec:
         symbols: Binance symbols read through the kline store (empty with `files`).
         files: kline files (empty with `symbols`).
         interval: the Binance interval (None: inferred from each file).
-        periods: (start, end) date strings, start inclusive, end exclusive.
+        periods: (start, end) naive UTC date strings (`2024-01-01`, `2024-01-01T12:00`; an
+            offset in the spec is converted), start inclusive, end exclusive.
         seeds: model seeds.
         broker: `cash`, `commission`, `slippage`.
         model: model param -> list of values swept (one value: not swept).
@@ -83,12 +94,30 @@ class SweepSpec:
         """Every combination of the trading params, as dicts."""
         return _product(self.trading)
 
+    @property
+    def n_model_configs(self):
+        """The number of model combinations (walk-forwards per symbol, period and seed)."""
+        return math.prod(len(values) for values in self.model.values())
 
-def load_spec(spec):
+    @property
+    def n_configs(self):
+        """The number of configs: the trials N."""
+        return self.n_model_configs * math.prod(len(v) for v in self.trading.values())
+
+    @property
+    def n_cells(self):
+        """The number of cells: configs x symbols (or files) x periods x seeds."""
+        return (self.n_configs * len(self.symbols or self.files) * len(self.periods)
+                * len(self.seeds))
+
+
+def load_spec(spec, max_cells=MAX_CELLS):
     """Read and check a sweep spec.
 
     Args:
         spec: a path to a TOML file, or a dict of the same tables.
+        max_cells: the most cells the spec may make (counted before any is built). Defaults
+            to `MAX_CELLS`.
 
     Returns:
         A `SweepSpec`.
@@ -104,6 +133,7 @@ def load_spec(spec):
         raise InvalidParameter(
             f"Received an invalid sweep spec, expected a path to a TOML file or a dict, got "
             f"{type(spec).__name__}.")
+    max_cells = check_int("max_cells", max_cells, low=1, meaning="the most cells a sweep plans")
     for table in source:
         if table not in _TABLES:
             raise InvalidParameter(
@@ -123,8 +153,45 @@ def load_spec(spec):
     checked = SweepSpec(symbols=symbols, files=files, interval=interval, periods=periods,
                         seeds=seeds, broker=broker, model=model, trading=trading,
                         source=_plain(source))
+    _check_size(checked, max_cells)
     _check_configs(checked)
+    _check_warmup(checked)
     return checked
+
+
+def _check_size(spec, max_cells):
+    """Refuse a grid above `max_cells`, counted from the value counts (nothing is built)."""
+    cells = spec.n_cells
+    if cells <= max_cells:
+        return
+    sources = len(spec.symbols or spec.files)
+    raise InvalidParameter(
+        f"The spec makes {cells:,} cells ({spec.n_configs:,} configs x {sources} "
+        f"{'symbol' if spec.symbols else 'file'}{'s' * (sources != 1)} x "
+        f"{len(spec.periods)} period{'s' * (len(spec.periods) != 1)} x {len(spec.seeds)} "
+        f"seed{'s' * (len(spec.seeds) != 1)}), above the limit of {max_cells:,}; sweep fewer "
+        f"values, or raise the limit with --max-cells {cells} (max_cells={cells} in Python).")
+
+
+def _check_warmup(spec):
+    """Refuse a warm-up that reaches back before 1970 (symbols: read from Binance by date)."""
+    if not spec.symbols:
+        return  # a file's warm-up is counted in rows: too few is a cell's data error
+    from ..run.backtest_data import history_start
+    from ..data.dates import parse_date
+    from .cell import required_history
+
+    start = min(parse_date(start) for start, _ in spec.periods)
+    # The warm-up is a sum of these params: its longest is theirs at their largest.
+    longest = {name: max(value for value in spec.model[name] if value is not None)
+               for name in ("train_window", "seq_len", "input_warmup")
+               if any(value is not None for value in spec.model.get(name, ()))}
+    try:
+        history_start(start, required_history(longest), spec.interval,
+                      "`train_window` or `seq_len` in [model]")
+    except InvalidParameter as error:
+        shown = ", ".join(f"{name} = {value}" for name, value in longest.items())
+        raise InvalidParameter(f"[model] {shown or 'the defaults'}: {error}") from None
 
 
 def _python_values(value):
@@ -189,8 +256,9 @@ def _data(data):
         raise InvalidParameter(f"[data] `periods` is missing; set it, e.g. {_EXAMPLE_PERIODS} "
                                "(start inclusive, end exclusive).")
     periods = _periods(data["periods"])
-    if len(set(symbols or files)) != len(symbols or files):
-        raise InvalidParameter("[data] lists a symbol or file twice; list each once.")
+    _refuse_twice("data", "symbols", symbols, symbols)
+    _refuse_twice("data", "files", files,
+                  [os.path.normcase(os.path.abspath(path)) for path in files])
     return tuple(symbols), tuple(files), interval, periods
 
 
@@ -206,12 +274,37 @@ def _periods(value):
                 and all(isinstance(x, str) for x in pair)):
             raise InvalidParameter(f"[data] `periods` holds {pair!r}; each period is a pair of "
                                    f"date strings [start, end], e.g. {_EXAMPLE_PERIODS}.")
+        # Read as the command reads --start/--end: an offset (Z, +05:00) converted to UTC.
         start, end = (parse_date(pair[0], "periods start"), parse_date(pair[1], "periods end"))
         check_range(start, end, "periods start", "periods end")
-        periods.append((pair[0], pair[1]))
-    if len(set(periods)) != len(periods):
-        raise InvalidParameter("[data] `periods` lists a period twice; list each once.")
+        periods.append((_date_text(start), _date_text(end)))
+    _refuse_twice("data", "periods", value, periods,
+                  [f"the period {start} to {end} (UTC)" for start, end in periods])
     return tuple(periods)
+
+
+def _date_text(moment):
+    """A naive UTC datetime as the spec's date text: `2024-01-01`, `2024-01-01T12:00`."""
+    if moment.time() == moment.min.time():
+        return f"{moment:%Y-%m-%d}"
+    if not (moment.second or moment.microsecond):
+        return f"{moment:%Y-%m-%dT%H:%M}"
+    return moment.isoformat()
+
+
+def _refuse_twice(table, key, values, normals, shown=None):
+    """Refuse `values` when two of them have the same normal form (`normals`, in order): one
+    value is one trial. `shown`: how to name each value (default: as TOML writes it)."""
+    seen = {}
+    for index, (value, normal) in enumerate(zip(values, normals)):
+        if normal in seen:
+            spelt = (f" (as {_toml_value(seen[normal])} and {_toml_value(value)})"
+                     if _toml_value(seen[normal]) != _toml_value(value) else "")
+            what = shown[index] if shown else _toml_value(value)
+            raise InvalidParameter(
+                f"[{table}] `{key}` lists {what} twice{spelt}: each value is one trial (a "
+                f"repeat inflates the N of DSR and PBO); list each value once.")
+        seen[normal] = value
 
 
 def _run(run):
@@ -250,8 +343,7 @@ def _params(table, given, allowed, other, other_table):
         values = _values(name, value)
         if not values:
             raise InvalidParameter(f"[{table}] `{name}` is an empty list; give at least one value.")
-        if len(set(map(repr, values))) != len(values):
-            raise InvalidParameter(f"[{table}] `{name}` lists a value twice; list each once.")
+        _refuse_twice(table, name, values, [_same(value) for value in values])
         params[name] = values
     return params
 
@@ -284,12 +376,28 @@ def _check_configs(spec):
 
 
 def _schedule_partner(spec, name):
-    """For a lone check of `seq_len`/`train_window`, the smallest partner the spec allows."""
-    if name == "seq_len" and "train_window" in spec.model:
-        return {"train_window": max(spec.model["train_window"])}
-    if name == "train_window" and "seq_len" in spec.model:
-        return {"seq_len": min(spec.model["seq_len"])}
-    return {}
+    """For a lone check of `seq_len`/`train_window`, the most lenient partner the spec allows
+    among the partner's own valid values (a bad one is refused naming itself)."""
+    from ..models.schedule import MAX_BARS
+
+    partner = {"seq_len": "train_window", "train_window": "seq_len"}.get(name)
+    valid = [value for value in spec.model.get(partner, ())
+             if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_BARS]
+    if not valid:
+        return {}
+    return {partner: max(valid) if partner == "train_window" else min(valid)}
+
+
+def _same(value):
+    """What makes two values one: numbers by value (0 and 0.0; a bool is no number), lists
+    item by item."""
+    if isinstance(value, bool) or isinstance(value, str):
+        return type(value).__name__, value
+    if isinstance(value, numbers.Number):
+        return ("nan",) if value != value else ("number", value)
+    if isinstance(value, (list, tuple)):
+        return "list", tuple(_same(item) for item in value)
+    return "other", repr(value)
 
 
 def _product(params):
