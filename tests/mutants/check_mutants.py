@@ -83,6 +83,12 @@ class Mutant:
 
 
 PAPER_BROKER = "lstm_bt/live/broker.py"
+SWEEPS = "lstm_bt/sweeps/__init__.py"
+SWEEP_RESULTS = "lstm_bt/sweeps/results.py"
+SPEC = "lstm_bt/sweeps/spec.py"
+PROGRESS = "lstm_bt/sweeps/progress.py"
+INTEGRITY_TESTS = "tests/test_sweep_integrity.py"
+SPEC_TESTS = "tests/test_sweep_spec.py"
 LIVE_FEED = "lstm_bt/live/live_klines.py"
 
 MUTANTS = (
@@ -420,6 +426,134 @@ MUTANTS = (
         ((STREAM, "        except _Stopped:\n            pass\n",
           "        except _Stopped:\n            time.sleep(30)\n"),),
         (f"{STREAM_TESTS}::test_close_stops_every_thread_it_started",),
+    ),
+    # Issue 21's reliability fixes: sweeps, specs, --from, --cash.
+    Mutant(
+        "sweep-takes-no-hold-on-out",
+        "a sweep writes into an --out another run (sweep or backtest) is writing into",
+        ((SWEEPS, "    with RunDirClaim(out).acquire():\n",
+          "    with __import__('contextlib').nullcontext():\n"),),
+        (f"{INTEGRITY_TESTS}::test_a_sweep_into_an_out_another_run_holds_is_refused_at_once_"
+         "and_writes_nothing",),
+    ),
+    Mutant(
+        "returns-npz-names-drop-the-period-end",
+        "returns.npz names a cell's array without its period end: periods sharing a start "
+        "overwrite each other's returns",
+        (("lstm_bt/sweeps/report.py",
+          'f"config{cell.config}__{cell.symbol}__{cell.period_start}__{cell.period_end}"',
+          'f"config{cell.config}__{cell.symbol}__{cell.period_start}"'),),
+        (f"{INTEGRITY_TESTS}::test_periods_that_share_a_start_each_keep_their_returns_named_"
+         "with_both_ends",),
+    ),
+    Mutant(
+        "all-runs-counts-this-run-only",
+        "summary.json's timing `all_runs` holds this run's counts, not summed over the "
+        "earlier runs into the --out",
+        ((SWEEP_RESULTS, "        return {name: before[name] + value for name, value in "
+                         "counts.items()}",
+          "        return dict(counts)"),),
+        (f"{INTEGRITY_TESTS}::test_a_resume_keeps_this_runs_counts_and_sums_every_run_in_all_"
+         "runs",),
+    ),
+    Mutant(
+        "damaged-cell-file-kept",
+        "a cell file that cannot be read is left in place (warned about again at every load)",
+        ((SWEEP_RESULTS, "            path.unlink(missing_ok=True)\n", ""),),
+        (f"{INTEGRITY_TESTS}::test_a_damaged_cell_file_is_removed_with_a_warning_naming_it",),
+    ),
+    Mutant(
+        "cell-record-taken-unchecked",
+        "a stored record is taken as the cell's result without checking it is one (another "
+        "cell's record, a field the report reads missing): it is not computed again",
+        ((SWEEP_RESULTS, 'record = _checked(json.loads(str(stored["record"])), key)',
+          'record = json.loads(str(stored["record"]))'),),
+        (f"{INTEGRITY_TESTS}::test_a_damaged_cell_file_is_removed_with_a_warning_naming_it",),
+    ),
+    Mutant(
+        "spec-value-spelt-twice-accepted",
+        "a sweep value spelt twice (0 and 0.0) is two trials, inflating the N of DSR and PBO",
+        ((SPEC, "_refuse_twice(table, name, values, [_same(value) for value in values])",
+          "_refuse_twice(table, name, values, [repr(value) for value in values])"),),
+        (f"{SPEC_TESTS}::test_a_value_spelt_twice_is_refused_naming_the_param_and_the_value",),
+    ),
+    Mutant(
+        "spec-periods-kept-with-their-offset",
+        "a spec period with an offset (+05:00, Z) is kept as written, not converted to naive "
+        "UTC (plan and data then compare tz-aware with tz-naive times)",
+        ((SPEC, "        periods.append((_date_text(start), _date_text(end)))",
+          "        periods.append((pair[0], pair[1]))"),),
+        (f"{SPEC_TESTS}::test_periods_with_an_offset_are_read_in_utc_as_the_command_reads_"
+         "start",),
+    ),
+    Mutant(
+        "bar-counts-unbounded",
+        "bar counts (seq_len, train_window, retrain_every, input_warmup) have no upper bound "
+        "(MAX_BARS): 2**63-1 overflows after spec.toml is written",
+        (("lstm_bt/models/schedule.py",
+          'seq_len = check_int("seq_len", seq_len, low=1, high=MAX_BARS,',
+          'seq_len = check_int("seq_len", seq_len, low=1,'),
+         ("lstm_bt/models/schedule.py",
+          'train_window = check_int("train_window", train_window, low=1, high=MAX_BARS,',
+          'train_window = check_int("train_window", train_window, low=1,'),
+         ("lstm_bt/models/schedule.py",
+          'retrain_every = check_int("retrain_every", retrain_every, low=1, high=MAX_BARS,',
+          'retrain_every = check_int("retrain_every", retrain_every, low=1,'),
+         (WALK, 'check_int("input_warmup", p["input_warmup"], high=MAX_BARS,',
+          'check_int("input_warmup", p["input_warmup"],')),
+        (f"{SPEC_TESTS}::test_a_bar_count_above_a_billion_is_refused",),
+    ),
+    Mutant(
+        "grid-not-counted-before-it-is-built",
+        "a spec's grid is not counted against max_cells (MAX_CELLS) before it is built",
+        ((SPEC, "    _check_size(checked, max_cells)\n", ""),),
+        (f"{SPEC_TESTS}::test_a_grid_above_max_cells_is_refused_before_it_is_built",),
+    ),
+    Mutant(
+        "lost-scheduler-taken-as-cell-failures",
+        "the tasks a lost Dask scheduler cancelled are stored as failed cells and the sweep "
+        "reports (exit 3) instead of stopping in one line (exit 2), resumable",
+        (("lstm_bt/sweeps/on_dask.py",
+          "            except CancelledError as error:  # not the task's failure: the cluster "
+          "dropped it\n                raise _lost(client, error) from None\n", ""),),
+        (f"{INTEGRITY_TESTS}::test_a_sweep_whose_scheduler_is_killed_stops_in_one_line_"
+         "keeping_its_finished_cells",),
+    ),
+    Mutant(
+        "from-of-a-csv-run-goes-to-binance",
+        "backtest --from of a --csv run does not re-read the recorded file (data.path): it "
+        "asks Binance for the recorded symbol",
+        (("lstm_bt/cli/backtest.py", "        args.csv, args.symbol = path, symbol\n",
+          "        args.symbol = symbol\n"),),
+        ("tests/test_rerun_report.py::test_from_a_file_report_rereads_the_recorded_file_"
+         "keeping_the_recorded_symbol",),
+    ),
+    Mutant(
+        "cash-above-max-cash-accepted",
+        "--cash (and [run] cash) above MAX_CASH = 1e12 is taken: 1e308 overflows the equity",
+        (("lstm_bt/run/run_params.py", "             lambda v: 0 < v <= MAX_CASH),",
+          "             lambda v: 0 < v < float('inf')),"),),
+        ("tests/test_run_params.py",),
+    ),
+    Mutant(
+        "sweep-eta-counts-each-cells-walk-time",
+        "the sweep ETA adds a walk-forward's time once per cell it holds (cells counted "
+        "instead of walk-forwards): the ETA is inflated by the trading configs",
+        ((PROGRESS, "                self.measured += walk_s\n",
+          "                self.measured += walk_s * len(results)\n"),),
+        (f"{SPEC_TESTS}::test_the_progress_bar_counts_walk_forwards_and_scales_its_eta_by_"
+         "the_finished_ones",),
+    ),
+    Mutant(
+        "sweep-progress-counts-cells",
+        "the sweep progress bar counts cells, which arrive in bursts of a walk-forward's "
+        "trading configs, instead of walk-forwards",
+        ((PROGRESS, "self.bar = tqdm(total=len(work),", "self.bar = tqdm(total=self.cells_total,"),
+         (PROGRESS, "            self.bar.update(1)\n", ""),
+         (PROGRESS, "        self.cells += len(results)\n",
+          "        self.cells += len(results)\n        self.bar.update(len(results))\n")),
+        (f"{SPEC_TESTS}::test_the_progress_bar_counts_walk_forwards_and_scales_its_eta_by_"
+         "the_finished_ones",),
     ),
     *(Mutant(*fields) for fields in STUDY_MUTANTS),
 )
