@@ -32,6 +32,18 @@ def test_an_archive_name_that_contradicts_its_bars_is_refused_at_the_command_lin
     assert refusal_problem(done, "`--interval` 1h contradicts the bars, which are 1d apart") is None
 
 
+@pytest.mark.parametrize("name, symbol, interval", [
+    ("BTCUSDT-1h-2024-01.csv", "BTCUSDT", "1h"),           # data.binance.vision
+    ("ethusdt_1h_2022-2026_rest_raw.csv", "ETHUSDT", "1h"),  # a REST dump named in lower case
+    ("bars.csv", "bars", "1h"),                              # no symbol in the name: the stem
+])
+def test_a_files_symbol_and_interval_are_read_from_its_name_where_it_gives_them(
+        tmp_path, hourly, name, symbol, interval):
+    write_kline_csv(tmp_path / name, hourly, "1h")
+    bars = load_backtest_data(tmp_path / name)
+    assert (bars.symbol, bars.interval) == (symbol, interval)
+
+
 @pytest.mark.parametrize("path, said", [("/dev/null", "is not a regular file"),
                                         (".", "is a directory")])
 def test_a_directory_or_a_device_given_as_a_data_file_is_named_as_such(path, said):

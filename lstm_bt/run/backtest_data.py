@@ -27,7 +27,8 @@ __all__ = ["BacktestData", "load_backtest_data", "history_start"]
 
 log = logging.getLogger(__name__)
 
-_ARCHIVE_NAME = re.compile(r"^([A-Z0-9]{2,20})-(\d{1,2}[smhdwM])-")
+# "BTCUSDT-1h-2024-12.zip" (data.binance.vision) or "btcusdt_1h_2024.csv": symbol, interval.
+_ARCHIVE_NAME = re.compile(r"^([A-Za-z0-9]{2,20})[-_](\d{1,2}[smhdwM])[-_.]")
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ def _from_file(path, symbol, interval):
     frame = read_kline_file(path, interval=interval)
     if frame.empty:
         raise DataError(f"{path} holds no klines; give a file with kline rows.")
-    return frame, symbol or (named.group(1) if named else path.stem), _interval_of(frame, interval)
+    name = named.group(1).upper() if named else path.stem
+    return frame, symbol or name, _interval_of(frame, interval)
 
 
 def _checked_frame(frame):
