@@ -158,6 +158,33 @@ def test_fetching_up_to_now_stops_before_the_current_hour(tmp_path):
     assert len(frame) == 47
 
 
+def test_a_candle_that_closes_while_its_answer_is_on_the_way_is_not_taken_for_closed():
+    import time
+
+    from helpers.binance_server import BinanceTestServer
+
+    # The server makes its answer 0.4 s before a 1 s candle closes (the candle in progress,
+    # partial) and sends it 0.8 s later, its `Date` then past the close, as the client's clock
+    # is when the answer arrives: the answer was made before the close all the same.
+    now_ms = int(time.time() * 1000)
+    first_ms = now_ms - now_ms % 1000 - 60_000
+    frame = random_walk(120, interval="1s", start=pd.Timestamp(first_ms, unit="ms"), seed=3)
+    with BinanceTestServer() as server:
+        server.serve("BTCUSDT", "1s", frame)
+        server.hang(0.8)
+        time.sleep(1.6 - time.time() % 1)  # 0.4 s before a close, at least a second from now
+        with BinanceClient(server.url) as client:
+            asked_ms = int(time.time() * 1000)
+            pages = list(client.iter_kline_pages("BTCUSDT", "1s", first_ms, asked_ms + 1))
+
+    rows = [row for page in pages for row in page.rows]
+    served = frame.iloc[:len(rows)]
+    assert len(rows) >= 60 and rows[-1][0] + 1000 <= asked_ms
+    assert [row[0] for row in rows] == [to_ms(when) for when in served.index]
+    np.testing.assert_allclose([row[4] for row in rows], served["close"], rtol=0, atol=1e-8)
+    np.testing.assert_allclose([row[5] for row in rows], served["volume"], rtol=0, atol=1e-8)
+
+
 @pytest.mark.parametrize("start, end", [
     ("2024-01-01", "2025-01-01"),        # the outage inside a full page
     ("2024-03-24 00:00", "2024-03-24 15:00"),  # the range ends inside the outage

@@ -77,6 +77,7 @@ class BinanceClient(BinanceHttp):
         page_start = start_ms
         while page_start < end_ms:
             rows, now_ms = self._checked_page(symbol, step, page_start, end_ms)
+            # Closed when the answer was made: `now_ms` is no later than that.
             closed = [row for row in rows if step.next_open(row[0]) <= now_ms]
             if len(closed) < len(rows):
                 in_progress_open = rows[len(closed)][0]
@@ -94,12 +95,17 @@ class BinanceClient(BinanceHttp):
             return
 
     def _checked_page(self, symbol, step, start_ms, end_ms):
-        """The rows of `[start_ms, end_ms)`'s first page; a wrong answer is asked again once."""
+        """The rows of `[start_ms, end_ms)`'s first page, and a time (ms) no later than when
+        the answer was made; a wrong answer is asked again once."""
         for attempt in (1, 2):
-            rows, now_ms = self._request_klines(symbol, step, start_ms, end_ms - 1)
-            problem = _page_problem(rows, start_ms, end_ms, now_ms, self.page_size)
+            asked_ms = int(time.time() * 1000)
+            rows, answered_ms = self._request_klines(symbol, step, start_ms, end_ms - 1)
+            problem = _page_problem(rows, start_ms, end_ms, answered_ms, self.page_size)
             if problem is None:
-                return rows, now_ms
+                # The answer was made after it was asked for (its `Date` caps a clock ahead):
+                # judged by when it came, a candle that closed on the way would pass for
+                # closed with the values it had in progress.
+                return rows, min(asked_ms, answered_ms)
             logger.info("bad klines page for %s %s from %s (answer %d): %s", symbol, step,
                         _when(start_ms), attempt, problem)
         raise BinanceError(

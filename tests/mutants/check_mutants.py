@@ -555,6 +555,15 @@ MUTANTS = (
         (f"{SPEC_TESTS}::test_the_progress_bar_counts_walk_forwards_and_scales_its_eta_by_"
          "the_finished_ones",),
     ),
+    Mutant(
+        "rest-closed-by-arrival",
+        "a REST candle counts as closed by when its answer arrived, not when it was asked "
+        "for: one that closed on the way is kept with its values in progress",
+        (("lstm_bt/binance/rest.py", "                return rows, min(asked_ms, answered_ms)",
+          "                return rows, answered_ms"),),
+        ("tests/test_binance_rest.py::test_a_candle_that_closes_while_its_answer_is_on_the_way"
+         "_is_not_taken_for_closed",),
+    ),
     *(Mutant(*fields) for fields in STUDY_MUTANTS),
 )
 
