@@ -23,7 +23,7 @@ import pytest
 
 from helpers.fake_binance import FakeBinance
 from helpers.fake_exchange import API_KEY, SECRET, FakeExchange, hmac_client
-from helpers.paper_sessions import played_bars
+from helpers.paper_sessions import journal_count, played_bars
 from lstm_bt.cli import main
 from lstm_bt.data.bar_times import utc_datetime
 from lstm_bt.data.dates import from_ms, parse_date, to_ms
@@ -37,7 +37,7 @@ MODEL = {"seq_len": 8, "train_window": 100, "retrain_every": 8, "epochs": 1, "un
          "threshold": 0.0, "sizing": "fixed", "stake": 0.1}
 MODEL_FLAGS = ["--seq-len", "8", "--train-window", "100", "--retrain-every", "8", "--epochs",
                "1", "--units", "4", "--threshold", "0", "--sizing", "fixed", "--stake", "0.1"]
-BARS = 20
+BARS = 12
 
 
 def signed_argv(fake, exchange, state, *extra):
@@ -61,6 +61,10 @@ def wait_until(condition, process, timeout=90.0):
             raise AssertionError(f"session ended early: {process.communicate()}")
         assert time.monotonic() < ends, "timed out"
         time.sleep(0.05)
+
+
+def live_bars(state):
+    return journal_count(state, "SELECT COUNT(*) FROM bars WHERE live")
 
 
 def journal_value(state, query):
@@ -94,17 +98,17 @@ class _Recording(LSTMStrategy):
         super().notify_order(order)
 
 
-def backtest_decisions(state, exchange, out):
+def backtest_decisions(state, fake, exchange, data_dir):
     """`(bar_ms, side)` of every order `run_backtest` makes over the session's bars."""
     data = json.loads((Path(state) / "report.json").read_text())["data"]
     _Recording.made = []
     # backtrader submits an order made at a bar on the next one: run one bar past the
     # session's last, so a decision at that bar is seen, then keep the session's bars only.
     end_ms = to_ms(parse_date(data["end"], "end"))
-    time.sleep(1.5)  # that bar closes on the fake's clock
+    fake.wait_for_close(end_ms)  # that bar closes on the fake's clock
     run_backtest(symbol=SYMBOL, interval="1s", start=data["start"],
                  end=from_ms(end_ms + 1000), seed=0, base_url=exchange.url,
-                 data_dir=f"{out}-data", cache=False, out=out, strategy=_Recording, **MODEL)
+                 data_dir=data_dir, cache=False, strategy=_Recording, **MODEL)
     return [decision for decision in _Recording.made if decision[0] < end_ms]
 
 
@@ -129,9 +133,12 @@ def sessions(tmp_path_factory):
         first.send_signal(signal.SIGKILL)
         first.communicate()
         orders_at_kill = len(killed.orders)
+        bars_at_kill = live_bars(root / "killed")
         again = start(killed_argv)
-        wait_until(lambda: len(killed.orders) > orders_at_kill or lost_run.poll() is not None,
-                   again)
+        # A new order, or `lost` done and `again` past its start (a new live bar journaled: a
+        # kill file there before it would be refused at start, as it must be).
+        wait_until(lambda: len(killed.orders) > orders_at_kill or (
+            lost_run.poll() is not None and live_bars(root / "killed") > bars_at_kill), again)
         kill_file.touch()
         killed_out = again.communicate(timeout=120)
         lost_out = lost_run.communicate(timeout=120)
@@ -151,7 +158,8 @@ def test_testnet_orders_are_the_paper_decisions_once_each(sessions):
     assert len({o["clientOrderId"] for o in exchange.orders}) == len(exchange.orders)
     # The first POST answered 503 although it filled: asked for, not sent again.
     assert [entry[3] for entry in exchange.log if entry[0] == "POST"][0] == 503
-    assert sent == backtest_decisions(state, exchange, sessions["root"] / "lost-backtest")
+    assert sent == backtest_decisions(state, sessions["fake"], exchange,
+                                      sessions["root"] / "lost-backtest-data")
 
 
 @pytest.mark.slow
@@ -167,7 +175,7 @@ def test_kill_9_then_the_same_command_resumes_without_a_duplicate(sessions):
 
 @pytest.mark.slow
 def test_the_kill_file_flattens_and_stops(sessions):
-    exchange, state = sessions["killed"], sessions["root"] / "killed"
+    exchange = sessions["killed"]
     assert exchange.orders[-1]["clientOrderId"].endswith("-Sk") or \
         exchange.orders[-1]["side"] == "SELL"
     assert exchange.balances["BTC"] < exchange.step

@@ -260,10 +260,10 @@ def test_plot_draws_a_state_directory(sessions, tmp_path):
         assert (state / name).stat().st_size > 1000
 
 
-def test_a_replay_that_decides_differently_stops_in_one_line(sessions, tmp_path):
+def test_a_replay_that_decides_differently_stops_in_one_line(sessions, tmp_path, capsys):
     import shutil
 
-    from helpers.cli_runs import lstm_bt
+    from lstm_bt.cli import main
 
     state = tmp_path / "state"
     shutil.copytree(sessions["killed"]["state"], state)
@@ -275,10 +275,12 @@ def test_a_replay_that_decides_differently_stops_in_one_line(sessions, tmp_path)
         changed["predicted_close"] += 0.01  # as if the model code had changed since
         connection.execute("UPDATE events SET payload = ? WHERE kind = 'forecast' AND key = ?",
                            (json.dumps(changed, sort_keys=True, separators=(",", ":")), key))
-    # The same command; its fake has stopped, which the replay does not need.
-    done = lstm_bt(*Session(sessions["killed"]["fake"], state, bars=BARS).argv[3:])
+    # The same command (in this process: the session's own ran in theirs); its fake has
+    # stopped, which the replay does not need.
+    status = main(Session(sessions["killed"]["fake"], state, bars=BARS).argv[3:])
+    err = capsys.readouterr().err
     # The last line: the stream may log a warning first (its fake has stopped).
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    last = done.stderr.strip().splitlines()[-1]
+    assert status == 2 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
     assert last.startswith("lstm-bt: error: ")
     assert f"replays differently from its journal at forecast {key}" in last

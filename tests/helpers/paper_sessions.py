@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from lstm_bt.data.synthetic import ar1_returns
+from lstm_bt.run.run_dir import write_run_dir
 from lstm_bt.run.runner import run_backtest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,13 +99,16 @@ def journal_count(state, query):
 def backtest_of(session_dir, fake, out):
     """`run_backtest` of the session's bars from its first live bar to its end (its report's
     `data.start`, `data.end`), fetched from the fake's REST as `lstm-bt backtest` fetches
-    them, into `out`; the run's result."""
+    them, written to the run directory `out` without its pictures (parity compares the
+    files a session keeps); the run's result."""
     import json
 
     data = json.loads((Path(session_dir) / "report.json").read_text())["data"]
-    return run_backtest(symbol=SYMBOL, interval="1s", start=data["start"], end=data["end"],
-                        seed=0, base_url=fake.rest_url, data_dir=f"{out}-data", cache=False,
-                        out=out, **MODEL)
+    result = run_backtest(symbol=SYMBOL, interval="1s", start=data["start"], end=data["end"],
+                          seed=0, base_url=fake.rest_url, data_dir=f"{out}-data", cache=False,
+                          **MODEL)
+    write_run_dir(out, result, plots=False)
+    return result
 
 
 def differences(session_dir, backtest_dir):
