@@ -1,7 +1,7 @@
 """`lstm-bt backtest` and `lstm-bt plot`: flags from the strategy, the run directory, refusals.
 
-Refusals run the real command in a subprocess: exit status 2, one line on stderr, and no
-traceback, whatever the mistake.
+Refusals: exit status 2, one line on stderr, and no traceback, whatever the mistake; each through
+`main()` in the test's process, a few at each stage of a run also as the real command.
 """
 
 import json
@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers.cli_runs import lstm_bt, lstm_bt_all, refusal_problem
+from helpers.cli_runs import ROOT, lstm_bt, lstm_bt_all, lstm_bt_in_process, refusal_problem
 from matplotlib.image import imread
 
 from lstm_bt.cli import build_parser, main
@@ -170,13 +170,13 @@ def test_offline_reads_the_store_and_never_the_network(binance_server, tmp_path)
 
 
 @pytest.mark.slow
-def test_a_strategy_loaded_by_path_takes_its_own_params(tmp_path):
+def test_a_strategy_loaded_by_path_takes_its_own_params(tmp_path, monkeypatch, capsys):
     out = tmp_path / "rsi"
+    monkeypatch.chdir(ROOT)  # the path as typed in the repository
     # The example's indicators add 33 warm-up bars: the first trade is 161 bars in.
-    done = lstm_bt("backtest", "--demo", "--end", "2024-01-08 17:00", *TINY, "--quiet",
-                   "--strategy-path", "strategies/rsi_macd.py", "--param", "rsi_period=10",
-                   "--out", out)
-    assert done.returncode == 0, done.stderr
+    assert main(["backtest", "--demo", "--end", "2024-01-08 17:00", *TINY, "--quiet",
+                 "--strategy-path", "strategies/rsi_macd.py", "--param", "rsi_period=10",
+                 "--out", str(out)]) == 0, capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
     assert report["params"]["strategy"] == "RsiMacdInputs"
     assert report["params"]["rsi_period"] == 10 and report["params"]["input_warmup"] == 33
@@ -239,10 +239,22 @@ def _refusals(tmp):
     ]
 
 
-def test_every_refusal_is_exit_2_with_one_line_and_no_traceback(tmp_path):
+# Refusals at each stage of a run, also run as the real command in its own process: the
+# flags, the params checked against the data, --out (a file that cannot be read:
+# test_a_binary_file_is_refused_in_one_line).
+IN_OWN_PROCESS = ("unknown flag", "too little history", "different run in --out")
+
+
+def test_every_refusal_is_exit_2_with_one_line_and_no_traceback(tmp_path, capfd, caplog):
+    # Every refusal through main() in this process (what it prints at the file descriptors,
+    # and what it logs); a few at each stage again as `python -m lstm_bt`.
     refusals = _refusals(tmp_path)
-    answers = lstm_bt_all([("backtest", *args) for _, args, _ in refusals])
-    failures = [f"{name}: {why}" for (name, _, message), done in zip(refusals, answers)
+    answers = [lstm_bt_in_process("backtest", *args, capfd=capfd, caplog=caplog)
+               for _, args, _ in refusals]
+    own = [refusal for refusal in refusals if refusal[0] in IN_OWN_PROCESS]
+    assert len(own) == len(IN_OWN_PROCESS)
+    answers += lstm_bt_all([("backtest", *args) for _, args, _ in own], workers=len(own))
+    failures = [f"{name}: {why}" for (name, _, message), done in zip(refusals + own, answers)
                 if (why := refusal_problem(done, message))]
     assert not failures, "\n".join(failures)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

@@ -1,7 +1,10 @@
-"""Run the real `python -m lstm_bt` command from tests, several at a time, and judge refusals."""
+"""Run the real `python -m lstm_bt` command from tests, several at a time, or its `main()` in
+the test's own process (no start-up to pay), and judge refusals."""
 
+import logging
 import subprocess
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +22,33 @@ def lstm_bt_all(argvs, workers=3):
     time, so a few overlap well even on two cores); the results in the same order."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda argv: lstm_bt(*argv), argvs))
+
+
+def lstm_bt_in_process(*args, capfd, caplog):
+    """`main(args)` in this process, as a finished `subprocess.CompletedProcess`: its exit
+    status, and what its own process would have printed: stdout and stderr read at the file
+    descriptors (whatever wrote them, Python or not); then on stderr, as lines, what pytest
+    keeps from it: each record of WARNING or above logged (as the command's
+    `logging.basicConfig` prints it), and each Python warning a fresh process shows (by
+    Python's default filters) that main() did not print itself. Give the test's `capfd` and
+    `caplog` fixtures."""
+    from lstm_bt.cli import main
+
+    capfd.readouterr()
+    caplog.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        for hidden in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                       ResourceWarning):
+            warnings.simplefilter("ignore", hidden)
+        status = main(list(map(str, args)))
+    out, err = capfd.readouterr()
+    err += "".join(f"{record.levelname} {record.name}: {record.getMessage()}\n"
+                   for record in caplog.records if record.levelno >= logging.WARNING)
+    err += "".join(f"{item.filename}:{item.lineno}: {item.category.__name__}: {item.message}\n"
+                   for item in caught)
+    return subprocess.CompletedProcess(["lstm-bt", *map(str, args)], status, out, err)
 
 
 def refusal_problem(done, message):
