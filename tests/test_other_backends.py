@@ -44,8 +44,15 @@ SCRIPT = textwrap.dedent("""
 TRAINING_SCRIPT = textwrap.dedent("""
     import gc
     import json
+    import os
     import weakref
 
+    from lstm_bt.models.compile_cache import compile_cache_environment
+
+    # Programs of their own (`alone`) and the last walk's architecture again come from JAX's
+    # cache on disk instead of compiling a second time: the same executables (the programs'
+    # own tracing decides each one's key), in seconds less.
+    os.environ.update(compile_cache_environment())
     import numpy as np
     from lstm_bt.models import LSTMForecaster, jax_programs, training_steps
     from lstm_bt.data.synthetic import ar1_returns
