@@ -58,6 +58,10 @@ def kline_file(tmp_path_factory):
     return path
 
 
+# One day to trade (one model trains): for tests whose subject is around the walk-forwards.
+ONE_DAY = {"periods": [["2024-01-12", "2024-01-13"]]}
+
+
 def _spec(kline_file, **tables):
     """test_sweep_spec's tiny 6-config spec, on a real kline file."""
     spec = tiny_spec(**tables)
@@ -327,8 +331,9 @@ def test_the_cli_without_workers_or_scheduler_runs_one_single_threaded_worker_pe
         kline_file, tmp_path):
     # Three walk-forwards, each worker process replaced after one: with -v the terminal gets
     # lstm-bt's own lines and nothing else (no Dask, no TensorFlow start-up, no traceback).
-    spec = _spec(kline_file, run={"seeds": [3, 4, 5]}, trading={"threshold": 0.0,
-                                                                "sizing": "all_in"})
+    # A day each (one model): what is checked is around the walk-forwards, not in them.
+    spec = _spec(kline_file, data=ONE_DAY, run={"seeds": [3, 4, 5]},
+                 trading={"threshold": 0.0, "sizing": "all_in"})
     path = tmp_path / "spec.toml"
     path.write_text(spec_to_toml(spec))
     out = tmp_path / "out"
@@ -472,10 +477,12 @@ def test_a_cluster_without_workers_stops_the_sweep_with_a_clear_error(kline_file
 @pytest.mark.parametrize("where", ["scheduler", "local"])
 def test_ctrl_c_leaves_a_directory_the_same_command_resumes(cluster, kline_file, tmp_path,
                                                             where):
-    # 12 walk-forwards on 2 workers (the Dask cluster's, or the command's own processes):
+    # 3 walk-forwards on 2 workers (the Dask cluster's, or the command's own processes):
     # SIGINT once the first cell is written, long before the last can be (each takes about a
-    # second). The command's own worker processes end with it.
-    spec = _spec(kline_file, run={"seeds": list(range(10, 22))},
+    # second, and the third starts only once one of the first two is done). The command's own
+    # worker processes end with it.
+    seeds = list(range(10, 13))
+    spec = _spec(kline_file, run={"seeds": seeds},
                  trading={"threshold": 0.0, "sizing": "all_in"})
     path = tmp_path / "spec.toml"
     path.write_text(spec_to_toml(spec))
@@ -496,11 +503,11 @@ def test_ctrl_c_leaves_a_directory_the_same_command_resumes(cluster, kline_file,
     assert "Traceback" not in stderr and "resume" in stderr
     assert len(workers) == (2 if where == "local" else 0)
     assert not [pid for pid in workers if _alive(pid)], "worker processes left running"
-    assert 1 <= len(written) < 12, "interrupted after the first cell, before the last"
+    assert 1 <= len(written) < len(seeds), "interrupted after the first cell, before the last"
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert len(pd.read_csv(out / "cells.csv")) == 12
+    assert len(pd.read_csv(out / "cells.csv")) == len(seeds)
     kept = {p.name: p.stat().st_mtime_ns for p in (out / "cells").glob("*.npz")}
     assert all(kept[name] == mtime for name, mtime in written.items()), "finished cells rerun"
 
@@ -572,7 +579,8 @@ def test_a_sweep_gives_its_workers_the_compilation_cache_of_its_data_directory(
     asked, environment = [], compile_cache.compile_cache_environment
     monkeypatch.setattr(compile_cache, "compile_cache_environment",
                         lambda data_dir=None: asked.append(data_dir) or environment(data_dir))
-    spec = _spec(kline_file, run={"seeds": [3]}, trading={"threshold": 0.0, "sizing": "all_in"})
+    spec = _spec(kline_file, data=ONE_DAY, run={"seeds": [3]},
+                 trading={"threshold": 0.0, "sizing": "all_in"})
     result = sweep(spec, out=tmp_path / "out", workers=1, data_dir=tmp_path / "data")
     assert list(result.cells["status"]) == ["ok"]
     assert asked == [tmp_path / "data"]  # what the workers' environment is made from
