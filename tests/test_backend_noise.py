@@ -7,6 +7,8 @@ import sys
 import textwrap
 import threading
 
+import pytest
+
 NOISE = b"I0000 00:00:00.000000 1234 cpu_feature_guard.cc:1] backend noise\n"
 
 
@@ -69,6 +71,30 @@ def test_the_console_script_filters_its_process_and_exits_with_mains_status():
     _, err = child.communicate(timeout=60)
     assert child.returncode == 3
     assert err == b"a real warning\n"
+
+
+def test_a_process_outliving_the_command_with_its_stderr_does_not_hold_up_its_exit():
+    # multiprocessing's resource tracker (a sweep's local workers start it) inherits fd 2 and
+    # lives until the command is gone: the command forwards what is in the pipe and exits
+    # without waiting for the pipe's end (the wait's cap raised far past this test's timeout).
+    child = _python("""
+        import os, sys
+        from multiprocessing import resource_tracker
+        from lstm_bt.cli import backend_noise
+        backend_noise._DRAIN_S = 600
+        backend_noise.filter_backend_noise()
+        resource_tracker.ensure_running()
+        os.write(2, b"last words\\n")
+        sys.exit(0)
+    """)
+    try:
+        _, err = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        pytest.fail("the command waited at its exit for a process that outlives it")
+    assert child.returncode == 0
+    assert err == b"last words\n"
 
 
 def test_a_user_who_asks_for_the_backends_lines_gets_them(monkeypatch):

@@ -10,8 +10,10 @@ import contextlib
 import logging
 import os
 import re
+import select
 import sys
 import threading
+import time
 
 __all__ = ["filter_backend_noise"]
 
@@ -38,9 +40,8 @@ def filter_backend_noise():
     reading, writing = os.pipe()
     os.dup2(writing, 2)
     os.close(writing)
-    forwarder = threading.Thread(target=_forward, args=(reading, stderr), daemon=True,
-                                 name="lstm-bt stderr filter")
-    forwarder.start()
+    forwarder = _Forwarder(reading, stderr)
+    forwarder.thread.start()
     atexit.register(_restore, stderr, forwarder)
 
 
@@ -48,14 +49,49 @@ def _restore(stderr, forwarder):
     with contextlib.suppress(ValueError, OSError):
         sys.stderr.flush()
     os.dup2(stderr, 2)  # closes the pipe's last writer, unless a child process still holds it
-    forwarder.join(timeout=_DRAIN_S)
+    # Forward what is in the pipe, without waiting for its end: a process that outlives this
+    # one may hold it open (multiprocessing's resource tracker, which a sweep's local workers
+    # start, does until this process is gone).
+    deadline = time.monotonic() + _DRAIN_S
+    while not forwarder.drained() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
-def _forward(reading, stderr):
-    """Copy the pipe to the real stderr as it comes, the noise lines to the log; read to the
+class _Forwarder:
+    """Copies the pipe to the real stderr as it comes, the noise lines to the log; reads to the
     end, so no writer ever blocks on a full pipe. A partial line (a progress bar's) is passed
     on at once: the backend writes each of its lines whole."""
-    while chunk := os.read(reading, 65536):
+
+    def __init__(self, reading, stderr):
+        self.reading, self.stderr = reading, stderr
+        self.open = True
+        # Held while a chunk is out of the pipe but not yet on stderr.
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._forward, daemon=True,
+                                       name="lstm-bt stderr filter")
+
+    def drained(self):
+        """Whether all that was written to the pipe so far is on stderr (False while a chunk is
+        on its way, however long stderr takes it)."""
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            return not self.open or not _readable(self.reading, 0)
+        finally:
+            self.lock.release()
+
+    def _forward(self):
+        while True:
+            _readable(self.reading, None)
+            with self.lock:
+                chunk = os.read(self.reading, 65536)
+                if not chunk:
+                    self.open = False
+                    os.close(self.reading)
+                    return
+                self._pass(chunk)
+
+    def _pass(self, chunk):
         kept = []
         for piece in _PIECES.findall(chunk):
             if piece.endswith(b"\n") and _NOISE.match(piece):
@@ -63,5 +99,11 @@ def _forward(reading, stderr):
             else:
                 kept.append(piece)
         with contextlib.suppress(OSError):  # stderr closed: the output has nowhere to go
-            os.write(stderr, b"".join(kept))
-    os.close(reading)
+            os.write(self.stderr, b"".join(kept))
+
+
+def _readable(fd, timeout_ms):
+    """Whether `fd` has data or its end (waits up to `timeout_ms`; None: until it has)."""
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    return bool(poll.poll(timeout_ms))
