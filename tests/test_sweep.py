@@ -279,15 +279,19 @@ def test_a_local_worker_process_killed_during_a_walk_forward_is_replaced_and_it_
     assert not set(multiprocessing.active_children()) - before, "no process left behind"
 
 
-def test_each_local_worker_process_is_replaced_after_its_n_th_walk_forward_and_results_stay_equal(
-        finished, kline_file, tmp_path):
-    # restart_workers_every=1: each walk-forward runs in a fresh process. Every result equals
-    # the sweep without restarts (seeds 0 and 1) or a serial run in this process (seed 2), and
-    # no process is left once the sweep returns.
-    _, out, _, _ = finished
+@pytest.fixture(scope="module")
+def restarted(kline_file, tmp_path_factory):
+    """Seeds 0, 1 and 2 on 2 local worker processes, each replaced after one walk-forward, with
+    a data directory of its own: (spec, output directory, result, the pids of the processes
+    it started, those left once it returned, the data directories that the workers'
+    environment was made from)."""
+    from lstm_bt.models import compile_cache
+
+    folder = tmp_path_factory.mktemp("restarted")
     longer = _spec(kline_file, run={"seeds": [0, 1, 2]})
     before = set(multiprocessing.active_children())
-    seen, done = set(), threading.Event()
+    seen, done, asked = set(), threading.Event(), []
+    environment = compile_cache.compile_cache_environment
 
     def watch():
         while not done.is_set():
@@ -297,16 +301,31 @@ def test_each_local_worker_process_is_replaced_after_its_n_th_walk_forward_and_r
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        result = sweep(longer, out=tmp_path / "out", workers=2, restart_workers_every=1)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(compile_cache, "compile_cache_environment",
+                          lambda data_dir=None: asked.append(data_dir) or environment(data_dir))
+            result = sweep(longer, out=folder / "out", workers=2, restart_workers_every=1,
+                           data_dir=folder / "data")
     finally:
         done.set()
         watcher.join()
+    left = set(multiprocessing.active_children()) - before
+    return longer, folder, result, seen, left, asked
+
+
+def test_each_local_worker_process_is_replaced_after_its_n_th_walk_forward_and_results_stay_equal(
+        finished, restarted):
+    # restart_workers_every=1: each walk-forward runs in a fresh process. Every result equals
+    # the sweep without restarts (seeds 0 and 1) or a serial run in this process (seed 2), and
+    # no process is left once the sweep returns.
+    _, out, _, _ = finished
+    longer, folder, result, seen, left, _ = restarted
     assert result.summary["failed"] == 0
     assert len(seen) == 3, seen  # three walk-forwards, three processes
-    assert not set(multiprocessing.active_children()) - before
+    assert not left
 
     columns = ["threshold", "sizing", "seed"]
-    table = pd.read_csv(tmp_path / "out" / "cells.csv").drop(columns=["train_s", "total_s"])
+    table = pd.read_csv(folder / "out" / "cells.csv").drop(columns=["train_s", "total_s"])
     first = pd.read_csv(out / "cells.csv").drop(columns=["train_s", "total_s"])
     pd.testing.assert_frame_equal(
         table[table["seed"] < 2].sort_values(columns).reset_index(drop=True),
@@ -315,7 +334,7 @@ def test_each_local_worker_process_is_replaced_after_its_n_th_walk_forward_and_r
     sources = load_sources(checked)
     walks = plan_sweep(checked, sources, checked.broker)[2]
     walk = next(walk for walk in walks if walk.seed == 2)
-    stored = np.load(tmp_path / "out" / "returns.npz")
+    stored = np.load(folder / "out" / "returns.npz")
     serial = run_walk_forward(bars_for(sources[0][2], walk), walk, checked.broker)
     for cell, record in zip(walk.cells, serial):
         row = table.query(f"seed == 2 and threshold == {cell.trading['threshold']} and "
@@ -525,7 +544,7 @@ def test_a_walk_forward_never_clears_keras_state_while_another_thread_fits(
     from lstm_bt.models import WalkForward, training_steps
     from lstm_bt.sweeps import cell
 
-    seen, fitting = [], threading.Event()
+    seen, fitting, other_fits = [], threading.Event(), threading.Event()
     epoch_runner, clear_session = training_steps.epoch_runner, keras.backend.clear_session
 
     class WatchedRunner:
@@ -538,11 +557,16 @@ def test_a_walk_forward_never_clears_keras_state_while_another_thread_fits(
             return getattr(self.run, name)
 
         def __call__(self, *args):
-            if threading.current_thread().name != "first" or fitting.is_set():
+            if threading.current_thread().name != "first":
+                other_fits.set()  # so it is past its clear_session (or past skipping it)
+                return self.run(*args)
+            if fitting.is_set():
                 return self.run(*args)
             seen.append("first: epoch begins")
             fitting.set()
-            time.sleep(1.0)  # room for the other thread's clear_session, were it let in
+            # Room for the other thread's clear_session, were it let in: until that thread
+            # fits itself, at most a second.
+            other_fits.wait(timeout=1.0)
             losses = self.run(*args)
             seen.append("first: epoch ends")
             return losses
@@ -572,15 +596,8 @@ def test_a_walk_forward_never_clears_keras_state_while_another_thread_fits(
     assert seen[-1] == "MainThread: clear_session"
 
 
-def test_a_sweep_gives_its_workers_the_compilation_cache_of_its_data_directory(
-        kline_file, tmp_path, monkeypatch):
-    from lstm_bt.models import compile_cache
-
-    asked, environment = [], compile_cache.compile_cache_environment
-    monkeypatch.setattr(compile_cache, "compile_cache_environment",
-                        lambda data_dir=None: asked.append(data_dir) or environment(data_dir))
-    spec = _spec(kline_file, data=ONE_DAY, run={"seeds": [3]},
-                 trading={"threshold": 0.0, "sizing": "all_in"})
-    result = sweep(spec, out=tmp_path / "out", workers=1, data_dir=tmp_path / "data")
-    assert list(result.cells["status"]) == ["ok"]
-    assert asked == [tmp_path / "data"]  # what the workers' environment is made from
+def test_a_sweep_gives_its_workers_the_compilation_cache_of_its_data_directory(restarted):
+    # The sweep of `restarted` was given its own data directory.
+    _, folder, result, _, _, asked = restarted
+    assert set(result.cells["status"]) == {"ok"}
+    assert asked == [folder / "data"]  # what the workers' environment is made from
