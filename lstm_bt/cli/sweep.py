@@ -57,7 +57,7 @@ def run(args):
 
     if args.dry_run:
         estimate = estimate_sweep(args.spec, workers=args.workers, scheduler=args.scheduler,
-                                  max_cells=_max_cells(args))
+                                  max_cells=args.max_cells)
         print(estimate.describe(args.spec))
         return 0
     if args.out is None:
@@ -66,16 +66,7 @@ def run(args):
     result = sweep(args.spec, out=args.out, workers=args.workers, scheduler=args.scheduler,
                    data_dir=args.data_dir, base_url=args.base_url, quiet=args.quiet,
                    restart_workers_every=args.restart_workers_every,
-                   max_cells=_max_cells(args))
+                   max_cells=args.max_cells)
     print(result.describe())
     print(f"report: {result.out / 'report.html'}")
     return EXIT_SOME_FAILED if result.failed else 0
-
-
-
-def _max_cells(args):
-    from ..errors import check_int
-
-    if args.max_cells is None:
-        return None
-    return check_int("--max-cells", args.max_cells, low=1, meaning="the most cells a sweep plans")

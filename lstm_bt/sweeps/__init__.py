@@ -90,12 +90,12 @@ def sweep(spec, out, client=None, workers=None, scheduler=None, data_dir=None, b
         >>> result.summary["dsr"]  # doctest: +SKIP
     """
     from ..run.run_dir import RunDirClaim
-    from .spec import MAX_CELLS, load_spec
+    from .spec import load_spec
 
     began = time.perf_counter()
     workers = _check_target(client, workers, scheduler)
     restart_workers_every = _check_restart(restart_workers_every, client, scheduler)
-    checked = load_spec(spec, max_cells=MAX_CELLS if max_cells is None else max_cells)
+    checked = load_spec(spec, max_cells=max_cells)
     # One run at a time writes into `out` (a sweep or a backtest): held until the report is
     # written, or `RunDirInUse` at once.
     with RunDirClaim(out).acquire():

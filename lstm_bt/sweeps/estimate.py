@@ -187,10 +187,10 @@ def estimate_sweep(spec, workers=None, scheduler=None, max_cells=None):
     """
     from ..models.backend import usable_cores
     from . import _check_target
-    from .spec import MAX_CELLS, load_spec
+    from .spec import load_spec
 
     workers = _check_target(None, workers, scheduler)
-    checked = load_spec(spec, max_cells=MAX_CELLS if max_cells is None else max_cells)
+    checked = load_spec(spec, max_cells=max_cells)
     sources = _source_bars(checked)
     trading = checked.n_configs // checked.n_model_configs
     by_model, total_walk = [], 0.0

@@ -111,13 +111,13 @@ class SweepSpec:
                 * len(self.seeds))
 
 
-def load_spec(spec, max_cells=MAX_CELLS):
+def load_spec(spec, max_cells=None):
     """Read and check a sweep spec.
 
     Args:
         spec: a path to a TOML file, or a dict of the same tables.
         max_cells: the most cells the spec may make (counted before any is built). Defaults
-            to `MAX_CELLS`.
+            to `None`: `MAX_CELLS`.
 
     Returns:
         A `SweepSpec`.
@@ -133,7 +133,8 @@ def load_spec(spec, max_cells=MAX_CELLS):
         raise InvalidParameter(
             f"Received an invalid sweep spec, expected a path to a TOML file or a dict, got "
             f"{type(spec).__name__}.")
-    max_cells = check_int("max_cells", max_cells, low=1, meaning="the most cells a sweep plans")
+    max_cells = check_int("max_cells", MAX_CELLS if max_cells is None else max_cells, low=1,
+                          meaning="the most cells a sweep plans")
     for table in source:
         if table not in _TABLES:
             raise InvalidParameter(
