@@ -124,10 +124,7 @@ class SweepEstimate:
     def describe(self, name="the spec"):
         """The dry run in plain words (what `lstm-bt sweep SPEC --dry-run` prints)."""
         spec = self.spec
-        n_sources, kind = len(spec.symbols or spec.files), "symbol" if spec.symbols else "file"
-        where = (f"{n_sources} {kind}{'s' * (n_sources != 1)} x {len(spec.periods)} "
-                 f"period{'s' * (len(spec.periods) != 1)} x {len(spec.seeds)} "
-                 f"seed{'s' * (len(spec.seeds) != 1)}")
+        kind, where = "symbol" if spec.symbols else "file", spec.data_grid()
         lines = [
             f"Dry run of {name}: nothing runs, nothing is written.",
             f"configs: {self.n_configs:,} ({self.n_model_configs:,} model x "
@@ -192,7 +189,7 @@ def estimate_sweep(spec, workers=None, scheduler=None, max_cells=None):
     workers = _check_target(None, workers, scheduler)
     checked = load_spec(spec, max_cells=max_cells)
     sources = _source_bars(checked)
-    trading = checked.n_configs // checked.n_model_configs
+    trading = checked.n_trading_configs
     by_model, total_walk = [], 0.0
     for model in checked.model_configs():
         seconds = sum(walk_seconds(model, bars, trading) for _, _, _, bars in sources)

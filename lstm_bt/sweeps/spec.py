@@ -100,15 +100,27 @@ class SweepSpec:
         return math.prod(len(values) for values in self.model.values())
 
     @property
+    def n_trading_configs(self):
+        """The number of trading combinations (replays of each walk-forward)."""
+        return math.prod(len(values) for values in self.trading.values())
+
+    @property
     def n_configs(self):
         """The number of configs: the trials N."""
-        return self.n_model_configs * math.prod(len(v) for v in self.trading.values())
+        return self.n_model_configs * self.n_trading_configs
 
     @property
     def n_cells(self):
         """The number of cells: configs x symbols (or files) x periods x seeds."""
         return (self.n_configs * len(self.symbols or self.files) * len(self.periods)
                 * len(self.seeds))
+
+    def data_grid(self):
+        """What each config runs on, in words: `2 files x 3 periods x 3 seeds`."""
+        sources = len(self.symbols or self.files)
+        return (f"{sources} {'symbol' if self.symbols else 'file'}{'s' * (sources != 1)} x "
+                f"{len(self.periods)} period{'s' * (len(self.periods) != 1)} x "
+                f"{len(self.seeds)} seed{'s' * (len(self.seeds) != 1)}")
 
 
 def load_spec(spec, max_cells=None):
@@ -165,13 +177,10 @@ def _check_size(spec, max_cells):
     cells = spec.n_cells
     if cells <= max_cells:
         return
-    sources = len(spec.symbols or spec.files)
     raise InvalidParameter(
-        f"The spec makes {cells:,} cells ({spec.n_configs:,} configs x {sources} "
-        f"{'symbol' if spec.symbols else 'file'}{'s' * (sources != 1)} x "
-        f"{len(spec.periods)} period{'s' * (len(spec.periods) != 1)} x {len(spec.seeds)} "
-        f"seed{'s' * (len(spec.seeds) != 1)}), above the limit of {max_cells:,}; sweep fewer "
-        f"values, or raise the limit with --max-cells {cells} (max_cells={cells} in Python).")
+        f"The spec makes {cells:,} cells ({spec.n_configs:,} configs x {spec.data_grid()}), "
+        f"above the limit of {max_cells:,}; sweep fewer values, or raise the limit with "
+        f"--max-cells {cells} (max_cells={cells} in Python).")
 
 
 def _check_warmup(spec):
